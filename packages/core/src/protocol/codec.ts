@@ -1,0 +1,367 @@
+/**
+ * The one codec of protocol v1: encode, decode and validate every frame.
+ *
+ * It knows nothing about sockets. The client, the server and the DevTools
+ * panel all import it (`@rxmux/core/protocol`, no rxjs inside).
+ *
+ * Decoding never throws: hostile input yields {@link ProtocolError} values in
+ * the result, and work is bounded by `maxFrameBytes` and `maxBatch` before any
+ * parsing happens. Encoding validates what it is asked to send and throws a
+ * {@link ProtocolError} for a malformed frame (a bug in the caller).
+ */
+import { ErrorCode, ProtocolError } from './errors.js';
+import { FrameType, type BinaryCapableFrame, type Frame, type FrameTypeName, type JsonValue } from './frames.js';
+
+/** Limits applied before and while decoding. */
+export interface DecodeLimits {
+  /** Largest frame accepted, in bytes (text: in UTF-16 code units, a lower bound on bytes). Default 1 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Most envelopes accepted in one batch. Default 1024. */
+  readonly maxBatch?: number;
+}
+
+/** Default decode limits. */
+export const DEFAULT_DECODE_LIMITS: Required<DecodeLimits> = { maxFrameBytes: 1024 * 1024, maxBatch: 1024 };
+
+/** What {@link decode} returns: the valid frames, in order, and one error per rejected envelope. */
+export interface DecodeResult {
+  readonly frames: Frame[];
+  readonly errors: ProtocolError[];
+}
+
+/** Longest channel id, in UTF-8 bytes (it must fit the binary header's length byte). */
+export const MAX_CHANNEL_BYTES = 255;
+
+/** Size of the binary header before the channel id: type, flags, channel length. */
+export const BINARY_HEADER_BYTES = 3;
+
+const FLAG_NUMBER = 0b0000_0001;
+
+type FieldKind = 'channel' | 'uint' | 'string' | 'bool' | 'json';
+interface FieldSpec {
+  readonly name: string;
+  readonly kind: FieldKind;
+  readonly optional: boolean;
+}
+
+const req = (name: string, kind: FieldKind): FieldSpec => ({ name, kind, optional: false });
+const opt = (name: string, kind: FieldKind): FieldSpec => ({ name, kind, optional: true });
+
+// Positional layout of every envelope after the type number. Optional fields
+// come last; an absent optional field followed by a present one is sent as null.
+const LAYOUT: { readonly [K in FrameTypeName]: readonly FieldSpec[] } = {
+  message: [req('channel', 'channel'), req('data', 'json'), opt('id', 'uint')],
+  publication: [req('channel', 'channel'), req('data', 'json'), opt('seq', 'uint')],
+  hello: [req('version', 'uint'), opt('session', 'string'), opt('resumeToken', 'string')],
+  welcome: [
+    req('version', 'uint'),
+    req('session', 'string'),
+    req('heartbeat', 'uint'),
+    opt('resumeToken', 'string'),
+    opt('resumed', 'bool'),
+  ],
+  subscribe: [req('channel', 'channel'), opt('since', 'uint'), opt('epoch', 'string')],
+  unsubscribe: [req('channel', 'channel')],
+  subscribed: [req('channel', 'channel'), opt('epoch', 'string'), opt('seq', 'uint')],
+  unsubscribed: [req('channel', 'channel'), opt('code', 'string'), opt('reason', 'string')],
+  error: [req('code', 'string'), req('message', 'string'), opt('channel', 'channel')],
+  ack: [req('id', 'uint')],
+  request: [req('channel', 'channel'), req('id', 'uint'), req('data', 'json')],
+  response: [req('id', 'uint'), req('data', 'json')],
+  'request-error': [req('id', 'uint'), req('code', 'string'), req('message', 'string')],
+  cancel: [req('id', 'uint')],
+  ping: [opt('t', 'uint')],
+  pong: [opt('t', 'uint')],
+};
+
+const TYPE_NAMES: readonly FrameTypeName[] = (() => {
+  const names: FrameTypeName[] = [];
+  for (const [name, num] of Object.entries(FrameType)) names[num] = name as FrameTypeName;
+  return names;
+})();
+
+/** Longest string field (codes, messages, session ids) accepted, in characters. */
+const MAX_STRING = 4096;
+
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether `s` fits {@link MAX_CHANNEL_BYTES} in UTF-8; only long ids pay for an encode. */
+function fitsChannelBytes(s: string): boolean {
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes.
+  return s.length * 3 <= MAX_CHANNEL_BYTES || (s.length <= MAX_CHANNEL_BYTES && utf8.encode(s).length <= MAX_CHANNEL_BYTES);
+}
+
+/**
+ * Checks a channel id: a non-empty string of at most {@link MAX_CHANNEL_BYTES} UTF-8 bytes.
+ * @returns an error message, or `undefined` when the id is valid.
+ */
+export function channelIdProblem(channel: unknown): string | undefined {
+  if (typeof channel !== 'string') return `channel id must be a string, got ${typeof channel}`;
+  if (channel.length === 0) return 'channel id must not be empty';
+  if (!fitsChannelBytes(channel)) {
+    return `channel id must be at most ${MAX_CHANNEL_BYTES} UTF-8 bytes`;
+  }
+  return undefined;
+}
+
+function fieldProblem(kind: FieldKind, value: unknown): string | undefined {
+  switch (kind) {
+    case 'channel':
+      return channelIdProblem(value);
+    case 'uint':
+      return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+        ? undefined
+        : 'must be a non-negative safe integer';
+    case 'string':
+      return typeof value === 'string' && value.length <= MAX_STRING
+        ? undefined
+        : `must be a string of at most ${MAX_STRING} characters`;
+    case 'bool':
+      return typeof value === 'boolean' ? undefined : 'must be a boolean';
+    case 'json':
+      return value === undefined || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint'
+        ? 'must be a JSON value'
+        : undefined;
+  }
+}
+
+function typeName(value: unknown): FrameTypeName | undefined {
+  return typeof value === 'number' ? TYPE_NAMES[value] : undefined;
+}
+
+/** Validates one parsed envelope (`[type, ...fields]`) and builds its frame. */
+function fromEnvelope(envelope: unknown, index: number | undefined): Frame | ProtocolError {
+  if (!Array.isArray(envelope) || typeof envelope[0] !== 'number') {
+    return new ProtocolError(ErrorCode.NotAnEnvelope, 'an envelope is an array whose first element is the frame type number', { index });
+  }
+  const name = typeName(envelope[0]);
+  if (name === undefined) {
+    return new ProtocolError(ErrorCode.UnknownType, `unknown frame type ${String(envelope[0])}`, { index });
+  }
+  const layout = LAYOUT[name];
+  const arity = envelope.length - 1;
+  const required = layout.reduce((n, f) => n + (f.optional ? 0 : 1), 0);
+  const channel = layout[0]?.kind === 'channel' && typeof envelope[1] === 'string' ? envelope[1] : undefined;
+  if (arity < required || arity > layout.length) {
+    return new ProtocolError(ErrorCode.InvalidField, `${name} takes ${required}..${layout.length} fields, got ${arity}`, { index, channel });
+  }
+  const frame: Record<string, unknown> = { type: name };
+  for (let i = 0; i < arity; i++) {
+    const spec = layout[i] as FieldSpec;
+    const value: unknown = envelope[i + 1];
+    if (spec.optional && value === null) continue;
+    const problem = fieldProblem(spec.kind, value);
+    if (problem !== undefined) {
+      const code = spec.kind === 'channel' ? ErrorCode.InvalidChannel : ErrorCode.InvalidField;
+      return new ProtocolError(code, `${name}.${spec.name} ${problem}`, { index, channel });
+    }
+    frame[spec.name] = value;
+  }
+  return frame as unknown as Frame;
+}
+
+/** Builds the envelope array of a text frame, validating every field. Throws on invalid frames. */
+function toEnvelope(frame: Frame): unknown[] {
+  const layout = LAYOUT[frame.type] as readonly FieldSpec[] | undefined;
+  if (layout === undefined) throw new ProtocolError(ErrorCode.UnknownType, `unknown frame type ${String(frame.type)}`);
+  const fields = frame as unknown as Record<string, unknown>;
+  const envelope: unknown[] = [FrameType[frame.type]];
+  let last = 1;
+  for (const spec of layout) {
+    const value = fields[spec.name];
+    if (value === undefined || (spec.optional && value === null)) {
+      if (!spec.optional) throw new ProtocolError(ErrorCode.InvalidField, `${frame.type}.${spec.name} is required`);
+      envelope.push(null);
+      continue;
+    }
+    const problem = fieldProblem(spec.kind, value);
+    if (problem !== undefined) {
+      const code = spec.kind === 'channel' ? ErrorCode.InvalidChannel : ErrorCode.InvalidField;
+      throw new ProtocolError(code, `${frame.type}.${spec.name} ${problem}`);
+    }
+    if (value instanceof Uint8Array) {
+      throw new ProtocolError(ErrorCode.InvalidField, `${frame.type}.${spec.name}: bytes travel only in binary frames (use encode())`);
+    }
+    envelope.push(value);
+    last = envelope.length;
+  }
+  envelope.length = last; // trailing absent optionals are omitted
+  return envelope;
+}
+
+/**
+ * Encodes a frame as one text envelope (a JSON string). Throws a
+ * {@link ProtocolError} when the frame is invalid or carries bytes.
+ *
+ * @example
+ * encodeText({ type: 'message', channel: 'player-1', data: { bpm: 72 } });
+ * // '[0,"player-1",{"bpm":72}]'
+ */
+export function encodeText(frame: Frame): string {
+  return JSON.stringify(toEnvelope(frame));
+}
+
+/**
+ * Joins already-encoded envelopes into one WebSocket message. One envelope
+ * travels as itself; several travel as a batch `[e1,e2,...]`, so a publish can
+ * be serialized once and batched into many connections' writes.
+ */
+export function encodeBatch(envelopes: readonly string[]): string {
+  if (envelopes.length === 1) return envelopes[0] as string;
+  return `[${envelopes.join(',')}]`;
+}
+
+/** Whether a frame carries bytes and therefore travels as a binary WebSocket message. */
+export function isBinaryFrame(frame: Frame): frame is BinaryCapableFrame & { readonly data: Uint8Array } {
+  return (frame.type === 'message' || frame.type === 'publication') && frame.data instanceof Uint8Array;
+}
+
+/**
+ * Encodes a `message` or `publication` whose data is bytes as a binary frame:
+ *
+ * ```
+ *  0        1        2        3 ............ 3+L      (+8)
+ * +--------+--------+--------+---------------+--------------+-------------
+ * | type   | flags  | L      | channel UTF-8 | [id or seq]  | payload ...
+ * | u8     | u8     | u8     | L bytes       | f64 BE       | raw bytes
+ * +--------+--------+--------+---------------+--------------+-------------
+ * ```
+ * `flags` bit 0 says the 8-byte number (the message `id` or the publication
+ * `seq`) is present; other bits must be 0.
+ */
+export function encodeBinary(frame: BinaryCapableFrame & { readonly data: Uint8Array }): Uint8Array {
+  const problem = channelIdProblem(frame.channel);
+  if (problem !== undefined) throw new ProtocolError(ErrorCode.InvalidChannel, `${frame.type}.channel ${problem}`);
+  const num = frame.type === 'message' ? frame.id : frame.seq;
+  if (num !== undefined && fieldProblem('uint', num) !== undefined) {
+    throw new ProtocolError(ErrorCode.InvalidField, `${frame.type}.${frame.type === 'message' ? 'id' : 'seq'} must be a non-negative safe integer`);
+  }
+  const channel = utf8.encode(frame.channel);
+  const head = BINARY_HEADER_BYTES + channel.length + (num === undefined ? 0 : 8);
+  const out = new Uint8Array(head + frame.data.byteLength);
+  out[0] = FrameType[frame.type];
+  out[1] = num === undefined ? 0 : FLAG_NUMBER;
+  out[2] = channel.length;
+  out.set(channel, BINARY_HEADER_BYTES);
+  if (num !== undefined) {
+    new DataView(out.buffer, out.byteOffset, out.byteLength).setFloat64(BINARY_HEADER_BYTES + channel.length, num);
+  }
+  out.set(frame.data, head);
+  return out;
+}
+
+/**
+ * Encodes any frame: binary when its data is a `Uint8Array`, a text envelope otherwise.
+ * Throws a {@link ProtocolError} for an invalid frame.
+ */
+export function encode(frame: Frame): string | Uint8Array {
+  return isBinaryFrame(frame) ? encodeBinary(frame) : encodeText(frame);
+}
+
+function single(error: ProtocolError): DecodeResult {
+  return { frames: [], errors: [error] };
+}
+
+/** Decodes a text WebSocket message: one envelope or a batch of envelopes. */
+export function decodeText(text: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodeResult {
+  const maxBytes = limits.maxFrameBytes ?? DEFAULT_DECODE_LIMITS.maxFrameBytes;
+  if (typeof text !== 'string') return single(new ProtocolError(ErrorCode.NotAnEnvelope, 'text frame must be a string'));
+  if (text.length > maxBytes) {
+    return single(new ProtocolError(ErrorCode.FrameTooBig, `frame of ${text.length} characters exceeds ${maxBytes}`));
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return single(new ProtocolError(ErrorCode.MalformedJson, `frame is not valid JSON: ${err instanceof Error ? err.message : String(err)}`));
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) {
+    return single(new ProtocolError(ErrorCode.NotAnEnvelope, 'frame must be an envelope array or a batch of them'));
+  }
+  if (!Array.isArray(parsed[0])) {
+    const frame = fromEnvelope(parsed, undefined);
+    return frame instanceof ProtocolError ? single(frame) : { frames: [frame], errors: [] };
+  }
+  const maxBatch = limits.maxBatch ?? DEFAULT_DECODE_LIMITS.maxBatch;
+  if (parsed.length > maxBatch) {
+    return single(new ProtocolError(ErrorCode.BatchTooLarge, `batch of ${parsed.length} envelopes exceeds ${maxBatch}`));
+  }
+  const frames: Frame[] = [];
+  const errors: ProtocolError[] = [];
+  for (let i = 0; i < parsed.length; i++) {
+    const frame = fromEnvelope(parsed[i], i);
+    if (frame instanceof ProtocolError) errors.push(frame);
+    else frames.push(frame);
+  }
+  return { frames, errors };
+}
+
+/** Decodes a binary WebSocket message (header + raw bytes). The payload is a view, not a copy. */
+export function decodeBinary(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodeResult {
+  const maxBytes = limits.maxFrameBytes ?? DEFAULT_DECODE_LIMITS.maxFrameBytes;
+  if (bytes.byteLength > maxBytes) {
+    return single(new ProtocolError(ErrorCode.FrameTooBig, `frame of ${bytes.byteLength} bytes exceeds ${maxBytes}`));
+  }
+  if (bytes.byteLength < BINARY_HEADER_BYTES) {
+    return single(new ProtocolError(ErrorCode.InvalidBinaryHeader, `binary frame of ${bytes.byteLength} bytes is shorter than its header`));
+  }
+  const type = bytes[0] as number;
+  const flags = bytes[1] as number;
+  const channelBytes = bytes[2] as number;
+  if (type !== FrameType.message && type !== FrameType.publication) {
+    return single(new ProtocolError(ErrorCode.UnknownType, `binary frame type ${type} is not message (0) or publication (1)`));
+  }
+  if ((flags & ~FLAG_NUMBER) !== 0) {
+    return single(new ProtocolError(ErrorCode.InvalidBinaryHeader, `unknown binary flags 0x${flags.toString(16)}`));
+  }
+  const numBytes = flags & FLAG_NUMBER ? 8 : 0;
+  const head = BINARY_HEADER_BYTES + channelBytes + numBytes;
+  if (channelBytes === 0 || bytes.byteLength < head) {
+    return single(new ProtocolError(ErrorCode.InvalidBinaryHeader, 'binary header is truncated or names an empty channel'));
+  }
+  let channel: string;
+  try {
+    channel = strictUtf8.decode(bytes.subarray(BINARY_HEADER_BYTES, BINARY_HEADER_BYTES + channelBytes));
+  } catch {
+    return single(new ProtocolError(ErrorCode.InvalidChannel, 'binary channel id is not valid UTF-8'));
+  }
+  let num: number | undefined;
+  if (numBytes) {
+    num = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(BINARY_HEADER_BYTES + channelBytes);
+    if (fieldProblem('uint', num) !== undefined) {
+      return single(new ProtocolError(ErrorCode.InvalidField, 'binary id/seq must be a non-negative safe integer', { channel }));
+    }
+  }
+  const data = bytes.subarray(head);
+  const frame: Frame =
+    type === FrameType.message
+      ? num === undefined ? { type: 'message', channel, data } : { type: 'message', channel, data, id: num }
+      : num === undefined ? { type: 'publication', channel, data } : { type: 'publication', channel, data, seq: num };
+  return { frames: [frame], errors: [] };
+}
+
+/**
+ * Decodes whatever a WebSocket delivered: a string (text frame), or an
+ * `ArrayBuffer` / typed array (binary frame). Never throws.
+ */
+export function decode(input: unknown, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodeResult {
+  if (typeof input === 'string') return decodeText(input, limits);
+  if (input instanceof Uint8Array) return decodeBinary(input, limits);
+  if (input instanceof ArrayBuffer) return decodeBinary(new Uint8Array(input), limits);
+  if (ArrayBuffer.isView(input)) return decodeBinary(new Uint8Array(input.buffer, input.byteOffset, input.byteLength), limits);
+  return single(new ProtocolError(ErrorCode.NotAnEnvelope, `cannot decode a ${input === null ? 'null' : typeof input} frame`));
+}
+
+/** Checks a frame as {@link encode} would, returning the problem instead of throwing. */
+export function validateFrame(frame: Frame): ProtocolError | undefined {
+  try {
+    encode(frame);
+    return undefined;
+  } catch (err) {
+    return err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.InvalidField, String(err));
+  }
+}
+
+/** Re-export for callers that only need to check JSON payload shape. */
+export type { JsonValue };

@@ -1,0 +1,240 @@
+/**
+ * Frame types of the rxmux wire protocol, version 1 (see PROTOCOL.md).
+ *
+ * On the wire a text frame is one JSON array, the *envelope*, whose first
+ * element is the type number: `[0, "player-1", {"bpm": 72}]`. Several
+ * envelopes may travel in one WebSocket message as a *batch*, an array of
+ * envelopes: `[[0, "a", 1], [0, "b", 2]]`. Binary frames carry a compact
+ * header followed by raw bytes (see `codec.ts`).
+ */
+
+/** The protocol version this module implements. */
+export const PROTOCOL_VERSION = 1;
+
+/** The WebSocket subprotocol that negotiates this version. */
+export const SUBPROTOCOL = 'rxmux.v1';
+
+/** Any value JSON can carry. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** What a channel message carries: a JSON value (text frame) or raw bytes (binary frame). */
+export type Payload = JsonValue | Uint8Array;
+
+/** Type numbers as they appear first in every envelope (and in the binary header). */
+export const FrameType = {
+  message: 0,
+  publication: 1,
+  hello: 2,
+  welcome: 3,
+  subscribe: 4,
+  unsubscribe: 5,
+  subscribed: 6,
+  unsubscribed: 7,
+  error: 8,
+  ack: 9,
+  request: 10,
+  response: 11,
+  'request-error': 12,
+  cancel: 13,
+  ping: 14,
+  pong: 15,
+} as const;
+
+/** The name of a frame type, e.g. `'message'`. */
+export type FrameTypeName = keyof typeof FrameType;
+
+// client -> server
+/** Opens the session. First frame the client sends on every socket. */
+export interface HelloFrame {
+  readonly type: 'hello';
+  /** Protocol version the client speaks. */
+  readonly version: number;
+  /** Session id from a previous welcome, to resume it (delivery guarantees build on this). */
+  readonly session?: string;
+  /** Resume token from a previous welcome. */
+  readonly resumeToken?: string;
+}
+
+// server -> client
+/** Accepts the session. The connection is `open` once this arrives. */
+export interface WelcomeFrame {
+  readonly type: 'welcome';
+  readonly version: number;
+  /** Session id assigned (or resumed) by the server. */
+  readonly session: string;
+  /** Server heartbeat interval in milliseconds (0: the server sends no pings). */
+  readonly heartbeat: number;
+  /** Opaque token the client presents to resume this session. */
+  readonly resumeToken?: string;
+  /** Whether the server resumed the session named in hello. */
+  readonly resumed?: boolean;
+}
+
+// client -> server
+/** Joins a channel. Resume fields are reserved for the delivery extension. */
+export interface SubscribeFrame {
+  readonly type: 'subscribe';
+  readonly channel: string;
+  /** Last sequence number the client has seen on this channel (resume). */
+  readonly since?: number;
+  /** History epoch the `since` belongs to (resume). */
+  readonly epoch?: string;
+}
+
+// client -> server
+/** Leaves a channel. */
+export interface UnsubscribeFrame {
+  readonly type: 'unsubscribe';
+  readonly channel: string;
+}
+
+// server -> client
+/** Confirms a subscribe. */
+export interface SubscribedFrame {
+  readonly type: 'subscribed';
+  readonly channel: string;
+  /** History epoch of the channel (delivery extension). */
+  readonly epoch?: string;
+  /** Sequence number of the newest message in the channel (delivery extension). */
+  readonly seq?: number;
+}
+
+// server -> client
+/** The server ended a subscription on its own (channel closed, kicked, rights revoked). */
+export interface UnsubscribedFrame {
+  readonly type: 'unsubscribed';
+  readonly channel: string;
+  readonly code?: string;
+  readonly reason?: string;
+}
+
+// server -> client
+/** A failure, connection-wide or concerning one channel. */
+export interface ErrorFrame {
+  readonly type: 'error';
+  /** Stable code, e.g. `RXMUX_ERR_FORBIDDEN`. */
+  readonly code: string;
+  readonly message: string;
+  /** The channel concerned; absent for connection-wide errors. */
+  readonly channel?: string;
+}
+
+// client -> server
+/** A message from the client on a channel. With an `id` the server acks it. */
+export interface MessageFrame {
+  readonly type: 'message';
+  readonly channel: string;
+  readonly data: Payload;
+  /** Client-assigned id; present when the client wants an ack. */
+  readonly id?: number;
+}
+
+// server -> client
+/** A message from the server on a channel. */
+export interface PublicationFrame {
+  readonly type: 'publication';
+  readonly channel: string;
+  readonly data: Payload;
+  /** Sequence number within the channel's history epoch (delivery extension). */
+  readonly seq?: number;
+}
+
+// server -> client
+/** Acknowledges the client message with this id. */
+export interface AckFrame {
+  readonly type: 'ack';
+  readonly id: number;
+}
+
+// client -> server
+/** A request to the channel's handler; answered by a response or request-error with the same id. */
+export interface RequestFrame {
+  readonly type: 'request';
+  readonly channel: string;
+  readonly id: number;
+  readonly data: JsonValue;
+}
+
+// server -> client
+/** The reply to a request. */
+export interface ResponseFrame {
+  readonly type: 'response';
+  readonly id: number;
+  readonly data: JsonValue;
+}
+
+// server -> client
+/** A request failed on the server. */
+export interface RequestErrorFrame {
+  readonly type: 'request-error';
+  readonly id: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+// client -> server
+/** The client is no longer interested in the reply to request `id`. */
+export interface CancelFrame {
+  readonly type: 'cancel';
+  readonly id: number;
+}
+
+// either direction
+/** Liveness probe; the peer answers with a pong carrying the same `t`. */
+export interface PingFrame {
+  readonly type: 'ping';
+  readonly t?: number;
+}
+
+// either direction
+/** Answer to a ping. */
+export interface PongFrame {
+  readonly type: 'pong';
+  readonly t?: number;
+}
+
+/** Every frame of protocol v1. Discriminated by `type`. */
+export type Frame =
+  | HelloFrame
+  | WelcomeFrame
+  | SubscribeFrame
+  | UnsubscribeFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | ErrorFrame
+  | MessageFrame
+  | PublicationFrame
+  | AckFrame
+  | RequestFrame
+  | ResponseFrame
+  | RequestErrorFrame
+  | CancelFrame
+  | PingFrame
+  | PongFrame;
+
+/** Frames a client sends. */
+export type ClientFrame =
+  | HelloFrame
+  | SubscribeFrame
+  | UnsubscribeFrame
+  | MessageFrame
+  | RequestFrame
+  | CancelFrame
+  | PingFrame
+  | PongFrame;
+
+/** Frames a server sends. */
+export type ServerFrame =
+  | WelcomeFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | ErrorFrame
+  | PublicationFrame
+  | AckFrame
+  | ResponseFrame
+  | RequestErrorFrame
+  | PingFrame
+  | PongFrame;
+
+/** The frames that may travel as binary (raw bytes after a compact header). */
+export type BinaryCapableFrame = MessageFrame | PublicationFrame;

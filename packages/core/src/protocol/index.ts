@@ -1,0 +1,9 @@
+/**
+ * `@rxmux/core/protocol`: the wire protocol v1 (frames, codec, close codes,
+ * error codes). No rxjs import, so the server and the DevTools panel can use it.
+ * @packageDocumentation
+ */
+export * from './frames.js';
+export * from './codec.js';
+export * from './errors.js';
+export * from './close-codes.js';

@@ -1,0 +1,192 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decode,
+  decodeBinary,
+  decodeText,
+  encode,
+  encodeBatch,
+  encodeText,
+  ErrorCode,
+  FrameType,
+  ProtocolError,
+  type Frame,
+  type JsonValue,
+} from '@rxmux/core/protocol';
+
+// JSON values that survive a JSON round trip exactly (no -0, no undefined holes).
+const json: fc.Arbitrary<JsonValue> = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as JsonValue);
+const channel = fc.string({ minLength: 1, maxLength: 60, unit: 'grapheme' });
+const uint = fc.nat({ max: Number.MAX_SAFE_INTEGER });
+const text = fc.string({ maxLength: 40 });
+const bytes = fc.uint8Array({ maxLength: 512 });
+
+const frameArb: fc.Arbitrary<Frame> = fc.oneof(
+  fc.record({ type: fc.constant('message' as const), channel, data: fc.oneof(json, bytes), id: fc.option(uint, { nil: undefined }) }),
+  fc.record({ type: fc.constant('publication' as const), channel, data: fc.oneof(json, bytes), seq: fc.option(uint, { nil: undefined }) }),
+  fc.record({ type: fc.constant('hello' as const), version: uint, session: fc.option(text, { nil: undefined }), resumeToken: fc.option(text, { nil: undefined }) }),
+  fc.record({
+    type: fc.constant('welcome' as const), version: uint, session: text, heartbeat: uint,
+    resumeToken: fc.option(text, { nil: undefined }), resumed: fc.option(fc.boolean(), { nil: undefined }),
+  }),
+  fc.record({ type: fc.constant('subscribe' as const), channel, since: fc.option(uint, { nil: undefined }), epoch: fc.option(text, { nil: undefined }) }),
+  fc.record({ type: fc.constant('unsubscribe' as const), channel }),
+  fc.record({ type: fc.constant('subscribed' as const), channel, epoch: fc.option(text, { nil: undefined }), seq: fc.option(uint, { nil: undefined }) }),
+  fc.record({ type: fc.constant('unsubscribed' as const), channel, code: fc.option(text, { nil: undefined }), reason: fc.option(text, { nil: undefined }) }),
+  fc.record({ type: fc.constant('error' as const), code: text, message: text, channel: fc.option(channel, { nil: undefined }) }),
+  fc.record({ type: fc.constant('ack' as const), id: uint }),
+  fc.record({ type: fc.constant('request' as const), channel, id: uint, data: json }),
+  fc.record({ type: fc.constant('response' as const), id: uint, data: json }),
+  fc.record({ type: fc.constant('request-error' as const), id: uint, code: text, message: text }),
+  fc.record({ type: fc.constant('cancel' as const), id: uint }),
+  fc.record({ type: fc.constant('ping' as const), t: fc.option(uint, { nil: undefined }) }),
+  fc.record({ type: fc.constant('pong' as const), t: fc.option(uint, { nil: undefined }) }),
+);
+
+/** Drops keys whose value is undefined: absent and undefined are the same on the wire. */
+function normalize(frame: Frame): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(frame).filter(([, v]) => v !== undefined));
+}
+
+describe('codec round trip (property)', () => {
+  it('decode(encode(frame)) equals frame for every frame type, binary included', () => {
+    fc.assert(
+      fc.property(frameArb, (frame) => {
+        const wire = encode(frame);
+        const { frames, errors } = decode(wire);
+        expect(errors).toEqual([]);
+        expect(frames).toHaveLength(1);
+        const back = frames[0] as Frame;
+        if ('data' in frame && frame.data instanceof Uint8Array) {
+          expect(typeof wire).not.toBe('string');
+          expect(Array.from((back as { data: Uint8Array }).data)).toEqual(Array.from(frame.data));
+          expect({ ...normalize(back), data: null }).toEqual({ ...normalize(frame), data: null });
+        } else {
+          expect(typeof wire).toBe('string');
+          expect(normalize(back)).toEqual(normalize(frame));
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('a batch decodes to its frames in order', () => {
+    const textFrames = frameArb.filter((f) => !('data' in f && f.data instanceof Uint8Array));
+    fc.assert(
+      fc.property(fc.array(textFrames, { minLength: 1, maxLength: 20 }), (frames) => {
+        const { frames: back, errors } = decodeText(encodeBatch(frames.map(encodeText)));
+        expect(errors).toEqual([]);
+        expect(back.map(normalize)).toEqual(frames.map(normalize));
+      }),
+    );
+  });
+
+  it('decoding arbitrary bytes never throws and returns typed errors', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (input) => {
+        const result = decode(input);
+        for (const e of result.errors) expect(e).toBeInstanceOf(ProtocolError);
+        expect(result.frames.length + result.errors.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('decoding arbitrary strings and arbitrary JSON never throws', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.json(), json.map((v) => JSON.stringify(v))), (input) => {
+        const result = decode(input);
+        for (const e of result.errors) {
+          expect(e).toBeInstanceOf(ProtocolError);
+          expect(e.code).toMatch(/^RXMUX_ERR_/);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('envelope-shaped junk (valid type numbers, random fields) never throws', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -2, max: 20 }), fc.array(json, { maxLength: 6 }), (type, fields) => {
+        const result = decodeText(JSON.stringify([type, ...fields]));
+        expect(result.frames.length + result.errors.length).toBe(1);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('codec wire format', () => {
+  it('keeps the envelope small: message overhead is 7 bytes plus the channel id', () => {
+    const data = { bpm: 72 };
+    const wire = encodeText({ type: 'message', channel: 'player-1', data });
+    expect(wire).toBe('[0,"player-1",{"bpm":72}]');
+    expect(wire.length - JSON.stringify(data).length - 'player-1'.length).toBe(7);
+  });
+
+  it('writes null for an absent optional field followed by a present one', () => {
+    expect(encodeText({ type: 'subscribe', channel: 'c', epoch: 'e1' })).toBe('[4,"c",null,"e1"]');
+    expect(decodeText('[4,"c",null,"e1"]').frames).toEqual([{ type: 'subscribe', channel: 'c', epoch: 'e1' }]);
+  });
+
+  it('encodes binary with a 3-byte header plus the channel id, no base64', () => {
+    const wire = encode({ type: 'message', channel: 'mic', data: new Uint8Array([1, 2, 3]) }) as Uint8Array;
+    expect(Array.from(wire)).toEqual([FrameType.message, 0, 3, 0x6d, 0x69, 0x63, 1, 2, 3]);
+    const withId = encode({ type: 'message', channel: 'mic', data: new Uint8Array([9]), id: 5 }) as Uint8Array;
+    expect(withId.length).toBe(3 + 3 + 8 + 1);
+  });
+
+  it('decodes ArrayBuffer and typed-array views alike', () => {
+    const wire = encode({ type: 'publication', channel: 'a', data: new Uint8Array([7]), seq: 3 }) as Uint8Array;
+    const copy = wire.slice();
+    expect(decode(copy.buffer).frames).toEqual(decode(wire).frames);
+    expect(decode(new DataView(copy.buffer)).frames[0]).toMatchObject({ type: 'publication', channel: 'a', seq: 3 });
+  });
+});
+
+describe('codec errors', () => {
+  const code = (input: unknown, limits?: Parameters<typeof decode>[1]): string | undefined =>
+    decode(input, limits).errors[0]?.code;
+
+  it('names each kind of bad input', () => {
+    expect(code('{')).toBe(ErrorCode.MalformedJson);
+    expect(code('{}')).toBe(ErrorCode.NotAnEnvelope);
+    expect(code('[]')).toBe(ErrorCode.NotAnEnvelope);
+    expect(code('["m","c",1]')).toBe(ErrorCode.NotAnEnvelope);
+    expect(code('[99,"c"]')).toBe(ErrorCode.UnknownType);
+    expect(code('[0,"c"]')).toBe(ErrorCode.InvalidField);
+    expect(code('[0,"",1]')).toBe(ErrorCode.InvalidChannel);
+    expect(code('[0,"c",1,-1]')).toBe(ErrorCode.InvalidField);
+    expect(code('[9,1.5]')).toBe(ErrorCode.InvalidField);
+    expect(code('x'.repeat(11), { maxFrameBytes: 10 })).toBe(ErrorCode.FrameTooBig);
+    expect(code(new Uint8Array(11), { maxFrameBytes: 10 })).toBe(ErrorCode.FrameTooBig);
+    expect(code(new Uint8Array([0, 0]))).toBe(ErrorCode.InvalidBinaryHeader);
+    expect(code(new Uint8Array([0, 0, 5, 1]))).toBe(ErrorCode.InvalidBinaryHeader);
+    expect(code(new Uint8Array([0, 2, 1, 65]))).toBe(ErrorCode.InvalidBinaryHeader);
+    expect(code(new Uint8Array([7, 0, 1, 65]))).toBe(ErrorCode.UnknownType);
+    expect(code(new Uint8Array([0, 0, 1, 0xff]))).toBe(ErrorCode.InvalidChannel);
+    expect(code(42)).toBe(ErrorCode.NotAnEnvelope);
+    expect(code(`[${'[0,"c",1],'.repeat(5)}[0,"c",1]]`, { maxBatch: 5 })).toBe(ErrorCode.BatchTooLarge);
+  });
+
+  it('keeps the good envelopes of a batch and reports the bad ones by index', () => {
+    const { frames, errors } = decodeText('[[0,"a",1],[99],[0,"b",2]]');
+    expect(frames.map((f) => (f as { channel: string }).channel)).toEqual(['a', 'b']);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: ErrorCode.UnknownType, index: 1 });
+  });
+
+  it('survives deeply nested JSON without throwing', () => {
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    expect(() => decodeText(deep)).not.toThrow();
+    expect(decodeText(deep).errors).toHaveLength(1);
+  });
+
+  it('refuses to encode invalid frames with a clear error', () => {
+    expect(() => encode({ type: 'message', channel: '', data: 1 })).toThrow(/channel id must not be empty/);
+    expect(() => encode({ type: 'message', channel: 'x'.repeat(256), data: 1 })).toThrow(ProtocolError);
+    expect(() => encode({ type: 'ack', id: -1 })).toThrow(/non-negative safe integer/);
+    expect(() => encodeText({ type: 'message', channel: 'c', data: new Uint8Array(1) })).toThrow(/binary frames/);
+    expect(() => encode({ type: 'message', channel: 'c', data: undefined as unknown as JsonValue })).toThrow(/required/);
+  });
+});
