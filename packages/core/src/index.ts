@@ -1,5 +1,22 @@
 /**
  * `@rxmux/core`: one pooled WebSocket per page, multiplexed into RxJS channels.
+ *
+ * @example
+ * import { connect } from '@rxmux/core';
+ * const conn = connect('wss://example.com/rt');
+ * conn.channel('player-1').subscribe((beat) => render(beat));
  * @packageDocumentation
  */
+export { connect } from './connection/pool.js';
+export { Channel, Connection } from './connection/connection.js';
+export type { ConnectOptions, DroppedMessage, RequestOptions } from './connection/connection.js';
+export type { ConnectionStatus, StatusTransition } from './connection/status.js';
+export { canTransition } from './connection/status.js';
+export type { BufferOptions, OverflowPolicy } from './connection/buffer.js';
+export { DEFAULT_BUFFER } from './connection/buffer.js';
+export type { CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from './connection/transport.js';
+export { backoffDelay, backoffTimer, DEFAULT_BACKOFF, type BackoffPolicy } from './operators/backoff.js';
+export { DEFAULT_HEARTBEAT, heartbeat, type HeartbeatOptions } from './operators/heartbeat.js';
+export { linger } from './operators/linger.js';
+export * from './errors.js';
 export * from './protocol/index.js';

@@ -186,7 +186,25 @@ describe('codec errors', () => {
     expect(() => encode({ type: 'message', channel: '', data: 1 })).toThrow(/channel id must not be empty/);
     expect(() => encode({ type: 'message', channel: 'x'.repeat(256), data: 1 })).toThrow(ProtocolError);
     expect(() => encode({ type: 'ack', id: -1 })).toThrow(/non-negative safe integer/);
-    expect(() => encodeText({ type: 'message', channel: 'c', data: new Uint8Array(1) })).toThrow(/binary frames/);
+    expect(() => encodeText({ type: 'message', channel: 'c', data: new Uint8Array(1) })).toThrow(/only in binary message/);
     expect(() => encode({ type: 'message', channel: 'c', data: undefined as unknown as JsonValue })).toThrow(/required/);
+  });
+});
+
+describe('codec edge cases found in review', () => {
+  it('rejects lone surrogates in channel ids (binary would re-encode them)', () => {
+    expect(() => encode({ type: 'message', channel: 'a\ud800', data: 1 })).toThrow(/lone surrogate/);
+    expect(decodeText('[0,"a\\ud800",1]').errors[0]?.code).toBe(ErrorCode.InvalidChannel);
+    expect(() => encode({ type: 'message', channel: '🎾', data: 1 })).not.toThrow();
+  });
+
+  it('refuses NaN, ArrayBuffer and cycles with a ProtocolError, not a silent null or a TypeError', () => {
+    expect(() => encode({ type: 'message', channel: 'c', data: Number.NaN })).toThrow(ProtocolError);
+    expect(() => encode({ type: 'message', channel: 'c', data: new ArrayBuffer(2) as unknown as JsonValue })).toThrow(/Uint8Array/);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => encode({ type: 'message', channel: 'c', data: cyclic as JsonValue })).toThrow(ProtocolError);
+    expect(() => encode({ type: 'toString' } as unknown as Frame)).toThrow(ProtocolError);
+    expect(() => encodeBatch([])).toThrow(ProtocolError);
   });
 });

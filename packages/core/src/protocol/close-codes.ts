@@ -7,10 +7,12 @@
  * | 1000 | Normal            | either  | reconnect if the server sent it while channels are active; never after `conn.close()` |
  * | 1001 | GoingAway         | server  | reconnect (server shutting down, try another node) |
  * | 1002 | ProtocolError     | either  | fatal: status `failed` |
+ * | 1003 | UnsupportedData   | either  | fatal |
  * | 1006 | Abnormal          | (local) | reconnect |
  * | 1007 | InvalidPayload    | server  | fatal |
  * | 1008 | PolicyViolation   | server  | reconnect with backoff (rate limit, slow consumer) |
  * | 1009 | MessageTooBig     | server  | reconnect with backoff |
+ * | 1010 | (extension missing) | client | fatal |
  * | 1011 | InternalError     | server  | reconnect |
  * | 1012 | ServiceRestart    | server  | reconnect |
  * | 1013 | TryAgainLater     | server  | reconnect |

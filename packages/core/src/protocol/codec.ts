@@ -5,8 +5,8 @@
  * panel all import it (`@rxmux/core/protocol`, no rxjs inside).
  *
  * Decoding never throws: hostile input yields {@link ProtocolError} values in
- * the result, and work is bounded by `maxFrameBytes` and `maxBatch` before any
- * parsing happens. Encoding validates what it is asked to send and throws a
+ * the result; the frame size is checked against `maxFrameBytes` before any
+ * parsing happens, and the envelope count against `maxBatch` before any is validated. Encoding validates what it is asked to send and throws a
  * {@link ProtocolError} for a malformed frame (a bug in the caller).
  */
 import { ErrorCode, ProtocolError } from './errors.js';
@@ -84,6 +84,8 @@ const TYPE_NAMES: readonly FrameTypeName[] = (() => {
 const MAX_STRING = 4096;
 
 const utf8 = new TextEncoder();
+// In `u` mode a surrogate pair is one code point, so this matches only unpaired halves.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Whether `s` fits {@link MAX_CHANNEL_BYTES} in UTF-8; only long ids pay for an encode. */
@@ -99,6 +101,7 @@ function fitsChannelBytes(s: string): boolean {
 export function channelIdProblem(channel: unknown): string | undefined {
   if (typeof channel !== 'string') return `channel id must be a string, got ${typeof channel}`;
   if (channel.length === 0) return 'channel id must not be empty';
+  if (LONE_SURROGATE.test(channel)) return 'channel id must be well-formed Unicode (it has a lone surrogate)';
   if (!fitsChannelBytes(channel)) {
     return `channel id must be at most ${MAX_CHANNEL_BYTES} UTF-8 bytes`;
   }
@@ -120,9 +123,14 @@ function fieldProblem(kind: FieldKind, value: unknown): string | undefined {
     case 'bool':
       return typeof value === 'boolean' ? undefined : 'must be a boolean';
     case 'json':
-      return value === undefined || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint'
-        ? 'must be a JSON value'
-        : undefined;
+      if (value === undefined || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') {
+        return 'must be a JSON value';
+      }
+      if (typeof value === 'number' && !Number.isFinite(value)) return 'must be a finite number (JSON has no NaN or Infinity)';
+      if (value instanceof ArrayBuffer || (ArrayBuffer.isView(value) && !(value instanceof Uint8Array))) {
+        return 'must be a JSON value or a Uint8Array (wrap other binary data in a Uint8Array)';
+      }
+      return undefined;
   }
 }
 
@@ -163,7 +171,7 @@ function fromEnvelope(envelope: unknown, index: number | undefined): Frame | Pro
 
 /** Builds the envelope array of a text frame, validating every field. Throws on invalid frames. */
 function toEnvelope(frame: Frame): unknown[] {
-  const layout = LAYOUT[frame.type] as readonly FieldSpec[] | undefined;
+  const layout = Object.hasOwn(LAYOUT, frame.type) ? LAYOUT[frame.type] : undefined;
   if (layout === undefined) throw new ProtocolError(ErrorCode.UnknownType, `unknown frame type ${String(frame.type)}`);
   const fields = frame as unknown as Record<string, unknown>;
   const envelope: unknown[] = [FrameType[frame.type]];
@@ -181,7 +189,8 @@ function toEnvelope(frame: Frame): unknown[] {
       throw new ProtocolError(code, `${frame.type}.${spec.name} ${problem}`);
     }
     if (value instanceof Uint8Array) {
-      throw new ProtocolError(ErrorCode.InvalidField, `${frame.type}.${spec.name}: bytes travel only in binary frames (use encode())`);
+      const hint = frame.type === 'message' || frame.type === 'publication' ? ' (use encode() or encodeBinary())' : '';
+      throw new ProtocolError(ErrorCode.InvalidField, `${frame.type}.${spec.name}: bytes travel only in binary message and publication frames${hint}`);
     }
     envelope.push(value);
     last = envelope.length;
@@ -199,7 +208,13 @@ function toEnvelope(frame: Frame): unknown[] {
  * // '[0,"player-1",{"bpm":72}]'
  */
 export function encodeText(frame: Frame): string {
-  return JSON.stringify(toEnvelope(frame));
+  const envelope = toEnvelope(frame);
+  try {
+    return JSON.stringify(envelope);
+  } catch (err) {
+    // A cycle or a nested BigInt deep inside the data.
+    throw new ProtocolError(ErrorCode.InvalidField, `${frame.type}.data is not serializable as JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /**
@@ -208,6 +223,7 @@ export function encodeText(frame: Frame): string {
  * be serialized once and batched into many connections' writes.
  */
 export function encodeBatch(envelopes: readonly string[]): string {
+  if (envelopes.length === 0) throw new ProtocolError(ErrorCode.InvalidField, 'a batch needs at least one envelope');
   if (envelopes.length === 1) return envelopes[0] as string;
   return `[${envelopes.join(',')}]`;
 }

@@ -1,5 +1,6 @@
 /**
- * `@rxmux/core/testing`: test kit (fake socket, marble helpers) for rxmux and for apps using it.
+ * `@rxmux/core/testing`: a test kit for rxmux and for apps built on it: a
+ * WebSocket the test drives by hand, injectable with `connect(url, { WebSocket })`.
  * @packageDocumentation
  */
-export {};
+export { FakeSocketFactory, FakeWebSocket } from './fake-socket.js';

@@ -1,0 +1,70 @@
+/** A message waiting in the offline buffer, already encoded. */
+export interface BufferedMessage {
+  readonly channel: string;
+  /** The encoded frame: a text envelope or a binary frame. */
+  readonly wire: string | Uint8Array;
+  /** Size counted against `maxBytes` (UTF-16 units for text, bytes for binary). */
+  readonly bytes: number;
+}
+
+/** What happens when the offline buffer is full. */
+export type OverflowPolicy = 'drop-oldest' | 'error';
+
+/** Bounds of the offline buffer. */
+export interface BufferOptions {
+  /** Most messages held while not open. Default 100. */
+  readonly maxMessages: number;
+  /** Most bytes held while not open. Default 1 MiB. */
+  readonly maxBytes: number;
+  /** `'drop-oldest'` (default; reported on `dropped$`) or `'error'` (the send throws `BufferFullError`). */
+  readonly overflow: OverflowPolicy;
+}
+
+/** Defaults of {@link BufferOptions}: 100 messages, 1 MiB, drop-oldest. */
+export const DEFAULT_BUFFER: BufferOptions = Object.freeze({ maxMessages: 100, maxBytes: 1024 * 1024, overflow: 'drop-oldest' });
+
+/**
+ * A bounded FIFO of encoded messages. `push` returns what had to be evicted
+ * to make room (drop-oldest), or a description of the violated bound
+ * (error policy, nothing changed); the caller reports either.
+ */
+export class OfflineBuffer {
+  #items: BufferedMessage[] = [];
+  #bytes = 0;
+
+  constructor(private readonly options: BufferOptions) {}
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  push(item: BufferedMessage): { readonly evicted: BufferedMessage[] } | { readonly refused: string } {
+    const { maxMessages, maxBytes, overflow } = this.options;
+    if (item.bytes > maxBytes) return { refused: `message of ${item.bytes} bytes exceeds maxBytes ${maxBytes}` };
+    const fits = (): boolean => this.#items.length < maxMessages && this.#bytes + item.bytes <= maxBytes;
+    if (!fits() && overflow === 'error') {
+      return { refused: `${this.#items.length}/${maxMessages} messages, ${this.#bytes}/${maxBytes} bytes` };
+    }
+    const evicted: BufferedMessage[] = [];
+    while (!fits()) {
+      const oldest = this.#items.shift() as BufferedMessage;
+      this.#bytes -= oldest.bytes;
+      evicted.push(oldest);
+    }
+    this.#items.push(item);
+    this.#bytes += item.bytes;
+    return { evicted };
+  }
+
+  /** Removes and returns everything, oldest first. */
+  drain(): BufferedMessage[] {
+    const items = this.#items;
+    this.#items = [];
+    this.#bytes = 0;
+    return items;
+  }
+}

@@ -1,0 +1,505 @@
+import {
+  asyncScheduler,
+  BehaviorSubject,
+  defer,
+  distinctUntilChanged,
+  finalize,
+  interval,
+  Observable,
+  retry,
+  share,
+  Subject,
+  takeUntil,
+  throwError,
+  timeout,
+  timer,
+  type SchedulerLike,
+  Subscription,
+  type Subscriber,
+} from 'rxjs';
+import { channelIdProblem, encodeBinary, encodeText } from '../protocol/codec.js';
+import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
+import { ErrorCode, RxmuxError } from '../protocol/errors.js';
+import { PROTOCOL_VERSION, type Frame, type JsonValue, type Payload } from '../protocol/frames.js';
+import {
+  BufferFullError,
+  ConnectionClosedError,
+  ConnectionLostError,
+  HeartbeatTimeoutError,
+  InvalidArgumentError,
+  ReconnectFailedError,
+  RemoteError,
+  RequestTimeoutError,
+} from '../errors.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../operators/backoff.js';
+import { DEFAULT_HEARTBEAT, heartbeat, type HeartbeatOptions } from '../operators/heartbeat.js';
+import { linger } from '../operators/linger.js';
+import { DEFAULT_BUFFER, OfflineBuffer, type BufferedMessage, type BufferOptions } from './buffer.js';
+import { Link } from './link.js';
+import { canTransition, type ConnectionStatus, type StatusTransition } from './status.js';
+import { openSocket, type WebSocketConstructor, type WebSocketLike } from './transport.js';
+
+/** Options of {@link connect}. All are optional; the defaults suit a browser page. */
+export interface ConnectOptions {
+  /** WebSocket constructor. Default: `globalThis.WebSocket` (in Node 20 pass `WebSocket` from `ws`). */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Scheduler for every timer (backoff, heartbeat, linger, timeouts). Default `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /** Reconnect policy. Defaults: 500 ms, ×2, 30 s cap, 50 % jitter, unlimited attempts. */
+  readonly reconnect?: Partial<BackoffPolicy>;
+  /** Random source for jitter, 0 ≤ x < 1. Default `Math.random`. */
+  readonly random?: () => number;
+  /** Client heartbeat, or `false` to rely on the server's. Default `{ interval: 25000, timeout: 10000 }`. */
+  readonly heartbeat?: Partial<HeartbeatOptions> | false;
+  /** Most time from opening a socket to its first event, in ms. Default 10 000. */
+  readonly connectTimeout?: number;
+  /** How long a channel (and a send-only connection) stays joined after its last subscriber leaves, in ms. Default 1 000. */
+  readonly linger?: number;
+  /** Offline buffer bounds. Defaults: 100 messages, 1 MiB, `'drop-oldest'`. */
+  readonly buffer?: Partial<BufferOptions>;
+  /** Largest frame accepted from the server and largest batch written, in bytes. Default 1 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Default timeout of `channel.request()`, in ms. Default 30 000. */
+  readonly requestTimeout?: number;
+  /** `false` creates a separate connection instead of sharing the pooled one. Default `true`. */
+  readonly shared?: boolean;
+}
+
+/** A message the connection could not deliver, reported on `conn.dropped$`. */
+export interface DroppedMessage {
+  readonly channel: string;
+  /** The encoded frame that was dropped. */
+  readonly wire: string | Uint8Array;
+  /** `'overflow'` (buffer full, drop-oldest), `'failed'` (reconnect gave up) or `'closed'` (`conn.close()`). */
+  readonly reason: 'overflow' | 'failed' | 'closed';
+}
+
+/** Options of `channel.request()`. */
+export interface RequestOptions {
+  /** Milliseconds to wait for the response. Default: the connection's `requestTimeout`. */
+  readonly timeout?: number;
+}
+
+/** Everything a {@link Channel} needs from its connection. */
+interface ChannelHost {
+  readonly stream$: Observable<Payload>;
+  send(wire: string | Uint8Array, bytes: number): void;
+  request(data: JsonValue, options: RequestOptions): Observable<JsonValue>;
+}
+
+/**
+ * One logical channel on a pooled connection: an Observable of the channel's
+ * messages (JSON values, or `Uint8Array` for binary frames) that joins the
+ * channel on the server when its first subscriber arrives, shares one stream
+ * among all subscribers, and leaves `linger` ms after the last one is gone.
+ *
+ * @example
+ * const p1 = conn.channel<Heartbeat>('player-1');
+ * const sub = p1.subscribe((beat) => render(beat));
+ * p1.send({ bpm: 72 });
+ * sub.unsubscribe();
+ */
+export class Channel<T = unknown> extends Observable<T> {
+  readonly #host: ChannelHost;
+
+  /** @internal Use `conn.channel(id)`. */
+  constructor(
+    /** The channel id. */
+    readonly id: string,
+    host: ChannelHost,
+  ) {
+    super((subscriber) => (host.stream$ as Observable<T>).subscribe(subscriber));
+    this.#host = host;
+  }
+
+  /**
+   * Sends a JSON value on the channel. Goes out at once when the connection is
+   * open (coalesced with other frames of the same turn), otherwise waits in
+   * the offline buffer and is flushed in order on reconnect.
+   * Throws `ProtocolError` for a value JSON cannot carry, `BufferFullError`
+   * when the buffer is full under the `'error'` policy, and
+   * `ConnectionClosedError` after `conn.close()`.
+   */
+  send(data: JsonValue): void {
+    const wire = encodeText({ type: 'message', channel: this.id, data });
+    this.#host.send(wire, wire.length);
+  }
+
+  /** Sends raw bytes as one binary frame (3 + channel-id bytes of header, no base64). Buffered like {@link send}. */
+  sendBinary(data: ArrayBuffer | ArrayBufferView): void {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const wire = encodeBinary({ type: 'message', channel: this.id, data: bytes });
+    this.#host.send(wire, wire.byteLength);
+  }
+
+  /**
+   * Sends a request to the channel's server handler. The Observable emits the
+   * response once and completes; it errors with `RequestTimeoutError` when no
+   * response arrives in time, or `RemoteError` (the server's code) when the
+   * handler fails. Unsubscribing before the response sends a cancel frame.
+   *
+   * @example
+   * const stats = await firstValueFrom(conn.channel('match').request({ op: 'stats' }, { timeout: 5000 }));
+   */
+  request<R = unknown>(data: JsonValue, options: RequestOptions = {}): Observable<R> {
+    return this.#host.request(data, options) as Observable<R>;
+  }
+}
+
+const OPEN = 1;
+/** Key for the pool's ref counting; not part of the public API. */
+export const RETAIN: unique symbol = Symbol('rxmux.retain');
+
+/**
+ * A pooled connection: one WebSocket shared by every channel on the page.
+ * Obtain it with {@link connect}; it opens the socket when the first channel
+ * needs it and closes it when the last one is gone.
+ */
+export class Connection {
+  /** The WebSocket URL. */
+  readonly url: string;
+  /** Current status, replayed to every new subscriber. See {@link ConnectionStatus} for the transition table. */
+  readonly status$: Observable<ConnectionStatus>;
+  /** Every status change with its cause (attempt number, retry delay, close code). Hot, not replayed. */
+  readonly transitions$: Observable<StatusTransition>;
+  /** Messages the connection had to drop (buffer overflow, reconnect failure, close). Never silent. */
+  readonly dropped$: Observable<DroppedMessage>;
+  /** Connection-level problems that concern no channel: undecodable frames, error frames without a channel. */
+  readonly errors$: Observable<RxmuxError>;
+
+  readonly #status = new BehaviorSubject<ConnectionStatus>('closed');
+  readonly #transitions = new Subject<StatusTransition>();
+  readonly #dropped = new Subject<DroppedMessage>();
+  readonly #errors = new Subject<RxmuxError>();
+  readonly #closing = new Subject<void>();
+  readonly #channels = new Map<string, Channel<unknown>>();
+  /** Joined channels: the one inbound subscriber per channel (the shared stream's source). */
+  readonly #joined = new Map<string, Subscriber<Payload>>();
+  /** Requests awaiting a response, by id. */
+  readonly #requests = new Map<number, Subscriber<JsonValue>>();
+  readonly #buffer: OfflineBuffer;
+  readonly #session$: Observable<Link>;
+  /** `#session$` behind a linger: what a buffered send holds until the buffer is flushed. */
+  readonly #demand$: Observable<Link>;
+  readonly #ctor: WebSocketConstructor;
+  readonly #scheduler: SchedulerLike;
+  readonly #backoff: BackoffPolicy;
+  readonly #heartbeat: HeartbeatOptions | false;
+  readonly #random: () => number;
+  readonly #options: Required<Pick<ConnectOptions, 'connectTimeout' | 'linger' | 'maxFrameBytes' | 'requestTimeout'>>;
+  readonly #release: (() => void) | undefined;
+  #link: Link | undefined;
+  #hold: Subscription | undefined;
+  #session: string | undefined;
+  #nextId = 1;
+  #refs = 1;
+  #closed = false;
+
+  /** @internal Use {@link connect}. */
+  constructor(url: string, options: ConnectOptions = {}, release?: () => void) {
+    const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (ctor === undefined) {
+      throw new InvalidArgumentError('no WebSocket constructor: pass { WebSocket } (in Node 20: import { WebSocket } from "ws")');
+    }
+    this.url = url;
+    this.#ctor = ctor;
+    this.#release = release;
+    this.#scheduler = options.scheduler ?? asyncScheduler;
+    this.#backoff = { ...DEFAULT_BACKOFF, ...options.reconnect };
+    this.#heartbeat = options.heartbeat === false ? false : { ...DEFAULT_HEARTBEAT, ...options.heartbeat };
+    this.#random = options.random ?? Math.random;
+    this.#options = {
+      connectTimeout: options.connectTimeout ?? 10_000,
+      linger: options.linger ?? 1_000,
+      maxFrameBytes: options.maxFrameBytes ?? 1024 * 1024,
+      requestTimeout: options.requestTimeout ?? 30_000,
+    };
+    for (const [name, value] of Object.entries({ ...this.#options, ...this.#backoff })) {
+      if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+        throw new InvalidArgumentError(`option ${name} must be a non-negative number, got ${String(value)}`);
+      }
+    }
+    this.#buffer = new OfflineBuffer({ ...DEFAULT_BUFFER, ...options.buffer });
+
+    this.status$ = this.#status.pipe(distinctUntilChanged());
+    this.transitions$ = this.#transitions.asObservable();
+    this.dropped$ = this.#dropped.asObservable();
+    this.errors$ = this.#errors.asObservable();
+
+    this.#session$ = defer(() => this.#openSession()).pipe(
+      retry({ resetOnSuccess: true, delay: (error: unknown, attempt: number) => this.#retryDelay(error, attempt) }),
+      finalize(() => this.#onIdle()),
+      share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
+    );
+    this.#demand$ = this.#session$.pipe(takeUntil(this.#closing), linger(this.#options.linger, this.#scheduler));
+  }
+
+  /**
+   * The channel `id`, as a shared hot Observable with `send`, `sendBinary`
+   * and `request`. The same id returns the same {@link Channel}.
+   * Throws `InvalidArgumentError` for an invalid id and `ConnectionClosedError` after `close()`.
+   */
+  channel<T = unknown>(id: string): Channel<T> {
+    this.#assertOpen();
+    const problem = channelIdProblem(id);
+    if (problem !== undefined) throw new InvalidArgumentError(problem);
+    let channel = this.#channels.get(id);
+    if (channel === undefined) {
+      channel = new Channel<unknown>(id, {
+        stream$: this.#join(id).pipe(takeUntil(this.#closing), linger(this.#options.linger, this.#scheduler)),
+        send: (wire, bytes) => this.#send(id, wire, bytes),
+        request: (data, options) => this.#request(id, data, options),
+      });
+      this.#channels.set(id, channel);
+    }
+    return channel as Channel<T>;
+  }
+
+  /**
+   * Releases this reference to the pooled connection. When the last
+   * reference is released the connection closes for good: channels complete,
+   * pending requests error with `ConnectionClosedError`, buffered messages are
+   * reported on `dropped$`, the socket closes with 1000 and is never reopened.
+   */
+  close(): void {
+    if (this.#closed) return;
+    if (--this.#refs > 0) return;
+    this.#closed = true;
+    this.#release?.();
+    for (const request of [...this.#requests.values()]) request.error(new ConnectionClosedError());
+    this.#closing.next();
+    this.#hold?.unsubscribe();
+    this.#hold = undefined;
+    this.#dropAll('closed');
+    this.#transition('closed');
+    for (const subject of [this.#closing, this.#transitions, this.#dropped, this.#errors, this.#status]) subject.complete();
+  }
+
+  /** @internal Pool ref counting. */
+  [RETAIN](): this {
+    this.#refs++;
+    return this;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ConnectionClosedError('connection used after close()');
+  }
+
+  #transition(to: ConnectionStatus, detail: Omit<StatusTransition, 'from' | 'to' | 'at'> = {}): void {
+    const from = this.#status.value;
+    if (this.#status.closed || !canTransition(from, to)) return;
+    this.#status.next(to);
+    this.#transitions.next({ from, to, at: this.#scheduler.now(), ...detail });
+  }
+
+  /** One socket from open to loss: emits the Link once the welcome arrived. */
+  #openSession(): Observable<Link> {
+    return new Observable<Link>((subscriber) => {
+      if (this.#status.value === 'closed' || this.#status.value === 'failed') this.#transition('connecting');
+      let socket: WebSocketLike | undefined;
+      let link: Link | undefined;
+      const pings = new Subscription();
+      const events = openSocket(this.#ctor, this.url, { maxFrameBytes: this.#options.maxFrameBytes })
+        .pipe(heartbeat(this.#heartbeat, this.#options.connectTimeout, this.#scheduler))
+        .subscribe({
+          next: (event) => {
+            if (event.kind === 'open') {
+              socket = event.socket;
+              socket.send(encodeText({ type: 'hello', version: PROTOCOL_VERSION, ...(this.#session ? { session: this.#session } : {}) }));
+              return;
+            }
+            for (const error of event.result.errors) this.#errors.next(error);
+            for (const frame of event.result.frames) {
+              if (subscriber.closed) return;
+              if (link !== undefined) {
+                this.#route(frame, link);
+              } else if (frame.type === 'welcome' && socket !== undefined) {
+                link = new Link(socket, frame.session, this.#options.maxFrameBytes);
+                this.#session = frame.session;
+                if (this.#heartbeat !== false) {
+                  const live = link;
+                  pings.add(interval(this.#heartbeat.interval, this.#scheduler).subscribe(() => {
+                    live.write(encodeText({ type: 'ping', t: Math.round(this.#scheduler.now()) }));
+                  }));
+                }
+                this.#onWelcome(link);
+                subscriber.next(link);
+              } else {
+                this.#routeBeforeWelcome(frame, socket);
+              }
+            }
+          },
+          error: (error: unknown) => {
+            if (error instanceof HeartbeatTimeoutError && socket?.readyState === OPEN) {
+              socket.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
+            }
+            subscriber.error(error);
+          },
+        });
+      return () => {
+        pings.unsubscribe();
+        if (link !== undefined) {
+          link.close(socket?.readyState === OPEN);
+          if (this.#link === link) this.#link = undefined;
+        }
+        events.unsubscribe();
+      };
+    });
+  }
+
+  /** A welcome arrived: re-join every active channel, then flush the offline buffer, in order. */
+  #onWelcome(link: Link): void {
+    this.#link = link;
+    this.#transition('open');
+    for (const id of this.#joined.keys()) link.write(encodeText({ type: 'subscribe', channel: id }));
+    for (const item of this.#buffer.drain()) link.write(item.wire);
+    link.flush();
+    const hold = this.#hold;
+    this.#hold = undefined;
+    hold?.unsubscribe();
+  }
+
+  #routeBeforeWelcome(frame: Frame, socket: WebSocketLike | undefined): void {
+    if (frame.type === 'ping') socket?.send(encodeText({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) }));
+    else if (frame.type === 'error') this.#errors.next(new RemoteError(frame.code, frame.message, frame.channel));
+    else if (frame.type !== 'pong') this.#unexpected(frame);
+  }
+
+  #route(frame: Frame, link: Link): void {
+    switch (frame.type) {
+      case 'publication':
+        this.#joined.get(frame.channel)?.next(frame.data);
+        return;
+      case 'subscribed':
+      case 'pong':
+        return;
+      case 'ping':
+        link.write(encodeText({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) }));
+        return;
+      case 'unsubscribed': {
+        const joined = this.#joined.get(frame.channel);
+        this.#joined.delete(frame.channel);
+        if (frame.code === undefined) joined?.complete();
+        else joined?.error(new RemoteError(frame.code, frame.reason ?? 'unsubscribed by the server', frame.channel));
+        return;
+      }
+      case 'error': {
+        const error = new RemoteError(frame.code, frame.message, frame.channel);
+        const joined = frame.channel === undefined ? undefined : this.#joined.get(frame.channel);
+        if (joined === undefined) {
+          this.#errors.next(error);
+          return;
+        }
+        this.#joined.delete(frame.channel as string);
+        joined.error(error);
+        return;
+      }
+      case 'response':
+      case 'request-error': {
+        const request = this.#requests.get(frame.id);
+        if (request === undefined) return; // answered after a cancel or timeout: nothing waits for it
+        this.#requests.delete(frame.id);
+        if (frame.type === 'response') {
+          request.next(frame.data);
+          request.complete();
+        } else {
+          request.error(new RemoteError(frame.code, frame.message));
+        }
+        return;
+      }
+      case 'ack':
+        return;
+      default:
+        this.#unexpected(frame);
+    }
+  }
+
+  #unexpected(frame: Frame): void {
+    this.#errors.next(new RxmuxError(ErrorCode.UnexpectedFrame, `unexpected ${frame.type} frame from the server`));
+  }
+
+  #retryDelay(error: unknown, attempt: number): Observable<number> {
+    const detail = {
+      attempt,
+      reason: error instanceof ConnectionLostError ? error.reason : error instanceof Error ? error.message : String(error),
+      ...(error instanceof ConnectionLostError ? { code: error.closeCode } : {}),
+      ...(error instanceof Error ? { error } : {}),
+    };
+    const fatal =
+      (error instanceof ConnectionLostError && !isRetryableClose(error.closeCode)) ||
+      (error instanceof RxmuxError && (error.code === ErrorCode.UnsupportedProtocol || error.code === ErrorCode.InvalidArgument));
+    if (fatal || attempt > this.#backoff.maxAttempts || this.#closed) {
+      const failure = new ReconnectFailedError(attempt - 1, error);
+      this.#transition('failed', { ...detail, error: failure });
+      this.#dropAll('failed');
+      for (const request of [...this.#requests.values()]) request.error(failure);
+      return throwError(() => failure);
+    }
+    const retryIn = backoffDelay(attempt, this.#backoff, this.#random);
+    this.#transition('reconnecting', { ...detail, retryIn });
+    return timer(retryIn, this.#scheduler);
+  }
+
+  #onIdle(): void {
+    this.#link = undefined;
+    if (this.#status.value !== 'failed') this.#transition('closed');
+  }
+
+  /** The source of one channel's shared stream: joins on subscribe, leaves on unsubscribe. */
+  #join(id: string): Observable<Payload> {
+    return new Observable<Payload>((subscriber) => {
+      this.#joined.set(id, subscriber);
+      const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
+      this.#link?.write(encodeText({ type: 'subscribe', channel: id }));
+      return () => {
+        if (this.#joined.get(id) === subscriber) {
+          this.#joined.delete(id);
+          this.#link?.write(encodeText({ type: 'unsubscribe', channel: id }));
+        }
+        demand.unsubscribe();
+      };
+    });
+  }
+
+  #send(channel: string, wire: string | Uint8Array, bytes: number): void {
+    this.#assertOpen();
+    if (this.#link !== undefined) {
+      this.#link.write(wire);
+      return;
+    }
+    const result = this.#buffer.push({ channel, wire, bytes });
+    if ('refused' in result) throw new BufferFullError(result.refused);
+    for (const item of result.evicted) this.#report(item, 'overflow');
+    this.#hold ??= this.#demand$.subscribe({
+      error: () => {
+        this.#hold = undefined;
+      },
+    });
+  }
+
+  #request(channel: string, data: JsonValue, options: RequestOptions): Observable<JsonValue> {
+    const ms = options.timeout ?? this.#options.requestTimeout;
+    return new Observable<JsonValue>((subscriber) => {
+      this.#assertOpen();
+      const id = this.#nextId++;
+      const wire = encodeText({ type: 'request', channel, id, data });
+      this.#requests.set(id, subscriber);
+      const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
+      this.#send(channel, wire, wire.length);
+      return () => {
+        if (this.#requests.delete(id)) this.#link?.write(encodeText({ type: 'cancel', id }));
+        demand.unsubscribe();
+      };
+    }).pipe(
+      timeout({ first: ms, scheduler: this.#scheduler, with: () => throwError(() => new RequestTimeoutError(channel, ms)) }),
+    );
+  }
+
+  #dropAll(reason: DroppedMessage['reason']): void {
+    for (const item of this.#buffer.drain()) this.#report(item, reason);
+  }
+
+  #report(item: BufferedMessage, reason: DroppedMessage['reason']): void {
+    this.#dropped.next({ channel: item.channel, wire: item.wire, reason });
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The connection's state. Transitions (anything else is ignored):
+ *
+ * | from           | to             | when |
+ * | -------------- | -------------- | ---- |
+ * | `closed`       | `connecting`   | the first channel subscribes, or a send/request needs the socket |
+ * | `connecting`   | `open`         | the server's welcome arrived |
+ * | `connecting`   | `reconnecting` | the socket failed before the welcome (a retry is scheduled) |
+ * | `open`         | `reconnecting` | the socket closed, errored, or went silent past the heartbeat window |
+ * | `reconnecting` | `reconnecting` | the next attempt is scheduled (`attempt`, `retryIn` tell when) |
+ * | `reconnecting` | `open`         | a retry succeeded; every active channel is re-joined, the buffer flushed |
+ * | `connecting`, `reconnecting` | `failed` | `maxAttempts` reached, or the close code is fatal |
+ * | `failed`       | `connecting`   | a channel subscribes again after the failure |
+ * | any            | `closed`       | nothing needs the socket any more (after the linger), or `conn.close()` |
+ */
+export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed' | 'failed';
+
+/** One change of {@link ConnectionStatus}, as emitted by `conn.transitions$`. */
+export interface StatusTransition {
+  readonly from: ConnectionStatus;
+  readonly to: ConnectionStatus;
+  /** Scheduler time of the change, in ms. */
+  readonly at: number;
+  /** Reconnect attempt number (1-based), on transitions to `reconnecting`. */
+  readonly attempt?: number;
+  /** Delay before that attempt, in ms, on transitions to `reconnecting`. */
+  readonly retryIn?: number;
+  /** Close code of the socket that was lost, when there was one. */
+  readonly code?: number;
+  /** Close reason, or the error message, that caused the change. */
+  readonly reason?: string;
+  /** The error that caused the change, if any. */
+  readonly error?: Error;
+}
+
+const ALLOWED: { readonly [S in ConnectionStatus]: readonly ConnectionStatus[] } = {
+  closed: ['connecting'],
+  connecting: ['open', 'reconnecting', 'failed', 'closed'],
+  open: ['reconnecting', 'closed'],
+  reconnecting: ['reconnecting', 'open', 'failed', 'closed'],
+  failed: ['connecting', 'closed'],
+};
+
+/** Whether the table above allows `from` → `to`. */
+export function canTransition(from: ConnectionStatus, to: ConnectionStatus): boolean {
+  return ALLOWED[from].includes(to);
+}

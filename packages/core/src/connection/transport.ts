@@ -1,0 +1,96 @@
+import { Observable } from 'rxjs';
+import { decode, type DecodeLimits, type DecodeResult } from '../protocol/codec.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { ErrorCode, RxmuxError } from '../protocol/errors.js';
+import { SUBPROTOCOL } from '../protocol/frames.js';
+import { ConnectionLostError } from '../errors.js';
+
+/** The close event fields rxmux reads. */
+export interface CloseEventLike {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** The message event field rxmux reads. */
+export interface MessageEventLike {
+  readonly data: unknown;
+}
+
+/**
+ * The part of the WebSocket interface rxmux uses. The browser's `WebSocket`,
+ * the `ws` package's `WebSocket` and `FakeWebSocket` from `@rxmux/core/testing` fit it.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  send(data: string | ArrayBufferLike | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open' | 'error', listener: (event: unknown) => void): void;
+  addEventListener(type: 'message', listener: (event: MessageEventLike) => void): void;
+  addEventListener(type: 'close', listener: (event: CloseEventLike) => void): void;
+  removeEventListener(type: 'open' | 'error', listener: (event: unknown) => void): void;
+  removeEventListener(type: 'message', listener: (event: MessageEventLike) => void): void;
+  removeEventListener(type: 'close', listener: (event: CloseEventLike) => void): void;
+}
+
+/** A WebSocket constructor: the browser's global, `ws`'s `WebSocket`, or a fake. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** What an open transport emits. */
+export type SocketEvent =
+  | { readonly kind: 'open'; readonly socket: WebSocketLike }
+  | { readonly kind: 'frames'; readonly result: DecodeResult; readonly raw: unknown };
+
+const OPEN = 1;
+const CONNECTING = 0;
+
+/**
+ * One WebSocket as a cold Observable: subscribing opens the socket,
+ * unsubscribing closes it (1000) and removes every listener. Emits `open`,
+ * then one `frames` event per WebSocket message (already decoded). Errors with
+ * {@link ConnectionLostError} when the socket closes, and with an
+ * `RXMUX_ERR_UNSUPPORTED_PROTOCOL` error when the server did not select `rxmux.v1`.
+ */
+export function openSocket(ctor: WebSocketConstructor, url: string, limits: DecodeLimits): Observable<SocketEvent> {
+  return new Observable<SocketEvent>((subscriber) => {
+    let socket: WebSocketLike;
+    try {
+      socket = new ctor(url, SUBPROTOCOL);
+    } catch (err) {
+      // An invalid URL is a programming error, but it must still reach the caller once, as an error.
+      subscriber.error(new RxmuxError(ErrorCode.InvalidArgument, `cannot open WebSocket to ${url}: ${String(err)}`, { cause: err }));
+      return;
+    }
+    socket.binaryType = 'arraybuffer';
+    const onOpen = (): void => {
+      if (socket.protocol !== SUBPROTOCOL) {
+        socket.close(CloseCode.UnsupportedProtocol, 'rxmux.v1 not negotiated');
+        subscriber.error(new RxmuxError(ErrorCode.UnsupportedProtocol, `server selected subprotocol "${socket.protocol}", expected "${SUBPROTOCOL}"`));
+        return;
+      }
+      subscriber.next({ kind: 'open', socket });
+    };
+    const onMessage = (event: MessageEventLike): void => {
+      subscriber.next({ kind: 'frames', result: decode(event.data, limits), raw: event.data });
+    };
+    const onClose = (event: CloseEventLike): void => {
+      subscriber.error(new ConnectionLostError(event.code, event.reason));
+    };
+    const onError = (): void => {
+      // A close event always follows; it carries the code, so it reports the failure.
+    };
+    socket.addEventListener('open', onOpen);
+    socket.addEventListener('message', onMessage);
+    socket.addEventListener('close', onClose);
+    socket.addEventListener('error', onError);
+    return () => {
+      socket.removeEventListener('open', onOpen);
+      socket.removeEventListener('message', onMessage);
+      socket.removeEventListener('close', onClose);
+      socket.removeEventListener('error', onError);
+      if (socket.readyState === OPEN || socket.readyState === CONNECTING) socket.close(CloseCode.Normal, 'client closed');
+    };
+  });
+}
