@@ -1,0 +1,39 @@
+/**
+ * The thin `ws` adapter: turns a `ws` WebSocket into a {@link Transport} and
+ * feeds its events to a {@link Session}. Nothing protocol-specific lives here.
+ */
+import type { RawData, WebSocket } from 'ws';
+import type { Session, Transport } from '../session.js';
+
+/** Wraps a `ws` socket as a session transport. */
+export function wsTransport(ws: WebSocket): Transport {
+  return {
+    send: (data, binary) => ws.send(data, { binary }),
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
+    ping: () => ws.ping(),
+  };
+}
+
+function bytesOf(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
+
+/**
+ * Routes a socket's events to its session. Text arrives already UTF-8
+ * validated by `ws` (invalid UTF-8 closes with 1007 before reaching us) and
+ * oversized messages are refused by `maxPayload` (close 1009).
+ */
+export function bindSession<P>(ws: WebSocket, session: Session<P>, onError: (error: unknown) => void): void {
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    const bytes = bytesOf(data);
+    session.receive(isBinary ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), Date.now());
+  });
+  ws.on('pong', () => session.touch(Date.now()));
+  ws.on('error', onError);
+  ws.on('close', (code: number, reason: Buffer) => session.closed(code, reason.toString('utf8')));
+}

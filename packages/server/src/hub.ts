@@ -1,0 +1,119 @@
+/**
+ * Who is subscribed to which channel on this node, and delivery of engine
+ * publications to them. A publication is encoded once, lazily, for all its
+ * recipients (text envelope, its UTF-8 bytes, binary frame, SSE data line).
+ */
+import { encodeBinary, encodeText, type Payload } from '@rxmux/core/protocol';
+import type { Engine, EnginePublication } from './engines/engine.js';
+
+/** One publication on its way to local subscribers, encoded on first use and then shared. */
+export class OutgoingPublication {
+  private textCache: string | undefined;
+  private bytesCache: Buffer | undefined;
+  private binaryCache: Uint8Array | undefined;
+  private sseCache: string | undefined;
+
+  constructor(readonly publication: EnginePublication) {}
+
+  get channel(): string {
+    return this.publication.channel;
+  }
+
+  get isBinary(): boolean {
+    return this.publication.data instanceof Uint8Array;
+  }
+
+  /** The text envelope (JSON data only). `seq` is reserved for the delivery extension. */
+  get text(): string {
+    return (this.textCache ??= encodeText({ type: 'publication', channel: this.channel, data: this.publication.data }));
+  }
+
+  /** {@link text} as UTF-8, so a lone publication is sent to every socket from one buffer. */
+  get textBytes(): Buffer {
+    return (this.bytesCache ??= Buffer.from(this.text, 'utf8'));
+  }
+
+  /** The binary frame (bytes data only). */
+  get binary(): Uint8Array {
+    const data = this.publication.data;
+    if (!(data instanceof Uint8Array)) throw new TypeError('not a binary publication');
+    return (this.binaryCache ??= encodeBinary({ type: 'publication', channel: this.channel, data }));
+  }
+
+  /** The JSON carried in an SSE `data:` line or a long-poll event. */
+  get sseData(): string {
+    return (this.sseCache ??= JSON.stringify(streamEvent(this.publication)));
+  }
+}
+
+/** A publication as SSE and long-poll carry it: bytes travel base64-encoded in `bytes`. */
+export type StreamPublication =
+  | { readonly channel: string; readonly seq: number; readonly data: Payload }
+  | { readonly channel: string; readonly seq: number; readonly bytes: string };
+
+/** Converts a publication to its SSE / long-poll JSON shape. */
+export function streamEvent(p: EnginePublication): StreamPublication {
+  return p.data instanceof Uint8Array
+    ? { channel: p.channel, seq: p.seq, bytes: Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString('base64') }
+    : { channel: p.channel, seq: p.seq, data: p.data };
+}
+
+/** Anything that receives publications: a WebSocket session, an SSE stream, a waiting poll. */
+export interface Subscriber {
+  deliver(publication: OutgoingPublication): void;
+}
+
+/** Local subscriber sets per channel: a Map lookup per publication. */
+export class Hub {
+  private readonly channels = new Map<string, Set<Subscriber>>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** Number of channels with at least one local subscriber. */
+  get size(): number {
+    return this.channels.size;
+  }
+
+  add(channel: string, subscriber: Subscriber): void {
+    let set = this.channels.get(channel);
+    if (set === undefined) {
+      this.channels.set(channel, (set = new Set()));
+      this.guard(() => this.engine.subscribe(channel));
+    }
+    set.add(subscriber);
+  }
+
+  remove(channel: string, subscriber: Subscriber): void {
+    const set = this.channels.get(channel);
+    if (set === undefined || !set.delete(subscriber) || set.size > 0) return;
+    this.channels.delete(channel);
+    this.guard(() => this.engine.unsubscribe(channel));
+  }
+
+  /** Hands an engine publication to every local subscriber of its channel; one failing subscriber affects no other. */
+  deliver(publication: EnginePublication): void {
+    const set = this.channels.get(publication.channel);
+    if (set === undefined) return;
+    const out = new OutgoingPublication(publication);
+    for (const subscriber of set) {
+      try {
+        subscriber.deliver(out);
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+  }
+
+  /** Runs an engine call that may throw or reject, reporting instead of crashing. */
+  guard(call: () => unknown): void {
+    try {
+      const result = call();
+      if (result instanceof Promise) result.catch(this.onError);
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Limits the server enforces, their defaults, and the token bucket behind the
+ * per-connection rate limit.
+ *
+ * | limit                    | default   | outcome when exceeded                                   |
+ * | ------------------------ | --------- | ------------------------------------------------------- |
+ * | maxFrameBytes            | 1 MiB     | close 1009 (ws `maxPayload`)                             |
+ * | maxBatch                 | 1024      | error frame `RXMUX_ERR_BATCH_TOO_LARGE`                 |
+ * | rate (per connection)    | 100/s, burst 200 | error frame `RXMUX_ERR_RATE_LIMITED`, frame dropped |
+ * | rateLimitCloseAfter      | 100       | close 1008 after that many dropped frames in a row      |
+ * | maxChannelsPerConnection | 256       | error frame `RXMUX_ERR_TOO_MANY_CHANNELS` on that channel |
+ * | slowConsumerBytes        | 4 MiB     | close 1008 'slow consumer' + `hooks.onSlowConsumer`     |
+ */
+
+/** Every limit of a server. Pass a `Partial<Limits>` to `createServer` to change some. */
+export interface Limits {
+  /** Largest WebSocket message accepted, in bytes. Larger ones close the socket with 1009. */
+  readonly maxFrameBytes: number;
+  /** Most envelopes accepted in one batch. */
+  readonly maxBatch: number;
+  /** Sustained frames (envelopes) per second one connection may send. */
+  readonly ratePerSecond: number;
+  /** Token bucket size: how many frames a connection may send in a burst. */
+  readonly rateBurst: number;
+  /** Dropped (rate-limited) frames in a row after which the connection is closed with 1008. */
+  readonly rateLimitCloseAfter: number;
+  /** Most channels one connection (or one SSE stream / poll) may subscribe to. */
+  readonly maxChannelsPerConnection: number;
+  /** Bytes buffered towards one client above which it is a slow consumer and is dropped. */
+  readonly slowConsumerBytes: number;
+  /** Publications kept per channel for SSE / long-poll resume (`Last-Event-ID`, `cursor`). */
+  readonly historySize: number;
+  /** Channels whose history the memory engine keeps at most (least recently published dropped first). */
+  readonly historyChannels: number;
+  /** How long a long-poll request is held when nothing is new, in milliseconds. */
+  readonly pollTimeoutMs: number;
+  /** The `retry:` value sent to EventSource clients, in milliseconds. */
+  readonly sseRetryMs: number;
+}
+
+/** The default limits (frozen). */
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  maxFrameBytes: 1024 * 1024,
+  maxBatch: 1024,
+  ratePerSecond: 100,
+  rateBurst: 200,
+  rateLimitCloseAfter: 100,
+  maxChannelsPerConnection: 256,
+  slowConsumerBytes: 4 * 1024 * 1024,
+  historySize: 100,
+  historyChannels: 10_000,
+  pollTimeoutMs: 25_000,
+  sseRetryMs: 2_000,
+});
+
+/** Heartbeat timing: the server pings every `interval` ms and drops connections silent for `timeout` ms. */
+export interface Heartbeat {
+  /** Milliseconds between server pings (protocol ping + WebSocket ping, SSE comment). */
+  readonly interval: number;
+  /** Milliseconds of silence after which a connection is terminated. */
+  readonly timeout: number;
+}
+
+/** The default heartbeat: ping every 30 s, terminate after 45 s of silence (frozen). */
+export const DEFAULT_HEARTBEAT: Heartbeat = Object.freeze({ interval: 30_000, timeout: 45_000 });
+
+/** Merges user limits over the defaults and checks them (API misuse throws at once). */
+export function resolveLimits(partial: Partial<Limits> = {}): Limits {
+  const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...partial });
+  for (const [name, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || !(value > 0)) throw new RangeError(`limits.${name} must be a positive number`);
+  }
+  return limits;
+}
+
+/**
+ * A token bucket kept as two numbers on its owner, so an idle connection pays
+ * for no object: `tokens` and the time they were last refilled.
+ */
+export interface BucketState {
+  tokens: number;
+  refilledAt: number;
+}
+
+/**
+ * Takes `cost` tokens from the bucket if it holds them, after refilling it for
+ * the time elapsed since the last call. Returns whether the tokens were taken.
+ */
+export function takeTokens(bucket: BucketState, cost: number, now: number, limits: Pick<Limits, 'ratePerSecond' | 'rateBurst'>): boolean {
+  const elapsed = now - bucket.refilledAt;
+  if (elapsed > 0) {
+    bucket.tokens = Math.min(limits.rateBurst, bucket.tokens + (elapsed * limits.ratePerSecond) / 1000);
+    bucket.refilledAt = now;
+  }
+  if (bucket.tokens < cost) return false;
+  bucket.tokens -= cost;
+  return true;
+}

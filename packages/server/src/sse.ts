@@ -1,0 +1,343 @@
+/**
+ * The SSE and long-poll endpoints: many channels over one HTTP stream (or a
+ * series of held requests), resumable with a per-stream cursor.
+ *
+ * ```
+ * GET {path}/sse?channel=a&channel=b           (or ?channels=a,b)
+ * Last-Event-ID: a=5,b=7                       (sent by EventSource on reconnect)
+ *
+ * retry: 2000
+ * id: a=5,b=7
+ * event: ready
+ * data: {"stream":"sse-…","channels":["a","b"]}
+ *
+ * id: a=6,b=7
+ * event: publication
+ * data: {"channel":"a","seq":6,"data":{"score":1}}
+ *
+ * : ping
+ * ```
+ *
+ * `GET {path}/poll?channel=a&cursor=a%3D5` answers
+ * `{"cursor":"a=6","events":[{"type":"publication","channel":"a","seq":6,"data":…}]}`
+ * at once when something is newer than the cursor, otherwise holds the
+ * request until something is or `limits.pollTimeoutMs` passes.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { channelIdProblem, ErrorCode } from '@rxmux/core/protocol';
+import type { Engine, EnginePublication } from './engines/engine.js';
+import { corsHeaders, decodeCursor, encodeCursor, refuseRequest, type Cursor } from './http.js';
+import { streamEvent, type Hub, type OutgoingPublication, type Subscriber } from './hub.js';
+import type { Limits } from './limits.js';
+import type { ChannelAction, ConnectionInfo } from './types.js';
+
+/** A channel of an SSE / poll request that was refused; the others carry on. */
+export interface ChannelError {
+  readonly channel: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** One event of a long-poll answer. */
+export type PollEvent =
+  | ({ readonly type: 'publication' } & ReturnType<typeof streamEvent>)
+  | { readonly type: 'reset'; readonly channel: string; readonly seq: number }
+  | ({ readonly type: 'channel-error' } & ChannelError);
+
+/** Something the server must end on shutdown and may ping. */
+export interface Endable {
+  end(code: number, reason: string): void;
+  ping(): void;
+}
+
+/** What the endpoints need from the server. */
+export interface StreamHost<P> {
+  readonly limits: Limits;
+  readonly engine: Engine;
+  readonly hub: Hub;
+  authorize(principal: P, channel: string, action: ChannelAction): boolean | Promise<boolean>;
+  join(channel: string, info: ConnectionInfo<P>): void;
+  leave(channel: string, info: ConnectionInfo<P>): void;
+  opened(stream: Endable, info: ConnectionInfo<P> | undefined): void;
+  ended(stream: Endable, info: ConnectionInfo<P> | undefined, code: number, reason: string): void;
+  slowConsumer(info: ConnectionInfo<P>, buffered: number): void;
+  error(error: unknown, info?: ConnectionInfo<P>): void;
+}
+
+/** Splits requested channels into accepted ones and refusals (invalid, over the limit, forbidden). */
+async function admitChannels<P>(host: StreamHost<P>, principal: P, names: readonly string[]): Promise<{ channels: string[]; errors: ChannelError[] }> {
+  const channels: string[] = [];
+  const errors: ChannelError[] = [];
+  const candidates: string[] = [];
+  for (const channel of names) {
+    const problem = channelIdProblem(channel);
+    if (problem !== undefined) errors.push({ channel: channel.slice(0, 64), code: ErrorCode.InvalidChannel, message: problem });
+    else if (candidates.length >= host.limits.maxChannelsPerConnection) {
+      errors.push({ channel, code: ErrorCode.TooManyChannels, message: `at most ${host.limits.maxChannelsPerConnection} channels per stream` });
+    } else candidates.push(channel);
+  }
+  const verdicts = await Promise.all(candidates.map((c) => host.authorize(principal, c, 'subscribe')));
+  candidates.forEach((channel, i) => {
+    if (verdicts[i] === true) channels.push(channel);
+    else errors.push({ channel, code: ErrorCode.Forbidden, message: `not allowed to subscribe to ${channel}` });
+  });
+  return { channels, errors };
+}
+
+/** Where each channel starts: replayed history (or a reset when it cannot cover the gap), or now. */
+async function catchUp(engine: Engine, limits: Limits, channels: readonly string[], cursor: Cursor): Promise<PollEvent[]> {
+  const events: PollEvent[] = [];
+  const histories = await Promise.all(
+    channels.map((c) => {
+      const since = cursor.get(c);
+      return engine.history(c, since ?? 0, since === undefined ? 0 : limits.historySize);
+    }),
+  );
+  channels.forEach((channel, i) => {
+    const history = histories[i];
+    if (history === undefined) return;
+    const since = cursor.get(channel);
+    if (since === undefined) {
+      cursor.set(channel, history.last); // a new channel starts from now
+      return;
+    }
+    if (!history.complete) {
+      const first = history.publications[0];
+      const seq = first === undefined ? history.last : first.seq - 1;
+      events.push({ type: 'reset', channel, seq });
+      cursor.set(channel, seq);
+    }
+    for (const p of history.publications) events.push({ type: 'publication', ...streamEvent(p) });
+  });
+  return events;
+}
+
+const randomId = (prefix: string): string => `${prefix}-${randomBytes(9).toString('base64url')}`;
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
+
+/** One EventSource connection carrying many channels. */
+class SseStream<P> implements Subscriber, Endable {
+  readonly info: ConnectionInfo<P>;
+  /** Publications that arrived while history was being replayed. */
+  private pending: EnginePublication[] | undefined = [];
+  private corked = false;
+  private ended = false;
+  private channels: readonly string[] = [];
+
+  constructor(
+    private readonly host: StreamHost<P>,
+    private readonly res: ServerResponse,
+    principal: P,
+    private readonly cursor: Cursor,
+  ) {
+    this.info = { session: randomId('sse'), principal, transport: 'sse' };
+  }
+
+  async start(request: IncomingMessage, channels: readonly string[], errors: readonly ChannelError[]): Promise<void> {
+    this.channels = channels;
+    for (const channel of channels) this.host.hub.add(channel, this);
+    for (const known of [...this.cursor.keys()]) if (!channels.includes(known)) this.cursor.delete(known);
+    let replay: PollEvent[];
+    try {
+      replay = await catchUp(this.host.engine, this.host.limits, channels, this.cursor);
+    } catch (error) {
+      this.host.error(error, this.info);
+      this.release();
+      refuseRequest(this.res, 500, ErrorCode.Remote, 'history unavailable');
+      return;
+    }
+    if (this.ended) return;
+    this.res.writeHead(200, { ...SSE_HEADERS, ...corsHeaders(request) });
+    for (const channel of channels) this.host.join(channel, this.info);
+    this.host.opened(this, this.info);
+    const ready = JSON.stringify({ stream: this.info.session, channels });
+    this.write(`retry: ${this.host.limits.sseRetryMs}\nid: ${encodeCursor(this.cursor)}\nevent: ready\ndata: ${ready}\n\n`);
+    for (const error of errors) this.write(`event: channel-error\ndata: ${JSON.stringify(error)}\n\n`);
+    for (const event of replay) {
+      if (event.type === 'reset') this.write(`id: ${encodeCursor(this.cursor)}\nevent: reset\ndata: ${JSON.stringify({ channel: event.channel, seq: event.seq })}\n\n`);
+      else if (event.type === 'publication') this.emit(event.channel, event.seq, JSON.stringify(streamEventOf(event)));
+    }
+    const pending = this.pending ?? [];
+    this.pending = undefined;
+    for (const p of pending) this.emit(p.channel, p.seq, JSON.stringify(streamEvent(p)));
+  }
+
+  deliver(out: OutgoingPublication): void {
+    if (this.pending !== undefined) this.pending.push(out.publication);
+    else this.emit(out.channel, out.publication.seq, out.sseData);
+  }
+
+  ping(): void {
+    if (this.pending === undefined) this.write(': ping\n\n');
+  }
+
+  end(code: number, reason: string): void {
+    if (this.ended) return;
+    this.closed(code, reason);
+    this.res.end();
+  }
+
+  /** The client went away (or we ended the response). */
+  closed(code: number, reason: string): void {
+    if (this.ended) return;
+    const started = this.pending === undefined;
+    this.release();
+    if (started) {
+      for (const channel of this.channels) this.host.leave(channel, this.info);
+      this.host.ended(this, this.info, code, reason);
+    }
+  }
+
+  private release(): void {
+    this.ended = true;
+    this.pending = undefined;
+    for (const channel of this.channels) this.host.hub.remove(channel, this);
+  }
+
+  private emit(channel: string, seq: number, data: string): void {
+    const last = this.cursor.get(channel);
+    if (last !== undefined && seq <= last) return; // already sent (replay and live overlap)
+    this.cursor.set(channel, seq);
+    this.write(`id: ${encodeCursor(this.cursor)}\nevent: publication\ndata: ${data}\n\n`);
+  }
+
+  /** Events written in one turn of the event loop leave in one write (cork until a microtask). */
+  private write(chunk: string): void {
+    if (this.ended) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      queueMicrotask(() => {
+        this.corked = false;
+        this.res.uncork();
+        const buffered = this.res.writableLength;
+        if (buffered > this.host.limits.slowConsumerBytes && !this.ended) {
+          this.host.slowConsumer(this.info, buffered);
+          this.closed(1008, 'slow consumer');
+          this.res.destroy();
+        }
+      });
+    }
+    this.res.write(chunk);
+  }
+}
+
+function streamEventOf(event: PollEvent & { type: 'publication' }): ReturnType<typeof streamEvent> {
+  const { type: _type, ...rest } = event;
+  return rest;
+}
+
+/** One held long-poll request. */
+class Poll<P> implements Subscriber, Endable {
+  private events: PollEvent[] = [];
+  private holding = true;
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+
+  constructor(
+    private readonly host: StreamHost<P>,
+    private readonly res: ServerResponse,
+    private readonly headers: Record<string, string>,
+    private readonly channels: readonly string[],
+    private readonly cursor: Cursor,
+  ) {}
+
+  async start(errors: readonly ChannelError[]): Promise<void> {
+    for (const channel of this.channels) this.host.hub.add(channel, this);
+    for (const known of [...this.cursor.keys()]) if (!this.channels.includes(known)) this.cursor.delete(known);
+    let caught: PollEvent[];
+    try {
+      caught = await catchUp(this.host.engine, this.host.limits, this.channels, this.cursor);
+    } catch (error) {
+      this.host.error(error);
+      this.release();
+      refuseRequest(this.res, 500, ErrorCode.Remote, 'history unavailable');
+      return;
+    }
+    if (!this.holding) return;
+    const live = this.events;
+    this.events = [...errors.map((e): PollEvent => ({ type: 'channel-error', ...e })), ...caught];
+    for (const event of caught) if (event.type === 'publication') this.cursor.set(event.channel, event.seq);
+    for (const event of live) this.add(event);
+    if (this.events.length > 0) return this.end();
+    this.host.opened(this, undefined);
+    this.timer = setTimeout(() => this.end(), this.host.limits.pollTimeoutMs);
+  }
+
+  deliver(out: OutgoingPublication): void {
+    if (!this.holding) return;
+    const event: PollEvent = { type: 'publication', ...streamEvent(out.publication) };
+    if (this.timer === undefined) {
+      this.events.push(event); // still catching up: sorted out in start()
+      return;
+    }
+    this.add(event);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.end()); // gather what else arrives in this turn
+    }
+  }
+
+  ping(): void {}
+
+  /** Answers with what was collected. */
+  end(): void {
+    if (!this.holding) return;
+    const wasHeld = this.timer !== undefined;
+    this.release();
+    if (wasHeld) this.host.ended(this, undefined, 1000, 'answered');
+    const body = JSON.stringify({ cursor: encodeCursor(this.cursor), events: this.events });
+    this.res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...this.headers });
+    this.res.end(body);
+  }
+
+  /** The client gave up waiting. */
+  abandon(): void {
+    if (!this.holding) return;
+    const wasHeld = this.timer !== undefined;
+    this.release();
+    if (wasHeld) this.host.ended(this, undefined, 1001, 'client left');
+  }
+
+  private add(event: PollEvent): void {
+    if (event.type !== 'publication') return;
+    const last = this.cursor.get(event.channel);
+    if (last !== undefined && event.seq <= last) return;
+    this.cursor.set(event.channel, event.seq);
+    this.events.push(event);
+  }
+
+  private release(): void {
+    this.holding = false;
+    clearTimeout(this.timer);
+    for (const channel of this.channels) this.host.hub.remove(channel, this);
+  }
+}
+
+/** Serves `GET {path}/sse`. The request is already authenticated and origin-checked. */
+export async function serveSse<P>(host: StreamHost<P>, request: IncomingMessage, res: ServerResponse, url: URL, names: readonly string[], principal: P): Promise<void> {
+  const lastEventId = request.headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? undefined;
+  const cursor = decodeCursor(Array.isArray(lastEventId) ? lastEventId[0] : lastEventId, host.limits.maxChannelsPerConnection);
+  const { channels, errors } = await admitChannels(host, principal, names);
+  const stream = new SseStream(host, res, principal, cursor);
+  res.on('close', () => stream.closed(1000, 'client closed'));
+  if (res.destroyed) return;
+  await stream.start(request, channels, errors);
+}
+
+/** Serves `GET {path}/poll`. The request is already authenticated and origin-checked. */
+export async function servePoll<P>(host: StreamHost<P>, request: IncomingMessage, res: ServerResponse, url: URL, names: readonly string[], principal: P): Promise<void> {
+  const cursor = decodeCursor(url.searchParams.get('cursor') ?? undefined, host.limits.maxChannelsPerConnection);
+  const { channels, errors } = await admitChannels(host, principal, names);
+  const poll = new Poll(host, res, corsHeaders(request), channels, cursor);
+  res.on('close', () => poll.abandon());
+  if (res.destroyed) return;
+  await poll.start(errors);
+}

@@ -1,0 +1,174 @@
+/**
+ * Public types of `@rxmux/server`: options, handlers, contexts, hooks, metrics.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { JsonValue, Payload } from '@rxmux/core/protocol';
+import type { Engine, PresenceEvent, PresenceMember } from './engines/engine.js';
+import type { Heartbeat, Limits } from './limits.js';
+
+/** What the client asks to do on a channel. */
+export type ChannelAction = 'subscribe' | 'publish';
+
+/** What every handler callback receives: the channel and who is on the other end. */
+export interface ChannelContext<P = unknown> {
+  /** The channel the frame concerns (the concrete name, also for pattern handlers). */
+  readonly channel: string;
+  /** The session id of the sending connection. */
+  readonly session: string;
+  /** What `authenticate` returned for this connection (`null` without `authenticate`). */
+  readonly principal: P;
+  /** Publishes `data` on this channel to all its subscribers (the sender included, if subscribed). */
+  publish(data: Payload): void;
+  /** Sends `data` as a publication on this channel to this connection only. */
+  send(data: Payload): void;
+}
+
+/** Context of {@link ChannelHandler.onMessage}. */
+export interface MessageContext<P = unknown> extends ChannelContext<P> {
+  /** The client's message id when it asked for an ack (sent once the handler has run). */
+  readonly id: number | undefined;
+}
+
+/** Context of {@link ChannelHandler.onRequest}. Reply by returning a value or calling `reply`/`fail` once. */
+export interface RequestContext<P = unknown> extends ChannelContext<P> {
+  /** The request id chosen by the client. */
+  readonly id: number;
+  /** Aborted when the client cancels the request or the connection closes. */
+  readonly signal: AbortSignal;
+  /** Sends the response. Later calls (and the handler's return value) are ignored. */
+  reply(data: JsonValue): void;
+  /** Sends a request-error with a stable code. Later calls are ignored. */
+  fail(code: string, message: string): void;
+}
+
+/** What a request handler may return: the reply, or nothing (the reply is then `null` unless `ctx.reply` was called). */
+export type RequestResult = JsonValue | undefined | void;
+
+/**
+ * The handler of a channel or pattern. Exceptions thrown (or promises
+ * rejected) by a handler are reported to `hooks.onError` and affect only that
+ * frame: a message gets an error frame on its channel, a request a request-error.
+ *
+ * @example
+ * server.handle('player-*', {
+ *   onMessage: (ctx, data) => ctx.publish(data),              // relay to every subscriber
+ *   onRequest: async (ctx, data) => ({ players: 2 }),          // reply
+ * });
+ */
+export interface ChannelHandler<P = unknown> {
+  /** A client message (JSON or bytes). Runs after `authorize(principal, channel, 'publish')`. */
+  onMessage?(ctx: MessageContext<P>, data: Payload): void | Promise<void>;
+  /** A client request. Throw an error with a string `code` to send that code as the request-error. */
+  onRequest?(ctx: RequestContext<P>, data: JsonValue): RequestResult | Promise<RequestResult>;
+  /** A connection subscribed to the channel (after authorization). */
+  onSubscribe?(ctx: ChannelContext<P>): void;
+  /** A connection left the channel (unsubscribe or disconnect). */
+  onUnsubscribe?(ctx: ChannelContext<P>): void;
+}
+
+/** Information about a connection, passed to the lifecycle hooks. */
+export interface ConnectionInfo<P = unknown> {
+  /** Session id (WebSocket) or stream id (SSE). */
+  readonly session: string;
+  readonly principal: P;
+  readonly transport: 'ws' | 'sse';
+}
+
+/** Structured lifecycle hooks. They must not throw; if one does, the error goes to `onError` (or is swallowed there). */
+export interface ServerHooks<P = unknown> {
+  /** A connection opened (WebSocket after the upgrade, SSE stream after its headers). */
+  onConnect?(info: ConnectionInfo<P>): void;
+  /** A connection closed, with the close code and reason (SSE streams: 1000 or 1001, or 1008 when dropped). */
+  onClose?(info: ConnectionInfo<P>, code: number, reason: string): void;
+  /** Something failed: a handler, authorize, authenticate, the engine. `info` is absent for server-wide errors. */
+  onError?(error: unknown, info?: ConnectionInfo<P>): void;
+  /** A connection buffered more than `limits.slowConsumerBytes`; it is being closed with 1008. */
+  onSlowConsumer?(info: ConnectionInfo<P>, bufferedBytes: number): void;
+  /** Rate limiting dropped frames of a connection (called for the first drop of each episode). */
+  onRateLimited?(info: ConnectionInfo<P>): void;
+}
+
+/** Options of `createServer`. */
+export interface ServerOptions<P = null> {
+  /** Attach to this HTTP server (Express, Fastify, plain node). Otherwise the server listens on `port`. */
+  readonly server?: HttpServer;
+  /** Port to listen on when no `server` is given (0: any free port). Default 0. */
+  readonly port?: number;
+  /** Host to listen on when no `server` is given. Default: all interfaces. */
+  readonly host?: string;
+  /** URL path of the WebSocket endpoint; SSE is at `{path}/sse`, long-poll at `{path}/poll`. Default `/rt`. */
+  readonly path?: string;
+  /**
+   * Authenticates an HTTP request (WebSocket upgrade, SSE, poll). Return the
+   * principal, or `null`/`undefined` to reject with 401 before any WebSocket
+   * exists. Read the token from a header, cookie or subprotocol: see {@link extractToken}.
+   */
+  readonly authenticate?: (request: IncomingMessage) => P | null | undefined | Promise<P | null | undefined>;
+  /** Decides subscribe and publish per channel. A refusal errors only that channel. Default: allow all. */
+  readonly authorize?: (principal: P, channel: string, action: ChannelAction) => boolean | Promise<boolean>;
+  /** Origins allowed to connect (exact `scheme://host[:port]`). Others get 403. Requests without Origin (non-browsers) pass. Default: all. */
+  readonly allowedOrigins?: readonly string[];
+  /** The engine (history, fan-out, presence). Default: a new `MemoryEngine` sized by `limits`. */
+  readonly engine?: Engine;
+  /** Limits to change (see `DEFAULT_LIMITS`). */
+  readonly limits?: Partial<Limits>;
+  /** Heartbeat timing (see `DEFAULT_HEARTBEAT`). */
+  readonly heartbeat?: Partial<Heartbeat>;
+  /** Lifecycle hooks. */
+  readonly hooks?: ServerHooks<P>;
+}
+
+/** Counters of a server, read with `server.metrics()`. */
+export interface ServerMetrics {
+  /** Open WebSocket connections. */
+  readonly connections: number;
+  /** Open SSE streams. */
+  readonly streams: number;
+  /** Long-poll requests being held. */
+  readonly polls: number;
+  /** Channels with at least one subscriber on this node. */
+  readonly channels: number;
+  /** Envelopes received / sent over WebSocket (a batch counts each envelope). */
+  readonly framesIn: number;
+  readonly framesOut: number;
+  /** WebSocket message bytes received / sent. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** Frames dropped by the rate limit. */
+  readonly rateLimited: number;
+  /** Connections dropped as slow consumers. */
+  readonly slowConsumers: number;
+  /** Requests rejected at the door: 401 (authenticate), 403 (origin). */
+  readonly rejected: number;
+}
+
+/** A running rxmux server. */
+export interface RxmuxServer<P = null> {
+  /**
+   * Routes a channel (`'lobby'`) or a pattern (`'player-*'`, `*` = any run of
+   * characters) to a handler. Exact names win over patterns, longer patterns
+   * over shorter. Returns a function that removes the handler.
+   */
+  handle(channelOrPattern: string, handler: ChannelHandler<P>): () => void;
+  /** Publishes to every subscriber of `channel` (WebSocket, SSE, long-poll), through the engine. */
+  publish(channel: string, data: Payload): Promise<void>;
+  /** Everyone subscribed to `channel` (on every node, as far as the engine knows). */
+  presence(channel: string): Promise<readonly PresenceMember<P>[]>;
+  /** Calls `listener` for every join and leave on any channel. Returns a function that stops it. */
+  onPresence(listener: (event: PresenceEvent<P>) => void): () => void;
+  /** A snapshot of the counters. */
+  metrics(): ServerMetrics;
+  /** The address the HTTP server listens on (`null` before listening). */
+  address(): AddressInfo | null;
+  /** The port the HTTP server listens on (0 before listening). */
+  readonly port: number;
+  /** Resolves once the server listens (immediately when attached to a listening server). */
+  ready(): Promise<void>;
+  /**
+   * Stops accepting, closes every WebSocket with 1001 after flushing its queued
+   * frames, ends SSE streams and pending polls, stops the engine, and closes
+   * the HTTP server if it created it. Idempotent.
+   */
+  close(): Promise<void>;
+}
