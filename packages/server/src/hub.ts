@@ -12,6 +12,7 @@ export class OutgoingPublication {
   private bytesCache: Buffer | undefined;
   private binaryCache: Uint8Array | undefined;
   private sseCache: string | undefined;
+  private failure: unknown;
 
   constructor(readonly publication: EnginePublication) {}
 
@@ -23,9 +24,21 @@ export class OutgoingPublication {
     return this.publication.data instanceof Uint8Array;
   }
 
-  /** The text envelope (JSON data only). `seq` is reserved for the delivery extension. */
+  /**
+   * The text envelope (JSON data only). `seq` is reserved for the delivery
+   * extension. Data that cannot be encoded (too deep, cyclic) throws here, in
+   * the hub's per-subscriber guard, and the failure is remembered so it costs
+   * one attempt, not one per recipient.
+   */
   get text(): string {
-    return (this.textCache ??= encodeText({ type: 'publication', channel: this.channel, data: this.publication.data }));
+    if (this.textCache !== undefined) return this.textCache;
+    if (this.failure !== undefined) throw this.failure;
+    try {
+      return (this.textCache = encodeText({ type: 'publication', channel: this.channel, data: this.publication.data }));
+    } catch (error) {
+      this.failure = error;
+      throw error;
+    }
   }
 
   /** {@link text} as UTF-8, so a lone publication is sent to every socket from one buffer. */

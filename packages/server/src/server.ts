@@ -421,7 +421,13 @@ class Server<P> implements RxmuxServer<P> {
   private flush(): void {
     const dirty = this.dirty;
     this.dirty = [];
-    for (const session of dirty) session.flush();
+    for (const session of dirty) {
+      try {
+        session.flush();
+      } catch (error) {
+        this.error(error, session.info);
+      }
+    }
   }
 
   /** The app's authorize, made total: throwing or rejecting counts as a refusal. */

@@ -155,7 +155,7 @@ export class Session<P> implements Subscriber {
   deliver(publication: OutgoingPublication): void {
     if (this.state !== 'open') return;
     if (publication.isBinary) this.sendBinary(publication.binary);
-    else this.enqueue(publication);
+    else if (publication.text.length > 0) this.enqueue(publication); // encoded now, so a failure stays in the hub's guard
   }
 
   /** Sends whatever was queued as one WebSocket message. Called by the host's scheduler. */

@@ -162,11 +162,11 @@ class SseStream<P> implements Subscriber, Endable {
     for (const error of errors) this.write(`event: channel-error\ndata: ${JSON.stringify(error)}\n\n`);
     for (const event of replay) {
       if (event.type === 'reset') this.write(`id: ${encodeCursor(this.cursor)}\nevent: reset\ndata: ${JSON.stringify({ channel: event.channel, seq: event.seq })}\n\n`);
-      else if (event.type === 'publication') this.emit(event.channel, event.seq, JSON.stringify(streamEventOf(event)));
+      else if (event.type === 'publication') this.emitJson(event.channel, event.seq, streamEventOf(event));
     }
     const pending = this.pending ?? [];
     this.pending = undefined;
-    for (const p of pending) this.emit(p.channel, p.seq, JSON.stringify(streamEvent(p)));
+    for (const p of pending) this.emitJson(p.channel, p.seq, streamEvent(p));
   }
 
   deliver(out: OutgoingPublication): void {
@@ -199,6 +199,16 @@ class SseStream<P> implements Subscriber, Endable {
     this.ended = true;
     this.pending = undefined;
     for (const channel of this.channels) this.host.hub.remove(channel, this);
+  }
+
+  private emitJson(channel: string, seq: number, event: ReturnType<typeof streamEvent>): void {
+    let data: string;
+    try {
+      data = JSON.stringify(event);
+    } catch (error) {
+      return this.host.error(error, this.info);
+    }
+    this.emit(channel, seq, data);
   }
 
   private emit(channel: string, seq: number, data: string): void {
@@ -293,7 +303,7 @@ class Poll<P> implements Subscriber, Endable {
     const wasHeld = this.timer !== undefined;
     this.release();
     if (wasHeld) this.host.ended(this, undefined, 1000, 'answered');
-    const body = JSON.stringify({ cursor: encodeCursor(this.cursor), events: this.events });
+    const body = `{"cursor":${JSON.stringify(encodeCursor(this.cursor))},"events":[${this.events.map(eventJson).join(',')}]}`;
     this.res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...this.headers });
     this.res.end(body);
   }
@@ -318,6 +328,15 @@ class Poll<P> implements Subscriber, Endable {
     this.holding = false;
     clearTimeout(this.timer);
     for (const channel of this.channels) this.host.hub.remove(channel, this);
+  }
+}
+
+/** One poll event as JSON; a publication whose data cannot be encoded (too deep) becomes a channel-error. */
+function eventJson(event: PollEvent): string {
+  try {
+    return JSON.stringify(event);
+  } catch {
+    return JSON.stringify({ type: 'channel-error', channel: event.channel, code: ErrorCode.InvalidField, message: 'a publication could not be encoded' });
   }
 }
 

@@ -2,6 +2,7 @@
  * The thin `ws` adapter: turns a `ws` WebSocket into a {@link Transport} and
  * feeds its events to a {@link Session}. Nothing protocol-specific lives here.
  */
+import { CloseCode } from '@rxmux/core/protocol';
 import type { RawData, WebSocket } from 'ws';
 import type { Session, Transport } from '../session.js';
 
@@ -30,8 +31,14 @@ function bytesOf(data: RawData): Uint8Array {
  */
 export function bindSession<P>(ws: WebSocket, session: Session<P>, onError: (error: unknown) => void): void {
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    const bytes = bytesOf(data);
-    session.receive(isBinary ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), Date.now());
+    try {
+      const bytes = bytesOf(data);
+      session.receive(isBinary ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), Date.now());
+    } catch (error) {
+      // A bug of ours must cost this connection at most, never the process.
+      onError(error);
+      session.close(CloseCode.InternalError, 'internal error');
+    }
   });
   ws.on('pong', () => session.touch(Date.now()));
   ws.on('error', onError);
