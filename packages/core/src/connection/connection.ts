@@ -25,7 +25,6 @@ import {
   BufferFullError,
   ConnectionClosedError,
   ConnectionLostError,
-  HeartbeatTimeoutError,
   InvalidArgumentError,
   ReconnectFailedError,
   RemoteError,
@@ -300,7 +299,11 @@ export class Connection {
       let link: Link | undefined;
       const pings = new Subscription();
       const events = openSocket(this.#ctor, this.url, { maxFrameBytes: this.#options.maxFrameBytes })
-        .pipe(heartbeat(this.#heartbeat, this.#options.connectTimeout, this.#scheduler))
+        .pipe(
+          heartbeat(this.#heartbeat, this.#options.connectTimeout, this.#scheduler, () => {
+            if (socket?.readyState === OPEN) socket.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
+          }),
+        )
         .subscribe({
           next: (event) => {
             if (event.kind === 'open') {
@@ -329,12 +332,7 @@ export class Connection {
               }
             }
           },
-          error: (error: unknown) => {
-            if (error instanceof HeartbeatTimeoutError && socket?.readyState === OPEN) {
-              socket.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
-            }
-            subscriber.error(error);
-          },
+          error: (error: unknown) => subscriber.error(error),
         });
       return () => {
         pings.unsubscribe();

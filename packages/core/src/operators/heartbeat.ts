@@ -1,4 +1,4 @@
-import { throwError, timeout, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { defer, EMPTY, merge, mergeMap, share, startWith, switchMap, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { HeartbeatTimeoutError } from '../errors.js';
 
 /** Heartbeat settings of the client. */
@@ -13,26 +13,42 @@ export interface HeartbeatOptions {
 export const DEFAULT_HEARTBEAT: HeartbeatOptions = Object.freeze({ interval: 25_000, timeout: 10_000 });
 
 /**
- * Errors with {@link HeartbeatTimeoutError} when the first event does not
- * arrive within `connectTimeout`, or when any later gap between events is
- * longer than `interval + timeout` (a zombie link: open, but nothing flows).
- * Sending the pings that provoke traffic is the caller's job.
+ * A watchdog on a stream of socket events: errors with
+ * {@link HeartbeatTimeoutError} when the first event does not arrive within
+ * `connectTimeout`, or when a later gap between events is longer than
+ * `interval + timeout` (a zombie link: open, but nothing flows).
+ *
+ * `onDead` runs before the error travels downstream, while the source is
+ * still subscribed, so the caller can close the socket with its own code
+ * (4000) instead of the normal close of an unsubscribe. Sending the pings that
+ * provoke traffic is the caller's job.
  */
 export function heartbeat<T>(
   options: HeartbeatOptions | false,
   connectTimeout: number,
   scheduler: SchedulerLike,
+  onDead: (error: HeartbeatTimeoutError) => void = () => undefined,
 ): MonoTypeOperatorFunction<T> {
   const each = options === false ? undefined : options.interval + options.timeout;
-  return timeout({
-    first: connectTimeout,
-    ...(each === undefined ? {} : { each }),
-    scheduler,
-    with: (info) =>
-      throwError(() =>
-        info.seen === 0
-          ? new HeartbeatTimeoutError(`no connection within ${connectTimeout} ms`)
-          : new HeartbeatTimeoutError(`no frame for ${each ?? 0} ms: link presumed dead`),
-      ),
-  });
+  return (source) =>
+    defer(() => {
+      const events = source.pipe(share());
+      let seen = false;
+      const watchdog = events.pipe(
+        startWith(undefined),
+        switchMap((_, index) => {
+          seen = index > 0;
+          if (!seen) return timer(connectTimeout, scheduler);
+          return each === undefined ? EMPTY : timer(each, scheduler);
+        }),
+        mergeMap(() => {
+          const error = new HeartbeatTimeoutError(
+            seen ? `no frame for ${each ?? 0} ms: link presumed dead` : `no connection within ${connectTimeout} ms`,
+          );
+          onDead(error);
+          return throwError(() => error);
+        }),
+      );
+      return merge(events, watchdog);
+    });
 }

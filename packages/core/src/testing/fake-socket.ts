@@ -114,8 +114,10 @@ export class FakeSocketFactory {
   readonly sockets: FakeWebSocket[] = [];
   /** The constructor to inject. */
   readonly WebSocket: WebSocketConstructor;
-  /** When set, each new socket is accepted and welcomed at once (session ids `s1`, `s2`, ...). */
+  /** When set, each new socket is accepted and welcomed on the next microtask (session ids `s1`, `s2`, ...). */
   autoWelcome = false;
+  /** Called with each new socket as it is constructed (schedule its fate here in marble tests). */
+  onSocket: ((socket: FakeWebSocket) => void) | undefined;
 
   constructor() {
     const sockets = this.sockets;
@@ -124,6 +126,7 @@ export class FakeSocketFactory {
       constructor(url: string, protocols?: string | string[]) {
         super(url, protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols);
         sockets.push(this);
+        factory.onSocket?.(this);
         if (factory.autoWelcome) queueMicrotask(() => factory.welcome(this));
       }
     };

@@ -1,0 +1,251 @@
+import { map } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { BufferFullError, HeartbeatTimeoutError, RemoteError, RequestTimeoutError, type DroppedMessage } from '@rxmux/core';
+import { fakeConnection, later, marbles, sentSummary, testScheduler } from './helpers.js';
+
+describe('heartbeat (marbles)', () => {
+  it('a silent link is closed with 4000 after interval + timeout, then reconnects', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ heartbeat: { interval: 100, timeout: 50 }, reconnect: { initialDelay: 1000 } });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+      const sub = conn.channel('a').subscribe();
+      later(() => sub.unsubscribe(), 1200);
+      // Welcome at 10, then nothing: the window of 150 ms ends at 160. Pings go out at 110.
+      expectObservable(conn.status$, '^ 1100ms !').toBe(marbles([[0, 'C'], [10, 'o'], [160, 'r']]), {
+        C: 'connecting', o: 'open', r: 'reconnecting',
+      });
+      later(() => {
+        expect(fake.sockets[0]?.closedWith).toEqual({ code: 4000, reason: 'heartbeat timeout' });
+        expect(sentSummary(fake.sockets[0]!)).toEqual(['hello', 'sub:a', 'ping']);
+      }, 170);
+    });
+  });
+
+  it('any inbound frame (here pongs to its pings) keeps the link alive', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ heartbeat: { interval: 100, timeout: 50 } });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+      const sub = conn.channel('a').subscribe();
+      for (let t = 115; t < 1000; t += 100) later(() => fake.last.receive({ type: 'pong' }), t);
+      later(() => sub.unsubscribe(), 1000);
+      expectObservable(conn.status$, '^ 999ms !').toBe(marbles([[0, 'C'], [10, 'o']]), { C: 'connecting', o: 'open' });
+    });
+  });
+
+  it('no socket event within connectTimeout is a HeartbeatTimeoutError and a retry', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ connectTimeout: 300, reconnect: { initialDelay: 100, maxAttempts: 0 } });
+      expectObservable(conn.transitions$.pipe(map((t) => t.error?.cause instanceof HeartbeatTimeoutError))).toBe(
+        marbles([[300, 't']]),
+        { t: true },
+      );
+      conn.channel('a').subscribe({ error: () => undefined });
+      expect(fake.sockets).toHaveLength(1);
+    });
+  });
+});
+
+describe('offline buffer (marbles)', () => {
+  it('flushes in order after the re-joins, in one batch', () => {
+    testScheduler().run(() => {
+      const { conn, fake } = fakeConnection();
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+      const a = conn.channel('a');
+      const sub = a.subscribe();
+      for (const n of [1, 2, 3]) a.send(n);
+      conn.channel('b').send('x');
+      later(() => {
+        expect(sentSummary(fake.last)).toEqual(['hello', 'sub:a', 'msg:a:1', 'msg:a:2', 'msg:a:3', 'msg:b:"x"']);
+        expect(fake.last.sent).toHaveLength(2); // hello, then one coalesced batch
+        sub.unsubscribe();
+      }, 20);
+    });
+  });
+
+  it('drop-oldest reports every evicted message on dropped$', () => {
+    testScheduler().run(() => {
+      const { conn, fake } = fakeConnection({ buffer: { maxMessages: 3 } });
+      const dropped: DroppedMessage[] = [];
+      conn.dropped$.subscribe((d) => dropped.push(d));
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+      const c = conn.channel('c');
+      for (const n of [1, 2, 3, 4, 5]) c.send(n);
+      expect(dropped.map((d) => [d.reason, d.wire])).toEqual([['overflow', '[0,"c",1]'], ['overflow', '[0,"c",2]']]);
+      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'msg:c:3', 'msg:c:4', 'msg:c:5']), 20);
+    });
+  });
+
+  it("the 'error' policy throws BufferFullError and keeps what was queued", () => {
+    testScheduler().run(() => {
+      const { conn, fake } = fakeConnection({ buffer: { maxMessages: 2, overflow: 'error' } });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+      const c = conn.channel('c');
+      c.send(1);
+      c.send(2);
+      expect(() => c.send(3)).toThrow(BufferFullError);
+      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'msg:c:1', 'msg:c:2']), 20);
+    });
+  });
+
+  it('a byte bound applies too, and a message bigger than the buffer is refused', () => {
+    testScheduler().run(() => {
+      const { conn } = fakeConnection({ buffer: { maxBytes: 30, overflow: 'error' } });
+      const c = conn.channel('c');
+      c.send('0123456789'); // 21 bytes on the wire
+      expect(() => c.send('x')).toThrow(/offline buffer full/);
+      expect(() => c.sendBinary(new Uint8Array(64))).toThrow(/exceeds maxBytes/);
+      conn.close();
+    });
+  });
+
+  it('a send-only connection opens, flushes, and closes after the linger', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ linger: 50 });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+      conn.channel('score').send({ goal: 1 });
+      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [10, 'o'], [60, 'c']]), { C: 'connecting', o: 'open', c: 'closed' });
+      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'msg:score:{"goal":1}']), 11);
+    });
+  });
+
+  it('messages still buffered when reconnecting gives up are reported as dropped (failed)', () => {
+    testScheduler().run(() => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 10, maxAttempts: 1 } });
+      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+      const dropped: string[] = [];
+      conn.dropped$.subscribe((d) => dropped.push(`${d.reason}:${String(d.wire)}`));
+      conn.channel('c').send(7);
+      later(() => expect(dropped).toEqual(['failed:[0,"c",7]']), 100);
+    });
+  });
+});
+
+describe('join and leave (marbles)', () => {
+  it('shares one server join among subscribers and leaves once, after the linger', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const { conn, fake } = fakeConnection({ linger: 100 });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const p1 = conn.channel<number>('player-1');
+      // Two components: one from 0 to 200, one from 50 to 250; a third re-renders at 300-320 and 330-400.
+      expectObservable(p1, '^ 200ms !').toBe(marbles([[20, 'a'], [60, 'b']]), { a: 72, b: 73 });
+      expectObservable(p1, '50ms ^ 200ms !').toBe(marbles([[60, 'b']]), { b: 73 });
+      later(() => fake.last.receive({ type: 'publication', channel: 'player-1', data: 72 }), 20);
+      later(() => fake.last.receive({ type: 'publication', channel: 'player-1', data: 73 }), 60);
+      // Both are gone at 251; the join lingers until 351.
+      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'sub:player-1']), 340);
+      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'sub:player-1', 'unsub:player-1']), 360);
+      expect(cold('-').subscribe).toBeDefined();
+    });
+  });
+
+  it('a re-render within the linger does not churn join/leave', () => {
+    testScheduler().run(() => {
+      const { conn, fake } = fakeConnection({ linger: 100 });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const ch = conn.channel('w');
+      let sub = ch.subscribe();
+      later(() => sub.unsubscribe(), 50);
+      later(() => (sub = ch.subscribe()), 90); // resubscribed 40 ms later
+      later(() => sub.unsubscribe(), 400);
+      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'sub:w']), 300);
+      later(() => {
+        expect(sentSummary(fake.sockets[0]!)).toEqual(['hello', 'sub:w', 'unsub:w']);
+        expect(fake.sockets).toHaveLength(1);
+        expect(fake.openCount).toBe(0);
+      }, 600);
+    });
+  });
+
+  it('re-joins every active channel after a reconnect, before flushing the buffer', () => {
+    testScheduler().run(() => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 } });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const subs = ['a', 'b', 'c'].map((id) => conn.channel(id).subscribe());
+      later(() => fake.last.drop(1001, 'going away'), 20);
+      later(() => conn.channel('a').send('queued'), 30);
+      later(() => {
+        expect(fake.sockets).toHaveLength(2);
+        expect(sentSummary(fake.sockets[1]!)).toEqual(['hello', 'sub:a', 'sub:b', 'sub:c', 'msg:a:"queued"']);
+        expect(fake.sockets[1]!.sentFrames[0]).toEqual({ type: 'hello', version: 1, session: 's1' });
+      }, 200);
+      later(() => subs.forEach((s) => s.unsubscribe()), 300);
+    });
+  });
+
+  it('survives repeated faults: the third connection still re-joins and delivers', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 10 } });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const values = conn.channel<number>('p');
+      expectObservable(values, '^ 300ms !').toBe(marbles([[10, 'a'], [50, 'b'], [90, 'c']]), { a: 1, b: 2, c: 3 });
+      later(() => fake.last.receive({ type: 'publication', channel: 'p', data: 1 }), 10);
+      later(() => fake.last.drop(), 20);
+      later(() => fake.last.receive({ type: 'publication', channel: 'p', data: 2 }), 50);
+      later(() => fake.last.drop(), 60);
+      later(() => fake.last.receive({ type: 'publication', channel: 'p', data: 3 }), 90);
+      later(() => {
+        expect(fake.sockets).toHaveLength(3);
+        for (const socket of fake.sockets) expect(sentSummary(socket)).toEqual(['hello', 'sub:p']);
+        // listeners of replaced sockets are all removed: nothing piles up per reconnect
+        expect(fake.sockets.slice(0, 2).map((s) => s.listenerCount)).toEqual([0, 0]);
+        expect(fake.last.listenerCount).toBe(4);
+      }, 100);
+    });
+  });
+
+  it('a server error on one channel errors that channel only', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection();
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      expectObservable(conn.channel('secret')).toBe(
+        marbles([[10, '#']]),
+        undefined,
+        new RemoteError('RXMUX_ERR_FORBIDDEN', 'not allowed', 'secret'),
+      );
+      expectObservable(conn.channel('public'), '^ 100ms !').toBe(marbles([[20, 'x']]), { x: 'still here' });
+      later(() => fake.last.receive({ type: 'error', code: 'RXMUX_ERR_FORBIDDEN', message: 'not allowed', channel: 'secret' }), 10);
+      later(() => fake.last.receive({ type: 'publication', channel: 'public', data: 'still here' }), 20);
+    });
+  });
+});
+
+describe('request/reply (marbles)', () => {
+  it('emits the response once; request-error becomes RemoteError', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection();
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const ch = conn.channel('stats');
+      expectObservable(ch.request({ op: 'a' })).toBe(marbles([[10, 'r'], [10, '|']]), { r: { total: 3 } });
+      expectObservable(ch.request({ op: 'b' })).toBe(marbles([[10, '#']]), undefined, new RemoteError('E_NOPE', 'nope'));
+      later(() => {
+        expect(sentSummary(fake.last)).toEqual(['hello', 'req:stats:1', 'req:stats:2']);
+        fake.last.receive({ type: 'response', id: 1, data: { total: 3 } });
+        fake.last.receive({ type: 'request-error', id: 2, code: 'E_NOPE', message: 'nope' });
+      }, 10);
+    });
+  });
+
+  it('times out with RequestTimeoutError and sends a cancel', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection();
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const req = conn.channel('slow').request(null, { timeout: 100 });
+      expectObservable(req).toBe(marbles([[100, '#']]), undefined, new RequestTimeoutError('slow', 100));
+      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'req:slow:1', 'cancel:1']), 101);
+    });
+  });
+
+  it('unsubscribing first sends a cancel; a late response is ignored', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection();
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const keep = conn.channel('x').subscribe();
+      expectObservable(conn.channel('slow').request(1), '^ 20ms !').toBe('');
+      later(() => {
+        expect(sentSummary(fake.last)).toEqual(['hello', 'sub:x', 'req:slow:1', 'cancel:1']);
+        fake.last.receive({ type: 'response', id: 1, data: 'late' });
+        keep.unsubscribe();
+      }, 30);
+    });
+  });
+});

@@ -1,0 +1,105 @@
+import { map } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, ConnectionLostError, DEFAULT_BACKOFF, ReconnectFailedError, type Frame } from '@rxmux/core';
+import { fakeConnection, later, marbles, testScheduler } from './helpers.js';
+
+const welcome = (session = 's1'): Frame => ({ type: 'welcome', version: 1, session, heartbeat: 30_000 });
+const STATUS = { c: 'closed', C: 'connecting', o: 'open', r: 'reconnecting', f: 'failed' } as const;
+
+describe('status transitions (marbles)', () => {
+  it('closed → connecting → open → reconnecting → open → closed after the linger', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 }, linger: 100 });
+      fake.onSocket = (socket) => {
+        const first = fake.sockets.length === 1;
+        later(() => fake.welcome(socket), 10);
+        if (first) later(() => socket.drop(1006), 50);
+      };
+      const sub = conn.channel('a').subscribe();
+      later(() => sub.unsubscribe(), 300);
+      // socket 1: welcomed at 10, dropped at 50; retry after 100 ms → socket 2 at 150, welcomed at 160.
+      // Unsubscribed at 300; the channel lingers 100 ms, then the socket closes at 400.
+      expectObservable(conn.status$, '^ 500ms !').toBe(
+        marbles([[0, 'C'], [10, 'o'], [50, 'r'], [160, 'o'], [400, 'c']]),
+        STATUS,
+      );
+    });
+  });
+
+  it('a clean close by the app never reconnects', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection();
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+      conn.channel('a').subscribe();
+      later(() => conn.close(), 20);
+      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [10, 'o'], [20, 'c'], [20, '|']]), STATUS);
+    });
+  });
+});
+
+describe('reconnect backoff (marbles)', () => {
+  it('follows initialDelay × multiplier^n, capped at maxDelay', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100, multiplier: 2, maxDelay: 400, maxAttempts: 6 } });
+      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+      conn.channel('a').subscribe({ error: () => undefined });
+      // Each socket fails 1 ms after it is created; the retries wait 100, 200, 400, 400, 400, 400 ms,
+      // then attempt 7 exceeds maxAttempts (6): failed.
+      const retries = conn.transitions$.pipe(map((t) => `${t.to}:${t.retryIn ?? '-'}@${t.attempt ?? '-'}`));
+      expectObservable(retries).toBe(
+        marbles([[1, 'a'], [102, 'b'], [303, 'c'], [704, 'd'], [1105, 'e'], [1506, 'g'], [1907, 'f']]),
+        {
+          a: 'reconnecting:100@1', b: 'reconnecting:200@2', c: 'reconnecting:400@3', d: 'reconnecting:400@4',
+          e: 'reconnecting:400@5', g: 'reconnecting:400@6', f: 'failed:-@7',
+        },
+      );
+    });
+  });
+
+  it('jitter lowers each delay by up to `jitter` of it, never below', () => {
+    const policy = { ...DEFAULT_BACKOFF, jitter: 0.5 };
+    expect([1, 2, 3, 4].map((n) => backoffDelay(n, policy, () => 1))).toEqual([500, 1000, 2000, 4000]);
+    expect([1, 2, 3, 4].map((n) => backoffDelay(n, policy, () => 0))).toEqual([250, 500, 1000, 2000]);
+    expect(backoffDelay(30, policy, () => 1)).toBe(30_000);
+  });
+
+  it('after maxAttempts the status is failed and active channels error with ReconnectFailedError', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 10, maxAttempts: 2 } });
+      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+      expectObservable(conn.channel('a')).toBe(
+        marbles([[33, '#']]),
+        undefined,
+        new ReconnectFailedError(2, new ConnectionLostError(1006, '')),
+      );
+      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [1, 'r'], [33, 'f']]), STATUS);
+    });
+  });
+
+  it('a fatal close code (4401) fails at once, without retrying', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection();
+      fake.onSocket = (socket) => later(() => socket.drop(4401, 'unauthorized'), 5);
+      conn.channel('a').subscribe({ error: () => undefined });
+      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [5, 'f']]), STATUS);
+    });
+  });
+
+  it('the attempt counter resets after a successful welcome', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 } });
+      fake.onSocket = (socket) => {
+        later(() => fake.welcome(socket), 1);
+        later(() => socket.drop(1006), 10);
+      };
+      const sub = conn.channel('a').subscribe();
+      later(() => sub.unsubscribe(), 250);
+      const delays = conn.transitions$.pipe(map((t) => `${t.to}${t.retryIn ?? ''}`));
+      // Every loss follows a welcome, so every retry is attempt 1: 100 ms each time.
+      expectObservable(delays, '^ 240ms !').toBe(
+        marbles([[1, 'b'], [10, 'c'], [111, 'b'], [120, 'c'], [221, 'b'], [230, 'c']]),
+        { b: 'open', c: 'reconnecting100' },
+      );
+    });
+  });
+});
