@@ -1,0 +1,96 @@
+/**
+ * The core client in Node (with `ws` as its WebSocket) against the real
+ * @rxmux/server on 127.0.0.1: the thin slice end to end.
+ */
+import { filter, firstValueFrom, take, toArray } from 'rxjs';
+import { WebSocket } from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, RemoteError, type Connection, type ConnectOptions } from '@rxmux/core';
+import { createServer, type RxmuxServer, type ServerOptions } from '@rxmux/server';
+
+const servers: RxmuxServer<unknown>[] = [];
+const conns: Connection[] = [];
+
+afterEach(async () => {
+  for (const c of conns.splice(0)) c.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function serve(options: ServerOptions<null> = {}, port = 0): Promise<{ server: RxmuxServer<null>; url: string }> {
+  const server = createServer({ host: '127.0.0.1', port, ...options });
+  servers.push(server as RxmuxServer<unknown>);
+  await server.ready();
+  return { server, url: `ws://127.0.0.1:${server.port}/rt` };
+}
+
+function client(url: string, options: ConnectOptions = {}): Connection {
+  const conn = connect(url, { WebSocket, shared: false, reconnect: { initialDelay: 50, maxDelay: 200 }, ...options });
+  conns.push(conn);
+  return conn;
+}
+
+const opened = (conn: Connection): Promise<unknown> => firstValueFrom(conn.status$.pipe(filter((s) => s === 'open')));
+
+describe('client ↔ server on a real socket', () => {
+  it('two clients exchange on a channel through a relay handler, JSON and binary', async () => {
+    const { server, url } = await serve();
+    server.handle('room-*', { onMessage: (ctx, data) => ctx.publish(data) });
+    const alice = client(url);
+    const bob = client(url);
+    const bobSees = firstValueFrom(bob.channel('room-1').pipe(take(2), toArray()));
+    await opened(bob);
+    await expect.poll(async () => (await server.presence('room-1')).length).toBe(1);
+    alice.channel('room-1').send({ hi: 'bob' });
+    alice.channel('room-1').sendBinary(new Uint8Array([1, 2, 3, 250]));
+    const [json, bytes] = await bobSees;
+    expect(json).toEqual({ hi: 'bob' });
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect(Array.from(bytes as Uint8Array)).toEqual([1, 2, 3, 250]);
+  });
+
+  it('request/reply and request-error travel with their codes', async () => {
+    const { server, url } = await serve();
+    server.handle('math', {
+      onRequest: (ctx, data) => {
+        if (typeof data !== 'number') {
+          ctx.fail('E_NAN', 'not a number');
+          return;
+        }
+        return data * 2;
+      },
+    });
+    const conn = client(url);
+    await expect(firstValueFrom(conn.channel('math').request(21))).resolves.toBe(42);
+    await expect(firstValueFrom(conn.channel('math').request('x'))).rejects.toEqual(new RemoteError('E_NAN', 'not a number'));
+  });
+
+  it('survives three server restarts on the same port: reconnects, re-joins, delivers, and buffers while down', async () => {
+    let { server, url } = await serve();
+    const port = Number(new URL(url).port);
+    const received: unknown[] = [];
+    server.handle('inbox', { onMessage: (_ctx, data) => void received.push(data) });
+    const conn = client(url);
+    const seen: unknown[] = [];
+    const statuses: string[] = [];
+    conn.status$.subscribe((s) => statuses.push(s));
+    const sub = conn.channel('ticker').subscribe((v) => seen.push(v));
+    for (const round of [1, 2, 3, 4]) {
+      await opened(conn);
+      await expect.poll(async () => (await server.presence('ticker')).length).toBe(1);
+      await server.publish('ticker', round);
+      await expect.poll(() => seen).toContain(round);
+      if (round > 1) await expect.poll(() => received).toContain(`sent while down ${round - 1}`);
+      if (round === 4) break;
+      await server.close(); // clients see 1001 and start reconnecting
+      servers.splice(servers.indexOf(server as RxmuxServer<unknown>), 1);
+      await expect.poll(() => statuses.at(-1)).toBe('reconnecting');
+      conn.channel('inbox').send(`sent while down ${round}`); // buffered, flushed on reopen
+      ({ server } = await serve({}, port));
+      server.handle('inbox', { onMessage: (_ctx, data) => void received.push(data) });
+    }
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(received).toEqual(['sent while down 1', 'sent while down 2', 'sent while down 3']);
+    expect(statuses.filter((s) => s === 'open')).toHaveLength(4);
+    sub.unsubscribe();
+  });
+});
