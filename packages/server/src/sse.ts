@@ -105,8 +105,7 @@ async function catchUp(engine: Engine, limits: Limits, channels: readonly string
     if (!history.complete) {
       const first = history.publications[0];
       const seq = first === undefined ? history.last : first.seq - 1;
-      events.push({ type: 'reset', channel, seq });
-      cursor.set(channel, seq);
+      events.push({ type: 'reset', channel, seq }); // the reader moves its cursor when it passes the reset on
     }
     for (const p of history.publications) events.push({ type: 'publication', ...streamEvent(p) });
   });
@@ -161,7 +160,10 @@ class SseStream<P> implements Subscriber, Endable {
     this.write(`retry: ${this.host.limits.sseRetryMs}\nid: ${encodeCursor(this.cursor)}\nevent: ready\ndata: ${ready}\n\n`);
     for (const error of errors) this.write(`event: channel-error\ndata: ${JSON.stringify(error)}\n\n`);
     for (const event of replay) {
-      if (event.type === 'reset') this.write(`id: ${encodeCursor(this.cursor)}\nevent: reset\ndata: ${JSON.stringify({ channel: event.channel, seq: event.seq })}\n\n`);
+      if (event.type === 'reset') {
+        this.cursor.set(event.channel, event.seq);
+        this.write(`id: ${encodeCursor(this.cursor)}\nevent: reset\ndata: ${JSON.stringify({ channel: event.channel, seq: event.seq })}\n\n`);
+      }
       else if (event.type === 'publication') this.emitJson(event.channel, event.seq, streamEventOf(event));
     }
     const pending = this.pending ?? [];
@@ -274,7 +276,7 @@ class Poll<P> implements Subscriber, Endable {
     if (!this.holding) return;
     const live = this.events;
     this.events = [...errors.map((e): PollEvent => ({ type: 'channel-error', ...e })), ...caught];
-    for (const event of caught) if (event.type === 'publication') this.cursor.set(event.channel, event.seq);
+    for (const event of caught) if (event.type !== 'channel-error') this.cursor.set(event.channel, event.seq);
     for (const event of live) this.add(event);
     if (this.events.length > 0) return this.end();
     this.host.opened(this, undefined);
