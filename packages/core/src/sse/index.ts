@@ -1,0 +1,26 @@
+/**
+ * `conn.events<T>(id)` transport: many channels on ONE EventSource (or one
+ * long-poll loop where `EventSource` is missing, e.g. Tauri, or when forced),
+ * against the rxmux server's `{path}/sse` and `{path}/poll` endpoints.
+ *
+ * ```
+ *  events('a') ─┐                                   ┌─▶ filter a ─▶ subscriber
+ *  events('b') ─┼─▶ channel set ─▶ debounce ─▶ switchMap(open stream for [a,b]) ─▶ share
+ *               │   (ref counts)               (resumes with the last cursor)
+ * ```
+ *
+ * A change of the channel set reopens the stream with the new list after a
+ * short debounce, passing the last cursor so nothing published during the
+ * switch is lost. No rxjs-free code here: everything is an operator pipeline.
+ * @packageDocumentation
+ */
+export {
+  createEventStream,
+  DEFAULT_EVENT_STREAM,
+  type EventSourceConstructor,
+  type EventSourceLike,
+  type EventStream,
+  type EventStreamOptions,
+  type FetchLike,
+  type StreamReset,
+} from './event-stream.js';
