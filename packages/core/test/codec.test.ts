@@ -33,7 +33,13 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ type: fc.constant('unsubscribe' as const), channel }),
   fc.record({ type: fc.constant('subscribed' as const), channel, epoch: fc.option(text, { nil: undefined }), seq: fc.option(uint, { nil: undefined }) }),
   fc.record({ type: fc.constant('unsubscribed' as const), channel, code: fc.option(text, { nil: undefined }), reason: fc.option(text, { nil: undefined }) }),
-  fc.record({ type: fc.constant('error' as const), code: text, message: text, channel: fc.option(channel, { nil: undefined }) }),
+  fc.record({
+    type: fc.constant('error' as const), code: text, message: text,
+    channel: fc.option(channel, { nil: undefined }), id: fc.option(uint, { nil: undefined }),
+  }),
+  fc.record({
+    type: fc.constant('gap' as const), channel, epoch: text, seq: uint, reason: text, since: fc.option(uint, { nil: undefined }),
+  }),
   fc.record({ type: fc.constant('ack' as const), id: uint }),
   fc.record({ type: fc.constant('request' as const), channel, id: uint, data: json }),
   fc.record({ type: fc.constant('response' as const), id: uint, data: json }),
@@ -107,7 +113,7 @@ describe('codec round trip (property)', () => {
 
   it('envelope-shaped junk (valid type numbers, random fields) never throws', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -2, max: 20 }), fc.array(json, { maxLength: 6 }), (type, fields) => {
+      fc.property(fc.integer({ min: -2, max: 24 }), fc.array(json, { maxLength: 6 }), (type, fields) => {
         const result = decodeText(JSON.stringify([type, ...fields]));
         expect(result.frames.length + result.errors.length).toBe(1);
       }),

@@ -64,7 +64,7 @@ const LAYOUT: { readonly [K in FrameTypeName]: readonly FieldSpec[] } = {
   unsubscribe: [req('channel', 'channel')],
   subscribed: [req('channel', 'channel'), opt('epoch', 'string'), opt('seq', 'uint')],
   unsubscribed: [req('channel', 'channel'), opt('code', 'string'), opt('reason', 'string')],
-  error: [req('code', 'string'), req('message', 'string'), opt('channel', 'channel')],
+  error: [req('code', 'string'), req('message', 'string'), opt('channel', 'channel'), opt('id', 'uint')],
   ack: [req('id', 'uint')],
   request: [req('channel', 'channel'), req('id', 'uint'), req('data', 'json')],
   response: [req('id', 'uint'), req('data', 'json')],
@@ -72,6 +72,7 @@ const LAYOUT: { readonly [K in FrameTypeName]: readonly FieldSpec[] } = {
   cancel: [req('id', 'uint')],
   ping: [opt('t', 'uint')],
   pong: [opt('t', 'uint')],
+  gap: [req('channel', 'channel'), req('epoch', 'string'), req('seq', 'uint'), req('reason', 'string'), opt('since', 'uint')],
 };
 
 const TYPE_NAMES: readonly FrameTypeName[] = (() => {

@@ -38,6 +38,7 @@ export const FrameType = {
   cancel: 13,
   ping: 14,
   pong: 15,
+  gap: 16,
 } as const;
 
 /** The name of a frame type, e.g. `'message'`. */
@@ -117,6 +118,8 @@ export interface ErrorFrame {
   readonly message: string;
   /** The channel concerned; absent for connection-wide errors. */
   readonly channel?: string;
+  /** The id of the client message this error answers (a message sent with an id was refused or its handler failed). */
+  readonly id?: number;
 }
 
 // client -> server
@@ -193,6 +196,26 @@ export interface PongFrame {
   readonly t?: number;
 }
 
+// server -> client
+/**
+ * The server cannot replay what the client missed on a channel: its history
+ * no longer covers `since` (`reason: 'history'`), or the channel's history
+ * epoch changed, e.g. the server restarted (`reason: 'epoch'`). Live
+ * publications continue after `seq`; the app decides whether to refetch.
+ */
+export interface GapFrame {
+  readonly type: 'gap';
+  readonly channel: string;
+  /** The channel's current history epoch. */
+  readonly epoch: string;
+  /** Newest sequence number in the channel now: live publications continue after it. */
+  readonly seq: number;
+  /** Why the gap could not be filled: `'history'` or `'epoch'`. */
+  readonly reason: string;
+  /** The last sequence number the client had seen (from its subscribe). */
+  readonly since?: number;
+}
+
 /** Every frame of protocol v1. Discriminated by `type`. */
 export type Frame =
   | HelloFrame
@@ -210,7 +233,8 @@ export type Frame =
   | RequestErrorFrame
   | CancelFrame
   | PingFrame
-  | PongFrame;
+  | PongFrame
+  | GapFrame;
 
 /** Frames a client sends. */
 export type ClientFrame =
@@ -234,7 +258,8 @@ export type ServerFrame =
   | ResponseFrame
   | RequestErrorFrame
   | PingFrame
-  | PongFrame;
+  | PongFrame
+  | GapFrame;
 
 /** The frames that may travel as binary (raw bytes after a compact header). */
 export type BinaryCapableFrame = MessageFrame | PublicationFrame;
