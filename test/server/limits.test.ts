@@ -104,4 +104,19 @@ describe('limits, each with its documented outcome', () => {
     await sleep(400);
     await stillWorks(alive, 6);
   });
+
+  it('terminates a socket that never says hello; 1008 if it keeps chattering', async () => {
+    const { url, client } = await start({ heartbeat: { interval: 100, timeout: 350 } });
+    const mute = await connect(url);
+    const chatty = await connect(url);
+    const alive = await client();
+    const closed = chatty.waitForClose(3000);
+    for (let i = 0; i < 30 && chatty.ws.readyState === chatty.ws.OPEN; i++) {
+      chatty.send({ type: 'ping', t: i });
+      await sleep(50);
+    }
+    expect(await closed).toEqual({ code: 1008, reason: 'no hello' });
+    expect((await mute.waitForClose(3000)).code).toBe(1006);
+    await stillWorks(alive, 7);
+  });
 });

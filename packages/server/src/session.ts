@@ -57,6 +57,7 @@ export interface SessionHost<P> {
   unsubscribe(session: Session<P>, channel: string): void;
   /** Calls `session.flush()` later in this turn of the event loop (once per turn). */
   scheduleFlush(session: Session<P>): void;
+  /** Counts one WebSocket message of `frames` envelopes and `bytes` bytes. */
   count(direction: 'in' | 'out', frames: number, bytes: number): void;
   rateLimited(session: Session<P>, first: boolean): void;
   slowConsumer(session: Session<P>, buffered: number): void;
@@ -89,6 +90,7 @@ export class Session<P> implements Subscriber {
   state: SessionState = 'awaiting-hello';
   /** When the peer was last heard from (any message, pong). */
   lastSeen: number;
+  private readonly createdAt: number;
   private channels: Set<string> | undefined;
   private queue: (string | OutgoingPublication)[] | undefined;
   /** Frames waiting while an asynchronous authorize runs, so frames keep their order. */
@@ -106,6 +108,7 @@ export class Session<P> implements Subscriber {
     now: number,
   ) {
     this.lastSeen = now;
+    this.createdAt = now;
     this.bucket = { tokens: host.limits.rateBurst, refilledAt: now };
   }
 
@@ -146,6 +149,11 @@ export class Session<P> implements Subscriber {
       this.transport.terminate();
       return;
     }
+    if (this.state === 'awaiting-hello' && now - this.createdAt > timeout) {
+      // Answering WebSocket pings is not enough: a socket that never says hello is dropped.
+      this.close(CloseCode.PolicyViolation, 'no hello');
+      return;
+    }
     if (this.state !== 'open') return;
     this.sendFrame({ type: 'ping', t: now });
     this.guard(() => this.transport.ping());
@@ -158,15 +166,36 @@ export class Session<P> implements Subscriber {
     else if (publication.text.length > 0) this.enqueue(publication); // encoded now, so a failure stays in the hub's guard
   }
 
-  /** Sends whatever was queued as one WebSocket message. Called by the host's scheduler. */
+  /**
+   * Sends whatever was queued as one WebSocket message (a batch), split only
+   * where the peer's decode limits require it: at most `maxBatch` envelopes
+   * and about `maxFrameBytes` per message. Called by the host's scheduler.
+   */
   flush(): void {
     const queue = this.queue;
     this.queue = undefined;
     if (queue === undefined || queue.length === 0 || this.state === 'closed') return;
     const only = queue.length === 1 ? queue[0] : undefined;
-    // A lone publication goes out from its shared buffer: serialized once for every recipient.
-    const message = only !== undefined && typeof only !== 'string' ? only.textBytes : encodeBatch(queue.map((e) => (typeof e === 'string' ? e : e.text)));
-    this.write(message, false, queue.length);
+    if (only !== undefined && typeof only !== 'string') {
+      // A lone publication goes out from its shared buffer: serialized once for every recipient.
+      this.write(only.textBytes, false, 1);
+      return;
+    }
+    const { maxBatch, maxFrameBytes } = this.host.limits;
+    let batch: string[] = [];
+    let size = 2;
+    for (const entry of queue) {
+      const text = typeof entry === 'string' ? entry : entry.text;
+      if (batch.length > 0 && (batch.length >= maxBatch || size + text.length + 1 > maxFrameBytes)) {
+        this.write(encodeBatch(batch), false, batch.length);
+        if (!this.writable()) return; // dropped as a slow consumer
+        batch = [];
+        size = 2;
+      }
+      batch.push(text);
+      size += text.length + 1;
+    }
+    this.write(encodeBatch(batch), false, batch.length);
   }
 
   /** Starts closing: flushes what is queued, then the close handshake. */
@@ -431,8 +460,13 @@ export class Session<P> implements Subscriber {
     this.sendFrame(valid ? { type: 'error', code, message: text, channel } : { type: 'error', code, message: text });
   }
 
+  /** Whether frames may still be queued (not closing or closed). */
+  private writable(): boolean {
+    return this.state === 'open' || this.state === 'awaiting-hello';
+  }
+
   private enqueue(envelope: string | OutgoingPublication): void {
-    if (this.state === 'closed' || this.state === 'closing') return;
+    if (!this.writable()) return;
     if (this.queue === undefined) {
       this.queue = [envelope];
       this.host.scheduleFlush(this);

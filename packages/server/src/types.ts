@@ -132,6 +132,9 @@ export interface ServerMetrics {
   /** Envelopes received / sent over WebSocket (a batch counts each envelope). */
   readonly framesIn: number;
   readonly framesOut: number;
+  /** WebSocket messages received / written (`framesOut / messagesOut` is the batching ratio). */
+  readonly messagesIn: number;
+  readonly messagesOut: number;
   /** WebSocket message bytes received / sent. */
   readonly bytesIn: number;
   readonly bytesOut: number;
