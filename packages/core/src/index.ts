@@ -8,8 +8,11 @@
  * @packageDocumentation
  */
 export { connect } from './connection/pool.js';
-export { Channel, Connection } from './connection/connection.js';
-export type { ConnectOptions, DroppedMessage, RequestOptions } from './connection/connection.js';
+export { Connection } from './connection/connection.js';
+export type { ConnectOptions, DroppedMessage } from './connection/connection.js';
+export { Channel, type RequestOptions, type SendOptions } from './channel/channel.js';
+export type { GapNotice } from './channel/positions.js';
+export type { Ack, DropReason } from './connection/outbox.js';
 export type { ConnectionStatus, StatusTransition } from './connection/status.js';
 export { canTransition } from './connection/status.js';
 export type { BufferOptions, OverflowPolicy } from './connection/buffer.js';

@@ -5,6 +5,8 @@ export interface BufferedMessage {
   readonly wire: string | Uint8Array;
   /** Size counted against `maxBytes` (UTF-16 units for text, bytes for binary). */
   readonly bytes: number;
+  /** The frame's id when it waits for an ack or a response. */
+  readonly id?: number;
 }
 
 /** What happens when the offline buffer is full. */

@@ -17,12 +17,14 @@ import {
   Subscription,
   type Subscriber,
 } from 'rxjs';
-import { channelIdProblem, encodeBinary, encodeText } from '../protocol/codec.js';
+import { channelIdProblem, encodeText } from '../protocol/codec.js';
 import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
 import { ErrorCode, RxmuxError } from '../protocol/errors.js';
 import { PROTOCOL_VERSION, type Frame, type JsonValue, type Payload } from '../protocol/frames.js';
+import { Channel, type Outgoing, type RequestOptions } from '../channel/channel.js';
+import { Positions, type GapNotice } from '../channel/positions.js';
+import { Outbox, type Ack, type DropReason } from './outbox.js';
 import {
-  BufferFullError,
   ConnectionClosedError,
   ConnectionLostError,
   InvalidArgumentError,
@@ -33,7 +35,7 @@ import {
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../operators/backoff.js';
 import { DEFAULT_HEARTBEAT, heartbeat, type HeartbeatOptions } from '../operators/heartbeat.js';
 import { linger } from '../operators/linger.js';
-import { DEFAULT_BUFFER, OfflineBuffer, type BufferedMessage, type BufferOptions } from './buffer.js';
+import { DEFAULT_BUFFER, type BufferOptions } from './buffer.js';
 import { Link } from './link.js';
 import { canTransition, type ConnectionStatus, type StatusTransition } from './status.js';
 import { openSocket, type WebSocketConstructor, type WebSocketLike } from './transport.js';
@@ -70,79 +72,9 @@ export interface DroppedMessage {
   /** The encoded frame that was dropped. */
   readonly wire: string | Uint8Array;
   /** `'overflow'` (buffer full, drop-oldest), `'failed'` (reconnect gave up) or `'closed'` (`conn.close()`). */
-  readonly reason: 'overflow' | 'failed' | 'closed';
-}
-
-/** Options of `channel.request()`. */
-export interface RequestOptions {
-  /** Milliseconds to wait for the response. Default: the connection's `requestTimeout`. */
-  readonly timeout?: number;
-}
-
-/** Everything a {@link Channel} needs from its connection. */
-interface ChannelHost {
-  readonly stream$: Observable<Payload>;
-  send(wire: string | Uint8Array, bytes: number): void;
-  request(data: JsonValue, options: RequestOptions): Observable<JsonValue>;
-}
-
-/**
- * One logical channel on a pooled connection: an Observable of the channel's
- * messages (JSON values, or `Uint8Array` for binary frames) that joins the
- * channel on the server when its first subscriber arrives, shares one stream
- * among all subscribers, and leaves `linger` ms after the last one is gone.
- *
- * @example
- * const p1 = conn.channel<Heartbeat>('player-1');
- * const sub = p1.subscribe((beat) => render(beat));
- * p1.send({ bpm: 72 });
- * sub.unsubscribe();
- */
-export class Channel<T = unknown> extends Observable<T> {
-  readonly #host: ChannelHost;
-
-  /** @internal Use `conn.channel(id)`. */
-  constructor(
-    /** The channel id. */
-    readonly id: string,
-    host: ChannelHost,
-  ) {
-    super((subscriber) => (host.stream$ as Observable<T>).subscribe(subscriber));
-    this.#host = host;
-  }
-
-  /**
-   * Sends a JSON value on the channel. Goes out at once when the connection is
-   * open (coalesced with other frames of the same turn), otherwise waits in
-   * the offline buffer and is flushed in order on reconnect.
-   * Throws `ProtocolError` for a value JSON cannot carry, `BufferFullError`
-   * when the buffer is full under the `'error'` policy, and
-   * `ConnectionClosedError` after `conn.close()`.
-   */
-  send(data: JsonValue): void {
-    const wire = encodeText({ type: 'message', channel: this.id, data });
-    this.#host.send(wire, wire.length);
-  }
-
-  /** Sends raw bytes as one binary frame (3 + channel-id bytes of header, no base64). Buffered like {@link send}. */
-  sendBinary(data: ArrayBuffer | ArrayBufferView): void {
-    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const wire = encodeBinary({ type: 'message', channel: this.id, data: bytes });
-    this.#host.send(wire, wire.byteLength);
-  }
-
-  /**
-   * Sends a request to the channel's server handler. The Observable emits the
-   * response once and completes; it errors with `RequestTimeoutError` when no
-   * response arrives in time, or `RemoteError` (the server's code) when the
-   * handler fails. Unsubscribing before the response sends a cancel frame.
-   *
-   * @example
-   * const stats = await firstValueFrom(conn.channel('match').request({ op: 'stats' }, { timeout: 5000 }));
-   */
-  request<R = unknown>(data: JsonValue, options: RequestOptions = {}): Observable<R> {
-    return this.#host.request(data, options) as Observable<R>;
-  }
+  readonly reason: DropReason;
+  /** The message id, when the message had asked for an ack (its ack Observable errors too). */
+  readonly id?: number;
 }
 
 const OPEN = 1;
@@ -174,9 +106,9 @@ export class Connection {
   readonly #channels = new Map<string, Channel<unknown>>();
   /** Joined channels: the one inbound subscriber per channel (the shared stream's source). */
   readonly #joined = new Map<string, Subscriber<Payload>>();
-  /** Requests awaiting a response, by id. */
-  readonly #requests = new Map<number, Subscriber<JsonValue>>();
-  readonly #buffer: OfflineBuffer;
+  readonly #gaps = new Subject<GapNotice>();
+  readonly #positions = new Positions();
+  readonly #outbox: Outbox;
   readonly #session$: Observable<Link>;
   /** `#session$` behind a linger: what a buffered send holds until the buffer is flushed. */
   readonly #demand$: Observable<Link>;
@@ -218,7 +150,9 @@ export class Connection {
         throw new InvalidArgumentError(`option ${name} must be a non-negative number, got ${String(value)}`);
       }
     }
-    this.#buffer = new OfflineBuffer({ ...DEFAULT_BUFFER, ...options.buffer });
+    this.#outbox = new Outbox({ ...DEFAULT_BUFFER, ...options.buffer }, (item, reason) => {
+      this.#dropped.next({ channel: item.channel, wire: item.wire, reason, ...(item.id === undefined ? {} : { id: item.id }) });
+    });
 
     this.status$ = this.#status.pipe(distinctUntilChanged());
     this.transitions$ = this.#transitions.asObservable();
@@ -246,7 +180,10 @@ export class Connection {
     if (channel === undefined) {
       channel = new Channel<unknown>(id, {
         stream$: this.#join(id).pipe(takeUntil(this.#closing), linger(this.#options.linger, this.#scheduler)),
-        send: (wire, bytes) => this.#send(id, wire, bytes),
+        gaps$: this.#gaps.asObservable(),
+        nextId: () => this.#nextId++,
+        send: (frame) => this.#send(id, frame),
+        sendWithAck: (frame, messageId) => this.#sendWithAck(id, frame, messageId),
         request: (data, options) => this.#request(id, data, options),
       });
       this.#channels.set(id, channel);
@@ -265,13 +202,12 @@ export class Connection {
     if (--this.#refs > 0) return;
     this.#closed = true;
     this.#release?.();
-    for (const request of [...this.#requests.values()]) request.error(new ConnectionClosedError());
+    this.#outbox.failAll(new ConnectionClosedError(), 'closed');
     this.#closing.next();
     this.#hold?.unsubscribe();
     this.#hold = undefined;
-    this.#dropAll('closed');
     this.#transition('closed');
-    for (const subject of [this.#closing, this.#transitions, this.#dropped, this.#errors, this.#status]) subject.complete();
+    for (const subject of [this.#closing, this.#transitions, this.#dropped, this.#errors, this.#gaps, this.#status]) subject.complete();
   }
 
   /** @internal Pool ref counting. */
@@ -345,16 +281,35 @@ export class Connection {
     });
   }
 
-  /** A welcome arrived: re-join every active channel, then flush the offline buffer, in order. */
+  /**
+   * A welcome arrived: re-join every active channel (asking for what it
+   * missed), re-send what is still in flight, then flush the offline buffer,
+   * all in order and in one write.
+   */
   #onWelcome(link: Link): void {
     this.#link = link;
     this.#transition('open');
-    for (const id of this.#joined.keys()) link.write(encodeText({ type: 'subscribe', channel: id }));
-    for (const item of this.#buffer.drain()) link.write(item.wire);
+    for (const id of this.#joined.keys()) {
+      link.write(encodeText({ type: 'subscribe', channel: id, ...this.#positions.resumeFrom(id) }));
+    }
+    this.#outbox.resend(link);
     link.flush();
-    const hold = this.#hold;
-    this.#hold = undefined;
-    hold?.unsubscribe();
+    this.#updateHold();
+  }
+
+  /** Holds the socket open while the outbox has work (buffered frames, unacked messages), lingering after. */
+  #updateHold(): void {
+    if (this.#outbox.busy) {
+      this.#hold ??= this.#demand$.subscribe({
+        error: () => {
+          this.#hold = undefined;
+        },
+      });
+    } else if (this.#hold !== undefined) {
+      const hold = this.#hold;
+      this.#hold = undefined;
+      hold.unsubscribe();
+    }
   }
 
   #routeBeforeWelcome(frame: Frame, socket: WebSocketLike | undefined): void {
@@ -365,10 +320,25 @@ export class Connection {
 
   #route(frame: Frame, link: Link): void {
     switch (frame.type) {
-      case 'publication':
-        this.#joined.get(frame.channel)?.next(frame.data);
+      case 'publication': {
+        const joined = this.#joined.get(frame.channel);
+        if (joined === undefined) return; // left already: a publication in flight
+        const verdict = this.#positions.publication(frame);
+        if (verdict === 'duplicate') return;
+        if (verdict !== undefined) this.#gaps.next(verdict);
+        joined.next(frame.data);
         return;
-      case 'subscribed':
+      }
+      case 'subscribed': {
+        const notice = this.#positions.subscribed(frame);
+        if (notice !== undefined) this.#gaps.next(notice);
+        return;
+      }
+      case 'gap': {
+        const notice = this.#positions.gap(frame);
+        if (notice !== undefined) this.#gaps.next(notice);
+        return;
+      }
       case 'pong':
         return;
       case 'ping':
@@ -377,35 +347,37 @@ export class Connection {
       case 'unsubscribed': {
         const joined = this.#joined.get(frame.channel);
         this.#joined.delete(frame.channel);
+        this.#positions.leave(frame.channel);
         if (frame.code === undefined) joined?.complete();
         else joined?.error(new RemoteError(frame.code, frame.reason ?? 'unsubscribed by the server', frame.channel));
         return;
       }
       case 'error': {
         const error = new RemoteError(frame.code, frame.message, frame.channel);
+        if (frame.id !== undefined && this.#outbox.refused(frame.id, error)) {
+          this.#updateHold();
+          return; // the error concerns one message: its ack errors, the channel goes on
+        }
         const joined = frame.channel === undefined ? undefined : this.#joined.get(frame.channel);
         if (joined === undefined) {
           this.#errors.next(error);
           return;
         }
         this.#joined.delete(frame.channel as string);
+        this.#positions.leave(frame.channel as string);
         joined.error(error);
         return;
       }
       case 'response':
-      case 'request-error': {
-        const request = this.#requests.get(frame.id);
-        if (request === undefined) return; // answered after a cancel or timeout: nothing waits for it
-        this.#requests.delete(frame.id);
-        if (frame.type === 'response') {
-          request.next(frame.data);
-          request.complete();
-        } else {
-          request.error(new RemoteError(frame.code, frame.message));
-        }
+        // Unknown ids were answered after a cancel or a timeout: nothing waits for them.
+        this.#outbox.answered(frame.id, { data: frame.data });
         return;
-      }
+      case 'request-error':
+        this.#outbox.answered(frame.id, { error: new RemoteError(frame.code, frame.message) });
+        return;
       case 'ack':
+        this.#outbox.acked(frame.id);
+        this.#updateHold();
         return;
       default:
         this.#unexpected(frame);
@@ -429,8 +401,7 @@ export class Connection {
     if (fatal || attempt > this.#backoff.maxAttempts || this.#closed) {
       const failure = new ReconnectFailedError(attempt - 1, error);
       this.#transition('failed', { ...detail, error: failure });
-      this.#dropAll('failed');
-      for (const request of [...this.#requests.values()]) request.error(failure);
+      this.#outbox.failAll(failure, 'failed');
       return throwError(() => failure);
     }
     const retryIn = backoffDelay(attempt, this.#backoff, this.#random);
@@ -447,11 +418,13 @@ export class Connection {
   #join(id: string): Observable<Payload> {
     return new Observable<Payload>((subscriber) => {
       this.#joined.set(id, subscriber);
+      this.#positions.join(id);
       const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
       this.#link?.write(encodeText({ type: 'subscribe', channel: id }));
       return () => {
         if (this.#joined.get(id) === subscriber) {
           this.#joined.delete(id);
+          this.#positions.leave(id);
           this.#link?.write(encodeText({ type: 'unsubscribe', channel: id }));
         }
         demand.unsubscribe();
@@ -459,20 +432,17 @@ export class Connection {
     });
   }
 
-  #send(channel: string, wire: string | Uint8Array, bytes: number): void {
+  #send(channel: string, frame: Outgoing, id?: number): void {
     this.#assertOpen();
-    if (this.#link !== undefined) {
-      this.#link.write(wire);
-      return;
-    }
-    const result = this.#buffer.push({ channel, wire, bytes });
-    if ('refused' in result) throw new BufferFullError(result.refused);
-    for (const item of result.evicted) this.#report(item, 'overflow');
-    this.#hold ??= this.#demand$.subscribe({
-      error: () => {
-        this.#hold = undefined;
-      },
-    });
+    this.#outbox.send({ channel, wire: frame.wire, bytes: frame.bytes, ...(id === undefined ? {} : { id }) }, this.#link);
+    this.#updateHold();
+  }
+
+  #sendWithAck(channel: string, frame: Outgoing, id: number): Observable<Ack> {
+    this.#assertOpen();
+    const ack = this.#outbox.expectAck(id, frame.wire);
+    this.#send(channel, frame, id);
+    return ack;
   }
 
   #request(channel: string, data: JsonValue, options: RequestOptions): Observable<JsonValue> {
@@ -481,23 +451,15 @@ export class Connection {
       this.#assertOpen();
       const id = this.#nextId++;
       const wire = encodeText({ type: 'request', channel, id, data });
-      this.#requests.set(id, subscriber);
       const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
-      this.#send(channel, wire, wire.length);
+      this.#outbox.expectResponse(id, wire, subscriber);
+      this.#send(channel, { wire, bytes: wire.length }, id);
       return () => {
-        if (this.#requests.delete(id)) this.#link?.write(encodeText({ type: 'cancel', id }));
+        if (this.#outbox.forget(id)) this.#link?.write(encodeText({ type: 'cancel', id }));
         demand.unsubscribe();
       };
     }).pipe(
       timeout({ first: ms, scheduler: this.#scheduler, with: () => throwError(() => new RequestTimeoutError(channel, ms)) }),
     );
-  }
-
-  #dropAll(reason: DroppedMessage['reason']): void {
-    for (const item of this.#buffer.drain()) this.#report(item, reason);
-  }
-
-  #report(item: BufferedMessage, reason: DroppedMessage['reason']): void {
-    this.#dropped.next({ channel: item.channel, wire: item.wire, reason });
   }
 }

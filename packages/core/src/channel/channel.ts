@@ -1,0 +1,130 @@
+import { filter, Observable } from 'rxjs';
+import { encodeBinary, encodeText } from '../protocol/codec.js';
+import type { JsonValue, Payload } from '../protocol/frames.js';
+import type { Ack } from '../connection/outbox.js';
+import type { GapNotice } from './positions.js';
+
+/** Options of `channel.send()` and `channel.sendBinary()`. */
+export interface SendOptions {
+  /**
+   * Ask the server to acknowledge the message. The message then carries an id,
+   * is re-sent after a reconnect until acked (the server drops duplicates), and
+   * the call returns an Observable that emits the {@link Ack} and completes.
+   */
+  readonly ack: true;
+}
+
+/** Options of `channel.request()`. */
+export interface RequestOptions {
+  /** Milliseconds to wait for the response. Default: the connection's `requestTimeout`. */
+  readonly timeout?: number;
+}
+
+/** An encoded outgoing frame: the wire form and its size. */
+export interface Outgoing {
+  readonly wire: string | Uint8Array;
+  readonly bytes: number;
+}
+
+/** Everything a {@link Channel} needs from its connection. @internal */
+export interface ChannelHost {
+  readonly stream$: Observable<Payload>;
+  readonly gaps$: Observable<GapNotice>;
+  nextId(): number;
+  send(frame: Outgoing): void;
+  sendWithAck(frame: Outgoing, id: number): Observable<Ack>;
+  request(data: JsonValue, options: RequestOptions): Observable<JsonValue>;
+}
+
+function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * One logical channel on a pooled connection: an Observable of the channel's
+ * messages (JSON values, or `Uint8Array` for binary frames) that joins the
+ * channel on the server when its first subscriber arrives, shares one stream
+ * among all subscribers, and leaves `linger` ms after the last one is gone.
+ * Publications the server numbers are delivered in order without duplicates,
+ * also across reconnects; what cannot be replayed is announced on `gaps$`.
+ *
+ * @example
+ * const p1 = conn.channel<Heartbeat>('player-1');
+ * const sub = p1.subscribe((beat) => render(beat));
+ * p1.send({ bpm: 72 });
+ * sub.unsubscribe();
+ */
+export class Channel<T = unknown> extends Observable<T> {
+  /** Notices of messages lost for good on this channel (history exceeded, epoch reset). Hot. */
+  readonly gaps$: Observable<GapNotice>;
+  readonly #host: ChannelHost;
+
+  /** @internal Use `conn.channel(id)`. */
+  constructor(
+    /** The channel id. */
+    readonly id: string,
+    host: ChannelHost,
+  ) {
+    super((subscriber) => (host.stream$ as Observable<T>).subscribe(subscriber));
+    this.#host = host;
+    this.gaps$ = host.gaps$.pipe(filter((gap) => gap.channel === id));
+  }
+
+  /**
+   * Sends a JSON value on the channel. Goes out at once when the connection is
+   * open (coalesced with other frames of the same turn), otherwise waits in
+   * the offline buffer and is flushed in order on reconnect.
+   * With `{ ack: true }` it returns an Observable that emits once the server
+   * has acknowledged the message (after its handler ran) and errors with
+   * `RemoteError` if the server refused it.
+   * Throws `ProtocolError` for a value JSON cannot carry, `BufferFullError`
+   * when the buffer is full under the `'error'` policy, and
+   * `ConnectionClosedError` after `conn.close()`.
+   *
+   * @example
+   * await lastValueFrom(conn.channel('score').send({ goal: 1 }, { ack: true }));
+   */
+  send(data: JsonValue): void;
+  send(data: JsonValue, options: SendOptions): Observable<Ack>;
+  send(data: JsonValue, options?: SendOptions): void | Observable<Ack> {
+    if (options?.ack !== true) {
+      const wire = encodeText({ type: 'message', channel: this.id, data });
+      this.#host.send({ wire, bytes: wire.length });
+      return;
+    }
+    const id = this.#host.nextId();
+    const wire = encodeText({ type: 'message', channel: this.id, data, id });
+    return this.#host.sendWithAck({ wire, bytes: wire.length }, id);
+  }
+
+  /**
+   * Sends raw bytes as one binary frame (3 + channel-id bytes of header, no
+   * base64). Buffered and acknowledged like {@link send}.
+   */
+  sendBinary(data: ArrayBuffer | ArrayBufferView): void;
+  sendBinary(data: ArrayBuffer | ArrayBufferView, options: SendOptions): Observable<Ack>;
+  sendBinary(data: ArrayBuffer | ArrayBufferView, options?: SendOptions): void | Observable<Ack> {
+    if (options?.ack !== true) {
+      const wire = encodeBinary({ type: 'message', channel: this.id, data: toBytes(data) });
+      this.#host.send({ wire, bytes: wire.byteLength });
+      return;
+    }
+    const id = this.#host.nextId();
+    const wire = encodeBinary({ type: 'message', channel: this.id, data: toBytes(data), id });
+    return this.#host.sendWithAck({ wire, bytes: wire.byteLength }, id);
+  }
+
+  /**
+   * Sends a request to the channel's server handler. The Observable emits the
+   * response once and completes; it errors with `RequestTimeoutError` when no
+   * response arrives in time, or `RemoteError` (the server's code) when the
+   * handler fails. Unsubscribing before the response sends a cancel frame. A
+   * request in flight during a reconnect is sent again on the new socket.
+   *
+   * @example
+   * const stats = await firstValueFrom(conn.channel('match').request({ op: 'stats' }, { timeout: 5000 }));
+   */
+  request<R = unknown>(data: JsonValue, options: RequestOptions = {}): Observable<R> {
+    return this.#host.request(data, options) as Observable<R>;
+  }
+}
