@@ -1,0 +1,108 @@
+/** Unit tests of the server's pure parts: router, token bucket, cursor, limits, memory engine. */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, MemoryEngine, type EnginePublication } from '@rxmux/server';
+import { channelsOf, decodeCursor, encodeCursor } from '../../packages/server/src/http.js';
+import { resolveLimits, takeTokens } from '../../packages/server/src/limits.js';
+import { Router } from '../../packages/server/src/router.js';
+
+describe('Router', () => {
+  it('prefers exact names, then the pattern with the most literal text, and forgets removed handlers', () => {
+    const router = new Router<string>();
+    router.add('player-*', 'any player');
+    const removeLonger = router.add('player-1*', 'player 1x');
+    router.add('player-2', 'exactly 2');
+    router.add('*', 'fallback');
+    expect(router.resolve('player-2')).toBe('exactly 2');
+    expect(router.resolve('player-13')).toBe('player 1x');
+    expect(router.resolve('player-9')).toBe('any player');
+    expect(router.resolve('lobby')).toBe('fallback');
+    removeLonger();
+    expect(router.resolve('player-13')).toBe('any player'); // the memo was invalidated
+    expect(() => router.add('player-2', 'again')).toThrow(/already/);
+  });
+
+  it('treats regex characters in patterns literally', () => {
+    const router = new Router<number>();
+    router.add('a.b*', 1);
+    expect(router.resolve('a.bc')).toBe(1);
+    expect(router.resolve('axbc')).toBeUndefined();
+    expect(router.resolve('a.b\nz')).toBe(1);
+  });
+
+  it('stays bounded when clients invent channel names', () => {
+    const router = new Router<number>();
+    router.add('x-*', 1);
+    for (let i = 0; i < 25_000; i++) router.resolve(`y-${i}`);
+    expect(router.resolve('x-1')).toBe(1);
+  });
+});
+
+describe('token bucket', () => {
+  it('allows the burst, then refills at the rate', () => {
+    const limits = { ratePerSecond: 10, rateBurst: 5 };
+    const bucket = { tokens: 5, refilledAt: 0 };
+    const taken = Array.from({ length: 7 }, () => takeTokens(bucket, 1, 0, limits));
+    expect(taken).toEqual([true, true, true, true, true, false, false]);
+    expect(takeTokens(bucket, 1, 100, limits)).toBe(true); // 100 ms = 1 token
+    expect(takeTokens(bucket, 1, 100, limits)).toBe(false);
+    expect(takeTokens(bucket, 5, 10_000, limits)).toBe(true); // never above the burst
+    expect(takeTokens(bucket, 1, 10_000, limits)).toBe(false);
+  });
+
+  it('resolves limits over frozen defaults and rejects nonsense', () => {
+    expect(Object.isFrozen(DEFAULT_LIMITS)).toBe(true);
+    expect(resolveLimits({ maxBatch: 8 })).toMatchObject({ maxBatch: 8, maxFrameBytes: 1024 * 1024 });
+    expect(() => resolveLimits({ rateBurst: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('cursor', () => {
+  it('round-trips any channel name and never contains CR, LF or NUL', () => {
+    const cursor = new Map([
+      ['a', 5],
+      ['x,y=z', 7],
+      ['line\nbreak\r\0', 0],
+      ['ünï', 12],
+    ]);
+    const text = encodeCursor(cursor);
+    expect(text).not.toMatch(/[\r\n\0]/);
+    expect(decodeCursor(text, 10)).toEqual(cursor);
+  });
+
+  it('ignores malformed parts and caps the number of entries', () => {
+    expect(decodeCursor('a=1,=3,b=-1,c=x,d=2,%E0=4', 10)).toEqual(new Map([['a', 1], ['d', 2]]));
+    expect(decodeCursor('a=1,b=2,c=3', 2).size).toBe(2);
+    expect(decodeCursor(undefined, 2).size).toBe(0);
+  });
+
+  it('reads channels from repeated channel= and comma-separated channels=', () => {
+    const url = new URL('http://h/rt/sse?channel=a%2Cb&channels=c,d,,c&channel=e');
+    expect(channelsOf(url)).toEqual(['a,b', 'e', 'c', 'd']);
+  });
+});
+
+describe('MemoryEngine', () => {
+  it('sequences per channel, keeps a bounded history, and reports gaps', () => {
+    const engine = new MemoryEngine({ historySize: 3 });
+    const seen: EnginePublication[] = [];
+    engine.start({ publication: (p) => seen.push(p), presence: () => undefined });
+    for (let i = 1; i <= 5; i++) engine.publish('a', i);
+    engine.publish('b', 'x');
+    expect(seen.map((p) => `${p.channel}${p.seq}`)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'b1']);
+    expect(engine.history('a', 3, 100)).toMatchObject({ complete: true, last: 5, publications: [{ seq: 4 }, { seq: 5 }] });
+    expect(engine.history('a', 1, 100)).toMatchObject({ complete: false, publications: [{ seq: 3 }, { seq: 4 }, { seq: 5 }] });
+    expect(engine.history('a', 9, 100)).toMatchObject({ complete: false, last: 5, publications: [] });
+    expect(engine.history('a', 0, 0)).toMatchObject({ last: 5, publications: [] });
+    expect(engine.history('never', 0, 10)).toEqual({ complete: true, last: 0, publications: [] });
+  });
+
+  it('forgets the least recently published channel beyond historyChannels', () => {
+    const engine = new MemoryEngine({ historyChannels: 2 });
+    engine.publish('a', 1);
+    engine.publish('b', 1);
+    engine.publish('a', 2);
+    engine.publish('c', 1); // evicts b, the least recently published
+    expect(engine.history('b', 0, 0).last).toBe(0);
+    expect(engine.history('a', 0, 0).last).toBe(2);
+  });
+});
