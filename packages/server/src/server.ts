@@ -357,6 +357,7 @@ class Server<P> implements RxmuxServer<P> {
         this.hub.remove(channel, session);
         this.hub.guard(() => this.engine.leave(channel, session.id));
       },
+      isDuplicate: () => false, // seam for the delivery extension's dedupe by message id
       scheduleFlush: (session) => {
         // setImmediate, not queueMicrotask: a microtask flushes after each socket's 'data' callback,
         // setImmediate after the whole poll phase, so frames caused by many sockets' input share a

@@ -55,6 +55,11 @@ export interface SessionHost<P> {
   publish(channel: string, data: Payload): void;
   subscribe(session: Session<P>, channel: string): void;
   unsubscribe(session: Session<P>, channel: string): void;
+  /**
+   * Whether a client message id was already handled (effectively-once delivery,
+   * the delivery extension). The server answers false until that lands.
+   */
+  isDuplicate(session: Session<P>, channel: string, id: number): boolean;
   /** Calls `session.flush()` later in this turn of the event loop (once per turn). */
   scheduleFlush(session: Session<P>): void;
   /** Counts one WebSocket message of `frames` envelopes and `bytes` bytes. */
@@ -115,11 +120,6 @@ export class Session<P> implements Subscriber {
   /** Hook info for this session. */
   get info(): ConnectionInfo<P> {
     return { session: this.id, principal: this.principal, transport: 'ws' };
-  }
-
-  /** Channels this session is subscribed to. */
-  subscriptions(): readonly string[] {
-    return this.channels === undefined ? [] : [...this.channels];
   }
 
   /** A WebSocket message arrived (text as string, binary as bytes). */
@@ -255,6 +255,7 @@ export class Session<P> implements Subscriber {
 
   private handle(frame: Frame): Promise<void> | undefined {
     if (frame.type === 'hello') return this.hello(frame.version);
+    if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); lastSeen is already updated
     if (this.state !== 'open') {
       this.sendError(ErrorCode.UnexpectedFrame, `${frame.type} before hello: the first frame must be hello`);
       return undefined;
@@ -262,8 +263,6 @@ export class Session<P> implements Subscriber {
     switch (frame.type) {
       case 'ping':
         this.sendFrame(frame.t === undefined ? { type: 'pong' } : { type: 'pong', t: frame.t });
-        return undefined;
-      case 'pong':
         return undefined;
       case 'subscribe':
         return this.subscribe(frame.channel);
@@ -341,8 +340,11 @@ export class Session<P> implements Subscriber {
       this.sendError(ErrorCode.NoHandler, `no handler for messages on ${channel}`, channel);
       return undefined;
     }
-    // Delivery extension (issue 4): drop a duplicate id here, acking it again.
     return this.afterAuthorize(channel, 'publish', () => {
+      if (id !== undefined && this.host.isDuplicate(this, channel, id)) {
+        this.sendFrame({ type: 'ack', id }); // already handled: ack again, run nothing
+        return;
+      }
       const ctx = { ...this.context(channel), id };
       const done = (): void => {
         if (id !== undefined) this.sendFrame({ type: 'ack', id });

@@ -154,7 +154,12 @@ export interface RxmuxServer<P = null> {
    * over shorter. Returns a function that removes the handler.
    */
   handle(channelOrPattern: string, handler: ChannelHandler<P>): () => void;
-  /** Publishes to every subscriber of `channel` (WebSocket, SSE, long-poll), through the engine. */
+  /**
+   * Publishes to every subscriber of `channel` (WebSocket, SSE, long-poll),
+   * through the engine; resolves once the engine has taken it. Throws a
+   * `TypeError` at once for an invalid channel id or data that is neither
+   * JSON nor a `Uint8Array` (API misuse).
+   */
   publish(channel: string, data: Payload): Promise<void>;
   /** Everyone subscribed to `channel` (on every node, as far as the engine knows). */
   presence(channel: string): Promise<readonly PresenceMember<P>[]>;
