@@ -151,6 +151,38 @@ describe('SSE', () => {
     expect(replay.map((e) => e.data.seq)).toEqual([8, 9, 10]);
   });
 
+  it('drops a slow SSE reader and tells the app; a fast reader gets everything', async () => {
+    const dropped: string[] = [];
+    const { server, http } = await start({
+      limits: { slowConsumerBytes: 256 * 1024 },
+      hooks: { onSlowConsumer: (info) => void dropped.push(info.transport) },
+    });
+    const fast = open(`${http}/sse?channel=firehose`);
+    await fast.next('ready');
+    let slow: IncomingMessage | undefined;
+    const slowEnded = new Promise<void>((resolve) => {
+      const req = get(`${http}/sse?channel=firehose`, (res) => {
+        slow = res;
+        res.once('data', () => res.pause()); // read the headers and ready event, then stop reading
+        res.on('close', () => resolve());
+        res.on('error', () => resolve());
+      });
+      req.on('error', () => resolve());
+    });
+    for (let i = 0; i < 50 && server.metrics().streams < 2; i++) await sleep(10);
+    const chunk = 'q'.repeat(64 * 1024);
+    let sent = 0;
+    for (; sent < 1000 && dropped.length === 0; sent++) {
+      await server.publish('firehose', chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(dropped).toEqual(['sse']);
+    slow?.resume(); // drain what the kernel buffered: the response then ends (destroyed by the server)
+    await slowEnded;
+    for (let i = 0; i < sent; i++) await fast.next('publication', 10_000);
+    expect(server.metrics().streams).toBe(1);
+  }, 40_000);
+
   it('errors only the forbidden or invalid channel; refuses 401 and foreign origins with 403', async () => {
     const { server, http } = await start<string>({
       authenticate: (req) => (req.headers.authorization === 'Bearer ok' ? 'ann' : null),
