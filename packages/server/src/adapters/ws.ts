@@ -6,17 +6,34 @@ import { CloseCode } from '@rxmux/core/protocol';
 import type { RawData, WebSocket } from 'ws';
 import type { Session, Transport } from '../session.js';
 
+/** A `ws` socket as a session transport (methods on the prototype: no closures per connection). */
+class WsTransport implements Transport {
+  constructor(private readonly ws: WebSocket) {}
+
+  send(data: string | Uint8Array, binary: boolean): void {
+    this.ws.send(data, { binary });
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  ping(): void {
+    this.ws.ping();
+  }
+}
+
 /** Wraps a `ws` socket as a session transport. */
 export function wsTransport(ws: WebSocket): Transport {
-  return {
-    send: (data, binary) => ws.send(data, { binary }),
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
-    ping: () => ws.ping(),
-  };
+  return new WsTransport(ws);
 }
 
 function bytesOf(data: RawData): Uint8Array {
