@@ -1,0 +1,453 @@
+/**
+ * The orchestrator: for every scenario and run, forks a server process and a
+ * load-generator process per contender (in a rotating order, so drift of a
+ * noisy machine spreads over all contenders), collects the numbers, and
+ * returns them with each contender's median.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CH, CONTENDERS, type Contender } from './contenders.js';
+import { Child, type ChildOptions } from './ipc.js';
+import type { Profile } from './profiles.js';
+import type { RouterKind, RoutingResult } from './routing.js';
+import { median, payloadOf } from './util.js';
+
+/** One number a scenario reports. */
+export interface Metric {
+  readonly key: string;
+  readonly label: string;
+  /** Whether a higher value is better (throughput) or a lower one (CPU, latency, memory). */
+  readonly better: 'higher' | 'lower';
+}
+
+/** A target of the issue, checked on the medians. */
+export interface Verdict {
+  readonly target: string;
+  readonly met: boolean;
+  readonly detail: string;
+}
+
+/** Everything measured for one scenario. */
+export interface ScenarioResult {
+  readonly id: string;
+  readonly title: string;
+  readonly contenders: readonly string[];
+  readonly metrics: readonly Metric[];
+  /** Ratio columns: [numerator, denominator] contender names. */
+  readonly ratios: readonly (readonly [string, string])[];
+  /** Every run's value: runs[contender][metric] = values. */
+  readonly runs: Record<string, Record<string, number[]>>;
+  readonly medians: Record<string, Record<string, number>>;
+  readonly verdicts: readonly Verdict[];
+  /** /proc/loadavg (1, 5, 15 min) just before the scenario started. */
+  readonly loadBefore: readonly number[];
+  readonly seconds: number;
+  readonly errors: readonly string[];
+}
+
+/** The whole run. */
+export interface BenchReport {
+  readonly profile: Profile['name'];
+  readonly scaled: readonly string[];
+  readonly startedAt: string;
+  readonly seconds: number;
+  readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string; readonly platform: string; readonly memGiB: number; readonly loadAtStart: readonly number[] };
+  readonly versions: Record<string, string>;
+  readonly notes: readonly string[];
+  readonly scenarios: readonly ScenarioResult[];
+}
+
+export interface BenchOptions {
+  readonly profile: Profile;
+  /** Network contenders to run (default: all three). */
+  readonly contenders?: readonly Contender[];
+  /** Scenario ids to run (default: all). */
+  readonly scenarios?: readonly string[];
+  /** Runs per contender (default: the profile's). */
+  readonly runs?: number;
+  /** Extra node flags and a wrapper command for the server process (profiling). */
+  readonly server?: ChildOptions;
+  /** Called with progress lines. */
+  readonly log?: (line: string) => void;
+}
+
+/** Scenario ids, in order. */
+export const SCENARIO_IDS = ['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing'] as const;
+
+const PAYLOAD = payloadOf(64);
+
+interface Pair {
+  readonly server: Child;
+  readonly client: Child;
+  readonly port: number;
+}
+
+/** Runs `body` against a fresh server process and load-generator process of `contender`. */
+async function withPair<T>(contender: Contender, options: BenchOptions, body: (pair: Pair) => Promise<T>): Promise<T> {
+  const serverOptions: ChildOptions = {
+    execArgv: ['--expose-gc', ...(options.server?.execArgv ?? [])],
+    ...(options.server?.wrapper ? { wrapper: options.server.wrapper } : {}),
+  };
+  const [server, client] = await Promise.allSettled([
+    Child.start('./server-main.js', `${contender} server`, serverOptions),
+    Child.start('./client-main.js', `${contender} load generator`),
+  ]).then(async ([s, c]) => {
+    if (s.status === 'fulfilled' && c.status === 'fulfilled') return [s.value, c.value] as const;
+    if (s.status === 'fulfilled') await s.value.stop();
+    if (c.status === 'fulfilled') await c.value.stop();
+    throw s.status === 'rejected' ? s.reason : (c as PromiseRejectedResult).reason;
+  });
+  try {
+    const { port, pid } = await server.call<{ port: number; pid: number }>('start', { contender });
+    if (process.env['BENCH_VERBOSE']) options.log?.(`    ${contender} server pid ${pid} port ${port}`);
+    return await body({ server, client, port });
+  } finally {
+    await client.call('close', {}, 5_000).catch(() => undefined);
+    await server.call('stop', {}, 5_000).catch(() => undefined);
+    await Promise.all([client.stop(), server.stop(options.server?.wrapper ? 15_000 : 3_000)]);
+  }
+}
+
+type Measure = (contender: Contender, pair: Pair) => Promise<Record<string, number>>;
+
+function fanin(profile: Profile, shape: { clients: number; each: number }): Measure {
+  return async (contender, { server, client, port }) => {
+    const t = profile.timeoutMs;
+    await client.call('connect', { contender, port, n: shape.clients, hold: CH.fanin, timeoutMs: t }, t + 5_000);
+    await sleep(profile.settleMs);
+    await server.call('arm');
+    const total = shape.clients * shape.each;
+    const { startWall } = await client.call<{ startWall: number }>('fanin', { channel: CH.fanin, perClient: shape.each, perTurn: 1_000, data: PAYLOAD, timeoutMs: t }, t + 5_000);
+    const r = await server.call<{ lastWall: number; cpuUs: number; systemUs: number }>('waitReceived', { messages: total, timeoutMs: t }, t + 5_000);
+    return {
+      msgsPerSec: total / ((r.lastWall - startWall) / 1000),
+      cpuUsPerMsg: r.cpuUs / total,
+      kernelShare: (r.systemUs / r.cpuUs) * 100,
+    };
+  };
+}
+
+function rtt(profile: Profile): Measure {
+  return async (contender, { client, port }) => {
+    const t = profile.timeoutMs;
+    await client.call('connect', { contender, port, n: 1, hold: CH.rtt, timeoutMs: t }, t + 5_000);
+    const r = await client.call<{ p50: number; p99: number }>('rtt', { channel: CH.rtt, ...profile.rtt, data: PAYLOAD, timeoutMs: t }, t + 5_000);
+    return { p50: r.p50, p99: r.p99 };
+  };
+}
+
+function fanout(profile: Profile): Measure {
+  return async (contender, { server, client, port }) => {
+    const t = profile.timeoutMs;
+    const { clients, publishes } = profile.fanout;
+    await client.call('connect', { contender, port, n: clients, hold: CH.fanout, subscribe: CH.fanout, timeoutMs: t }, t + 5_000);
+    await server.call('waitSubscribers', { channel: CH.fanout, count: clients, timeoutMs: t }, t + 5_000);
+    await sleep(profile.settleMs);
+    const out: Record<string, number> = {};
+    for (const mode of ['burst', 'paced'] as const) {
+      await client.call('armDeliveries', { expected: clients * publishes });
+      await server.call('arm');
+      const { startWall } = await server.call<{ startWall: number }>('publish', { channel: CH.fanout, count: publishes, mode, data: PAYLOAD }, t);
+      const { doneWall } = await client.call<{ doneWall: number }>('waitDeliveries', { timeoutMs: t }, t + 5_000);
+      const { cpuUs } = await server.call<{ cpuUs: number }>('cpu');
+      out[`${mode}PerSec`] = (clients * publishes) / ((doneWall - startWall) / 1000);
+      out[`${mode}CpuUs`] = cpuUs / (clients * publishes);
+      await sleep(profile.settleMs);
+    }
+    return out;
+  };
+}
+
+function idle(profile: Profile): Measure {
+  return async (contender, { server, client, port }) => {
+    const t = profile.timeoutMs;
+    const n = profile.idle.clients;
+    type Mem = { rss: number; heapUsed: number; external: number };
+    const before = await server.call<Mem>('memory');
+    await client.call('connect', { contender, port, n, hold: CH.idle, subscribe: CH.idle, timeoutMs: t }, t + 5_000);
+    await server.call('waitSubscribers', { channel: CH.idle, count: n, timeoutMs: t }, t + 5_000);
+    await sleep(profile.settleMs);
+    const after = await server.call<Mem>('memory');
+    return {
+      rssKB: (after.rss - before.rss) / n / 1024,
+      heapKB: (after.heapUsed - before.heapUsed) / n / 1024,
+      externalKB: (after.external - before.external) / n / 1024,
+    };
+  };
+}
+
+function binary(profile: Profile): Measure {
+  return async (contender, { server, client, port }) => {
+    const t = profile.timeoutMs;
+    const { chunks, size } = profile.binary;
+    await client.call('connect', { contender, port, n: 1, hold: CH.binary, timeoutMs: t }, t + 5_000);
+    await sleep(profile.settleMs);
+    await server.call('arm');
+    const { startWall } = await client.call<{ startWall: number }>('binary', { channel: CH.binary, count: chunks, size, perTurn: 16, timeoutMs: t }, t + 5_000);
+    const r = await server.call<{ lastWall: number; cpuUs: number }>('waitReceived', { bytes: chunks * size, timeoutMs: t }, t + 5_000);
+    return { mbPerSec: (chunks * size) / 1e6 / ((r.lastWall - startWall) / 1000), cpuUsPerChunk: r.cpuUs / chunks };
+  };
+}
+
+/** Contender order for run `r`: rotated, so no contender always goes first on a warming or busy machine. */
+function rotation<T>(items: readonly T[], r: number): T[] {
+  const k = r % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+function emptyRuns(names: readonly string[], metrics: readonly Metric[]): Record<string, Record<string, number[]>> {
+  return Object.fromEntries(names.map((n) => [n, Object.fromEntries(metrics.map((m) => [m.key, [] as number[]]))]));
+}
+
+function mediansOf(runs: Record<string, Record<string, number[]>>): Record<string, Record<string, number>> {
+  return Object.fromEntries(Object.entries(runs).map(([name, byMetric]) => [name, Object.fromEntries(Object.entries(byMetric).map(([k, v]) => [k, median(v)]))]));
+}
+
+interface NetworkScenario {
+  readonly id: string;
+  readonly title: string;
+  readonly metrics: readonly Metric[];
+  readonly measure: Measure;
+  readonly verdicts: (m: Record<string, Record<string, number>>) => Verdict[];
+}
+
+const ratio = (a: number | undefined, b: number | undefined): number => (a === undefined || b === undefined ? Number.NaN : a / b);
+const x = (v: number): string => `${v.toFixed(2)}×`;
+
+function atLeast(target: string, m: Record<string, Record<string, number>>, key: string, factor: number, anchors: readonly string[]): Verdict {
+  const present = anchors.filter((a) => m[a]?.[key] !== undefined && Number.isFinite(m[a]?.[key]));
+  const best = Math.max(...present.map((a) => m[a]?.[key] as number));
+  const r = ratio(m['rxmux']?.[key], best);
+  return { target, met: r >= factor, detail: `rxmux / best of ${present.join(', ')} = ${x(r)}` };
+}
+
+function atMost(target: string, m: Record<string, Record<string, number>>, key: string, factor: number, anchor: string): Verdict {
+  const r = ratio(m['rxmux']?.[key], m[anchor]?.[key]);
+  return { target, met: r <= factor, detail: `rxmux / ${anchor} = ${x(r)}` };
+}
+
+function networkScenarios(profile: Profile): NetworkScenario[] {
+  const faninMetrics: Metric[] = [
+    { key: 'msgsPerSec', label: 'msgs/s at the server', better: 'higher' },
+    { key: 'cpuUsPerMsg', label: 'server CPU µs/msg', better: 'lower' },
+    { key: 'kernelShare', label: 'server kernel CPU %', better: 'lower' },
+  ];
+  const faninVerdict = (m: Record<string, Record<string, number>>): Verdict[] => [
+    atLeast('msgs/s ≥ 2× Socket.IO', m, 'msgsPerSec', 2, ['socket.io']),
+    atLeast('msgs/s ≥ 2× raw ws', m, 'msgsPerSec', 2, ['ws']),
+  ];
+  const fmt = (n: number): string => n.toLocaleString('en-US');
+  return [
+    {
+      id: 'fanin-1',
+      title: `1a. Fan-in: 1 client × ${fmt(profile.faninOne.each)} messages (64 B JSON)`,
+      metrics: faninMetrics,
+      measure: fanin(profile, profile.faninOne),
+      verdicts: faninVerdict,
+    },
+    {
+      id: 'fanin-many',
+      title: `1b. Fan-in: ${profile.faninMany.clients} clients × ${fmt(profile.faninMany.each)} messages`,
+      metrics: faninMetrics,
+      measure: fanin(profile, profile.faninMany),
+      verdicts: faninVerdict,
+    },
+    {
+      id: 'rtt',
+      title: `2. Round trip: ${fmt(profile.rtt.n)} sequential request/replies (after ${profile.rtt.warmup} warm-up)`,
+      metrics: [
+        { key: 'p50', label: 'p50 µs', better: 'lower' },
+        { key: 'p99', label: 'p99 µs', better: 'lower' },
+      ],
+      measure: rtt(profile),
+      verdicts: (m) => [atMost('p50 ≤ 1.1× raw ws', m, 'p50', 1.1, 'ws'), atMost('p99 ≤ 1.1× raw ws', m, 'p99', 1.1, 'ws')],
+    },
+    {
+      id: 'fanout',
+      title: `3. Fan-out: ${fmt(profile.fanout.clients)} clients on one channel × ${profile.fanout.publishes} publishes`,
+      metrics: [
+        { key: 'burstPerSec', label: 'burst: deliveries/s', better: 'higher' },
+        { key: 'burstCpuUs', label: 'burst: server CPU µs/delivery', better: 'lower' },
+        { key: 'pacedPerSec', label: 'paced: deliveries/s', better: 'higher' },
+        { key: 'pacedCpuUs', label: 'paced: server CPU µs/delivery', better: 'lower' },
+      ],
+      measure: fanout(profile),
+      verdicts: (m) => [
+        atLeast('burst ≥ 1.5× best anchor', m, 'burstPerSec', 1.5, ['ws', 'socket.io']),
+        atLeast('paced ≥ 1.5× best anchor', m, 'pacedPerSec', 1.5, ['ws', 'socket.io']),
+      ],
+    },
+    {
+      id: 'idle',
+      title: `4. Idle memory: ${fmt(profile.idle.clients)} idle connections (one channel each), per connection after gc`,
+      metrics: [
+        { key: 'rssKB', label: 'server RSS KB/conn', better: 'lower' },
+        { key: 'heapKB', label: 'server heap KB/conn', better: 'lower' },
+        { key: 'externalKB', label: 'server external KB/conn', better: 'lower' },
+      ],
+      measure: idle(profile),
+      verdicts: (m) => [atMost('RSS/conn ≤ 1.25× raw ws', m, 'rssKB', 1.25, 'ws')],
+    },
+    {
+      id: 'binary',
+      title: `5. Binary: ${fmt(profile.binary.chunks)} chunks of ${profile.binary.size / 1024} KiB, client to server`,
+      metrics: [
+        { key: 'mbPerSec', label: 'MB/s at the server', better: 'higher' },
+        { key: 'cpuUsPerChunk', label: 'server CPU µs/chunk', better: 'lower' },
+      ],
+      measure: binary(profile),
+      verdicts: () => [],
+    },
+  ];
+}
+
+async function runNetwork(s: NetworkScenario, options: BenchOptions, contenders: readonly Contender[], runs: number): Promise<ScenarioResult> {
+  const started = Date.now();
+  const loadBefore = loadavg();
+  const all = emptyRuns(contenders, s.metrics);
+  const errors: string[] = [];
+  options.log?.(`\n${s.title}  [load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}]`);
+  for (let r = 0; r < runs; r++) {
+    for (const contender of rotation(contenders, r)) {
+      try {
+        const values = await withPair(contender, options, (pair) => s.measure(contender, pair));
+        for (const m of s.metrics) {
+          const v = values[m.key];
+          if (v !== undefined) all[contender]?.[m.key]?.push(v);
+        }
+        options.log?.(`  run ${r + 1} ${contender.padEnd(9)} ${s.metrics.map((m) => `${m.key}=${(values[m.key] ?? Number.NaN).toPrecision(4)}`).join(' ')}`);
+      } catch (error) {
+        const message = `${s.id} run ${r + 1} ${contender}: ${error instanceof Error ? error.message : String(error)}`;
+        errors.push(message);
+        options.log?.(`  ERROR ${message}`);
+      }
+    }
+  }
+  const medians = mediansOf(all);
+  const ratios: [string, string][] = contenders.includes('rxmux') ? contenders.filter((c) => c !== 'rxmux').map((c) => ['rxmux', c]) : [];
+  return {
+    id: s.id,
+    title: s.title,
+    contenders,
+    metrics: s.metrics,
+    ratios,
+    runs: all,
+    medians,
+    verdicts: contenders.length === CONTENDERS.length ? s.verdicts(medians) : [],
+    loadBefore,
+    seconds: (Date.now() - started) / 1000,
+    errors,
+  };
+}
+
+async function runRouting(options: BenchOptions, runs: number): Promise<ScenarioResult> {
+  const { profile } = options;
+  const started = Date.now();
+  const loadBefore = loadavg();
+  const kinds: RouterKind[] = ['multiplex', 'rxmux-unbatched', 'rxmux'];
+  const metrics: Metric[] = profile.routing.channels.map((n) => ({ key: `ch${n}`, label: `frames/s, ${n.toLocaleString('en-US')} channel${n === 1 ? '' : 's'}`, better: 'higher' }));
+  const all = emptyRuns(kinds, metrics);
+  const errors: string[] = [];
+  const title = `6. Client routing (in process): ${profile.routing.frames.toLocaleString('en-US')} publication frames per point, one subscriber per channel`;
+  options.log?.(`\n${title}  [load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}]`);
+  for (let r = 0; r < runs; r++) {
+    for (const kind of rotation(kinds, r)) {
+      const child = await Child.start('./client-main.js', `routing ${kind}`);
+      try {
+        for (const n of profile.routing.channels) {
+          try {
+            const t = profile.timeoutMs;
+            const res = await child.call<RoutingResult>('routing', { kind, channels: n, frames: profile.routing.frames, batch: profile.routing.batch, data: PAYLOAD, timeoutMs: t }, t + 10_000);
+            all[kind]?.[`ch${n}`]?.push(res.framesPerSec);
+            options.log?.(`  run ${r + 1} ${kind.padEnd(15)} ${String(n).padStart(5)} channels: ${Math.round(res.framesPerSec).toLocaleString('en-US')} frames/s`);
+          } catch (error) {
+            const message = `routing run ${r + 1} ${kind} ${n} channels: ${error instanceof Error ? error.message : String(error)}`;
+            errors.push(message);
+            options.log?.(`  ERROR ${message}`);
+          }
+        }
+      } finally {
+        await child.stop();
+      }
+    }
+  }
+  const medians = mediansOf(all);
+  const rx = medians['rxmux'] ?? {};
+  const rxValues = profile.routing.channels.map((n) => rx[`ch${n}`] ?? Number.NaN);
+  const flatness = Math.min(...rxValues) / Math.max(...rxValues);
+  const verdicts: Verdict[] = [];
+  if (profile.routing.channels.includes(100)) {
+    const r100 = ratio(rx['ch100'], medians['multiplex']?.['ch100']);
+    verdicts.push({ target: '≥ 10× multiplex at 100 channels', met: r100 >= 10, detail: `rxmux / multiplex = ${x(r100)}` });
+  }
+  verdicts.push({ target: 'flat in the channel count', met: flatness >= 0.7, detail: `slowest / fastest rxmux point = ${flatness.toFixed(2)} (bar: ≥ 0.70)` });
+  return {
+    id: 'routing',
+    title,
+    contenders: kinds,
+    metrics,
+    ratios: [['rxmux', 'multiplex'], ['rxmux-unbatched', 'multiplex']],
+    runs: all,
+    medians,
+    verdicts,
+    loadBefore,
+    seconds: (Date.now() - started) / 1000,
+    errors,
+  };
+}
+
+function versionOf(name: string): string {
+  try {
+    // Resolved from this package, the way the child processes load them.
+    return (JSON.parse(requireText(`${name}/package.json`)) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const require = createRequire(import.meta.url);
+function requireText(spec: string): string {
+  return readFileSync(require.resolve(spec), 'utf8');
+}
+
+/** Runs the selected scenarios and returns every number with its medians. */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const { profile } = options;
+  const runs = options.runs ?? profile.runs;
+  const contenders = options.contenders ?? CONTENDERS;
+  const wanted = new Set(options.scenarios ?? SCENARIO_IDS);
+  const started = Date.now();
+  const loadAtStart = loadavg();
+  const scenarios: ScenarioResult[] = [];
+  for (const s of networkScenarios(profile)) {
+    if (wanted.has(s.id)) scenarios.push(await runNetwork(s, options, contenders, runs));
+  }
+  if (wanted.has('routing')) scenarios.push(await runRouting(options, runs));
+  const cpu = cpus();
+  return {
+    profile: profile.name,
+    scaled: profile.scaled,
+    startedAt: new Date(started).toISOString(),
+    seconds: (Date.now() - started) / 1000,
+    machine: {
+      cpu: cpu[0]?.model.trim() ?? 'unknown',
+      cores: cpu.length,
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      loadAtStart,
+    },
+    versions: Object.fromEntries(['ws', 'socket.io', 'socket.io-client', 'rxjs', '@rxmux/core', '@rxmux/server'].map((n) => [n, versionOf(n)])),
+    notes: [
+      'Server and load generator are separate Node processes on 127.0.0.1; a fresh pair per contender and run; contender order rotates per run.',
+      'Throughput is measured end to end: from the first send (client clock) to the last message seen (server clock); CPU with process.cpuUsage() in the server process.',
+      'rxmux server: default options (memory engine) except limits.ratePerSecond/rateBurst, raised so the per-connection rate limit (100/s) does not throttle the load generator.',
+      'Socket.IO: websocket transport only, no compression, clients with forceNew: true; request/reply for ws and Socket.IO is an id echo, rxmux uses channel.request().',
+      'One load-generator process drives all clients: with 2 cores the generator can be the bottleneck of fan-in and fan-out; server CPU per message is the steadier figure.',
+      `Routing: rxmux is fed batches of ${profile.routing.batch} envelopes per message (what the server sends under load) and, as rxmux-unbatched, one envelope per message like multiplex.`,
+    ],
+    scenarios,
+  };
+}

@@ -1,0 +1,73 @@
+/** Counts per profile: `full` is the issue's, `quick` is scaled to finish in minutes, `smoke` is for the test. */
+export interface Profile {
+  readonly name: 'quick' | 'full' | 'smoke';
+  /** Runs per contender (the table shows the median). */
+  readonly runs: number;
+  readonly faninOne: { readonly clients: 1; readonly each: number };
+  readonly faninMany: { readonly clients: number; readonly each: number };
+  readonly rtt: { readonly n: number; readonly warmup: number };
+  readonly fanout: { readonly clients: number; readonly publishes: number };
+  readonly idle: { readonly clients: number };
+  readonly binary: { readonly chunks: number; readonly size: number };
+  readonly routing: { readonly frames: number; readonly channels: readonly number[]; readonly batch: number };
+  /** Pause after connecting, before measuring (lets handshakes and gc settle), in ms. */
+  readonly settleMs: number;
+  /** Bound on every wait of one run (connect, deliver, receive). */
+  readonly timeoutMs: number;
+  /** What differs from the issue's counts, printed with the results. */
+  readonly scaled: readonly string[];
+}
+
+/** The issue's counts. */
+export const FULL: Profile = {
+  name: 'full',
+  runs: 3,
+  faninOne: { clients: 1, each: 200_000 },
+  faninMany: { clients: 50, each: 4_000 },
+  rtt: { n: 10_000, warmup: 500 },
+  fanout: { clients: 1_000, publishes: 200 },
+  idle: { clients: 2_000 },
+  binary: { chunks: 1_000, size: 16 * 1024 },
+  routing: { frames: 1_000_000, channels: [1, 10, 100, 1_000], batch: 100 },
+  settleMs: 300,
+  timeoutMs: 120_000,
+  scaled: [],
+};
+
+/** The default: the same scenarios with counts scaled down so the whole run stays under 5 minutes. */
+export const QUICK: Profile = {
+  ...FULL,
+  name: 'quick',
+  faninOne: { clients: 1, each: 50_000 },
+  faninMany: { clients: 50, each: 1_000 },
+  rtt: { n: 5_000, warmup: 500 },
+  fanout: { clients: 1_000, publishes: 100 },
+  idle: { clients: 2_000 },
+  routing: { frames: 200_000, channels: [1, 10, 100, 1_000], batch: 100 },
+  timeoutMs: 60_000,
+  scaled: [
+    'fan-in 1 client: 50,000 messages (issue: 200,000)',
+    'fan-in 50 clients: 1,000 each (issue: 4,000)',
+    'round trip: 5,000 requests (issue: 10,000)',
+    'fan-out: 100 publishes (issue: 200)',
+    'routing: 200,000 frames per point (issue: 1,000,000)',
+  ],
+};
+
+/** Tiny counts for the smoke test: checks the harness, measures nothing meaningful. */
+export const SMOKE: Profile = {
+  name: 'smoke',
+  runs: 1,
+  faninOne: { clients: 1, each: 300 },
+  faninMany: { clients: 3, each: 100 },
+  rtt: { n: 30, warmup: 5 },
+  fanout: { clients: 4, publishes: 5 },
+  idle: { clients: 5 },
+  binary: { chunks: 5, size: 16 * 1024 },
+  routing: { frames: 2_000, channels: [1, 10], batch: 100 },
+  settleMs: 10,
+  timeoutMs: 10_000,
+  scaled: ['smoke profile: tiny counts, numbers are not meaningful'],
+};
+
+export const PROFILES = { quick: QUICK, full: FULL, smoke: SMOKE } as const;

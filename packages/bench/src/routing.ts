@@ -1,0 +1,142 @@
+/**
+ * Scenario 6, in process: decode and deliver publication frames spread over
+ * N channels with one subscriber each. rxmux's router is driven through a
+ * real `Connection` on a `FakeSocketFactory` socket; RxJS
+ * `webSocket().multiplex` through a fake socket given as `WebSocketCtor`.
+ */
+import { connect, encodeText } from '@rxmux/core';
+import { FakeSocketFactory } from '@rxmux/core/testing';
+import type { Subscription } from 'rxjs';
+import { webSocket, type WebSocketSubjectConfig } from 'rxjs/webSocket';
+import { StallError } from './util.js';
+
+/** Which router is measured: rxmux with server-style batches, rxmux one frame per message, or RxJS multiplex. */
+export type RouterKind = 'rxmux' | 'rxmux-unbatched' | 'multiplex';
+
+export interface RoutingArgs {
+  readonly kind: RouterKind;
+  readonly channels: number;
+  readonly frames: number;
+  /** Envelopes per WebSocket message for `rxmux` (the server coalesces per turn). */
+  readonly batch: number;
+  readonly data: unknown;
+  readonly timeoutMs: number;
+}
+
+export interface RoutingResult {
+  readonly framesPerSec: number;
+  readonly frames: number;
+  readonly ms: number;
+}
+
+/** Frames in one pre-built cycle of messages (a multiple of every channel count used). */
+function cycleOf(frames: number): number {
+  return frames >= 20_000 ? 20_000 : 2_000;
+}
+
+const channelId = (i: number): string => `c${i}`;
+
+/** Feeds `messages` (cycled) to `push` until `frames` frames went through; bounded by `timeoutMs`. */
+function drive(messages: readonly string[], perMessage: number, frames: number, push: (m: string) => void, args: RoutingArgs): RoutingResult {
+  const cycleFrames = messages.length * perMessage;
+  const cycles = Math.max(1, Math.round(frames / cycleFrames));
+  for (const m of messages) push(m); // warm-up: one cycle, not timed
+  const deadline = Date.now() + args.timeoutMs;
+  const t0 = performance.now();
+  for (let c = 0; c < cycles; c++) {
+    for (let i = 0; i < messages.length; i++) push(messages[i] as string);
+    if (Date.now() > deadline) {
+      throw new StallError(`routing ${args.kind} over ${args.channels} channels: only ${(c + 1) * cycleFrames} of ${cycles * cycleFrames} frames within ${args.timeoutMs / 1000} s`);
+    }
+  }
+  const ms = performance.now() - t0;
+  const total = cycles * cycleFrames;
+  return { framesPerSec: (total / ms) * 1000, frames: total, ms };
+}
+
+function routeRxmux(args: RoutingArgs, batch: number): RoutingResult {
+  const fake = new FakeSocketFactory();
+  const conn = connect('ws://bench.invalid/rt', { WebSocket: fake.WebSocket, shared: false });
+  let delivered = 0;
+  const subs: Subscription[] = [];
+  for (let i = 0; i < args.channels; i++) subs.push(conn.channel(channelId(i)).subscribe(() => delivered++));
+  fake.welcome();
+  const socket = fake.last;
+  const cycle = cycleOf(args.frames);
+  const envelopes: string[] = [];
+  for (let i = 0; i < args.channels; i++) envelopes.push(encodeText({ type: 'publication', channel: channelId(i), data: args.data as never }));
+  const messages: string[] = [];
+  for (let j = 0; j < cycle; j += batch) {
+    const group: string[] = [];
+    for (let k = j; k < j + batch; k++) group.push(envelopes[k % args.channels] as string);
+    messages.push(group.length === 1 ? (group[0] as string) : `[${group.join(',')}]`);
+  }
+  try {
+    const result = drive(messages, batch, args.frames, (m) => socket.receive(m), args);
+    const expected = result.frames + cycle;
+    if (delivered !== expected) throw new Error(`rxmux router delivered ${delivered} of ${expected} frames`);
+    return result;
+  } finally {
+    for (const s of subs) s.unsubscribe();
+    conn.close();
+  }
+}
+
+/** The least a WebSocketSubject needs from its socket; the test pushes events through the handler properties. */
+class FakeRxSocket {
+  static last: FakeRxSocket | undefined;
+  readyState = 0;
+  binaryType = 'blob';
+  protocol = '';
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  onclose: ((event: unknown) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeRxSocket.last = this;
+  }
+  send(): void {}
+  close(): void {
+    this.readyState = 3;
+  }
+}
+
+function routeMultiplex(args: RoutingArgs): RoutingResult {
+  const subject = webSocket<{ channel: string; data: unknown }>({
+    url: 'ws://bench.invalid/rt',
+    WebSocketCtor: FakeRxSocket as unknown as WebSocketSubjectConfig<unknown>['WebSocketCtor'],
+  });
+  let delivered = 0;
+  const subs: Subscription[] = [];
+  for (let i = 0; i < args.channels; i++) {
+    const id = channelId(i);
+    subs.push(
+      subject
+        .multiplex(() => ({ sub: id }), () => ({ unsub: id }), (m) => m.channel === id)
+        .subscribe(() => delivered++),
+    );
+  }
+  const socket = FakeRxSocket.last;
+  if (socket === undefined || socket.onopen === null) throw new Error('WebSocketSubject did not open its fake socket');
+  socket.readyState = 1;
+  socket.onopen({});
+  const onmessage = socket.onmessage;
+  if (onmessage === null) throw new Error('WebSocketSubject set no onmessage');
+  const cycle = cycleOf(args.frames);
+  const messages: string[] = [];
+  for (let j = 0; j < cycle; j++) messages.push(JSON.stringify({ channel: channelId(j % args.channels), data: args.data }));
+  try {
+    const result = drive(messages, 1, args.frames, (m) => onmessage({ data: m }), args);
+    const expected = result.frames + cycle;
+    if (delivered !== expected) throw new Error(`multiplex delivered ${delivered} of ${expected} frames`);
+    return result;
+  } finally {
+    for (const s of subs) s.unsubscribe();
+  }
+}
+
+/** Runs one routing measurement. */
+export function route(args: RoutingArgs): RoutingResult {
+  if (args.kind === 'multiplex') return routeMultiplex(args);
+  return routeRxmux(args, args.kind === 'rxmux' ? args.batch : 1);
+}
