@@ -5,7 +5,8 @@
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, RemoteError, type Connection, type ConnectOptions } from '@rxmux/core';
+import { connect, RemoteError, type Connection, type ConnectOptions, type EventSourceConstructor } from '@rxmux/core';
+import { EventSource } from 'eventsource';
 import { createServer, type RxmuxServer, type ServerOptions } from '@rxmux/server';
 
 const servers: RxmuxServer<unknown>[] = [];
@@ -92,5 +93,28 @@ describe('client ↔ server on a real socket', () => {
     expect(received).toEqual(['sent while down 1', 'sent while down 2', 'sent while down 3']);
     expect(statuses.filter((s) => s === 'open')).toHaveLength(4);
     sub.unsubscribe();
+  });
+});
+
+describe('conn.events(): the single EventSource, and long-poll', () => {
+  it.each([
+    ['EventSource', { EventSource: EventSource as unknown as EventSourceConstructor }],
+    ['long-poll', { forceLongPoll: true }],
+  ] as const)('delivers several channels over one %s', async (_name, eventStream) => {
+    const { server, url } = await serve();
+    const conn = client(url, { eventStream });
+    const score = firstValueFrom(conn.events('match-score').pipe(take(2), toArray()));
+    const highlights = firstValueFrom(conn.events('match-highlights').pipe(take(1), toArray()));
+    await expect.poll(() => server.metrics().streams + server.metrics().polls).toBeGreaterThan(0);
+    if (!('forceLongPoll' in eventStream)) {
+      await expect.poll(async () => (await server.presence('match-highlights')).length).toBe(1);
+      await expect.poll(async () => (await server.presence('match-score')).length).toBe(1);
+    }
+    await server.publish('match-score', { home: 1 });
+    await server.publish('match-highlights', 'goal!');
+    await server.publish('match-score', { home: 2 });
+    await expect(score).resolves.toEqual([{ home: 1 }, { home: 2 }]);
+    await expect(highlights).resolves.toEqual(['goal!']);
+    expect(server.metrics().streams).toBeLessThanOrEqual(1);
   });
 });

@@ -5,6 +5,7 @@ import {
   distinctUntilChanged,
   finalize,
   interval,
+  map,
   Observable,
   retry,
   share,
@@ -24,6 +25,7 @@ import { PROTOCOL_VERSION, type Frame, type JsonValue, type Payload } from '../p
 import { Channel, type Outgoing, type RequestOptions } from '../channel/channel.js';
 import { Positions, type GapNotice } from '../channel/positions.js';
 import { Outbox, type Ack, type DropReason } from './outbox.js';
+import { createEventStream, type EventStream, type EventStreamOptions } from '../sse/index.js';
 import {
   ConnectionClosedError,
   ConnectionLostError,
@@ -64,6 +66,11 @@ export interface ConnectOptions {
   readonly requestTimeout?: number;
   /** `false` creates a separate connection instead of sharing the pooled one. Default `true`. */
   readonly shared?: boolean;
+  /**
+   * Options of the single EventSource (or long-poll loop) behind `conn.events()`:
+   * `EventSource` and `fetch` implementations, `forceLongPoll`, `withCredentials`, timings.
+   */
+  readonly eventStream?: EventStreamOptions;
 }
 
 /** A message the connection could not deliver, reported on `conn.dropped$`. */
@@ -119,6 +126,8 @@ export class Connection {
   readonly #random: () => number;
   readonly #options: Required<Pick<ConnectOptions, 'connectTimeout' | 'linger' | 'maxFrameBytes' | 'requestTimeout'>>;
   readonly #release: (() => void) | undefined;
+  readonly #eventStreamOptions: EventStreamOptions;
+  #eventStream: EventStream | undefined;
   #link: Link | undefined;
   #hold: Subscription | undefined;
   #session: string | undefined;
@@ -139,6 +148,7 @@ export class Connection {
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.reconnect };
     this.#heartbeat = options.heartbeat === false ? false : { ...DEFAULT_HEARTBEAT, ...options.heartbeat };
     this.#random = options.random ?? Math.random;
+    this.#eventStreamOptions = { scheduler: this.#scheduler, ...options.eventStream };
     this.#options = {
       connectTimeout: options.connectTimeout ?? 10_000,
       linger: options.linger ?? 1_000,
@@ -189,6 +199,36 @@ export class Connection {
       this.#channels.set(id, channel);
     }
     return channel as Channel<T>;
+  }
+
+  /**
+   * The server-sent channel `id`, carried by the page's single EventSource
+   * (created on first use, shared by every `events()` channel of this
+   * connection), or by one long-poll loop where `EventSource` is missing or
+   * `eventStream.forceLongPoll` is set. Hot and ref-counted like `channel()`;
+   * resumes with `Last-Event-ID` after a reconnect. Receive-only: send over `channel(id)`.
+   *
+   * @example
+   * conn.events<Score>('match-score').subscribe((score) => render(score));
+   */
+  events<T = unknown>(id: string): Observable<T> {
+    this.#assertOpen();
+    const problem = channelIdProblem(id);
+    if (problem !== undefined) throw new InvalidArgumentError(problem);
+    return this.#stream().events<T>(id).pipe(takeUntil(this.#closing));
+  }
+
+  /** Gap notices of the `events()` channels: what the server could not replay after the EventSource reconnected. */
+  get eventGaps$(): Observable<GapNotice> {
+    return this.#stream().resets$.pipe(
+      map((reset): GapNotice => ({ channel: reset.channel, reason: 'history', since: undefined, seq: reset.seq, epoch: undefined })),
+      takeUntil(this.#closing),
+    );
+  }
+
+  #stream(): EventStream {
+    this.#eventStream ??= createEventStream(this.url, this.#eventStreamOptions);
+    return this.#eventStream;
   }
 
   /**
