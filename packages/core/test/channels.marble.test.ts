@@ -249,3 +249,16 @@ describe('request/reply (marbles)', () => {
     });
   });
 });
+
+describe('requests against a full buffer (marbles)', () => {
+  it("errors with BufferFullError under the 'error' policy and holds nothing open", () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ buffer: { maxMessages: 1, overflow: 'error' }, linger: 10 });
+      fake.onSocket = (socket) => later(() => socket.drop(4401), 5); // never opens: fails at 5
+      conn.channel('a').send(1);
+      expectObservable(conn.channel('a').request(2)).toBe('#', undefined, new BufferFullError('1/1 messages, 9/1048576 bytes'));
+      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [5, 'f']]), { C: 'connecting', f: 'failed' });
+      later(() => expect(fake.openCount).toBe(0), 20);
+    });
+  });
+});

@@ -492,12 +492,13 @@ export class Connection {
       const id = this.#nextId++;
       const wire = encodeText({ type: 'request', channel, id, data });
       const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
-      this.#outbox.expectResponse(id, wire, subscriber);
-      this.#send(channel, { wire, bytes: wire.length }, id);
-      return () => {
+      // Added before the send, so it also runs when the send throws (a full buffer under the 'error' policy).
+      subscriber.add(() => {
         if (this.#outbox.forget(id)) this.#link?.write(encodeText({ type: 'cancel', id }));
         demand.unsubscribe();
-      };
+      });
+      this.#outbox.expectResponse(id, wire, subscriber);
+      this.#send(channel, { wire, bytes: wire.length }, id);
     }).pipe(
       timeout({ first: ms, scheduler: this.#scheduler, with: () => throwError(() => new RequestTimeoutError(channel, ms)) }),
     );
