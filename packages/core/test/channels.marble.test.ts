@@ -262,3 +262,36 @@ describe('requests against a full buffer (marbles)', () => {
     });
   });
 });
+
+describe('sends while the socket is closing (marbles)', () => {
+  it('are buffered, not written into a closing socket, and flushed on the next one', () => {
+    testScheduler().run(() => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 50 } });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const sub = conn.channel('a').subscribe();
+      later(() => {
+        fake.last.readyState = 2; // the server started the close handshake (1001)
+        conn.channel('a').send('during close');
+      }, 10);
+      later(() => fake.last.drop(1001, 'going away'), 20);
+      later(() => {
+        expect(sentSummary(fake.sockets[0]!)).toEqual(['hello', 'sub:a']);
+        expect(sentSummary(fake.sockets[1]!)).toEqual(['hello', 'sub:a', 'msg:a:"during close"']);
+        sub.unsubscribe();
+      }, 100);
+    });
+  });
+
+  it('unsubscribing while reconnecting stops the retries', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 } });
+      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+      const sub = conn.channel('a').subscribe();
+      later(() => sub.unsubscribe(), 50); // during the first backoff wait; the join lingers 1 s
+      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [1, 'r'], [1050, 'c']]), { C: 'connecting', r: 'reconnecting', c: 'closed' });
+      // sockets at 0, 101, 302, 703 while lingering; none after the linger ended at 1050
+      later(() => expect(fake.sockets).toHaveLength(4), 1050);
+      later(() => expect(fake.sockets).toHaveLength(4), 60_000);
+    });
+  });
+});

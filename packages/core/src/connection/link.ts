@@ -2,6 +2,8 @@ import { asapScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { encodeBatch } from '../protocol/codec.js';
 import type { WebSocketLike } from './transport.js';
 
+const OPEN = 1;
+
 /** Most envelopes in one batch (the server's default `maxBatch` is 1024). */
 const MAX_BATCH = 1024;
 
@@ -25,9 +27,13 @@ export class Link {
     private readonly flushScheduler: SchedulerLike = asapScheduler,
   ) {}
 
-  /** Queues an encoded frame. Returns false when the link is already closed. */
+  /**
+   * Queues an encoded frame. Returns false, writing nothing, when the link is
+   * closed or its socket is no longer open (a close handshake in progress, in
+   * which a browser would discard the frame silently): the caller keeps it.
+   */
   write(wire: string | Uint8Array): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || this.socket.readyState !== OPEN) return false;
     if (typeof wire !== 'string') {
       this.flush();
       this.socket.send(wire);
@@ -47,7 +53,7 @@ export class Link {
   flush(): void {
     this.#flush?.unsubscribe();
     this.#flush = undefined;
-    if (this.#pending.length === 0 || this.#closed) return;
+    if (this.#pending.length === 0 || this.#closed || this.socket.readyState !== OPEN) return;
     const batch = encodeBatch(this.#pending);
     this.#pending = [];
     this.#pendingChars = 0;

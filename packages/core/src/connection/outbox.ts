@@ -47,8 +47,7 @@ export class Outbox {
 
   /** Writes `item` to the link, or queues it when there is none. Throws `BufferFullError` under the `'error'` policy. */
   send(item: BufferedMessage, link: Link | undefined): void {
-    if (link !== undefined) {
-      link.write(item.wire);
+    if (link?.write(item.wire) === true) {
       this.#markWritten(item.id);
       return;
     }
