@@ -11,6 +11,7 @@
  *   --no-save            print only
  *   --server-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"   node flags of the server process
  *   --server-wrapper "strace -c -f -o /tmp/strace.txt"         command the server process runs under
+ *   --client-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"   node flags of the load-generator process
  */
 import { fileURLToPath } from 'node:url';
 import { CONTENDERS, type Contender } from './contenders.js';
@@ -40,6 +41,7 @@ async function main(args: readonly string[]): Promise<number> {
   for (const s of scenarios ?? []) if (!(SCENARIO_IDS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}`);
   const nodeArgs = value(args, '--server-node-args');
   const wrapper = value(args, '--server-wrapper');
+  const clientArgs = value(args, '--client-node-args');
   console.log(`rxmux bench: ${profile.name} profile${profile.scaled.length ? ' (counts scaled down, see below)' : ''}; load ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const report = await runBench({
     profile,
@@ -47,6 +49,7 @@ async function main(args: readonly string[]): Promise<number> {
     ...(only !== undefined ? { contenders: only } : {}),
     ...(scenarios !== undefined ? { scenarios } : {}),
     server: { ...(nodeArgs ? { execArgv: nodeArgs.split(' ') } : {}), ...(wrapper ? { wrapper: wrapper.split(' ') } : {}) },
+    ...(clientArgs ? { client: { execArgv: clientArgs.split(' ') } } : {}),
     log: (line) => console.log(line),
   });
   console.log(`\n${'='.repeat(100)}\n${formatReport(report)}`);

@@ -7,10 +7,11 @@
 import { openClient, type BenchClient } from './clients.js';
 import type { Contender } from './contenders.js';
 import { serve } from './ipc.js';
-import { route, type RoutingArgs } from './routing.js';
+import type { RoutingArgs } from './routing.js';
 import { percentile, StallError, turn, wall, waitFor, withTimeout } from './util.js';
 
 let clients: BenchClient[] = [];
+let armedCpu = process.cpuUsage();
 const deliveries = { count: 0, expected: Number.POSITIVE_INFINITY, doneWall: 0 };
 
 function onDelivery(): void {
@@ -61,6 +62,15 @@ serve({
     }
     return { p50: percentile(us, 50), p99: percentile(us, 99), mean: us.reduce((a, b) => a + b, 0) / us.length, n: us.length };
   },
+  /** Starts counting this process's CPU time (the load generator's cost, for diagnosis). */
+  armCpu() {
+    armedCpu = process.cpuUsage();
+    return null;
+  },
+  cpu() {
+    const d = process.cpuUsage(armedCpu);
+    return { cpuUs: d.user + d.system };
+  },
   armDeliveries(args: { expected: number }) {
     deliveries.count = 0;
     deliveries.expected = args.expected;
@@ -86,7 +96,8 @@ serve({
     }
     return { startWall };
   },
-  routing(args: RoutingArgs) {
+  async routing(args: RoutingArgs) {
+    const { route } = await import('./routing.js');
     return route(args);
   },
   close() {

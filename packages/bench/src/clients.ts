@@ -2,9 +2,9 @@
  * Client side of each contender, as the load generator drives it: open,
  * subscribe with a callback, send, send bytes, request/reply, close.
  */
-import { connect, type Connection } from '@rxmux/core';
-import { firstValueFrom, type Subscription } from 'rxjs';
-import { io, type Socket } from 'socket.io-client';
+import type { Connection } from '@rxmux/core';
+import type { Subscription } from 'rxjs';
+import type { Socket } from 'socket.io-client';
 import { WebSocket, type RawData } from 'ws';
 import type { Contender, RawWsMessage } from './contenders.js';
 
@@ -54,7 +54,12 @@ function openWs(port: number): Promise<BenchClient> {
   });
 }
 
-function openSocketIo(port: number): Promise<BenchClient> {
+// Socket.IO and rxmux are imported only by the load generator that runs them.
+let socketIo: typeof import('socket.io-client') | undefined;
+let rxmux: { core: typeof import('@rxmux/core'); rxjs: typeof import('rxjs') } | undefined;
+
+async function openSocketIo(port: number): Promise<BenchClient> {
+  const { io } = (socketIo ??= await import('socket.io-client'));
   const socket: Socket = io(`http://127.0.0.1:${port}`, {
     transports: ['websocket'],
     forceNew: true,
@@ -96,7 +101,10 @@ function openSocketIo(port: number): Promise<BenchClient> {
  * when its first channel is subscribed, so `hold` is subscribed at once and
  * the client is ready when the status is `open` (the welcome arrived).
  */
-function openRxmux(port: number, hold: string): Promise<BenchClient> {
+async function openRxmux(port: number, hold: string): Promise<BenchClient> {
+  rxmux ??= { core: await import('@rxmux/core'), rxjs: await import('rxjs') };
+  const { connect } = rxmux.core;
+  const { firstValueFrom } = rxmux.rxjs;
   const conn: Connection = connect(`ws://127.0.0.1:${port}/rt`, { WebSocket: WebSocket as never, shared: false });
   const subs: Subscription[] = [conn.channel(hold).subscribe({ error: () => undefined })];
   const client: BenchClient = {

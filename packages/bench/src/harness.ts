@@ -69,6 +69,8 @@ export interface BenchOptions {
   readonly runs?: number;
   /** Extra node flags and a wrapper command for the server process (profiling). */
   readonly server?: ChildOptions;
+  /** Extra node flags for the load-generator process (profiling). */
+  readonly client?: ChildOptions;
   /** Called with progress lines. */
   readonly log?: (line: string) => void;
 }
@@ -92,7 +94,7 @@ async function withPair<T>(contender: Contender, options: BenchOptions, body: (p
   };
   const [server, client] = await Promise.allSettled([
     Child.start('./server-main.js', `${contender} server`, serverOptions),
-    Child.start('./client-main.js', `${contender} load generator`),
+    Child.start('./client-main.js', `${contender} load generator`, options.client),
   ]).then(async ([s, c]) => {
     if (s.status === 'fulfilled' && c.status === 'fulfilled') return [s.value, c.value] as const;
     if (s.status === 'fulfilled') await s.value.stop();
@@ -117,11 +119,13 @@ function fanin(profile: Profile, shape: { clients: number; each: number }): Meas
     const t = profile.timeoutMs;
     await client.call('connect', { contender, port, n: shape.clients, hold: CH.fanin, timeoutMs: t }, t + 5_000);
     await sleep(profile.settleMs);
-    await server.call('arm');
+    await Promise.all([server.call('arm'), client.call('armCpu')]);
     const total = shape.clients * shape.each;
     const { startWall } = await client.call<{ startWall: number }>('fanin', { channel: CH.fanin, perClient: shape.each, perTurn: 1_000, data: PAYLOAD, timeoutMs: t }, t + 5_000);
     const r = await server.call<{ lastWall: number; cpuUs: number; systemUs: number }>('waitReceived', { messages: total, timeoutMs: t }, t + 5_000);
+    const generator = await client.call<{ cpuUs: number }>('cpu');
     return {
+      clientCpuUsPerMsg: generator.cpuUs / total,
       msgsPerSec: total / ((r.lastWall - startWall) / 1000),
       cpuUsPerMsg: r.cpuUs / total,
       kernelShare: (r.systemUs / r.cpuUs) * 100,
@@ -148,10 +152,12 @@ function fanout(profile: Profile): Measure {
     const out: Record<string, number> = {};
     for (const mode of ['burst', 'paced'] as const) {
       await client.call('armDeliveries', { expected: clients * publishes });
-      await server.call('arm');
+      await Promise.all([server.call('arm'), client.call('armCpu')]);
       const { startWall } = await server.call<{ startWall: number }>('publish', { channel: CH.fanout, count: publishes, mode, data: PAYLOAD }, t);
       const { doneWall } = await client.call<{ doneWall: number }>('waitDeliveries', { timeoutMs: t }, t + 5_000);
       const { cpuUs } = await server.call<{ cpuUs: number }>('cpu');
+      const generator = await client.call<{ cpuUs: number }>('cpu');
+      out[`${mode}ClientCpuUs`] = generator.cpuUs / (clients * publishes);
       out[`${mode}PerSec`] = (clients * publishes) / ((doneWall - startWall) / 1000);
       out[`${mode}CpuUs`] = cpuUs / (clients * publishes);
       await sleep(profile.settleMs);
@@ -233,6 +239,7 @@ function networkScenarios(profile: Profile): NetworkScenario[] {
     { key: 'msgsPerSec', label: 'msgs/s at the server', better: 'higher' },
     { key: 'cpuUsPerMsg', label: 'server CPU µs/msg', better: 'lower' },
     { key: 'kernelShare', label: 'server kernel CPU %', better: 'lower' },
+    { key: 'clientCpuUsPerMsg', label: 'load generator CPU µs/msg', better: 'lower' },
   ];
   const faninVerdict = (m: Record<string, Record<string, number>>): Verdict[] => [
     atLeast('msgs/s ≥ 2× Socket.IO', m, 'msgsPerSec', 2, ['socket.io']),
@@ -272,6 +279,8 @@ function networkScenarios(profile: Profile): NetworkScenario[] {
         { key: 'burstCpuUs', label: 'burst: server CPU µs/delivery', better: 'lower' },
         { key: 'pacedPerSec', label: 'paced: deliveries/s', better: 'higher' },
         { key: 'pacedCpuUs', label: 'paced: server CPU µs/delivery', better: 'lower' },
+        { key: 'burstClientCpuUs', label: 'burst: clients CPU µs/delivery', better: 'lower' },
+        { key: 'pacedClientCpuUs', label: 'paced: clients CPU µs/delivery', better: 'lower' },
       ],
       measure: fanout(profile),
       verdicts: (m) => [
@@ -346,7 +355,7 @@ async function runRouting(options: BenchOptions, runs: number): Promise<Scenario
   const { profile } = options;
   const started = Date.now();
   const loadBefore = loadavg();
-  const kinds: RouterKind[] = ['multiplex', 'rxmux-unbatched', 'rxmux'];
+  const kinds: RouterKind[] = ['multiplex', 'rxmux-unbatched', 'rxmux', 'floor'];
   const metrics: Metric[] = profile.routing.channels.map((n) => ({ key: `ch${n}`, label: `frames/s, ${n.toLocaleString('en-US')} channel${n === 1 ? '' : 's'}`, better: 'higher' }));
   const all = emptyRuns(kinds, metrics);
   const errors: string[] = [];
@@ -388,7 +397,7 @@ async function runRouting(options: BenchOptions, runs: number): Promise<Scenario
     title,
     contenders: kinds,
     metrics,
-    ratios: [['rxmux', 'multiplex'], ['rxmux-unbatched', 'multiplex']],
+    ratios: [['rxmux', 'multiplex'], ['rxmux-unbatched', 'multiplex'], ['floor', 'multiplex'], ['rxmux', 'floor']],
     runs: all,
     medians,
     verdicts,
@@ -446,7 +455,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       'rxmux server: default options (memory engine) except limits.ratePerSecond/rateBurst, raised so the per-connection rate limit (100/s) does not throttle the load generator.',
       'Socket.IO: websocket transport only, no compression, clients with forceNew: true; request/reply for ws and Socket.IO is an id echo, rxmux uses channel.request().',
       'One load-generator process drives all clients: with 2 cores the generator can be the bottleneck of fan-in and fan-out; server CPU per message is the steadier figure.',
-      `Routing: rxmux is fed batches of ${profile.routing.batch} envelopes per message (what the server sends under load) and, as rxmux-unbatched, one envelope per message like multiplex.`,
+      `Routing: rxmux is fed batches of ${profile.routing.batch} envelopes per message (what the server sends under load) and, as rxmux-unbatched, one envelope per message like multiplex; "floor" is JSON.parse of the same batches plus a Map lookup per frame (no validation, no RxJS), the ceiling of any JSON router here.`,
     ],
     scenarios,
   };

@@ -10,8 +10,13 @@ import type { Subscription } from 'rxjs';
 import { webSocket, type WebSocketSubjectConfig } from 'rxjs/webSocket';
 import { StallError } from './util.js';
 
-/** Which router is measured: rxmux with server-style batches, rxmux one frame per message, or RxJS multiplex. */
-export type RouterKind = 'rxmux' | 'rxmux-unbatched' | 'multiplex';
+/**
+ * Which router is measured: rxmux with server-style batches, rxmux one frame
+ * per message, RxJS multiplex, or the floor: `JSON.parse` of the same batches
+ * and a `Map` lookup per frame, with no validation and no RxJS (the ceiling
+ * any JSON router reaches on this machine).
+ */
+export type RouterKind = 'rxmux' | 'rxmux-unbatched' | 'multiplex' | 'floor';
 
 export interface RoutingArgs {
   readonly kind: RouterKind;
@@ -135,8 +140,30 @@ function routeMultiplex(args: RoutingArgs): RoutingResult {
   }
 }
 
+function routeFloor(args: RoutingArgs): RoutingResult {
+  let delivered = 0;
+  const handlers = new Map<string, (data: unknown) => void>();
+  for (let i = 0; i < args.channels; i++) handlers.set(channelId(i), () => delivered++);
+  const cycle = cycleOf(args.frames);
+  const envelopes: string[] = [];
+  for (let i = 0; i < args.channels; i++) envelopes.push(JSON.stringify([1, channelId(i), args.data]));
+  const messages: string[] = [];
+  for (let j = 0; j < cycle; j += args.batch) {
+    const group: string[] = [];
+    for (let k = j; k < j + args.batch; k++) group.push(envelopes[k % args.channels] as string);
+    messages.push(`[${group.join(',')}]`);
+  }
+  const push = (m: string): void => {
+    for (const e of JSON.parse(m) as [number, string, unknown][]) handlers.get(e[1])?.(e[2]);
+  };
+  const result = drive(messages, args.batch, args.frames, push, args);
+  if (delivered !== result.frames + cycle) throw new Error(`floor delivered ${delivered} of ${result.frames + cycle} frames`);
+  return result;
+}
+
 /** Runs one routing measurement. */
 export function route(args: RoutingArgs): RoutingResult {
   if (args.kind === 'multiplex') return routeMultiplex(args);
+  if (args.kind === 'floor') return routeFloor(args);
   return routeRxmux(args, args.kind === 'rxmux' ? args.batch : 1);
 }

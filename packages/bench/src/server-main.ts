@@ -5,9 +5,8 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServer as createRxmuxServer, type RxmuxServer } from '@rxmux/server';
-import { Server as SocketIoServer } from 'socket.io';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RxmuxServer } from '@rxmux/server';
+import type { RawData, WebSocket } from 'ws';
 import { CH, type Contender, type RawWsMessage } from './contenders.js';
 import { serve } from './ipc.js';
 import { turn, wall, waitFor } from './util.js';
@@ -38,7 +37,9 @@ async function listen(http: HttpServer): Promise<number> {
   return (http.address() as AddressInfo).port;
 }
 
+// Each contender's library is imported only by the process that runs it (faster start, no cross-talk).
 async function startWs(): Promise<BenchServer> {
+  const { WebSocketServer } = await import('ws');
   const http = createHttpServer();
   const wss = new WebSocketServer({ server: http, perMessageDeflate: false, clientTracking: false });
   const rooms = new Map<string, Set<WebSocket>>();
@@ -83,6 +84,7 @@ async function startWs(): Promise<BenchServer> {
 }
 
 async function startSocketIo(): Promise<BenchServer> {
+  const { Server: SocketIoServer } = await import('socket.io');
   const http = createHttpServer();
   const io = new SocketIoServer(http, { transports: ['websocket'], perMessageDeflate: false, httpCompression: false, serveClient: false });
   io.on('connection', (socket) => {
@@ -103,6 +105,7 @@ async function startSocketIo(): Promise<BenchServer> {
 }
 
 async function startRxmux(): Promise<BenchServer> {
+  const { createServer: createRxmuxServer } = await import('@rxmux/server');
   // Default options except the per-connection rate limit (100 frames/s by
   // default), which would otherwise throttle the load generator itself.
   const server: RxmuxServer = createRxmuxServer({ host: '127.0.0.1', port: 0, limits: { ratePerSecond: 1e9, rateBurst: 1e9 } });

@@ -42,7 +42,7 @@ describe('bench harness (smoke profile)', () => {
     expect(report.scenarios.map((s) => s.id)).toEqual(['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing']);
     for (const s of report.scenarios) expect(s.errors).toEqual([]);
     for (const s of report.scenarios.filter((s) => s.id !== 'routing')) expect(s.contenders).toEqual(['ws', 'socket.io', 'rxmux']);
-    expect(report.scenarios.at(-1)?.contenders).toEqual(['multiplex', 'rxmux-unbatched', 'rxmux']);
+    expect(report.scenarios.at(-1)?.contenders).toEqual(['multiplex', 'rxmux-unbatched', 'rxmux', 'floor']);
   });
 
   it('produces a positive number for every throughput, latency and CPU metric', () => {
