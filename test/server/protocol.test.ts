@@ -36,7 +36,7 @@ describe('session', () => {
     }
     a.send({ type: 'message', channel: 'room', data: { from: 'a' }, id: 1 });
     expect(await a.waitFor('ack')).toEqual({ type: 'ack', id: 1 });
-    expect(await b.waitForFrame(isPub('room'))).toEqual({ type: 'publication', channel: 'room', data: { from: 'a' } });
+    expect(await b.waitForFrame(isPub('room'))).toEqual({ type: 'publication', channel: 'room', data: { from: 'a' }, seq: 1 });
     b.send({ type: 'message', channel: 'room', data: 'hi a' });
     expect(await a.waitForFrame((f) => f.type === 'publication' && f.data === 'hi a')).toMatchObject({ channel: 'room' });
   });

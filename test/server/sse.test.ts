@@ -73,13 +73,25 @@ function rawStream(url: string, headers: Record<string, string>, until: RegExp):
   });
 }
 
+/** A cursor without its history epochs (`a=5.Xk3…` → `a=5`), after checking every part has one. */
+function seqs(cursor: string): string {
+  for (const part of cursor.split(',')) expect(part).toMatch(/^[^=]+=\d+\.[A-Za-z0-9_-]+$/);
+  return cursor.replace(/\.[A-Za-z0-9_-]+/g, '');
+}
+
+/** The epoch of a one-channel cursor. */
+function seqsEpoch(cursor: string): string {
+  seqs(cursor);
+  return cursor.slice(cursor.indexOf('.') + 1);
+}
+
 describe('SSE', () => {
   it('carries many channels on one stream with id:, retry:, event: and data:', async () => {
     const { server, http } = await start({ limits: { sseRetryMs: 1500 } });
     const s = open(`${http}/sse?channels=a,b`);
     const ready = await s.next('ready');
     expect(ready.data.channels).toEqual(['a', 'b']);
-    expect(ready.id).toBe('a=0,b=0');
+    expect(seqs(ready.id)).toBe('a=0,b=0');
     await server.publish('a', { n: 1 });
     await server.publish('b', 'two');
     await server.publish('zzz', 'not subscribed');
@@ -90,14 +102,14 @@ describe('SSE', () => {
       { channel: 'b', seq: 1, data: 'two' },
       { channel: 'a', seq: 2, bytes: Buffer.from([1, 2, 255]).toString('base64') },
     ]);
-    expect(got.map((e) => e.id)).toEqual(['a=1,b=0', 'a=1,b=1', 'a=2,b=1']);
+    expect(got.map((e) => seqs(e.id))).toEqual(['a=1,b=0', 'a=1,b=1', 'a=2,b=1']);
     expect(server.metrics().streams).toBe(1);
     expect((await server.presence('a')).map((m) => m.transport)).toEqual(['sse']);
 
     const raw = await rawStream(`${http}/sse?channel=a`, {}, /event: ready[\s\S]*\n\n/);
     expect(raw.status).toBe(200);
     expect(raw.res.headers['content-type']).toMatch(/^text\/event-stream/);
-    expect(raw.text).toMatch(/^retry: 1500\nid: a=2\nevent: ready\ndata: \{.*\}\n\n/);
+    expect(raw.text).toMatch(/^retry: 1500\nid: a=2\.[A-Za-z0-9_-]+\nevent: ready\ndata: \{.*\}\n\n/);
   });
 
   it('sends comment heartbeats', async () => {
@@ -123,12 +135,12 @@ describe('SSE', () => {
       await s.next('publication');
       await s.next('publication');
       const third = await s.next('publication');
-      expect(third.id).toBe('score=3,other=0');
+      expect(seqs(third.id)).toBe('score=3,other=0');
       for (const socket of sockets) socket.destroy(); // the network drops
       for (let i = 4; i <= 6; i++) await server.publish('score', i);
       await server.publish('other', 'x');
       const resumed = await s.next('ready');
-      expect(resumed.id).toBe('score=3,other=0');
+      expect(resumed.id).toBe(third.id);
       const rest = [await s.next('publication'), await s.next('publication'), await s.next('publication'), await s.next('publication')];
       expect(rest.map((e) => e.data.data)).toEqual([4, 5, 6, 'x']);
       await server.publish('score', 7);
@@ -144,11 +156,27 @@ describe('SSE', () => {
   it('sends a reset when the history cannot cover the gap, then what it still has', async () => {
     const { server, http } = await start({ limits: { historySize: 3 } });
     for (let i = 1; i <= 10; i++) await server.publish('feed', i);
-    const s = open(`${http}/sse?channel=feed`, { headers: { 'last-event-id': 'feed=2' } });
-    expect((await s.next('ready')).id).toBe('feed=2');
-    expect((await s.next('reset')).data).toEqual({ channel: 'feed', seq: 7 });
+    const first = open(`${http}/sse?channel=feed`);
+    const epoch = seqsEpoch((await first.next('ready')).id);
+    first.es.close();
+    const s = open(`${http}/sse?channel=feed`, { headers: { 'last-event-id': `feed=2.${epoch}` } });
+    expect((await s.next('ready')).id).toBe(`feed=2.${epoch}`);
+    expect((await s.next('reset')).data).toEqual({ channel: 'feed', seq: 7, epoch, reason: 'history' });
     const replay = [await s.next('publication'), await s.next('publication'), await s.next('publication')];
     expect(replay.map((e) => e.data.seq)).toEqual([8, 9, 10]);
+  });
+
+  it('never resumes a cursor of another epoch (a restarted server) or without one: reset, then the new epoch from its start', async () => {
+    const { server, http } = await start();
+    for (let i = 1; i <= 3; i++) await server.publish('feed', i);
+    for (const stale of ['feed=2.oldEpoch0001', 'feed=2']) {
+      const s = open(`${http}/sse?channel=feed`, { headers: { 'last-event-id': stale } });
+      await s.next('ready');
+      expect((await s.next('reset')).data).toMatchObject({ channel: 'feed', seq: 0, reason: 'epoch' });
+      const replay = [await s.next('publication'), await s.next('publication'), await s.next('publication')];
+      expect(replay.map((e) => e.data.seq)).toEqual([1, 2, 3]);
+      s.es.close();
+    }
   });
 
   it('drops a slow SSE reader and tells the app; a fast reader gets everything', async () => {
@@ -232,27 +260,29 @@ describe('long-poll', () => {
       { type: 'publication', channel: 'a', seq: 1, data: 'first' },
       { type: 'publication', channel: 'b', seq: 1, data: 'second' },
     ]);
-    expect(answer.cursor).toBe('a=1,b=1');
+    expect(seqs(answer.cursor)).toBe('a=1,b=1');
     expect(server.metrics().polls).toBe(0);
   });
 
   it('catches up from the cursor at once, with a reset when history cannot cover the gap', async () => {
     const { server, http } = await start({ limits: { historySize: 2 } });
     for (let i = 1; i <= 3; i++) await server.publish('a', i);
-    const caughtUp = await poll(`${http}/poll?channel=a&cursor=${encodeURIComponent('a=2')}`);
-    expect(caughtUp).toEqual({ cursor: 'a=3', events: [{ type: 'publication', channel: 'a', seq: 3, data: 3 }] });
+    const epoch = seqsEpoch((await poll(`${http}/poll?channel=a&cursor=${encodeURIComponent('a=3')}`)).cursor);
+    const caughtUp = await poll(`${http}/poll?channel=a&cursor=${encodeURIComponent(`a=2.${epoch}`)}`);
+    expect(caughtUp).toEqual({ cursor: `a=3.${epoch}`, events: [{ type: 'publication', channel: 'a', seq: 3, data: 3 }] });
     for (let i = 4; i <= 6; i++) await server.publish('a', i);
     const gap = await poll(`${http}/poll?channel=a&cursor=${encodeURIComponent(caughtUp.cursor)}`);
     expect(gap.events.map((e) => (e.type === 'publication' ? e.seq : e.type))).toEqual(['reset', 5, 6]);
-    expect(gap.cursor).toBe('a=6');
+    expect(gap.cursor).toBe(`a=6.${epoch}`);
   });
 
   it('answers an empty batch after pollTimeoutMs and reports refused channels at once', async () => {
     const { http } = await start({ limits: { pollTimeoutMs: 150 }, authorize: (_p, channel) => channel !== 'no' });
     const quiet = await poll(`${http}/poll?channel=a`);
-    expect(quiet).toEqual({ cursor: 'a=0', events: [] });
+    expect(seqs(quiet.cursor)).toBe('a=0');
+    expect(quiet.events).toEqual([]);
     const refused = await poll(`${http}/poll?channel=a&channel=no`);
     expect(refused.events).toEqual([expect.objectContaining({ type: 'channel-error', channel: 'no', code: ErrorCode.Forbidden })]);
-    expect(refused.cursor).toBe('a=0');
+    expect(seqs(refused.cursor)).toBe('a=0');
   });
 });

@@ -59,10 +59,10 @@ describe('token bucket', () => {
 describe('cursor', () => {
   it('round-trips any channel name and never contains CR, LF or NUL', () => {
     const cursor = new Map([
-      ['a', 5],
-      ['x,y=z', 7],
-      ['line\nbreak\r\0', 0],
-      ['ünï', 12],
+      ['a', { seq: 5, epoch: 'Xk3p9qL2mN0r' }],
+      ['x,y=z', { seq: 7, epoch: 'a-b_c' }],
+      ['line\nbreak\r\0', { seq: 0, epoch: undefined }],
+      ['ünï', { seq: 12, epoch: 'E' }],
     ]);
     const text = encodeCursor(cursor);
     expect(text).not.toMatch(/[\r\n\0]/);
@@ -70,7 +70,12 @@ describe('cursor', () => {
   });
 
   it('ignores malformed parts and caps the number of entries', () => {
-    expect(decodeCursor('a=1,=3,b=-1,c=x,d=2,%E0=4', 10)).toEqual(new Map([['a', 1], ['d', 2]]));
+    expect(decodeCursor('a=1,=3,b=-1,c=x,d=2.e1,%E0=4,f=3.bad.epoch,g=4.', 10)).toEqual(
+      new Map([
+        ['a', { seq: 1, epoch: undefined }],
+        ['d', { seq: 2, epoch: 'e1' }],
+      ]),
+    );
     expect(decodeCursor('a=1,b=2,c=3', 2).size).toBe(2);
     expect(decodeCursor(undefined, 2).size).toBe(0);
   });
@@ -93,7 +98,26 @@ describe('MemoryEngine', () => {
     expect(engine.history('a', 1, 100)).toMatchObject({ complete: false, publications: [{ seq: 3 }, { seq: 4 }, { seq: 5 }] });
     expect(engine.history('a', 9, 100)).toMatchObject({ complete: false, last: 5, publications: [] });
     expect(engine.history('a', 0, 0)).toMatchObject({ last: 5, publications: [] });
-    expect(engine.history('never', 0, 10)).toEqual({ complete: true, last: 0, publications: [] });
+    expect(engine.history('never', 0, 10)).toMatchObject({ complete: true, last: 0, publications: [] });
+    const epochs = new Set(seen.map((p) => p.epoch));
+    expect(epochs.size).toBe(2); // one per channel
+    expect(engine.history('a', 0, 0).epoch).toBe(seen[0]?.epoch);
+    expect(new MemoryEngine().history('a', 0, 0).epoch).not.toBe(seen[0]?.epoch); // a new process: a new epoch
+  });
+
+  it('bounds the history by age too (historyTtlMs)', () => {
+    let now = 1_000;
+    const engine = new MemoryEngine({ historySize: 10, historyTtlMs: 100, now: () => now });
+    engine.publish('a', 1);
+    now += 60;
+    engine.publish('a', 2);
+    expect(engine.history('a', 0, 10)).toMatchObject({ complete: true, publications: [{ seq: 1 }, { seq: 2 }] });
+    now += 50; // seq 1 is 110 ms old
+    expect(engine.history('a', 0, 10)).toMatchObject({ complete: false, publications: [{ seq: 2 }] });
+    expect(engine.history('a', 1, 10)).toMatchObject({ complete: true, publications: [{ seq: 2 }] });
+    now += 100; // all stale: nothing to replay, complete only for a reader that saw everything
+    expect(engine.history('a', 2, 10)).toMatchObject({ complete: true, publications: [] });
+    expect(engine.history('a', 1, 10)).toMatchObject({ complete: false, publications: [] });
   });
 
   it('forgets the least recently published channel beyond historyChannels', () => {
@@ -101,8 +125,12 @@ describe('MemoryEngine', () => {
     engine.publish('a', 1);
     engine.publish('b', 1);
     engine.publish('a', 2);
-    engine.publish('c', 1); // evicts b, the least recently published
-    expect(engine.history('b', 0, 0).last).toBe(0);
-    expect(engine.history('a', 0, 0).last).toBe(2);
+    const b = engine.history('b', 0, 0).epoch;
+    engine.publish('a', 3);
+    engine.publish('c', 1); // evicts b, the least recently used
+    expect(engine.history('a', 0, 0).last).toBe(3);
+    const again = engine.history('b', 0, 0);
+    expect(again.last).toBe(0);
+    expect(again.epoch).not.toBe(b); // a forgotten history comes back as a new epoch
   });
 });

@@ -94,17 +94,29 @@ export function corsHeaders(request: IncomingMessage): Record<string, string> {
 }
 
 /**
- * A per-stream cursor: the last seq seen per channel, e.g. `a=5,player%2D1=7`.
- * It travels as the SSE event `id:` (so `Last-Event-ID` resumes) and as the
- * long-poll `cursor` parameter. Channel names are URI-encoded, so `,` and `=`
- * never appear inside one; CR, LF and NUL never appear at all.
+ * A per-stream cursor: where the stream stands in each channel's history, the
+ * last seq seen and the history epoch it belongs to, e.g.
+ * `a=5.Xk3p9qL2mN0r,player%2D1=7.Q8vT1bYz5cWe`. It travels as the SSE event
+ * `id:` (so `Last-Event-ID` resumes) and as the long-poll `cursor` parameter.
+ * Channel names are URI-encoded, so `,` and `=` never appear inside one;
+ * epochs are base64url (no `.`); CR, LF and NUL never appear at all. A seq
+ * without an epoch (an older cursor) never resumes silently: it gets a reset.
  */
-export type Cursor = Map<string, number>;
+export type Cursor = Map<string, CursorEntry>;
+
+/** One channel's place in a {@link Cursor}. */
+export interface CursorEntry {
+  readonly seq: number;
+  /** The history epoch `seq` belongs to; undefined when the cursor did not say. */
+  readonly epoch: string | undefined;
+}
+
+const EPOCH = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Encodes a cursor for the wire. */
 export function encodeCursor(cursor: Cursor): string {
   const parts: string[] = [];
-  for (const [channel, seq] of cursor) parts.push(`${encodeURIComponent(channel)}=${seq}`);
+  for (const [channel, { seq, epoch }] of cursor) parts.push(`${encodeURIComponent(channel)}=${seq}${epoch === undefined ? '' : `.${epoch}`}`);
   return parts.join(',');
 }
 
@@ -115,10 +127,13 @@ export function decodeCursor(text: string | undefined, max: number): Cursor {
   for (const part of text.split(',')) {
     if (cursor.size >= max) break;
     const eq = part.lastIndexOf('=');
-    const seq = Number(part.slice(eq + 1));
-    if (eq <= 0 || !Number.isSafeInteger(seq) || seq < 0) continue;
+    const value = part.slice(eq + 1);
+    const dot = value.indexOf('.');
+    const seq = Number(dot === -1 ? value : value.slice(0, dot));
+    const epoch = dot === -1 ? undefined : value.slice(dot + 1);
+    if (eq <= 0 || !Number.isSafeInteger(seq) || seq < 0 || (epoch !== undefined && !EPOCH.test(epoch))) continue;
     try {
-      cursor.set(decodeURIComponent(part.slice(0, eq)), seq);
+      cursor.set(decodeURIComponent(part.slice(0, eq)), { seq, epoch });
     } catch {
       // malformed escape: skip the part
     }

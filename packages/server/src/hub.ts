@@ -25,8 +25,8 @@ export class OutgoingPublication {
   }
 
   /**
-   * The text envelope (JSON data only). `seq` is reserved for the delivery
-   * extension. Data that cannot be encoded (too deep, cyclic) throws here, in
+   * The text envelope (JSON data only), with the publication's `seq` so a
+   * client can resume and drop duplicates. Data that cannot be encoded (too deep, cyclic) throws here, in
    * the hub's per-subscriber guard, and the failure is remembered so it costs
    * one attempt, not one per recipient.
    */
@@ -34,7 +34,7 @@ export class OutgoingPublication {
     if (this.textCache !== undefined) return this.textCache;
     if (this.failure !== undefined) throw this.failure;
     try {
-      return (this.textCache = encodeText({ type: 'publication', channel: this.channel, data: this.publication.data }));
+      return (this.textCache = encodeText({ type: 'publication', channel: this.channel, data: this.publication.data, seq: this.publication.seq }));
     } catch (error) {
       this.failure = error;
       throw error;
@@ -50,7 +50,7 @@ export class OutgoingPublication {
   get binary(): Uint8Array {
     const data = this.publication.data;
     if (!(data instanceof Uint8Array)) throw new TypeError('not a binary publication');
-    return (this.binaryCache ??= encodeBinary({ type: 'publication', channel: this.channel, data }));
+    return (this.binaryCache ??= encodeBinary({ type: 'publication', channel: this.channel, data, seq: this.publication.seq }));
   }
 
   /** The JSON carried in an SSE `data:` line or a long-poll event. */

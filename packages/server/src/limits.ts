@@ -10,6 +10,11 @@
  * | rateLimitCloseAfter      | 100       | close 1008 after that many dropped frames in a row      |
  * | maxChannelsPerConnection | 256       | error frame `RXMUX_ERR_TOO_MANY_CHANNELS` on that channel |
  * | slowConsumerBytes        | 4 MiB     | close 1008 'slow consumer' + `hooks.onSlowConsumer`     |
+ * | historySize / historyTtlMs | 100 / 5 min | resume further back gets a `gap` frame (SSE: `reset`)  |
+ * | sessionTtlMs             | 60 s      | a detached session is forgotten: the next hello starts a new one |
+ * | maxDetachedSessions      | 10 000    | the oldest detached session is forgotten first          |
+ * | dedupeWindow             | 10 000    | message ids remembered per session (older duplicates run again) |
+ * | replyCacheSize           | 1 000     | request replies remembered per session for re-sent requests |
  */
 
 /** Every limit of a server. Pass a `Partial<Limits>` to `createServer` to change some. */
@@ -28,8 +33,18 @@ export interface Limits {
   readonly maxChannelsPerConnection: number;
   /** Bytes buffered towards one client above which it is a slow consumer and is dropped. */
   readonly slowConsumerBytes: number;
-  /** Publications kept per channel for SSE / long-poll resume (`Last-Event-ID`, `cursor`). */
+  /** Publications kept per channel for resume (WebSocket `subscribe.since`, SSE `Last-Event-ID`, poll `cursor`). */
   readonly historySize: number;
+  /** How long a publication stays in the history, in milliseconds (the other bound next to `historySize`). */
+  readonly historyTtlMs: number;
+  /** How long a session whose socket dropped is kept for a resuming `hello`, in milliseconds. */
+  readonly sessionTtlMs: number;
+  /** Most detached sessions kept at once; beyond it the oldest is forgotten. */
+  readonly maxDetachedSessions: number;
+  /** Client message ids remembered per session to drop duplicates (effectively-once delivery). */
+  readonly dedupeWindow: number;
+  /** Finished request replies remembered per session, answered again when a request is re-sent. */
+  readonly replyCacheSize: number;
   /** Channels whose history the memory engine keeps at most (least recently published dropped first). */
   readonly historyChannels: number;
   /** How long a long-poll request is held when nothing is new, in milliseconds. */
@@ -48,6 +63,11 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxChannelsPerConnection: 256,
   slowConsumerBytes: 4 * 1024 * 1024,
   historySize: 100,
+  historyTtlMs: 5 * 60_000,
+  sessionTtlMs: 60_000,
+  maxDetachedSessions: 10_000,
+  dedupeWindow: 10_000,
+  replyCacheSize: 1_000,
   historyChannels: 10_000,
   pollTimeoutMs: 25_000,
   sseRetryMs: 2_000,

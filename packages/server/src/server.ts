@@ -23,6 +23,7 @@ import { channelsOf, corsHeaders, originAllowed, refuseRequest, refuseUpgrade } 
 import { Hub } from './hub.js';
 import { DEFAULT_HEARTBEAT, resolveLimits, type Heartbeat, type Limits } from './limits.js';
 import { Router } from './router.js';
+import { SessionStore } from './resume.js';
 import { Session, type SessionHost } from './session.js';
 import { servePoll, serveSse, type Endable, type StreamHost } from './sse.js';
 import type { ChannelAction, ChannelHandler, ConnectionInfo, RxmuxServer, ServerMetrics, ServerOptions } from './types.js';
@@ -75,9 +76,11 @@ class Server<P> implements RxmuxServer<P> {
   private readonly hub: Hub;
   private readonly router = new Router<ChannelHandler<P>>();
   private readonly sessions = new Set<Session<P>>();
+  /** Session state that outlives sockets (resume, dedupe), attached and detached. */
+  private readonly store: SessionStore<P>;
   private readonly endables = new Set<Endable>();
   private readonly presenceListeners = new Set<(event: PresenceEvent<P>) => void>();
-  private readonly counters: Mutable<Omit<ServerMetrics, 'connections' | 'channels'>> = {
+  private readonly counters: Mutable<Omit<ServerMetrics, 'connections' | 'channels' | 'detachedSessions'>> = {
     streams: 0,
     polls: 0,
     framesIn: 0,
@@ -107,8 +110,11 @@ class Server<P> implements RxmuxServer<P> {
       throw new RangeError('heartbeat: interval must be positive and timeout greater than interval');
     }
     this.path = (options.path ?? '/rt').replace(/\/+$/, '') || '/';
-    this.engine = options.engine ?? new MemoryEngine({ historySize: this.limits.historySize, historyChannels: this.limits.historyChannels });
+    this.engine =
+      options.engine ??
+      new MemoryEngine({ historySize: this.limits.historySize, historyTtlMs: this.limits.historyTtlMs, historyChannels: this.limits.historyChannels });
     this.hub = new Hub(this.engine, (error) => this.error(error));
+    this.store = new SessionStore<P>(this.limits);
     this.sessionHost = this.makeSessionHost();
     this.streamHost = this.makeStreamHost();
     this.wss = new WebSocketServer({
@@ -176,7 +182,7 @@ class Server<P> implements RxmuxServer<P> {
   }
 
   metrics(): ServerMetrics {
-    return { ...this.counters, connections: this.sessions.size, channels: this.hub.size };
+    return { ...this.counters, connections: this.sessions.size, channels: this.hub.size, detachedSessions: this.store.detachedCount };
   }
 
   close(): Promise<void> {
@@ -233,6 +239,7 @@ class Server<P> implements RxmuxServer<P> {
     await Promise.race([gone, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
     clearTimeout(timer);
     for (const session of [...this.sessions]) session.abort();
+    this.store.clear();
     this.detach();
     this.wss.close();
     try {
@@ -301,7 +308,6 @@ class Server<P> implements RxmuxServer<P> {
     const session = new Session<P>(this.sessionHost, wsTransport(ws), randomBytes(12).toString('base64url'), principal, Date.now());
     this.sessions.add(session);
     bindSession(ws, session, (error) => this.error(error, session.info));
-    this.hook('onConnect', session.info);
   }
 
   /** Serves `{path}/sse` and `{path}/poll`; returns false for any other request. */
@@ -357,7 +363,9 @@ class Server<P> implements RxmuxServer<P> {
         this.hub.remove(channel, session);
         this.hub.guard(() => this.engine.leave(channel, session.id));
       },
-      isDuplicate: () => false, // seam for the delivery extension's dedupe by message id
+      history: (channel, since, limit) => this.engine.history(channel, since, limit),
+      attach: (session, name) => this.store.attach(session, session.principal, name),
+      opened: (session) => this.hook('onConnect', session.info),
       scheduleFlush: (session) => {
         // setImmediate, not queueMicrotask: a microtask flushes after each socket's 'data' callback,
         // setImmediate after the whole poll phase, so frames caused by many sockets' input share a
@@ -386,7 +394,12 @@ class Server<P> implements RxmuxServer<P> {
       },
       closed: (session, code, reason) => {
         this.sessions.delete(session);
-        this.hook('onClose', session.info, code, reason);
+        const memory = session.attachedTo;
+        if (memory !== undefined) {
+          // 1000 is the client's own close(): nobody will resume. Any other loss keeps the session for a while.
+          this.store.detach(memory, session, code !== CloseCode.Normal && this.state === 'running');
+          this.hook('onClose', session.info, code, reason);
+        }
         if (this.sessions.size === 0) this.allGone?.();
       },
       error: (error, session) => this.error(error, session?.info),

@@ -8,6 +8,10 @@
  *                        └──────────────── transport closed ────────────────┘
  * ```
  *
+ * What must outlive the socket (the session id, handled message ids, running
+ * requests) lives in a {@link SessionMemory} that `hello` attaches: a new one,
+ * or the detached one the hello names (resume).
+ *
  * Outgoing text envelopes queued during one turn of the event loop leave in
  * one WebSocket message (a batch); the host schedules the flush.
  */
@@ -21,14 +25,18 @@ import {
   channelIdProblem,
   PROTOCOL_VERSION,
   type Frame,
+  type HelloFrame,
   type JsonValue,
   type MessageFrame,
   type Payload,
   type RequestFrame,
   type ServerFrame,
+  type SubscribeFrame,
 } from '@rxmux/core/protocol';
+import type { Awaitable, HistoryResult } from './engines/engine.js';
 import type { OutgoingPublication, Subscriber } from './hub.js';
 import { takeTokens, type BucketState, type Limits } from './limits.js';
+import type { Attachment, SessionMemory } from './resume.js';
 import type { ChannelAction, ChannelContext, ChannelHandler, ConnectionInfo, RequestContext, RequestResult } from './types.js';
 
 /** What a session needs from its socket. The ws adapter implements it. */
@@ -55,11 +63,12 @@ export interface SessionHost<P> {
   publish(channel: string, data: Payload): void;
   subscribe(session: Session<P>, channel: string): void;
   unsubscribe(session: Session<P>, channel: string): void;
-  /**
-   * Whether a client message id was already handled (effectively-once delivery,
-   * the delivery extension). The server answers false until that lands.
-   */
-  isDuplicate(session: Session<P>, channel: string, id: number): boolean;
+  /** The engine's history of `channel` after `since` (at most `limit` publications), its epoch and newest seq. */
+  history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
+  /** A hello arrived: resume the session it names, or start a new one. */
+  attach(session: Session<P>, name: string | undefined): { memory: SessionMemory<P>; resumed: boolean };
+  /** The welcome went out: the session (new or resumed) is open on this socket. */
+  opened(session: Session<P>, resumed: boolean): void;
   /** Calls `session.flush()` later in this turn of the event loop (once per turn). */
   scheduleFlush(session: Session<P>): void;
   /** Counts one WebSocket message of `frames` envelopes and `bytes` bytes. */
@@ -90,17 +99,37 @@ function failureOf(error: unknown): { code: string; message: string } {
   return { code: ErrorCode.Remote, message: 'the handler failed' };
 }
 
+/**
+ * Where this socket stands in one joined channel: the epoch and the last seq
+ * sent, and, while the history is being read (an asynchronous engine), the
+ * live publications held back until the replay is written.
+ */
+interface Position {
+  epoch: string;
+  seq: number;
+  held: OutgoingPublication[] | undefined;
+}
+
+/** Runs `then` on a value now, or on a promise once it resolves (no extra turn for synchronous engines). */
+function after<T>(value: Awaitable<T>, then: (value: T) => void, failed: (error: unknown) => void): Promise<void> | undefined {
+  if (value instanceof Promise) return value.then(then, failed);
+  then(value);
+  return undefined;
+}
+
 /** One connection's protocol state. Kept small: an idle session is a handful of fields. */
-export class Session<P> implements Subscriber {
+export class Session<P> implements Subscriber, Attachment {
   state: SessionState = 'awaiting-hello';
   /** When the peer was last heard from (any message, pong). */
   lastSeen: number;
   private readonly createdAt: number;
-  private channels: Set<string> | undefined;
+  private channels: Map<string, Position> | undefined;
   private queue: (string | OutgoingPublication)[] | undefined;
   /** Frames waiting while an asynchronous authorize runs, so frames keep their order. */
   private inbox: Frame[] | undefined;
-  private inflight: Map<number, AbortController> | undefined;
+  /** What outlives this socket; set by hello. */
+  private memory: SessionMemory<P> | undefined;
+  private sessionId: string;
   private readonly bucket: BucketState;
   /** Frames dropped in a row by the rate limit. */
   private dropped = 0;
@@ -108,13 +137,20 @@ export class Session<P> implements Subscriber {
   constructor(
     private readonly host: SessionHost<P>,
     private readonly transport: Transport,
-    readonly id: string,
+    /** A provisional id until hello attaches a session (new or resumed). */
+    id: string,
     readonly principal: P,
     now: number,
   ) {
+    this.sessionId = id;
     this.lastSeen = now;
     this.createdAt = now;
     this.bucket = { tokens: host.limits.rateBurst, refilledAt: now };
+  }
+
+  /** The session id: the one `welcome` announced (after hello), provisional before. */
+  get id(): string {
+    return this.sessionId;
   }
 
   /** Hook info for this session. */
@@ -159,11 +195,43 @@ export class Session<P> implements Subscriber {
     this.guard(() => this.transport.ping());
   }
 
-  /** Delivers a publication of a channel this session subscribed to. */
+  /**
+   * Delivers a publication of a channel this session subscribed to, in seq
+   * order: held while the channel's replay is prepared, dropped when the
+   * replay already carried it, announced by a `gap` when its epoch is new.
+   */
   deliver(publication: OutgoingPublication): void {
     if (this.state !== 'open') return;
+    const pos = this.channels?.get(publication.channel);
+    if (pos === undefined) return;
+    if (pos.held !== undefined) {
+      pos.held.push(publication);
+      return;
+    }
+    const { epoch, seq } = publication.publication;
+    if (epoch === pos.epoch) {
+      if (seq <= pos.seq) return; // the replay carried it already
+    } else {
+      // The engine started a new history under us (it forgot the channel): say so before going on.
+      this.sendFrame({ type: 'gap', channel: publication.channel, epoch, seq: seq - 1, reason: 'epoch', since: pos.seq });
+      pos.epoch = epoch;
+    }
+    pos.seq = seq;
     if (publication.isBinary) this.sendBinary(publication.binary);
-    else if (publication.text.length > 0) this.enqueue(publication); // encoded now, so a failure stays in the hub's guard
+    else if (publication.text.length > 0) this.queueOut(publication); // encoded now, so a failure stays in the hub's guard
+  }
+
+  /** {@link Attachment}: an answer of the session (ack, response) for this socket. */
+  enqueue(envelope: string): void {
+    this.queueOut(envelope);
+  }
+
+  /** {@link Attachment}: a resuming hello on another socket took this session over. */
+  superseded(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    this.queue = undefined;
+    this.guard(() => this.transport.terminate());
   }
 
   /**
@@ -211,17 +279,24 @@ export class Session<P> implements Subscriber {
     this.guard(() => this.transport.terminate());
   }
 
-  /** The socket is gone: leave every channel, abort pending requests. */
+  /**
+   * The socket is gone: leave every channel (a resuming client re-joins with
+   * its positions). Running handlers go on; their answers wait in the session
+   * for a resume, which the host decides on.
+   */
   closed(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.queue = undefined;
     this.inbox = undefined;
-    for (const controller of this.inflight?.values() ?? []) controller.abort();
-    this.inflight = undefined;
-    for (const channel of this.channels ?? []) this.leave(channel);
+    for (const channel of this.channels?.keys() ?? []) this.leave(channel);
     this.channels = undefined;
     this.host.closed(this, code, reason);
+  }
+
+  /** The session memory this socket is attached to (after hello). */
+  get attachedTo(): SessionMemory<P> | undefined {
+    return this.memory;
   }
 
   // ---- incoming ----------------------------------------------------------
@@ -254,7 +329,7 @@ export class Session<P> implements Subscriber {
   }
 
   private handle(frame: Frame): Promise<void> | undefined {
-    if (frame.type === 'hello') return this.hello(frame.version);
+    if (frame.type === 'hello') return this.hello(frame);
     if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); lastSeen is already updated
     if (this.state !== 'open') {
       this.sendError(ErrorCode.UnexpectedFrame, `${frame.type} before hello: the first frame must be hello`);
@@ -265,7 +340,7 @@ export class Session<P> implements Subscriber {
         this.sendFrame(frame.t === undefined ? { type: 'pong' } : { type: 'pong', t: frame.t });
         return undefined;
       case 'subscribe':
-        return this.subscribe(frame.channel);
+        return this.subscribe(frame);
       case 'unsubscribe':
         if (this.channels?.delete(frame.channel)) this.leave(frame.channel);
         return undefined;
@@ -275,8 +350,9 @@ export class Session<P> implements Subscriber {
         return this.request(frame);
       case 'cancel': {
         // Unknown ids are ignored: the response may simply have crossed the cancel.
-        const controller = this.inflight?.get(frame.id);
-        this.inflight?.delete(frame.id);
+        const requests = this.memory?.requests;
+        const controller = requests?.get(frame.id);
+        requests?.delete(frame.id);
         controller?.abort();
         return undefined;
       }
@@ -286,7 +362,7 @@ export class Session<P> implements Subscriber {
     }
   }
 
-  private hello(version: number): undefined {
+  private hello({ version, session }: HelloFrame): undefined {
     if (this.state !== 'awaiting-hello') {
       this.sendError(ErrorCode.UnexpectedFrame, 'hello was already received on this socket');
       return undefined;
@@ -297,26 +373,93 @@ export class Session<P> implements Subscriber {
       return undefined;
     }
     this.state = 'open';
-    // Resume (hello.session / resumeToken) is the delivery extension's: every hello starts a fresh session for now.
-    this.sendFrame({ type: 'welcome', version: PROTOCOL_VERSION, session: this.id, heartbeat: this.host.heartbeatInterval });
+    const { memory, resumed } = this.host.attach(this, session);
+    this.memory = memory;
+    this.sessionId = memory.id;
+    const welcome = { type: 'welcome', version: PROTOCOL_VERSION, session: memory.id, heartbeat: this.host.heartbeatInterval } as const;
+    this.sendFrame(session === undefined ? welcome : { ...welcome, resumed });
+    this.host.opened(this, resumed);
+    // Answers that completed while the session was detached follow the welcome.
+    for (const envelope of memory.drain()) this.queueOut(envelope);
     return undefined;
   }
 
-  private subscribe(channel: string): Promise<void> | undefined {
-    if (this.channels?.has(channel)) {
-      this.sendFrame({ type: 'subscribed', channel });
+  /**
+   * Joins a channel. The hub gets the subscriber first, then the history is
+   * read: live publications that race the read are held and dropped by seq
+   * when the replay carried them, so nothing is lost or doubled.
+   *
+   * - no `since`: `subscribed {epoch, seq: newest}`, then live;
+   * - `since` in the current epoch and covered by the history:
+   *   `subscribed {epoch, seq: newest}`, the publications (since, newest], then live;
+   * - otherwise: `gap {epoch, seq: newest, reason, since}`, `subscribed`, then live.
+   */
+  private subscribe(frame: SubscribeFrame): Promise<void> | undefined {
+    const { channel } = frame;
+    const joined = this.channels?.get(channel);
+    if (joined !== undefined) {
+      // Already joined on this socket: live delivery is running, nothing to replay.
+      this.sendFrame({ type: 'subscribed', channel, epoch: joined.epoch, seq: joined.seq });
       return undefined;
     }
     if (!this.hasRoomFor(channel)) return undefined;
-    return this.afterAuthorize(channel, 'subscribe', () => {
-      if (this.channels?.has(channel)) return this.sendFrame({ type: 'subscribed', channel });
+    let replay: Promise<void> | undefined;
+    const authorized = this.afterAuthorize(channel, 'subscribe', () => {
+      const again = this.channels?.get(channel);
+      if (again !== undefined) return this.sendFrame({ type: 'subscribed', channel, epoch: again.epoch, seq: again.seq });
       if (!this.hasRoomFor(channel)) return;
-      (this.channels ??= new Set()).add(channel);
+      const pos: Position = { epoch: '', seq: 0, held: [] };
+      (this.channels ??= new Map()).set(channel, pos);
       this.host.subscribe(this, channel);
-      this.sendFrame({ type: 'subscribed', channel });
-      const handler = this.host.resolve(channel);
-      if (handler?.onSubscribe !== undefined) this.guard(() => handler.onSubscribe?.(this.context(channel)));
+      const since = frame.since;
+      let history: Awaitable<HistoryResult>;
+      try {
+        history = this.host.history(channel, since ?? 0, since === undefined ? 0 : this.host.limits.historySize);
+      } catch (error) {
+        return this.historyFailed(channel, pos, error);
+      }
+      replay = after(history, (h) => this.joined(channel, pos, h, frame), (error) => this.historyFailed(channel, pos, error));
     }, () => this.sendError(ErrorCode.Forbidden, `not allowed to subscribe to ${channel}`, channel));
+    if (authorized === undefined) return replay;
+    return authorized.then(() => replay);
+  }
+
+  /** The history arrived: announce the position, replay or report the gap, then release what was held. */
+  private joined(channel: string, pos: Position, history: HistoryResult, { since, epoch }: SubscribeFrame): void {
+    if (this.channels?.get(channel) !== pos || this.state !== 'open') return; // left (or closed) meanwhile
+    const { last } = history;
+    pos.epoch = history.epoch;
+    pos.seq = last;
+    const subscribed = { type: 'subscribed', channel, epoch: history.epoch, seq: last } as const;
+    if (since === undefined) {
+      this.sendFrame(subscribed);
+    } else if (epoch === history.epoch && history.complete && since <= last) {
+      this.sendFrame(subscribed);
+      for (const p of history.publications) this.replayOne(p.channel, p.data, p.seq);
+    } else {
+      const reason = epoch === history.epoch ? 'history' : 'epoch';
+      this.sendFrame({ type: 'gap', channel, epoch: history.epoch, seq: last, reason, since });
+      this.sendFrame(subscribed);
+    }
+    const held = pos.held ?? [];
+    pos.held = undefined;
+    for (const publication of held) this.deliver(publication);
+    const handler = this.host.resolve(channel);
+    if (handler?.onSubscribe !== undefined) this.guard(() => handler.onSubscribe?.(this.context(channel)));
+  }
+
+  private replayOne(channel: string, data: Payload, seq: number): void {
+    if (data instanceof Uint8Array) this.sendBinary(encodeBinary({ type: 'publication', channel, data, seq }));
+    else this.sendFrame({ type: 'publication', channel, data, seq });
+  }
+
+  /** The engine could not read the history: the join fails like a refusal, the channel is left. */
+  private historyFailed(channel: string, pos: Position, error: unknown): void {
+    this.host.error(error, this);
+    if (this.channels?.get(channel) !== pos) return;
+    this.channels.delete(channel);
+    this.host.unsubscribe(this, channel);
+    this.sendError(ErrorCode.Remote, `history of ${channel} is unavailable`, channel);
   }
 
   private hasRoomFor(channel: string): boolean {
@@ -332,27 +475,42 @@ export class Session<P> implements Subscriber {
     if (handler?.onUnsubscribe !== undefined) this.guard(() => handler.onUnsubscribe?.(this.context(channel)));
   }
 
+  /**
+   * A client message. With an `id` it is handled at most once per session
+   * (within `limits.dedupeWindow` ids): a duplicate of a handled message gets
+   * the same answer again without running the handler, a duplicate of one
+   * whose handler still runs gets nothing now (the answer follows when it
+   * finishes). The answer, `ack` or `error {id}`, goes out after the handler
+   * ran (async handlers: after the promise settled), to whichever socket the
+   * session is attached to by then.
+   */
   private message(frame: MessageFrame): Promise<void> | undefined {
     const { channel, id } = frame;
     const handler = this.host.resolve(channel);
     const onMessage = handler?.onMessage;
     if (onMessage === undefined) {
-      this.sendError(ErrorCode.NoHandler, `no handler for messages on ${channel}`, channel);
+      this.sendError(ErrorCode.NoHandler, `no handler for messages on ${channel}`, channel, id);
       return undefined;
     }
     return this.afterAuthorize(channel, 'publish', () => {
-      if (id !== undefined && this.host.isDuplicate(this, channel, id)) {
-        this.sendFrame({ type: 'ack', id }); // already handled: ack again, run nothing
-        return;
+      const memory = this.memory;
+      if (id !== undefined && memory !== undefined) {
+        const seen = memory.message(id);
+        if (seen === 'running') return; // answered when its handler finishes
+        if (seen !== undefined) return this.queueOut(seen.answer); // handled already: same answer, nothing runs
+        memory.started(id);
       }
       const ctx = { ...this.context(channel), id };
-      const done = (): void => {
-        if (id !== undefined) this.sendFrame({ type: 'ack', id });
+      const answer = (envelope: string | undefined): void => {
+        if (id === undefined || envelope === undefined) return;
+        if (memory !== undefined) memory.finished(id, envelope);
+        else this.queueOut(envelope);
       };
+      const done = (): void => answer(id === undefined ? undefined : encodeText({ type: 'ack', id }));
       const failed = (error: unknown): void => {
         this.host.error(error, this);
-        this.sendError(ErrorCode.Remote, 'the message handler failed', channel);
-        done();
+        if (id === undefined) return this.sendError(ErrorCode.Remote, 'the message handler failed', channel);
+        answer(encodeText({ type: 'error', code: ErrorCode.Remote, message: 'the message handler failed', channel, id }));
       };
       try {
         const result = onMessage.call(handler, ctx, frame.data);
@@ -361,9 +519,14 @@ export class Session<P> implements Subscriber {
       } catch (error) {
         failed(error);
       }
-    }, () => this.sendError(ErrorCode.Forbidden, `not allowed to publish to ${channel}`, channel));
+    }, () => this.sendError(ErrorCode.Forbidden, `not allowed to publish to ${channel}`, channel, id));
   }
 
+  /**
+   * A request. A re-sent request id is not run twice: while its handler runs
+   * the duplicate is ignored (one answer follows), once answered the
+   * remembered reply is sent again (within `limits.replyCacheSize`).
+   */
   private request(frame: RequestFrame): Promise<void> | undefined {
     const { channel, id } = frame;
     const handler = this.host.resolve(channel);
@@ -372,22 +535,30 @@ export class Session<P> implements Subscriber {
       this.sendFrame({ type: 'request-error', id, code: ErrorCode.NoHandler, message: `no request handler on ${channel}` });
       return undefined;
     }
-    if (this.inflight?.has(id)) {
-      this.sendFrame({ type: 'request-error', id, code: ErrorCode.InvalidField, message: `request ${id} is already pending` });
+    const memory = this.memory;
+    if (memory === undefined) return undefined; // cannot happen: requests are only handled after hello
+    if (memory.requests.has(id)) return undefined; // still running: its answer follows
+    const cached = memory.reply(id);
+    if (cached !== undefined) {
+      this.queueOut(cached);
       return undefined;
     }
     const controller = new AbortController();
-    (this.inflight ??= new Map()).set(id, controller);
+    memory.requests.set(id, controller);
     return this.afterAuthorize(channel, 'publish', () => {
       let settled = false;
       const settle = (frame: ServerFrame): void => {
         if (settled) return;
         settled = true;
-        if (controller.signal.aborted || this.inflight?.get(id) !== controller) return; // cancelled: no answer
-        this.inflight.delete(id);
-        if (!this.sendFrame(frame)) {
-          this.sendFrame({ type: 'request-error', id, code: ErrorCode.Remote, message: 'the reply could not be encoded' });
+        if (controller.signal.aborted || memory.requests.get(id) !== controller) return; // cancelled: no answer
+        let envelope: string;
+        try {
+          envelope = encodeText(frame);
+        } catch (error) {
+          this.host.error(error, this);
+          envelope = encodeText({ type: 'request-error', id, code: ErrorCode.Remote, message: 'the reply could not be encoded' });
         }
+        memory.replied(id, envelope);
       };
       const reply = (data: JsonValue): void => settle({ type: 'response', id, data });
       const fail = (code: string, message: string): void => settle({ type: 'request-error', id, code, message });
@@ -406,7 +577,7 @@ export class Session<P> implements Subscriber {
         failed(error);
       }
     }, () => {
-      this.inflight?.delete(id);
+      memory.requests.delete(id);
       this.sendFrame({ type: 'request-error', id, code: ErrorCode.Forbidden, message: `not allowed to send requests to ${channel}` });
     });
   }
@@ -451,15 +622,16 @@ export class Session<P> implements Subscriber {
       this.host.error(error, this);
       return false;
     }
-    this.enqueue(envelope);
+    this.queueOut(envelope);
     return true;
   }
 
-  private sendError(code: string, message: string, channel?: string): void {
+  /** An error frame; with the `id` of the client message it refuses, so only that message's ack fails. */
+  private sendError(code: string, message: string, channel?: string, id?: number): void {
     const text = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}...` : message;
     // A codec error may name a channel that is itself invalid (empty, too long): then it is left out.
     const valid = channel !== undefined && channelIdProblem(channel) === undefined;
-    this.sendFrame(valid ? { type: 'error', code, message: text, channel } : { type: 'error', code, message: text });
+    this.sendFrame({ type: 'error', code, message: text, ...(valid ? { channel } : {}), ...(id === undefined ? {} : { id }) });
   }
 
   /** Whether frames may still be queued (not closing or closed). */
@@ -467,7 +639,7 @@ export class Session<P> implements Subscriber {
     return this.state === 'open' || this.state === 'awaiting-hello';
   }
 
-  private enqueue(envelope: string | OutgoingPublication): void {
+  private queueOut(envelope: string | OutgoingPublication): void {
     if (!this.writable()) return;
     if (this.queue === undefined) {
       this.queue = [envelope];

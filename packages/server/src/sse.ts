@@ -4,22 +4,22 @@
  *
  * ```
  * GET {path}/sse?channel=a&channel=b           (or ?channels=a,b)
- * Last-Event-ID: a=5,b=7                       (sent by EventSource on reconnect)
+ * Last-Event-ID: a=5.E1,b=7.E2                 (sent by EventSource on reconnect; E1, E2: history epochs)
  *
  * retry: 2000
- * id: a=5,b=7
+ * id: a=5.E1,b=7.E2
  * event: ready
  * data: {"stream":"sse-…","channels":["a","b"]}
  *
- * id: a=6,b=7
+ * id: a=6.E1,b=7.E2
  * event: publication
  * data: {"channel":"a","seq":6,"data":{"score":1}}
  *
  * : ping
  * ```
  *
- * `GET {path}/poll?channel=a&cursor=a%3D5` answers
- * `{"cursor":"a=6","events":[{"type":"publication","channel":"a","seq":6,"data":…}]}`
+ * `GET {path}/poll?channel=a&cursor=a%3D5.E1` answers
+ * `{"cursor":"a=6.E1","events":[{"type":"publication","channel":"a","seq":6,"data":…}]}`
  * at once when something is newer than the cursor, otherwise holds the
  * request until something is or `limits.pollTimeoutMs` passes.
  */
@@ -42,7 +42,7 @@ export interface ChannelError {
 /** One event of a long-poll answer. */
 export type PollEvent =
   | ({ readonly type: 'publication' } & ReturnType<typeof streamEvent>)
-  | { readonly type: 'reset'; readonly channel: string; readonly seq: number }
+  | { readonly type: 'reset'; readonly channel: string; readonly seq: number; readonly epoch: string; readonly reason: 'history' | 'epoch' }
   | ({ readonly type: 'channel-error' } & ChannelError);
 
 /** Something the server must end on shutdown and may ping. */
@@ -85,32 +85,51 @@ async function admitChannels<P>(host: StreamHost<P>, principal: P, names: readon
   return { channels, errors };
 }
 
-/** Where each channel starts: replayed history (or a reset when it cannot cover the gap), or now. */
-async function catchUp(engine: Engine, limits: Limits, channels: readonly string[], cursor: Cursor): Promise<PollEvent[]> {
-  const events: PollEvent[] = [];
+/** A catch-up event and the history epoch it belongs to (the cursor records both). */
+interface CaughtUp {
+  readonly event: PollEvent & { readonly type: 'publication' | 'reset' };
+  readonly epoch: string;
+}
+
+/**
+ * Where each channel starts: replayed history, or now for channels new to the
+ * cursor. A `reset` comes first when the history cannot cover the gap
+ * (`'history'`) or the cursor's epoch is not the channel's (`'epoch'`: a
+ * restarted memory engine, a forgotten history, a cursor without epoch); the
+ * replay then goes on with what the history still holds.
+ */
+async function catchUp(engine: Engine, limits: Limits, channels: readonly string[], cursor: Cursor): Promise<CaughtUp[]> {
+  const caught: CaughtUp[] = [];
   const histories = await Promise.all(
-    channels.map((c) => {
+    channels.map(async (c) => {
       const since = cursor.get(c);
-      return engine.history(c, since ?? 0, since === undefined ? 0 : limits.historySize);
+      const history = await engine.history(c, since?.seq ?? 0, since === undefined ? 0 : limits.historySize);
+      // Another epoch: the cursor's seq means nothing here, so read the new epoch from its start.
+      return since === undefined || since.epoch === history.epoch ? history : engine.history(c, 0, limits.historySize);
     }),
   );
   channels.forEach((channel, i) => {
     const history = histories[i];
     if (history === undefined) return;
     const since = cursor.get(channel);
+    const { epoch } = history;
     if (since === undefined) {
-      cursor.set(channel, history.last); // a new channel starts from now
+      cursor.set(channel, { seq: history.last, epoch }); // a new channel starts from now
       return;
     }
-    if (!history.complete) {
+    if (since.epoch !== epoch || !history.complete) {
       const first = history.publications[0];
       const seq = first === undefined ? history.last : first.seq - 1;
-      events.push({ type: 'reset', channel, seq }); // the reader moves its cursor when it passes the reset on
+      const reason = since.epoch !== epoch ? 'epoch' : 'history';
+      caught.push({ event: { type: 'reset', channel, seq, epoch, reason }, epoch }); // the reader moves its cursor when it passes the reset on
     }
-    for (const p of history.publications) events.push({ type: 'publication', ...streamEvent(p) });
+    for (const p of history.publications) caught.push({ event: { type: 'publication', ...streamEvent(p) }, epoch });
   });
-  return events;
+  return caught;
 }
+
+/** The `reset` event's JSON (SSE `data:`). */
+const resetData = (channel: string, seq: number, epoch: string, reason: 'history' | 'epoch'): string => JSON.stringify({ channel, seq, epoch, reason });
 
 const randomId = (prefix: string): string => `${prefix}-${randomBytes(9).toString('base64url')}`;
 
@@ -143,7 +162,7 @@ class SseStream<P> implements Subscriber, Endable {
     this.channels = channels;
     for (const channel of channels) this.host.hub.add(channel, this);
     for (const known of [...this.cursor.keys()]) if (!channels.includes(known)) this.cursor.delete(known);
-    let replay: PollEvent[];
+    let replay: CaughtUp[];
     try {
       replay = await catchUp(this.host.engine, this.host.limits, channels, this.cursor);
     } catch (error) {
@@ -159,21 +178,18 @@ class SseStream<P> implements Subscriber, Endable {
     const ready = JSON.stringify({ stream: this.info.session, channels });
     this.write(`retry: ${this.host.limits.sseRetryMs}\nid: ${encodeCursor(this.cursor)}\nevent: ready\ndata: ${ready}\n\n`);
     for (const error of errors) this.write(`event: channel-error\ndata: ${JSON.stringify(error)}\n\n`);
-    for (const event of replay) {
-      if (event.type === 'reset') {
-        this.cursor.set(event.channel, event.seq);
-        this.write(`id: ${encodeCursor(this.cursor)}\nevent: reset\ndata: ${JSON.stringify({ channel: event.channel, seq: event.seq })}\n\n`);
-      }
-      else if (event.type === 'publication') this.emitJson(event.channel, event.seq, streamEventOf(event));
+    for (const { event, epoch } of replay) {
+      if (event.type === 'reset') this.reset(event.channel, event.seq, epoch, event.reason);
+      else this.emitJson(event.channel, event.seq, epoch, streamEventOf(event));
     }
     const pending = this.pending ?? [];
     this.pending = undefined;
-    for (const p of pending) this.emitJson(p.channel, p.seq, streamEvent(p));
+    for (const p of pending) this.emitJson(p.channel, p.seq, p.epoch, streamEvent(p));
   }
 
   deliver(out: OutgoingPublication): void {
     if (this.pending !== undefined) this.pending.push(out.publication);
-    else this.emit(out.channel, out.publication.seq, out.sseData);
+    else this.emit(out.channel, out.publication.seq, out.publication.epoch, out.sseData);
   }
 
   ping(): void {
@@ -203,21 +219,27 @@ class SseStream<P> implements Subscriber, Endable {
     for (const channel of this.channels) this.host.hub.remove(channel, this);
   }
 
-  private emitJson(channel: string, seq: number, event: ReturnType<typeof streamEvent>): void {
+  private emitJson(channel: string, seq: number, epoch: string, event: ReturnType<typeof streamEvent>): void {
     let data: string;
     try {
       data = JSON.stringify(event);
     } catch (error) {
       return this.host.error(error, this.info);
     }
-    this.emit(channel, seq, data);
+    this.emit(channel, seq, epoch, data);
   }
 
-  private emit(channel: string, seq: number, data: string): void {
+  private emit(channel: string, seq: number, epoch: string, data: string): void {
     const last = this.cursor.get(channel);
-    if (last !== undefined && seq <= last) return; // already sent (replay and live overlap)
-    this.cursor.set(channel, seq);
+    if (last !== undefined && last.epoch === epoch && seq <= last.seq) return; // already sent (replay and live overlap)
+    if (last !== undefined && last.epoch !== epoch) this.reset(channel, seq - 1, epoch, 'epoch'); // the engine started a new history
+    this.cursor.set(channel, { seq, epoch });
     this.write(`id: ${encodeCursor(this.cursor)}\nevent: publication\ndata: ${data}\n\n`);
+  }
+
+  private reset(channel: string, seq: number, epoch: string, reason: 'history' | 'epoch'): void {
+    this.cursor.set(channel, { seq, epoch });
+    this.write(`id: ${encodeCursor(this.cursor)}\nevent: reset\ndata: ${resetData(channel, seq, epoch, reason)}\n\n`);
   }
 
   /** Events written in one turn of the event loop leave in one write (cork until a microtask). */
@@ -249,6 +271,8 @@ function streamEventOf(event: PollEvent & { type: 'publication' }): ReturnType<t
 /** One held long-poll request. */
 class Poll<P> implements Subscriber, Endable {
   private events: PollEvent[] = [];
+  /** Live publications that arrived while catching up. */
+  private live: EnginePublication[] = [];
   private holding = true;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
@@ -264,7 +288,7 @@ class Poll<P> implements Subscriber, Endable {
   async start(errors: readonly ChannelError[]): Promise<void> {
     for (const channel of this.channels) this.host.hub.add(channel, this);
     for (const known of [...this.cursor.keys()]) if (!this.channels.includes(known)) this.cursor.delete(known);
-    let caught: PollEvent[];
+    let caught: CaughtUp[];
     try {
       caught = await catchUp(this.host.engine, this.host.limits, this.channels, this.cursor);
     } catch (error) {
@@ -274,10 +298,11 @@ class Poll<P> implements Subscriber, Endable {
       return;
     }
     if (!this.holding) return;
-    const live = this.events;
-    this.events = [...errors.map((e): PollEvent => ({ type: 'channel-error', ...e })), ...caught];
-    for (const event of caught) if (event.type !== 'channel-error') this.cursor.set(event.channel, event.seq);
-    for (const event of live) this.add(event);
+    const live = this.live;
+    this.live = [];
+    this.events = [...errors.map((e): PollEvent => ({ type: 'channel-error', ...e })), ...caught.map((c) => c.event)];
+    for (const { event, epoch } of caught) this.cursor.set(event.channel, { seq: event.seq, epoch });
+    for (const p of live) this.add(p);
     if (this.events.length > 0) return this.end();
     this.host.opened(this, undefined);
     this.timer = setTimeout(() => this.end(), this.host.limits.pollTimeoutMs);
@@ -285,12 +310,11 @@ class Poll<P> implements Subscriber, Endable {
 
   deliver(out: OutgoingPublication): void {
     if (!this.holding) return;
-    const event: PollEvent = { type: 'publication', ...streamEvent(out.publication) };
     if (this.timer === undefined) {
-      this.events.push(event); // still catching up: sorted out in start()
+      this.live.push(out.publication); // still catching up: sorted out in start()
       return;
     }
-    this.add(event);
+    this.add(out.publication);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.end()); // gather what else arrives in this turn
@@ -318,12 +342,14 @@ class Poll<P> implements Subscriber, Endable {
     if (wasHeld) this.host.ended(this, undefined, 1001, 'client left');
   }
 
-  private add(event: PollEvent): void {
-    if (event.type !== 'publication') return;
-    const last = this.cursor.get(event.channel);
-    if (last !== undefined && event.seq <= last) return;
-    this.cursor.set(event.channel, event.seq);
-    this.events.push(event);
+  private add(p: EnginePublication): void {
+    const last = this.cursor.get(p.channel);
+    if (last !== undefined && last.epoch === p.epoch && p.seq <= last.seq) return;
+    if (last !== undefined && last.epoch !== p.epoch) {
+      this.events.push({ type: 'reset', channel: p.channel, seq: p.seq - 1, epoch: p.epoch, reason: 'epoch' }); // the engine started a new history
+    }
+    this.cursor.set(p.channel, { seq: p.seq, epoch: p.epoch });
+    this.events.push({ type: 'publication', ...streamEvent(p) });
   }
 
   private release(): void {

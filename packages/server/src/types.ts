@@ -77,9 +77,17 @@ export interface ConnectionInfo<P = unknown> {
 
 /** Structured lifecycle hooks. They must not throw; if one does, the error goes to `onError` (or is swallowed there). */
 export interface ServerHooks<P = unknown> {
-  /** A connection opened (WebSocket after the upgrade, SSE stream after its headers). */
+  /**
+   * A connection opened: a WebSocket once its hello was welcomed (`info.session`
+   * is the session id, a resumed one when the hello resumed it), an SSE stream
+   * after its headers.
+   */
   onConnect?(info: ConnectionInfo<P>): void;
-  /** A connection closed, with the close code and reason (SSE streams: 1000 or 1001, or 1008 when dropped). */
+  /**
+   * A connection closed, with the close code and reason (SSE streams: 1000 or
+   * 1001, or 1008 when dropped). For a WebSocket only after an `onConnect`; its
+   * session may still be resumed by a later hello.
+   */
   onClose?(info: ConnectionInfo<P>, code: number, reason: string): void;
   /** Something failed: a handler, authorize, authenticate, the engine. `info` is absent for server-wide errors. */
   onError?(error: unknown, info?: ConnectionInfo<P>): void;
@@ -144,6 +152,8 @@ export interface ServerMetrics {
   readonly slowConsumers: number;
   /** Requests rejected at the door: 401 (authenticate), 403 (origin). */
   readonly rejected: number;
+  /** Sessions whose socket dropped, kept for a resuming hello (`limits.sessionTtlMs`). */
+  readonly detachedSessions: number;
 }
 
 /** A running rxmux server. */

@@ -24,7 +24,14 @@ export type Awaitable<T> = T | Promise<T>;
 /** A publication as the engine sequenced it. */
 export interface EnginePublication {
   readonly channel: string;
-  /** Position in the channel's history, starting at 1, increasing by 1 per publication. */
+  /**
+   * The channel's history epoch: a random id chosen when the engine created
+   * the history. Sequence numbers only compare within one epoch; a new epoch
+   * (a restarted memory engine, a forgotten history) means earlier positions
+   * cannot be resumed.
+   */
+  readonly epoch: string;
+  /** Position in the channel's history epoch, starting at 1, increasing by 1 per publication. */
   readonly seq: number;
   readonly data: Payload;
 }
@@ -62,11 +69,19 @@ export interface HistoryResult {
   readonly complete: boolean;
   /** The newest seq of the channel (0 when nothing was ever published). */
   readonly last: number;
+  /** The channel's history epoch (created by this call when the channel had no history yet). */
+  readonly epoch: string;
 }
 
 /**
  * The contract between the server and its engine. Implementations must deliver
  * a channel's publications to the sink in seq order.
+ *
+ * Resume relies on one ordering rule: a publication that is not yet in what
+ * `history()` returns must still reach the sink afterwards. The server adds a
+ * subscriber to its hub *before* it reads the history, holds live
+ * publications until the replay is written, and drops those the replay
+ * already carried (by seq), so nothing is lost or doubled in between.
  */
 export interface Engine {
   /** Starts the engine; from now on it delivers to `sink`. Called once by the server. */
@@ -77,7 +92,10 @@ export interface Engine {
   subscribe(channel: string): Awaitable<void>;
   /** This node has no local subscriber left on `channel`. */
   unsubscribe(channel: string): Awaitable<void>;
-  /** Publications of `channel` with seq greater than `since`, at most `limit` of them. */
+  /**
+   * Publications of `channel` with seq greater than `since` (in the current
+   * epoch), at most `limit` of them, bounded by the engine's history size and age.
+   */
   history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
   /** Records `member` as subscribed to `channel` and announces it. */
   join(channel: string, member: PresenceMember): Awaitable<void>;

@@ -1,6 +1,7 @@
 /**
  * The default engine: one process, everything in memory, bounded.
  */
+import { randomBytes } from 'node:crypto';
 import type { Payload } from '@rxmux/core/protocol';
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { Engine, EnginePublication, EngineSink, HistoryResult, PresenceMember } from './engine.js';
@@ -9,20 +10,32 @@ import type { Engine, EnginePublication, EngineSink, HistoryResult, PresenceMemb
 export interface MemoryEngineOptions {
   /** Publications kept per channel. Default `DEFAULT_LIMITS.historySize` (100). */
   readonly historySize?: number;
-  /** Channels whose history is kept; the least recently published is forgotten first. Default 10 000. */
+  /** How long a publication is kept, in ms. Default `DEFAULT_LIMITS.historyTtlMs` (5 min). */
+  readonly historyTtlMs?: number;
+  /** Channels whose history is kept; the least recently used is forgotten first. Default 10 000. */
   readonly historyChannels?: number;
+  /** Clock in ms, for the history age bound. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
-/** A ring buffer of one channel's newest publications. */
+/** A ring buffer of one channel's newest publications, in one epoch. */
 interface History {
+  readonly epoch: string;
   /** Seq of the newest publication. */
   last: number;
   readonly ring: (EnginePublication | undefined)[];
+  /** When each ring slot was published (same index as `ring`). */
+  readonly at: number[];
 }
+
+/** A new history epoch: random, so a restarted process never reuses one. */
+const newEpoch = (): string => randomBytes(9).toString('base64url');
 
 /**
  * Keeps history and presence in this process. Publications reach the sink
- * synchronously, in order.
+ * synchronously, in order. Every history gets a random epoch when it is
+ * created (first publish or first history read), so a restarted process (or
+ * a channel whose history was forgotten) is recognised by resuming clients.
  *
  * @example
  * const server = createServer({ port: 8080, engine: new MemoryEngine({ historySize: 500 }) });
@@ -32,13 +45,17 @@ export class MemoryEngine implements Engine {
   private readonly histories = new Map<string, History>();
   private readonly members = new Map<string, Map<string, PresenceMember>>();
   private readonly historySize: number;
+  private readonly historyTtlMs: number;
   private readonly historyChannels: number;
+  private readonly now: () => number;
 
   constructor(options: MemoryEngineOptions = {}) {
     this.historySize = options.historySize ?? DEFAULT_LIMITS.historySize;
+    this.historyTtlMs = options.historyTtlMs ?? DEFAULT_LIMITS.historyTtlMs;
     this.historyChannels = options.historyChannels ?? DEFAULT_LIMITS.historyChannels;
-    if (!(this.historySize >= 1) || !(this.historyChannels >= 1)) {
-      throw new RangeError('MemoryEngine: historySize and historyChannels must be at least 1');
+    this.now = options.now ?? Date.now;
+    if (!(this.historySize >= 1) || !(this.historyChannels >= 1) || !(this.historyTtlMs > 0)) {
+      throw new RangeError('MemoryEngine: historySize and historyChannels must be at least 1, historyTtlMs positive');
     }
   }
 
@@ -47,20 +64,12 @@ export class MemoryEngine implements Engine {
   }
 
   publish(channel: string, data: Payload): EnginePublication {
-    let history = this.histories.get(channel);
-    if (history === undefined) {
-      history = { last: 0, ring: new Array<EnginePublication | undefined>(this.historySize) };
-      if (this.histories.size >= this.historyChannels) {
-        const oldest = this.histories.keys().next().value;
-        if (oldest !== undefined) this.histories.delete(oldest);
-      }
-    } else {
-      this.histories.delete(channel); // re-inserted below: Map order is recency of publishing
-    }
-    this.histories.set(channel, history);
-    const publication: EnginePublication = { channel, seq: history.last + 1, data };
+    const history = this.historyOf(channel);
+    const publication: EnginePublication = { channel, epoch: history.epoch, seq: history.last + 1, data };
     history.last = publication.seq;
-    history.ring[publication.seq % this.historySize] = publication;
+    const slot = publication.seq % this.historySize;
+    history.ring[slot] = publication;
+    history.at[slot] = this.now();
     this.sink?.publication(publication);
     return publication;
   }
@@ -72,11 +81,13 @@ export class MemoryEngine implements Engine {
   unsubscribe(): void {}
 
   history(channel: string, since: number, limit: number): HistoryResult {
-    const history = this.histories.get(channel);
-    if (history === undefined) return { publications: [], complete: since <= 0, last: 0 };
-    const last = history.last;
-    if (since > last) return { publications: [], complete: false, last };
-    const oldest = Math.max(1, last - this.historySize + 1);
+    const history = this.historyOf(channel);
+    const { last, epoch } = history;
+    if (since > last) return { publications: [], complete: false, last, epoch };
+    // The oldest seq still kept: within the ring, and not older than the age bound.
+    const stale = this.now() - this.historyTtlMs;
+    let oldest = Math.max(1, last - this.historySize + 1);
+    while (oldest <= last && (history.at[oldest % this.historySize] ?? 0) < stale) oldest++;
     const complete = since + 1 >= oldest;
     const from = Math.max(since + 1, oldest, last - limit + 1);
     const publications: EnginePublication[] = [];
@@ -84,7 +95,7 @@ export class MemoryEngine implements Engine {
       const p = history.ring[seq % this.historySize];
       if (p !== undefined && p.seq === seq) publications.push(p);
     }
-    return { publications, complete: complete && from === since + 1, last };
+    return { publications, complete: complete && from === since + 1, last, epoch };
   }
 
   join(channel: string, member: PresenceMember): void {
@@ -110,5 +121,21 @@ export class MemoryEngine implements Engine {
 
   close(): void {
     this.sink = undefined;
+  }
+
+  /** The channel's history, created (with a new epoch) when missing; marks it most recently used. */
+  private historyOf(channel: string): History {
+    let history = this.histories.get(channel);
+    if (history === undefined) {
+      history = { epoch: newEpoch(), last: 0, ring: new Array<EnginePublication | undefined>(this.historySize), at: new Array<number>(this.historySize) };
+      if (this.histories.size >= this.historyChannels) {
+        const oldest = this.histories.keys().next().value;
+        if (oldest !== undefined) this.histories.delete(oldest);
+      }
+    } else {
+      this.histories.delete(channel); // re-inserted below: Map order is recency of use
+    }
+    this.histories.set(channel, history);
+    return history;
   }
 }
