@@ -1,0 +1,86 @@
+import type { Connection, GapNotice } from '@rxmux/core';
+import { css, html, svg, unsafeCSS } from 'lit';
+import { Subscription } from 'rxjs';
+import { cardCss, LiveElement } from './live-element';
+
+interface Beat {
+  readonly bpm: number;
+  readonly t: number;
+}
+
+const POINTS = 60;
+
+/** `<biometric-monitor player="player-1">`: a player's simulated heart rate as a live sparkline. */
+export class BiometricMonitor extends LiveElement {
+  static override properties = {
+    player: { type: String },
+    values: { state: true },
+    count: { state: true },
+    gaps: { state: true },
+  };
+
+  static override styles = [
+    unsafeCSS(cardCss),
+    css`
+      svg { width: 100%; height: 56px; display: block; }
+      polyline { fill: none; stroke: var(--heart, #ff6b81); stroke-width: 2; stroke-linejoin: round; }
+      .row { display: flex; align-items: baseline; justify-content: space-between; }
+    `,
+  ];
+
+  declare player: string;
+  declare values: readonly number[];
+  declare count: number;
+  declare gaps: number;
+
+  constructor() {
+    super();
+    this.player = 'player-1';
+    this.values = [];
+    this.count = 0;
+    this.gaps = 0;
+  }
+
+  protected override live(conn: Connection): Subscription {
+    const channel = conn.channel<Beat>(this.player);
+    const sub = new Subscription();
+    sub.add(
+      channel.subscribe({
+        next: (beat) => {
+          if (typeof beat?.bpm !== 'number') return;
+          this.values = [...this.values.slice(-(POINTS - 1)), beat.bpm];
+          this.count += 1;
+          this.dataset.messages = String(this.count);
+        },
+        error: () => (this.dataset.state = 'error'),
+      }),
+    );
+    sub.add(channel.gaps$.subscribe((_notice: GapNotice) => (this.gaps += 1)));
+    return sub;
+  }
+
+  protected override render(): unknown {
+    const last = this.values.at(-1);
+    const min = 50;
+    const max = 190;
+    const points = this.values
+      .map((v, i) => `${((i + POINTS - this.values.length) / (POINTS - 1)) * 200},${56 - ((v - min) / (max - min)) * 52 - 2}`)
+      .join(' ');
+    return html`
+      <h2><span>Heart rate</span><code>${this.player}</code></h2>
+      <div class="row">
+        <span class="big">${last ?? '–'}<span class="muted" style="font-size:12px"> bpm</span></span>
+        <span class="muted num" title="messages received / resume notices">${this.count} msgs${this.gaps ? ` · ${this.gaps} gap` : ''}</span>
+      </div>
+      <svg viewBox="0 0 200 56" preserveAspectRatio="none" aria-label="heart rate sparkline">${svg`<polyline points=${points}></polyline>`}</svg>
+    `;
+  }
+}
+
+if (!customElements.get('biometric-monitor')) customElements.define('biometric-monitor', BiometricMonitor);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'biometric-monitor': BiometricMonitor;
+  }
+}

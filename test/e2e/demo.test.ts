@@ -1,0 +1,168 @@
+/**
+ * The recorder-page demo in real headless Chromium (Debian's, driven by
+ * playwright-core): nine components on one WebSocket and one EventSource,
+ * components joining and leaving, a server killed and restarted under the
+ * page, and the socket closing once nothing needs it. Connection counts come
+ * from the Chrome DevTools Protocol, not from the app.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDemo, DemoProcess, launchChromium, NetworkLedger, ROOT } from './support.js';
+
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const PLAYERS = ['player-1', 'player-2', 'player-3', 'player-4'];
+
+let demo: DemoProcess;
+let browser: Browser;
+let page: Page;
+let net: NetworkLedger;
+/** Console errors and uncaught page errors, with the time they happened. */
+const problems: { readonly at: number; readonly text: string }[] = [];
+/** The deliberate outage: network errors logged by the browser inside it are expected. */
+const outage = { from: Number.POSITIVE_INFINITY, to: Number.NEGATIVE_INFINITY };
+
+const attr = (selector: string, name: string): Promise<string | null> => page.locator(selector).first().getAttribute(name, { timeout: 2000 });
+const count = async (selector: string, name: string): Promise<number> => Number((await attr(selector, name)) ?? 0);
+const bannerStatus = (): Promise<string | null> => attr('status-banner', 'data-status');
+const poll = { timeout: 10_000, interval: 100 };
+
+beforeAll(async () => {
+  await buildDemo();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  demo = await DemoProcess.start(0);
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push({ at: Date.now(), text: `console.error: ${msg.text()}` });
+  });
+  page.on('pageerror', (error) => problems.push({ at: Date.now(), text: `pageerror: ${error.message}` }));
+  net = await NetworkLedger.attach(await page.context().newCDPSession(page));
+  await page.goto(demo.url, { timeout: 10_000 });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await demo?.kill();
+});
+
+describe('the recorder page in Chromium', () => {
+  it('runs all nine components over exactly one WebSocket and one EventSource', async () => {
+    await expect.poll(bannerStatus, poll).toBe('open');
+    // manual-input: an acknowledged score event (it also feeds the highlights over SSE).
+    await page.locator('manual-input input[name="note"]').fill('kick-off');
+    await page.locator('manual-input button[type="submit"]').click();
+    await expect.poll(() => attr('manual-input li[data-note="kick-off"]', 'data-state'), poll).toBe('delivered');
+    for (const player of PLAYERS) await expect.poll(() => count(`biometric-monitor[player="${player}"]`, 'data-messages'), poll).toBeGreaterThan(2);
+    await expect.poll(() => count('audio-recorder', 'data-acked'), poll).toBeGreaterThan(0);
+    for (const kind of ['match-score', 'match-dashboard', 'match-highlights']) await expect.poll(() => count(kind, 'data-updates'), poll).toBeGreaterThan(0);
+
+    expect(await page.locator('#components > *').count()).toBe(9);
+    expect({ live: net.live('ws'), created: net.created('ws') }).toEqual({ live: 1, created: 1 });
+    expect({ live: net.live('es'), created: net.created('es') }).toEqual({ live: 1, created: 1 });
+    const state = await demo.state();
+    expect(state.metrics).toMatchObject({ connections: 1, streams: 1 });
+    // The app's own counter (instrumented constructors) agrees with the browser.
+    await expect.poll(() => attr('connection-panel', 'data-websockets'), poll).toBe('1');
+    await expect.poll(() => attr('connection-panel', 'data-eventsources'), poll).toBe('1');
+    console.log(`[e2e] after load: CDP WebSocket live ${net.live('ws')} created ${net.created('ws')}; EventSource live ${net.live('es')} created ${net.created('es')}`);
+  });
+
+  it('adds and removes components without new WebSockets; removed channels leave the server', async () => {
+    const sse = async (channel: string): Promise<number> => ((await demo.state()).presence[channel] ?? []).filter((m) => m.transport === 'sse').length;
+    const ws = async (channel: string): Promise<number> => ((await demo.state()).presence[channel] ?? []).filter((m) => m.transport === 'ws').length;
+
+    await page.getByTestId('add-biometric-monitor').click();
+    await expect.poll(() => count('biometric-monitor[player="player-5"]', 'data-messages'), poll).toBeGreaterThan(0);
+    expect(await ws('player-5')).toBe(1);
+    await page.getByTestId('add-match-highlights').click(); // same SSE channel: shared, nothing reopens
+    await page.getByTestId('add-audio-recorder').click(); // a second recorder on audio-recorder-2
+    await expect.poll(() => count('audio-recorder[channel="audio-recorder-2"]', 'data-acked'), poll).toBeGreaterThan(0);
+
+    await page.getByTestId('remove-biometric-monitor').click(); // player-5
+    await page.getByTestId('remove-audio-recorder').click(); // audio-recorder-2
+    await page.getByTestId('remove-match-dashboard').click();
+    await expect.poll(() => ws('player-5'), poll).toBe(0);
+    await expect.poll(() => ws('audio-recorder-2'), poll).toBe(0);
+    await expect.poll(() => sse('match-dashboard'), poll).toBe(0);
+    expect((await demo.state()).players.map((p) => p.id)).not.toContain('player-5'); // its heart rate stopped
+    expect(await ws('player-1')).toBe(1);
+    expect(await sse('match-score')).toBe(1);
+
+    await page.getByTestId('add-match-dashboard').click();
+    await page.getByTestId('remove-match-highlights').click();
+    await expect.poll(() => sse('match-dashboard'), poll).toBe(1);
+    await expect.poll(() => count('match-dashboard', 'data-updates'), poll).toBeGreaterThan(0);
+    expect(await page.locator('#components > *').count()).toBe(9);
+
+    // The WebSocket never changed; the EventSource was reopened for each new channel set, one at a time.
+    expect({ live: net.live('ws'), created: net.created('ws') }).toEqual({ live: 1, created: 1 });
+    await expect.poll(() => net.live('es'), poll).toBe(1);
+    expect((await demo.state()).metrics).toMatchObject({ connections: 1, streams: 1 });
+    console.log(`[e2e] after add/remove: CDP WebSocket live ${net.live('ws')} created ${net.created('ws')}; EventSource live ${net.live('es')} created ${net.created('es')} (max at once ${net.maxLive('es')})`);
+  });
+
+  it('survives a server kill and restart: reconnecting, then open; streams go on; an offline entry is delivered once', async () => {
+    const port = demo.port;
+    const beatsBefore = await count('biometric-monitor[player="player-1"]', 'data-messages');
+    outage.from = Date.now();
+    await demo.kill('SIGKILL');
+    await expect.poll(bannerStatus, poll).toBe('reconnecting');
+    const retryText = await page.locator('status-banner').evaluate((el) => el.shadowRoot?.textContent?.replace(/\s+/g, ' '));
+
+    const note = `offline-${Date.now()}`;
+    await page.locator('manual-input input[name="note"]').fill(note);
+    await page.locator('manual-input button[type="submit"]').click();
+    expect(await attr(`manual-input li[data-note="${note}"]`, 'data-state')).toBe('pending');
+    await page.waitForTimeout(1000); // stay offline for a while: retries fail
+
+    demo = await DemoProcess.start(port);
+    const restarted = Date.now();
+    await expect.poll(bannerStatus, { timeout: 15_000, interval: 20 }).toBe('open');
+    const reconnectMs = Date.now() - restarted;
+    await expect.poll(() => attr(`manual-input li[data-note="${note}"]`, 'data-state'), poll).toBe('delivered');
+
+    for (const player of PLAYERS) {
+      const before = await count(`biometric-monitor[player="${player}"]`, 'data-messages');
+      await expect.poll(() => count(`biometric-monitor[player="${player}"]`, 'data-messages'), poll).toBeGreaterThan(before + 2);
+    }
+    expect(await count('biometric-monitor[player="player-1"]', 'data-messages')).toBeGreaterThan(beatsBefore);
+    // The EventSource reconnects by itself (server retry: 2 s) and its channels flow again.
+    const scoreBefore = await count('match-score', 'data-updates');
+    await expect.poll(() => count('match-score', 'data-updates'), { timeout: 15_000, interval: 100 }).toBeGreaterThan(scoreBefore);
+    outage.to = Date.now();
+
+    const delivered = (await demo.state()).entries.filter((e) => e.note === note);
+    expect(delivered).toHaveLength(1);
+    await page.waitForTimeout(1500); // no late duplicate
+    expect((await demo.state()).entries.filter((e) => e.note === note)).toHaveLength(1);
+
+    await expect.poll(() => net.live('ws'), poll).toBe(1);
+    await expect.poll(() => net.live('es'), poll).toBe(1);
+    expect((await demo.state()).metrics).toMatchObject({ connections: 1, streams: 1 });
+    await page.waitForTimeout(600); // let the panel and sparklines catch up for the picture
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-e2e.png'), fullPage: true });
+    console.log(`[e2e] banner while down: "${retryText?.trim()}"`);
+    console.log(`[e2e] reconnect after restart: ${reconnectMs} ms (server listening → banner open); CDP WebSockets created in all ${net.created('ws')}, EventSource requests ${net.created('es')}`);
+  });
+
+  it('closes the socket after the linger once every component is gone', async () => {
+    const clicked = Date.now();
+    await page.getByTestId('remove-all').click();
+    await expect.poll(() => net.live('ws'), poll).toBe(0);
+    const closedAfter = Date.now() - clicked;
+    await expect.poll(() => net.live('es'), poll).toBe(0);
+    await expect.poll(bannerStatus, poll).toBe('closed');
+    await expect.poll(async () => (await demo.state()).metrics, poll).toMatchObject({ connections: 0, streams: 0, channels: 0 });
+    expect(closedAfter).toBeGreaterThanOrEqual(900); // linger: 1 s
+    console.log(`[e2e] socket closed ${closedAfter} ms after the last component left`);
+  });
+
+  it('logged no console errors (outside the browser\'s own network errors during the deliberate outage)', () => {
+    const expectedDuringOutage = /WebSocket connection to .* failed|net::ERR_CONNECTION_REFUSED|net::ERR_CONNECTION_RESET|net::ERR_EMPTY_RESPONSE|net::ERR_INCOMPLETE_CHUNKED_ENCODING/;
+    const tolerated = problems.filter((p) => p.at >= outage.from && p.at <= outage.to && expectedDuringOutage.test(p.text));
+    console.log(`[e2e] browser network errors during the outage (expected): ${tolerated.length}\n${tolerated.map((p) => `  ${p.text}`).join('\n')}`);
+    expect(problems.filter((p) => !tolerated.includes(p))).toEqual([]);
+  });
+});
