@@ -48,7 +48,8 @@ const CONNECTING = 0;
 
 /**
  * One WebSocket as a cold Observable: subscribing opens the socket,
- * unsubscribing closes it (1000) and removes every listener. Emits `open`,
+ * unsubscribing closes it (1000) and removes every listener (a no-op `error`
+ * listener only once the close event came). Emits `open`,
  * then one `frames` event per WebSocket message (already decoded). Errors with
  * {@link ConnectionLostError} when the socket closes, and with an
  * `RXMUX_ERR_UNSUPPORTED_PROTOCOL` error when the server did not select `rxmux.v1`.
@@ -89,8 +90,19 @@ export function openSocket(ctor: WebSocketConstructor, url: string, limits: Deco
       socket.removeEventListener('open', onOpen);
       socket.removeEventListener('message', onMessage);
       socket.removeEventListener('close', onClose);
-      socket.removeEventListener('error', onError);
-      if (socket.readyState === OPEN || socket.readyState === CONNECTING) socket.close(CloseCode.Normal, 'client closed');
+      if (socket.readyState !== OPEN && socket.readyState !== CONNECTING) {
+        socket.removeEventListener('error', onError);
+        return;
+      }
+      // The no-op error listener stays until the socket has closed: closing a CONNECTING socket of the
+      // `ws` package emits 'error' (then 'close') on the next tick, and an EventEmitter throws an
+      // 'error' nobody listens to, as an uncaught exception.
+      const closed = (): void => {
+        socket.removeEventListener('error', onError);
+        socket.removeEventListener('close', closed);
+      };
+      socket.addEventListener('close', closed);
+      socket.close(CloseCode.Normal, 'client closed');
     };
   });
 }
