@@ -20,8 +20,13 @@ let page: Page;
 let net: NetworkLedger;
 /** Console errors and uncaught page errors, with the time they happened. */
 const problems: { readonly at: number; readonly text: string }[] = [];
-/** The deliberate outage: network errors logged by the browser inside it are expected. */
-const outage = { from: Number.POSITIVE_INFINITY, to: Number.NEGATIVE_INFINITY };
+/** The deliberate outages (server killed, connections dropped): network errors the browser logs inside them are expected. */
+const outages: { from: number; to: number }[] = [];
+const outage = (): { from: number; to: number } => {
+  const window = { from: Date.now(), to: Number.POSITIVE_INFINITY };
+  outages.push(window);
+  return window;
+};
 
 const attr = (selector: string, name: string): Promise<string | null> => page.locator(selector).first().getAttribute(name, { timeout: 2000 });
 const count = async (selector: string, name: string): Promise<number> => Number((await attr(selector, name)) ?? 0);
@@ -106,7 +111,7 @@ describe('the recorder page in Chromium', () => {
   it('survives a server kill and restart: reconnecting, then open; streams go on; an offline entry is delivered once', async () => {
     const port = demo.port;
     const beatsBefore = await count('biometric-monitor[player="player-1"]', 'data-messages');
-    outage.from = Date.now();
+    const down = outage();
     await demo.kill('SIGKILL');
     await expect.poll(bannerStatus, poll).toBe('reconnecting');
     const retryText = await page.locator('status-banner').evaluate((el) => el.shadowRoot?.textContent?.replace(/\s+/g, ' '));
@@ -121,6 +126,7 @@ describe('the recorder page in Chromium', () => {
     const restarted = Date.now();
     await expect.poll(bannerStatus, { timeout: 15_000, interval: 20 }).toBe('open');
     const reconnectMs = Date.now() - restarted;
+    const downMs = Date.now() - down.from;
     await expect.poll(() => attr(`manual-input li[data-note="${note}"]`, 'data-state'), poll).toBe('delivered');
 
     for (const player of PLAYERS) {
@@ -131,7 +137,7 @@ describe('the recorder page in Chromium', () => {
     // The EventSource reconnects by itself (server retry: 2 s) and its channels flow again.
     const scoreBefore = await count('match-score', 'data-updates');
     await expect.poll(() => count('match-score', 'data-updates'), { timeout: 15_000, interval: 100 }).toBeGreaterThan(scoreBefore);
-    outage.to = Date.now();
+    down.to = Date.now();
 
     const delivered = (await demo.state()).entries.filter((e) => e.note === note);
     expect(delivered).toHaveLength(1);
@@ -144,7 +150,34 @@ describe('the recorder page in Chromium', () => {
     await page.waitForTimeout(600); // let the panel and sparklines catch up for the picture
     await page.screenshot({ path: join(ARTIFACTS, 'demo-e2e.png'), fullPage: true });
     console.log(`[e2e] banner while down: "${retryText?.trim()}"`);
-    console.log(`[e2e] reconnect after restart: ${reconnectMs} ms (server listening → banner open); CDP WebSockets created in all ${net.created('ws')}, EventSource requests ${net.created('es')}`);
+    console.log(`[e2e] reconnect after restart: ${reconnectMs} ms (server listening → banner open), ${downMs} ms from the kill; CDP WebSockets created in all ${net.created('ws')}, EventSource requests ${net.created('es')}`);
+  });
+
+  it('chaos controls: pause stops the streams, resume restarts them, drop makes the page reconnect', async () => {
+    const beats = (): Promise<number> => count('biometric-monitor[player="player-1"]', 'data-messages');
+    const scoreText = (): Promise<string | undefined> => page.locator('match-score').evaluate((el) => el.shadowRoot?.textContent ?? '');
+    await page.getByTestId('chaos-pause').click();
+    await expect.poll(scoreText, poll).toContain('⏸');
+    const paused = await beats();
+    await page.waitForTimeout(800);
+    expect(await beats()).toBeLessThanOrEqual(paused + 1); // at most one beat was in flight
+    await page.getByTestId('chaos-resume').click();
+    await expect.poll(beats, poll).toBeGreaterThan(paused + 2);
+    await expect.poll(scoreText, poll).not.toContain('⏸');
+
+    const socketsBefore = net.created('ws');
+    const scoreUpdates = await count('match-score', 'data-updates');
+    const dropped = outage();
+    await page.getByTestId('chaos-drop').click();
+    await expect.poll(bannerStatus, { timeout: 5000, interval: 20 }).toBe('reconnecting');
+    await expect.poll(bannerStatus, poll).toBe('open');
+    expect(net.created('ws')).toBe(socketsBefore + 1); // the first retry reached the live server
+    const afterDrop = await beats();
+    await expect.poll(beats, poll).toBeGreaterThan(afterDrop + 2);
+    await expect.poll(() => count('match-score', 'data-updates'), { timeout: 15_000, interval: 100 }).toBeGreaterThan(scoreUpdates + 1);
+    dropped.to = Date.now();
+    await expect.poll(() => net.live('ws'), poll).toBe(1);
+    await expect.poll(() => net.live('es'), poll).toBe(1);
   });
 
   it('closes the socket after the linger once every component is gone', async () => {
@@ -161,7 +194,7 @@ describe('the recorder page in Chromium', () => {
 
   it('logged no console errors (outside the browser\'s own network errors during the deliberate outage)', () => {
     const expectedDuringOutage = /WebSocket connection to .* failed|net::ERR_CONNECTION_REFUSED|net::ERR_CONNECTION_RESET|net::ERR_EMPTY_RESPONSE|net::ERR_INCOMPLETE_CHUNKED_ENCODING/;
-    const tolerated = problems.filter((p) => p.at >= outage.from && p.at <= outage.to && expectedDuringOutage.test(p.text));
+    const tolerated = problems.filter((p) => outages.some((o) => p.at >= o.from && p.at <= o.to) && expectedDuringOutage.test(p.text));
     console.log(`[e2e] browser network errors during the outage (expected): ${tolerated.length}\n${tolerated.map((p) => `  ${p.text}`).join('\n')}`);
     expect(problems.filter((p) => !tolerated.includes(p))).toEqual([]);
   });

@@ -19,8 +19,10 @@ export const CHROMIUM = process.env.RXMUX_CHROMIUM ?? '/usr/bin/chromium';
  */
 export async function buildDemo(): Promise<void> {
   await run(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'packages/demo'], { cwd: ROOT });
+  // vitest sets NODE_ENV=test, which would give a development build (lit's dev mode, with its console warning).
   await run(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'packages/demo/vite.config.ts', '--logLevel', 'warn'], {
     cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production' },
   });
 }
 

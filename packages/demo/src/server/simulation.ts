@@ -122,6 +122,8 @@ export function startSimulation(rt: RxmuxServer, options: SimulationOptions = DE
     }),
   );
 
+  /** Bytes per sender and channel: what each recorder is told it delivered. */
+  const received = new Map<string, { bytes: number; chunks: number }>();
   subscriptions.add(
     rt.handle('audio-recorder*', {
       onMessage: (ctx, data) => {
@@ -130,9 +132,15 @@ export function startSimulation(rt: RxmuxServer, options: SimulationOptions = DE
         total.bytes += data.byteLength;
         total.chunks += 1;
         audio.set(ctx.channel, total);
-        ctx.publish({ bytes: total.bytes, chunks: total.chunks });
+        const key = `${ctx.session} ${ctx.channel}`;
+        const mine = received.get(key) ?? { bytes: 0, chunks: 0 };
+        mine.bytes += data.byteLength;
+        mine.chunks += 1;
+        received.set(key, mine);
+        ctx.send({ bytes: mine.bytes, chunks: mine.chunks }); // the acknowledgement goes to the sender only
       },
-      onRequest: (ctx) => audio.get(ctx.channel) ?? { bytes: 0, chunks: 0 },
+      onRequest: (ctx) => received.get(`${ctx.session} ${ctx.channel}`) ?? { bytes: 0, chunks: 0 },
+      onUnsubscribe: (ctx) => received.delete(`${ctx.session} ${ctx.channel}`),
     }),
   );
 

@@ -208,7 +208,7 @@ export class AudioRecorder extends LiveElement {
       <dl>
         <dt>source</dt><dd>${this.source === 'tone' ? 'synthetic tone (440 Hz)' : 'microphone'}</dd>
         <dt>sent (binary frames)</dt><dd>${(this.sent / 1024).toFixed(0)} KiB</dd>
-        <dt>acknowledged by server</dt><dd data-testid="audio-acked">${(this.acked / 1024).toFixed(0)} KiB</dd>
+        <dt>received by the server (this session)</dt><dd data-testid="audio-acked">${(this.acked / 1024).toFixed(0)} KiB</dd>
         <dt>skipped while offline</dt><dd>${this.skipped} chunks</dd>
       </dl>
       <button @click=${() => this.#toggle()}>${this.source === 'tone' ? 'Use microphone' : 'Use synthetic tone'}</button>
