@@ -6,6 +6,7 @@
 import { firstValueFrom, lastValueFrom, merge, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { RequestTimeoutError, type Ack } from '@rxmux/core';
+import { gated } from '../support/gated.js';
 import { client, opened, prng, proxyTo, serve, sleep, sum, tally, until } from './harness.js';
 
 const MESSAGES = 10_000;
@@ -83,23 +84,17 @@ describe('requests under faults', () => {
 
   it('a request in flight across a cut is answered once, by one handler run (seed-free: one cut)', async () => {
     const server = await serve();
-    let runs = 0;
-    let release: ((value: number) => void) | undefined;
-    server.handle('calc', {
-      onRequest: () => {
-        runs++;
-        return new Promise<number>((resolve) => (release = resolve));
-      },
-    });
+    const calc = gated<number>();
+    server.handle('calc', calc.handler);
     const proxy = await proxyTo(server.port);
     const conn = client(proxy);
     const answer = firstValueFrom(conn.channel('calc').request<number>(null, { timeout: 10_000 }));
-    expect(await until(() => release !== undefined, 5_000)).toBe(true);
+    expect(await until(() => calc.runs === 1, 5_000)).toBe(true);
     proxy.cut();
     await sleep(50); // the client re-sends the request on its new socket
     await opened(conn);
-    release?.(42);
+    calc.release(42);
     expect(await answer).toBe(42);
-    expect(runs).toBe(1);
+    expect(calc.runs).toBe(1);
   });
 });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, type Frame, type WelcomeFrame } from '@rxmux/core/protocol';
 import type { Engine, HistoryResult } from '@rxmux/server';
 import { MemoryEngine } from '@rxmux/server';
+import { gated } from '../support/gated.js';
 import { connect, sleep, start } from './helpers.js';
 
 const isPub = (channel: string) => (f: Frame): boolean => f.type === 'publication' && f.channel === channel;
@@ -152,27 +153,21 @@ describe('effectively once, client to server', () => {
 
   it('does not run a re-sent request twice: one answer while running, the cached reply once answered', async () => {
     const { url, server } = await start();
-    let runs = 0;
-    let release: ((value: number) => void) | undefined;
-    server.handle('calc', {
-      onRequest: () => {
-        runs++;
-        return new Promise<number>((resolve) => (release = resolve));
-      },
-    });
+    const calc = gated<number>();
+    server.handle('calc', calc.handler);
     const a = await hello(url);
     a.c.send({ type: 'request', channel: 'calc', id: 5, data: null });
-    await expect.poll(() => release).toBeDefined();
+    await expect.poll(() => calc.runs).toBe(1);
     a.c.ws.terminate();
     const b = await hello(url, a.welcome.session);
     b.c.send({ type: 'request', channel: 'calc', id: 5, data: null });
     await sleep(20);
-    release?.(42);
+    calc.release(42);
     expect(await b.c.waitFor('response')).toEqual({ type: 'response', id: 5, data: 42 });
     await b.c.expectNoFrame((f) => f.type === 'response', 50);
     b.c.send({ type: 'request', channel: 'calc', id: 5, data: null });
     expect(await b.c.waitFor('response')).toEqual({ type: 'response', id: 5, data: 42 });
-    expect(runs).toBe(1);
+    expect(calc.runs).toBe(1);
   });
 });
 
