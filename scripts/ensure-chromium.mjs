@@ -10,6 +10,10 @@ const CHROMIUM = process.env.RXMUX_CHROMIUM ?? '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = existsSync('/usr/bin/apt-get');
+  if (CHROMIUM !== '/usr/bin/chromium') {
+    console.error(`[rxmux] RXMUX_CHROMIUM=${CHROMIUM} does not exist`);
+    process.exit(1);
+  }
   if (isRoot && hasApt) {
     console.log(`[rxmux] ${CHROMIUM} missing: running apt-get install -y chromium`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

@@ -116,6 +116,8 @@ describe('the recorder page in Chromium', () => {
     await expect.poll(bannerStatus, poll).toBe('reconnecting');
     const retryText = await page.locator('status-banner').evaluate((el) => el.shadowRoot?.textContent?.replace(/\s+/g, ' '));
 
+    expect(retryText).toMatch(/Reconnecting.*attempt \d+/); // with the next retry time
+
     const note = `offline-${Date.now()}`;
     await page.locator('manual-input input[name="note"]').fill(note);
     await page.locator('manual-input button[type="submit"]').click();
@@ -180,7 +182,7 @@ describe('the recorder page in Chromium', () => {
     await expect.poll(() => net.live('es'), poll).toBe(1);
   });
 
-  it('closes the socket after the linger once every component is gone', async () => {
+  it('closes the socket after the linger once every component is gone, and reopens one when they return', async () => {
     const clicked = Date.now();
     await page.getByTestId('remove-all').click();
     await expect.poll(() => net.live('ws'), poll).toBe(0);
@@ -190,6 +192,14 @@ describe('the recorder page in Chromium', () => {
     await expect.poll(async () => (await demo.state()).metrics, poll).toMatchObject({ connections: 0, streams: 0, channels: 0 });
     expect(closedAfter).toBeGreaterThanOrEqual(900); // linger: 1 s
     console.log(`[e2e] socket closed ${closedAfter} ms after the last component left`);
+
+    // Components coming back open one new socket (and one EventSource) again.
+    await page.getByTestId('restore').click();
+    await expect.poll(bannerStatus, poll).toBe('open');
+    await expect.poll(() => count('biometric-monitor[player="player-4"]', 'data-messages'), poll).toBeGreaterThan(0);
+    await expect.poll(() => count('match-score', 'data-updates'), poll).toBeGreaterThan(0);
+    expect(net.live('ws')).toBe(1);
+    await expect.poll(() => net.live('es'), poll).toBe(1);
   });
 
   it('logged no console errors (outside the browser\'s own network errors during the deliberate outage)', () => {

@@ -61,8 +61,13 @@ export class BiometricMonitor extends LiveElement {
 
   protected override render(): unknown {
     const last = this.values.at(-1);
-    const min = 50;
-    const max = 190;
+    // Scale to the visible window (at least 30 bpm tall) so small changes show.
+    const low = Math.min(...this.values, 200);
+    const high = Math.max(...this.values, 0);
+    const mid = (low + high) / 2;
+    const half = Math.max(15, (high - low) / 2 + 4);
+    const min = mid - half;
+    const max = mid + half;
     const points = this.values
       .map((v, i) => `${((i + POINTS - this.values.length) / (POINTS - 1)) * 200},${56 - ((v - min) / (max - min)) * 52 - 2}`)
       .join(' ');
