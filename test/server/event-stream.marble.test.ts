@@ -76,4 +76,18 @@ describe('createEventStream pipeline', () => {
     });
     expect(instances.map((es) => channelsOf(es.url))).toEqual([['no', 'ok'], ['ok']]);
   });
+
+  it('a reset event becomes a StreamReset with its reason and epoch, and the stream goes on', () => {
+    const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+    const { FakeEventSource, instances } = fakeEventSource(scheduler);
+    type Fake = InstanceType<typeof FakeEventSource>;
+    scheduler.run(({ expectObservable }) => {
+      const stream = createEventStream('http://h/rt', { EventSource: FakeEventSource, scheduler, debounce: 0 });
+      const current = (): Fake => instances[instances.length - 1] as Fake;
+      scheduler.schedule(() => current().emit('reset', { channel: 'a', seq: 40, reason: 'epoch', epoch: 'e2' }), 5);
+      scheduler.schedule(() => current().emit('publication', { channel: 'a', seq: 41, data: 41 }), 10);
+      expectObservable(stream.resets$, '^ 50ms !').toBe('5ms r', { r: { channel: 'a', seq: 40, reason: 'epoch', epoch: 'e2' } });
+      expectObservable(stream.events('a'), '^ 50ms !').toBe('10ms v', { v: 41 });
+    });
+  });
 });

@@ -221,7 +221,7 @@ export class Connection {
   /** Gap notices of the `events()` channels: what the server could not replay after the EventSource reconnected. */
   get eventGaps$(): Observable<GapNotice> {
     return this.#stream().resets$.pipe(
-      map((reset): GapNotice => ({ channel: reset.channel, reason: 'history', since: undefined, seq: reset.seq, epoch: undefined })),
+      map((reset): GapNotice => ({ channel: reset.channel, reason: reset.reason, since: undefined, seq: reset.seq, epoch: reset.epoch })),
       takeUntil(this.#closing),
     );
   }

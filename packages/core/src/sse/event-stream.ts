@@ -73,6 +73,10 @@ export interface StreamReset {
   readonly channel: string;
   /** The stream continues after this seq. */
   readonly seq: number;
+  /** `'history'` (the server's history no longer reaches back) or `'epoch'` (it was reset, e.g. a restart). */
+  readonly reason: string;
+  /** The channel's history epoch now, when the server sent it. */
+  readonly epoch: string | undefined;
 }
 
 /** Many channels over one EventSource (or one long-poll loop). */
@@ -91,7 +95,7 @@ export interface EventStream {
 
 type StreamItem =
   | { readonly kind: 'publication'; readonly channel: string; readonly data: Payload }
-  | { readonly kind: 'reset'; readonly channel: string; readonly seq: number }
+  | { readonly kind: 'reset'; readonly channel: string; readonly seq: number; readonly reason: string; readonly epoch: string | undefined }
   | { readonly kind: 'channel-error'; readonly channel: string; readonly code: string; readonly message: string };
 
 interface WireEvent {
@@ -102,6 +106,8 @@ interface WireEvent {
   readonly bytes?: unknown;
   readonly code?: unknown;
   readonly message?: unknown;
+  readonly reason?: unknown;
+  readonly epoch?: unknown;
 }
 
 const CLOSED = 2;
@@ -124,7 +130,11 @@ function toItem(type: string, raw: WireEvent): StreamItem | undefined {
     if (typeof raw.bytes === 'string') return { kind: 'publication', channel, data: base64Bytes(raw.bytes) };
     return raw.data === undefined ? undefined : { kind: 'publication', channel, data: raw.data };
   }
-  if (type === 'reset') return typeof raw.seq === 'number' ? { kind: 'reset', channel, seq: raw.seq } : undefined;
+  if (type === 'reset') {
+    if (typeof raw.seq !== 'number') return undefined;
+    const reason = typeof raw.reason === 'string' ? raw.reason : 'history';
+    return { kind: 'reset', channel, seq: raw.seq, reason, epoch: typeof raw.epoch === 'string' ? raw.epoch : undefined };
+  }
   if (type === 'channel-error') {
     return { kind: 'channel-error', channel, code: String(raw.code ?? ErrorCode.Remote), message: String(raw.message ?? 'refused') };
   }
@@ -268,7 +278,7 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
             mergeMap((item) => {
               if (item.kind === 'publication') return from([item.data]);
               if (item.kind === 'reset') {
-                resets$.next({ channel, seq: item.seq });
+                resets$.next({ channel, seq: item.seq, reason: item.reason, epoch: item.epoch });
                 return EMPTY;
               }
               return throwError(() => new RxmuxError(item.code, item.message));
