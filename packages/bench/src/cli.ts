@@ -46,6 +46,7 @@ async function main(args: readonly string[]): Promise<number> {
   const report = await runBench({
     profile,
     ...(runs !== undefined ? { runs: Number(runs) } : {}),
+    ...(profile.name === 'smoke' ? { reuseProcesses: true } : {}),
     ...(only !== undefined ? { contenders: only } : {}),
     ...(scenarios !== undefined ? { scenarios } : {}),
     server: { ...(nodeArgs ? { execArgv: nodeArgs.split(' ') } : {}), ...(wrapper ? { wrapper: wrapper.split(' ') } : {}) },

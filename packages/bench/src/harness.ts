@@ -71,6 +71,8 @@ export interface BenchOptions {
   readonly server?: ChildOptions;
   /** Extra node flags for the load-generator process (profiling). */
   readonly client?: ChildOptions;
+  /** Keep one server and one load-generator process per contender for the whole run (faster; for smoke runs, not for measurements). */
+  readonly reuseProcesses?: boolean;
   /** Called with progress lines. */
   readonly log?: (line: string) => void;
 }
@@ -86,29 +88,54 @@ interface Pair {
   readonly port: number;
 }
 
-/** Runs `body` against a fresh server process and load-generator process of `contender`. */
-async function withPair<T>(contender: Contender, options: BenchOptions, body: (pair: Pair) => Promise<T>): Promise<T> {
+/** Process pairs kept between scenarios when `reuseProcesses` is set (smoke runs only). */
+const kept = new Map<Contender, { server: Child; client: Child }>();
+
+async function startPair(contender: Contender, options: BenchOptions): Promise<{ server: Child; client: Child }> {
   const serverOptions: ChildOptions = {
     execArgv: ['--expose-gc', ...(options.server?.execArgv ?? [])],
     ...(options.server?.wrapper ? { wrapper: options.server.wrapper } : {}),
   };
-  const [server, client] = await Promise.allSettled([
+  const [s, c] = await Promise.allSettled([
     Child.start('./server-main.js', `${contender} server`, serverOptions),
     Child.start('./client-main.js', `${contender} load generator`, options.client),
-  ]).then(async ([s, c]) => {
-    if (s.status === 'fulfilled' && c.status === 'fulfilled') return [s.value, c.value] as const;
-    if (s.status === 'fulfilled') await s.value.stop();
-    if (c.status === 'fulfilled') await c.value.stop();
-    throw s.status === 'rejected' ? s.reason : (c as PromiseRejectedResult).reason;
-  });
+  ]);
+  if (s.status === 'fulfilled' && c.status === 'fulfilled') return { server: s.value, client: c.value };
+  if (s.status === 'fulfilled') await s.value.stop();
+  if (c.status === 'fulfilled') await c.value.stop();
+  throw s.status === 'rejected' ? s.reason : (c as PromiseRejectedResult).reason;
+}
+
+async function stopPair(pair: { server: Child; client: Child }, options: BenchOptions): Promise<void> {
+  await Promise.all([pair.client.stop(), pair.server.stop(options.server?.wrapper ? 15_000 : 3_000)]);
+}
+
+/**
+ * Runs `body` against a server process and a load-generator process of
+ * `contender`: a fresh pair per call, or (with `reuseProcesses`) one pair per
+ * contender whose server is restarted and whose clients are closed between calls.
+ */
+async function withPair<T>(contender: Contender, options: BenchOptions, body: (pair: Pair) => Promise<T>): Promise<T> {
+  let processes = options.reuseProcesses ? kept.get(contender) : undefined;
+  if (processes === undefined) {
+    processes = await startPair(contender, options);
+    if (options.reuseProcesses) kept.set(contender, processes);
+  }
+  const { server, client } = processes;
+  let healthy = false;
   try {
     const { port, pid } = await server.call<{ port: number; pid: number }>('start', { contender });
     if (process.env['BENCH_VERBOSE']) options.log?.(`    ${contender} server pid ${pid} port ${port}`);
-    return await body({ server, client, port });
+    const result = await body({ server, client, port });
+    healthy = true;
+    return result;
   } finally {
     await client.call('close', {}, 5_000).catch(() => undefined);
     await server.call('stop', {}, 5_000).catch(() => undefined);
-    await Promise.all([client.stop(), server.stop(options.server?.wrapper ? 15_000 : 3_000)]);
+    if (!options.reuseProcesses || !healthy) {
+      kept.delete(contender);
+      await stopPair(processes, options);
+    }
   }
 }
 
@@ -359,16 +386,18 @@ async function runRouting(options: BenchOptions, runs: number): Promise<Scenario
   const metrics: Metric[] = profile.routing.channels.map((n) => ({ key: `ch${n}`, label: `frames/s, ${n.toLocaleString('en-US')} channel${n === 1 ? '' : 's'}`, better: 'higher' }));
   const all = emptyRuns(kinds, metrics);
   const errors: string[] = [];
-  const title = `6. Client routing (in process): ${profile.routing.frames.toLocaleString('en-US')} publication frames per point, one subscriber per channel`;
+  const title = `6. Client routing (in process): ${profile.routing.budgetMs ? 'up to ' : ''}${profile.routing.frames.toLocaleString('en-US')} publication frames per point${profile.routing.budgetMs ? ` or ${profile.routing.budgetMs / 1000} s` : ''}, one subscriber per channel`;
   options.log?.(`\n${title}  [load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}]`);
+  // A fresh process per kind and run keeps heaps and JIT state apart; a smoke run shares one.
+  const shared = options.reuseProcesses ? await Child.start('./client-main.js', 'routing') : undefined;
   for (let r = 0; r < runs; r++) {
     for (const kind of rotation(kinds, r)) {
-      const child = await Child.start('./client-main.js', `routing ${kind}`);
+      const child = shared ?? (await Child.start('./client-main.js', `routing ${kind}`));
       try {
         for (const n of profile.routing.channels) {
           try {
             const t = profile.timeoutMs;
-            const res = await child.call<RoutingResult>('routing', { kind, channels: n, frames: profile.routing.frames, batch: profile.routing.batch, data: PAYLOAD, timeoutMs: t }, t + 10_000);
+            const res = await child.call<RoutingResult>('routing', { kind, channels: n, frames: profile.routing.frames, batch: profile.routing.batch, ...(profile.routing.budgetMs ? { budgetMs: profile.routing.budgetMs } : {}), data: PAYLOAD, timeoutMs: t }, t + 10_000);
             all[kind]?.[`ch${n}`]?.push(res.framesPerSec);
             options.log?.(`  run ${r + 1} ${kind.padEnd(15)} ${String(n).padStart(5)} channels: ${Math.round(res.framesPerSec).toLocaleString('en-US')} frames/s`);
           } catch (error) {
@@ -378,10 +407,11 @@ async function runRouting(options: BenchOptions, runs: number): Promise<Scenario
           }
         }
       } finally {
-        await child.stop();
+        if (child !== shared) await child.stop();
       }
     }
   }
+  await shared?.stop();
   const medians = mediansOf(all);
   const rx = medians['rxmux'] ?? {};
   const rxValues = profile.routing.channels.map((n) => rx[`ch${n}`] ?? Number.NaN);
@@ -432,6 +462,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const scenarios: ScenarioResult[] = [];
   for (const s of networkScenarios(profile)) {
     if (wanted.has(s.id)) scenarios.push(await runNetwork(s, options, contenders, runs));
+  }
+  for (const [contender, pair] of kept) {
+    kept.delete(contender);
+    await stopPair(pair, options);
   }
   if (wanted.has('routing')) scenarios.push(await runRouting(options, runs));
   const cpu = cpus();

@@ -9,7 +9,7 @@ export interface Profile {
   readonly fanout: { readonly clients: number; readonly publishes: number };
   readonly idle: { readonly clients: number };
   readonly binary: { readonly chunks: number; readonly size: number };
-  readonly routing: { readonly frames: number; readonly channels: readonly number[]; readonly batch: number };
+  readonly routing: { readonly frames: number; readonly channels: readonly number[]; readonly batch: number; readonly budgetMs?: number };
   /** Pause after connecting, before measuring (lets handshakes and gc settle), in ms. */
   readonly settleMs: number;
   /** Bound on every wait of one run (connect, deliver, receive). */
@@ -41,16 +41,17 @@ export const QUICK: Profile = {
   faninOne: { clients: 1, each: 50_000 },
   faninMany: { clients: 50, each: 1_000 },
   rtt: { n: 5_000, warmup: 500 },
-  fanout: { clients: 1_000, publishes: 100 },
-  idle: { clients: 2_000 },
-  routing: { frames: 200_000, channels: [1, 10, 100, 1_000], batch: 100 },
+  fanout: { clients: 500, publishes: 100 },
+  idle: { clients: 1_000 },
+  routing: { frames: 200_000, channels: [1, 10, 100, 1_000], batch: 100, budgetMs: 1_000 },
   timeoutMs: 60_000,
   scaled: [
     'fan-in 1 client: 50,000 messages (issue: 200,000)',
     'fan-in 50 clients: 1,000 each (issue: 4,000)',
     'round trip: 5,000 requests (issue: 10,000)',
-    'fan-out: 100 publishes (issue: 200)',
-    'routing: 200,000 frames per point (issue: 1,000,000)',
+    'fan-out: 500 clients × 100 publishes (issue: 1,000 × 200)',
+    'idle memory: 1,000 connections (issue: 2,000)',
+    'routing: up to 200,000 frames or 1 s per point (issue: 1,000,000 frames)',
   ],
 };
 
@@ -64,7 +65,7 @@ export const SMOKE: Profile = {
   fanout: { clients: 4, publishes: 5 },
   idle: { clients: 5 },
   binary: { chunks: 5, size: 16 * 1024 },
-  routing: { frames: 2_000, channels: [1, 10], batch: 100 },
+  routing: { frames: 2_000, channels: [1, 10], batch: 100, budgetMs: 200 },
   settleMs: 10,
   timeoutMs: 10_000,
   scaled: ['smoke profile: tiny counts, numbers are not meaningful'],
