@@ -1,4 +1,4 @@
-import { defer, EMPTY, merge, mergeMap, share, startWith, switchMap, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { Observable, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { HeartbeatTimeoutError } from '../errors.js';
 
 /** Heartbeat settings of the client. */
@@ -18,6 +18,11 @@ export const DEFAULT_HEARTBEAT: HeartbeatOptions = Object.freeze({ interval: 25_
  * `connectTimeout`, or when a later gap between events is longer than
  * `interval + timeout` (a zombie link: open, but nothing flows).
  *
+ * An event costs one assignment (the time it was seen), not a timer: one
+ * scheduler action waits for the deadline and, when it fires early because
+ * traffic moved the deadline on, re-arms itself for the rest. (A
+ * `switchMap(() => timer(...))` would create and cancel a timer per frame.)
+ *
  * `onDead` runs before the error travels downstream, while the source is
  * still subscribed, so the caller can close the socket with its own code
  * (4000) instead of the normal close of an unsubscribe. Sending the pings that
@@ -29,26 +34,44 @@ export function heartbeat<T>(
   scheduler: SchedulerLike,
   onDead: (error: HeartbeatTimeoutError) => void = () => undefined,
 ): MonoTypeOperatorFunction<T> {
-  const each = options === false ? undefined : options.interval + options.timeout;
+  const window = options === false ? undefined : options.interval + options.timeout;
   return (source) =>
-    defer(() => {
-      const events = source.pipe(share());
+    new Observable<T>((subscriber) => {
       let seen = false;
-      const watchdog = events.pipe(
-        startWith(undefined),
-        switchMap((_, index) => {
-          seen = index > 0;
-          if (!seen) return timer(connectTimeout, scheduler);
-          return each === undefined ? EMPTY : timer(each, scheduler);
-        }),
-        mergeMap(() => {
-          const error = new HeartbeatTimeoutError(
-            seen ? `no frame for ${each ?? 0} ms: link presumed dead` : `no connection within ${connectTimeout} ms`,
-          );
-          onDead(error);
-          return throwError(() => error);
-        }),
-      );
-      return merge(events, watchdog);
+      let lastSeen = scheduler.now();
+      function check(this: { schedule(state?: undefined, delay?: number): void }): void {
+        const limit = seen ? window : connectTimeout;
+        if (limit === undefined) return; // connected, and no heartbeat asked for: nothing left to watch
+        const idle = scheduler.now() - lastSeen;
+        if (idle < limit) {
+          this.schedule(undefined, limit - idle);
+          return;
+        }
+        const error = new HeartbeatTimeoutError(
+          seen ? `no frame for ${limit} ms: link presumed dead` : `no connection within ${connectTimeout} ms`,
+        );
+        onDead(error);
+        subscriber.error(error);
+      }
+      // The deadline only moves later while the limit stays the same, so re-arming on fire is
+      // enough; the one change of limit (connectTimeout → window, at the first event) re-arms here.
+      let watchdog = scheduler.schedule(check, connectTimeout);
+      const subscription = source.subscribe({
+        next: (value) => {
+          lastSeen = scheduler.now();
+          if (!seen) {
+            seen = true;
+            watchdog.unsubscribe();
+            if (window !== undefined) watchdog = scheduler.schedule(check, window);
+          }
+          subscriber.next(value);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        watchdog.unsubscribe();
+        subscription.unsubscribe();
+      };
     });
 }
