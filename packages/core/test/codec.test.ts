@@ -7,6 +7,7 @@ import {
   encode,
   encodeBatch,
   encodeText,
+  messageEncoder,
   ErrorCode,
   FrameType,
   ProtocolError,
@@ -212,5 +213,29 @@ describe('codec edge cases found in review', () => {
     expect(() => encode({ type: 'message', channel: 'c', data: cyclic as JsonValue })).toThrow(ProtocolError);
     expect(() => encode({ type: 'toString' } as unknown as Frame)).toThrow(ProtocolError);
     expect(() => encodeBatch([])).toThrow(ProtocolError);
+  });
+});
+
+describe('messageEncoder (the fast path of channel.send)', () => {
+  it('produces exactly what encodeText produces, for any channel, data and id', () => {
+    fc.assert(
+      fc.property(channel, json, fc.option(uint, { nil: undefined }), (ch, data, id) => {
+        const frame = { type: 'message' as const, channel: ch, data, ...(id === undefined ? {} : { id }) };
+        expect(messageEncoder(ch)(data, id)).toBe(encodeText(frame));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rejects what encodeText rejects, with a ProtocolError', () => {
+    const send = messageEncoder('c');
+    expect(() => send(Number.NaN)).toThrow(ProtocolError);
+    expect(() => send(undefined as unknown as JsonValue)).toThrow(ProtocolError);
+    expect(() => send(new Uint8Array(1) as unknown as JsonValue)).toThrow(/binary/);
+    expect(() => send(1, -1)).toThrow(ProtocolError);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => send(cyclic as JsonValue)).toThrow(ProtocolError);
+    expect(() => messageEncoder('')).toThrow(ProtocolError);
   });
 });

@@ -1,5 +1,5 @@
 import { filter, Observable } from 'rxjs';
-import { encodeBinary, encodeText } from '../protocol/codec.js';
+import { encodeBinary, messageEncoder } from '../protocol/codec.js';
 import type { JsonValue, Payload } from '../protocol/frames.js';
 import type { Ack } from '../connection/outbox.js';
 import type { GapNotice } from './positions.js';
@@ -58,6 +58,7 @@ export class Channel<T = unknown> extends Observable<T> {
   /** Notices of messages lost for good on this channel (history exceeded, epoch reset). Hot. */
   readonly gaps$: Observable<GapNotice>;
   readonly #host: ChannelHost;
+  readonly #encode: (data: JsonValue, id?: number) => string;
 
   /** @internal Use `conn.channel(id)`. */
   constructor(
@@ -67,6 +68,7 @@ export class Channel<T = unknown> extends Observable<T> {
   ) {
     super((subscriber) => (host.stream$ as Observable<T>).subscribe(subscriber));
     this.#host = host;
+    this.#encode = messageEncoder(id);
     this.gaps$ = host.gaps$.pipe(filter((gap) => gap.channel === id));
   }
 
@@ -88,12 +90,12 @@ export class Channel<T = unknown> extends Observable<T> {
   send(data: JsonValue, options: SendOptions): Observable<Ack>;
   send(data: JsonValue, options?: SendOptions): void | Observable<Ack> {
     if (options?.ack !== true) {
-      const wire = encodeText({ type: 'message', channel: this.id, data });
+      const wire = this.#encode(data);
       this.#host.send({ wire, bytes: wire.length });
       return;
     }
     const id = this.#host.nextId();
-    const wire = encodeText({ type: 'message', channel: this.id, data, id });
+    const wire = this.#encode(data, id);
     return this.#host.sendWithAck({ wire, bytes: wire.length }, id);
   }
 
