@@ -30,17 +30,24 @@ export type Seen = 'running' | { readonly answer: string } | undefined;
 /** The session state that survives socket drops. */
 export class SessionMemory<P> {
   attached: Attachment | undefined;
+  // Every collection is created on first use: an idle session (most of them) holds none,
+  // which keeps the per-connection memory close to a bare socket's.
   /** Handled message ids → the envelope that answered them (ack or error), oldest first. */
-  private readonly handled = new Map<number, string>();
+  private handled: Map<number, string> | undefined;
   /** Message ids whose handler is still running. */
-  private readonly running = new Set<number>();
+  private running: Set<number> | undefined;
   /** Requests whose handler is still running. */
-  readonly requests = new Map<number, AbortController>();
+  private runningRequests: Map<number, AbortController> | undefined;
   /** Answered request ids → the encoded response or request-error, oldest first. */
-  private readonly replies = new Map<number, string>();
+  private replies: Map<number, string> | undefined;
   /** Answers completed while detached, sent after the resuming welcome. */
-  private undelivered: string[] = [];
+  private undelivered: string[] | undefined;
   expiry: NodeJS.Timeout | undefined;
+
+  /** Requests whose handler is still running, by id. */
+  get requests(): Map<number, AbortController> {
+    return (this.runningRequests ??= new Map());
+  }
 
   constructor(
     readonly id: string,
@@ -50,35 +57,37 @@ export class SessionMemory<P> {
 
   /** Whether message `id` was seen: running, answered (with the answer to repeat), or new. */
   message(id: number): Seen {
-    if (this.running.has(id)) return 'running';
-    const answer = this.handled.get(id);
+    if (this.running?.has(id) === true) return 'running';
+    const answer = this.handled?.get(id);
     return answer === undefined ? undefined : { answer };
   }
 
   /** Message `id`'s handler starts. */
   started(id: number): void {
-    this.running.add(id);
+    (this.running ??= new Set()).add(id);
   }
 
   /** Message `id` was handled (`answer`: its ack or error envelope); remembered within the window, and sent. */
   finished(id: number, answer: string): void {
-    this.running.delete(id);
-    this.handled.set(id, answer);
-    if (this.handled.size > this.limits.dedupeWindow) this.handled.delete(this.handled.keys().next().value as number);
+    this.running?.delete(id);
+    const handled = (this.handled ??= new Map());
+    handled.set(id, answer);
+    if (handled.size > this.limits.dedupeWindow) handled.delete(handled.keys().next().value as number);
     this.send(answer);
   }
 
   /** Request `id` was answered: the reply is remembered (bounded) and sent. */
   replied(id: number, answer: string): void {
-    this.requests.delete(id);
-    this.replies.set(id, answer);
-    if (this.replies.size > this.limits.replyCacheSize) this.replies.delete(this.replies.keys().next().value as number);
+    this.runningRequests?.delete(id);
+    const replies = (this.replies ??= new Map());
+    replies.set(id, answer);
+    if (replies.size > this.limits.replyCacheSize) replies.delete(replies.keys().next().value as number);
     this.send(answer);
   }
 
   /** The remembered reply of request `id`, if it was answered and not forgotten. */
   reply(id: number): string | undefined {
-    return this.replies.get(id);
+    return this.replies?.get(id);
   }
 
   /** Sends an answer to the attached socket, or keeps it for the resuming one (bounded by the dedupe window). */
@@ -88,13 +97,14 @@ export class SessionMemory<P> {
       return;
     }
     // The client re-sends what it has not seen answered, so an answer dropped here is answered again.
-    if (this.undelivered.push(envelope) > this.limits.dedupeWindow) this.undelivered.shift();
+    const undelivered = (this.undelivered ??= []);
+    if (undelivered.push(envelope) > this.limits.dedupeWindow) undelivered.shift();
   }
 
   /** Takes the answers that completed while detached (the resuming socket sends them after its welcome). */
   drain(): string[] {
-    const pending = this.undelivered;
-    this.undelivered = [];
+    const pending = this.undelivered ?? [];
+    this.undelivered = undefined;
     return pending;
   }
 
@@ -103,10 +113,10 @@ export class SessionMemory<P> {
     clearTimeout(this.expiry);
     this.expiry = undefined;
     this.attached = undefined;
-    for (const controller of this.requests.values()) controller.abort();
-    this.requests.clear();
-    this.running.clear();
-    this.undelivered = [];
+    for (const controller of this.runningRequests?.values() ?? []) controller.abort();
+    this.runningRequests = undefined;
+    this.running = undefined;
+    this.undelivered = undefined;
   }
 }
 
