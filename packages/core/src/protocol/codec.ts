@@ -94,6 +94,10 @@ const utf8 = new TextEncoder();
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Channel ids already validated: a frame on a known channel skips the checks (decoding is a hot path). */
+const knownChannels = new Set<string>();
+const KNOWN_CHANNELS_MAX = 4096;
+
 /** Whether `s` fits {@link MAX_CHANNEL_BYTES} in UTF-8; only long ids pay for an encode. */
 function fitsChannelBytes(s: string): boolean {
   // A UTF-16 code unit takes at most 3 UTF-8 bytes.
@@ -106,11 +110,14 @@ function fitsChannelBytes(s: string): boolean {
  */
 export function channelIdProblem(channel: unknown): string | undefined {
   if (typeof channel !== 'string') return `channel id must be a string, got ${typeof channel}`;
+  if (knownChannels.has(channel)) return undefined;
   if (channel.length === 0) return 'channel id must not be empty';
   if (LONE_SURROGATE.test(channel)) return 'channel id must be well-formed Unicode (it has a lone surrogate)';
   if (!fitsChannelBytes(channel)) {
     return `channel id must be at most ${MAX_CHANNEL_BYTES} UTF-8 bytes`;
   }
+  if (knownChannels.size >= KNOWN_CHANNELS_MAX) knownChannels.clear(); // bounded, whatever the input
+  knownChannels.add(channel);
   return undefined;
 }
 
@@ -149,6 +156,8 @@ function fromEnvelope(envelope: unknown, index: number | undefined): Frame | Pro
   if (!Array.isArray(envelope) || typeof envelope[0] !== 'number') {
     return new ProtocolError(ErrorCode.NotAnEnvelope, 'an envelope is an array whose first element is the frame type number', { index });
   }
+  const fast = fastChannelFrame(envelope);
+  if (fast !== undefined) return fast;
   const name = typeName(envelope[0]);
   if (name === undefined) {
     return new ProtocolError(ErrorCode.UnknownType, `unknown frame type ${String(envelope[0])}`, { index });
@@ -173,6 +182,24 @@ function fromEnvelope(envelope: unknown, index: number | undefined): Frame | Pro
     frame[spec.name] = value;
   }
   return frame as unknown as Frame;
+}
+
+/**
+ * The two frames that carry the traffic, `message` and `publication`, built
+ * with a fixed object shape when they are well-formed; anything unusual falls
+ * through to the generic, table-driven path (which also words the errors).
+ */
+function fastChannelFrame(envelope: unknown[]): Frame | undefined {
+  const type = envelope[0];
+  if (type !== FrameType.message && type !== FrameType.publication) return undefined;
+  const length = envelope.length;
+  const channel = envelope[1];
+  if ((length !== 3 && length !== 4) || typeof channel !== 'string' || !knownChannels.has(channel)) return undefined;
+  const data = envelope[2] as JsonValue;
+  if (length === 3) return type === FrameType.message ? { type: 'message', channel, data } : { type: 'publication', channel, data };
+  const n = envelope[3];
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return undefined;
+  return type === FrameType.message ? { type: 'message', channel, data, id: n } : { type: 'publication', channel, data, seq: n };
 }
 
 /** Builds the envelope array of a text frame, validating every field. Throws on invalid frames. */
