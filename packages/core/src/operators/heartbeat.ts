@@ -38,13 +38,22 @@ export function heartbeat<T>(
   return (source) =>
     new Observable<T>((subscriber) => {
       let seen = false;
+      let graced = false;
       let lastSeen = scheduler.now();
       function check(this: { schedule(state?: undefined, delay?: number): void }): void {
         const limit = seen ? window : connectTimeout;
         if (limit === undefined) return; // connected, and no heartbeat asked for: nothing left to watch
         const idle = scheduler.now() - lastSeen;
         if (idle < limit) {
+          graced = false;
           this.schedule(undefined, limit - idle);
+          return;
+        }
+        if (!graced) {
+          // One more turn first: after a blocked event loop the timer phase runs before pending
+          // socket reads, and frames that did arrive in time would not be counted yet.
+          graced = true;
+          this.schedule(undefined, 0);
           return;
         }
         const error = new HeartbeatTimeoutError(
