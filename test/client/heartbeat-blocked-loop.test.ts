@@ -30,15 +30,15 @@ it('a blocked event loop longer than the heartbeat window is not mistaken for a 
   });
   await new Promise<void>((resolve) => wss!.once('listening', () => resolve()));
   const port = (wss.address() as { port: number }).port;
-  conn = connect(`ws://127.0.0.1:${port}/rt`, { WebSocket, shared: false, heartbeat: { interval: 60, timeout: 40 } });
+  conn = connect(`ws://127.0.0.1:${port}/rt`, { WebSocket, shared: false, heartbeat: { interval: 150, timeout: 150 } });
   const statuses: string[] = [];
   conn.status$.subscribe((s) => statuses.push(s));
   const sub = conn.channel('a').subscribe();
   await firstValueFrom(conn.status$.pipe(filter((s) => s === 'open')));
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 2; round++) {
     await new Promise((resolve) => setTimeout(resolve, 30));
     sockets.at(-1)!.send(encodeText({ type: 'publication', channel: 'a', data: round }));
-    const until = Date.now() + 250; // a long task: 2.5 heartbeat windows
+    const until = Date.now() + 700; // a long task: more than two heartbeat windows (300 ms)
     while (Date.now() < until) {
       // busy
     }
