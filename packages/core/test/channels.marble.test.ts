@@ -294,4 +294,15 @@ describe('sends while the socket is closing (marbles)', () => {
       later(() => expect(fake.sockets).toHaveLength(4), 60_000);
     });
   });
+
+  it('close() while waiting to reconnect stops the retries at once', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 } });
+      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+      expectObservable(conn.channel('a')).toBe(marbles([[50, '|']]));
+      later(() => conn.close(), 50);
+      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [1, 'r'], [50, 'c'], [50, '|']]), { C: 'connecting', r: 'reconnecting', c: 'closed' });
+      later(() => expect(fake.sockets).toHaveLength(1), 60_000);
+    });
+  });
 });
