@@ -21,15 +21,6 @@ export type { CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketL
 export { backoffDelay, backoffTimer, DEFAULT_BACKOFF, type BackoffPolicy } from './operators/backoff.js';
 export { DEFAULT_HEARTBEAT, heartbeat, type HeartbeatOptions } from './operators/heartbeat.js';
 export { linger } from './operators/linger.js';
-export {
-  createEventStream,
-  DEFAULT_EVENT_STREAM,
-  type EventSourceConstructor,
-  type EventSourceLike,
-  type EventStream,
-  type EventStreamOptions,
-  type FetchLike,
-  type StreamReset,
-} from './sse/index.js';
+export * from './sse/index.js';
 export * from './errors.js';
 export * from './protocol/index.js';
