@@ -85,20 +85,23 @@ describe('reconnect backoff (marbles)', () => {
     });
   });
 
-  it('the attempt counter resets after a successful welcome', () => {
+  it('the attempt counter resets only after a link stayed up minUptime; short-lived links keep backing off', () => {
     testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 } });
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100, minUptime: 50 } });
       fake.onSocket = (socket) => {
+        const n = fake.sockets.length;
         later(() => fake.welcome(socket), 1);
-        later(() => socket.drop(1006), 10);
+        if (n <= 2) later(() => socket.drop(1009, 'poison'), 10); // welcomed, then dropped at once
+        else if (n === 3) later(() => socket.drop(1006), 100); // stayed up longer than minUptime
       };
       const sub = conn.channel('a').subscribe();
-      later(() => sub.unsubscribe(), 250);
+      later(() => sub.unsubscribe(), 600);
       const delays = conn.transitions$.pipe(map((t) => `${t.to}${t.retryIn ?? ''}`));
-      // Every loss follows a welcome, so every retry is attempt 1: 100 ms each time.
-      expectObservable(delays, '^ 240ms !').toBe(
-        marbles([[1, 'b'], [10, 'c'], [111, 'b'], [120, 'c'], [221, 'b'], [230, 'c']]),
-        { b: 'open', c: 'reconnecting100' },
+      // 1: welcome at 1, dropped at 10 → 100 ms; 2: at 110, dropped at 120 → 200 ms (no reset: up 9 ms);
+      // 3: at 320, up until 420 (> 50 ms: the counter starts over) → 100 ms; 4: at 520, stays.
+      expectObservable(delays, '^ 590ms !').toBe(
+        marbles([[1, 'o'], [10, 'a'], [111, 'o'], [120, 'b'], [321, 'o'], [420, 'a'], [521, 'o']]),
+        { o: 'open', a: 'reconnecting100', b: 'reconnecting200' },
       );
     });
   });

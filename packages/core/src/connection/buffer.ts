@@ -62,6 +62,20 @@ export class OfflineBuffer {
     return { evicted };
   }
 
+  /** Removes the message with this id, if it is still waiting. */
+  remove(id: number): void {
+    const index = this.#items.findIndex((item) => item.id === id);
+    if (index < 0) return;
+    const [item] = this.#items.splice(index, 1);
+    this.#bytes -= (item as BufferedMessage).bytes;
+  }
+
+  /** Puts messages taken by {@link drain} back in front, in order (they were admitted already). */
+  restore(items: readonly BufferedMessage[]): void {
+    this.#items = [...items, ...this.#items];
+    for (const item of items) this.#bytes += item.bytes;
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): BufferedMessage[] {
     const items = this.#items;

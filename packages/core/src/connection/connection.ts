@@ -130,6 +130,9 @@ export class Connection {
   #eventStream: EventStream | undefined;
   #link: Link | undefined;
   #hold: Subscription | undefined;
+  readonly #transitionQueue: Array<{ to: ConnectionStatus; detail: Omit<StatusTransition, 'from' | 'to' | 'at'> }> = [];
+  /** Which demand cycle of the socket is current: a finished cycle must not touch the status of a newer one. */
+  #cycle = 0;
   #session: string | undefined;
   #nextId = 1;
   #refs = 1;
@@ -169,11 +172,15 @@ export class Connection {
     this.dropped$ = this.#dropped.asObservable();
     this.errors$ = this.#errors.asObservable();
 
-    this.#session$ = defer(() => this.#openSession()).pipe(
-      retry({ resetOnSuccess: true, delay: (error: unknown, attempt: number) => this.#retryDelay(error, attempt) }),
-      finalize(() => this.#onIdle()),
-      share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
-    );
+    this.#session$ = defer(() => {
+      const cycle = ++this.#cycle;
+      return defer(() => this.#openSession()).pipe(
+        retry({ resetOnSuccess: true, delay: (error: unknown, attempt: number) => this.#retryDelay(error, attempt) }),
+        finalize(() => {
+          if (cycle === this.#cycle) this.#onIdle();
+        }),
+      );
+    }).pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }));
     this.#demand$ = this.#session$.pipe(takeUntil(this.#closing), linger(this.#options.linger, this.#scheduler));
   }
 
@@ -261,10 +268,19 @@ export class Connection {
   }
 
   #transition(to: ConnectionStatus, detail: Omit<StatusTransition, 'from' | 'to' | 'at'> = {}): void {
-    const from = this.#status.value;
-    if (this.#status.closed || !canTransition(from, to)) return;
-    this.#status.next(to);
-    this.#transitions.next({ from, to, at: this.#scheduler.now(), ...detail });
+    // A transition caused by a status$ or transitions$ subscriber runs after the current one
+    // has been announced on both streams, so they tell the changes in the same order.
+    this.#transitionQueue.push({ to, detail });
+    if (this.#transitionQueue.length > 1) return;
+    while (this.#transitionQueue.length > 0) {
+      const next = this.#transitionQueue[0] as { to: ConnectionStatus; detail: Omit<StatusTransition, 'from' | 'to' | 'at'> };
+      const from = this.#status.value;
+      if (!this.#status.closed && canTransition(from, next.to)) {
+        this.#status.next(next.to);
+        this.#transitions.next({ from, to: next.to, at: this.#scheduler.now(), ...next.detail });
+      }
+      this.#transitionQueue.shift();
+    }
   }
 
   /** One socket from open to loss: emits the Link once the welcome arrived. */
@@ -276,9 +292,16 @@ export class Connection {
       const pings = new Subscription();
       const events = openSocket(this.#ctor, this.url, { maxFrameBytes: this.#options.maxFrameBytes })
         .pipe(
-          heartbeat(this.#heartbeat, this.#options.connectTimeout, this.#scheduler, () => {
-            if (socket?.readyState === OPEN) socket.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
-          }),
+          heartbeat(
+            this.#heartbeat,
+            this.#options.connectTimeout,
+            this.#scheduler,
+            () => {
+              if (socket?.readyState === OPEN) socket.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
+            },
+            // connected means welcomed: an open socket that never answers hello is bounded by connectTimeout
+            (event) => event.kind === 'frames' && event.result.frames.some((frame) => frame.type === 'welcome'),
+          ),
         )
         .subscribe({
           next: (event) => {
@@ -302,7 +325,10 @@ export class Connection {
                   }));
                 }
                 this.#onWelcome(link);
-                subscriber.next(link);
+                // The retry counter resets only for a link that stayed up `minUptime`: a server that
+                // welcomes and then drops the link (a poison message, a crash loop) still backs off.
+                const stable = link;
+                pings.add(this.#scheduler.schedule(() => subscriber.next(stable), this.#backoff.minUptime));
               } else {
                 this.#routeBeforeWelcome(frame, socket);
               }
@@ -328,23 +354,29 @@ export class Connection {
    */
   #onWelcome(link: Link): void {
     this.#link = link;
-    this.#transition('open');
-    for (const id of this.#joined.keys()) {
+    for (const id of [...this.#joined.keys()]) {
       link.write(encodeText({ type: 'subscribe', channel: id, ...this.#positions.resumeFrom(id) }));
     }
     this.#outbox.resend(link);
     link.flush();
+    // Announced last: code reacting to 'open' (joining channels, sending) finds everything re-joined and flushed.
+    this.#transition('open');
     this.#updateHold();
   }
 
   /** Holds the socket open while the outbox has work (buffered frames, unacked messages), lingering after. */
   #updateHold(): void {
     if (this.#outbox.busy) {
-      this.#hold ??= this.#demand$.subscribe({
+      if (this.#hold !== undefined) return;
+      let hold: Subscription | undefined;
+      hold = this.#demand$.subscribe({
         error: () => {
-          this.#hold = undefined;
+          if (this.#hold === hold) this.#hold = undefined;
+          // Work queued while it was failing (e.g. from an ack's error handler) needs a new hold.
+          if (!this.#closed) this.#updateHold();
         },
       });
+      if (!hold.closed) this.#hold = hold;
     } else if (this.#hold !== undefined) {
       const hold = this.#hold;
       this.#hold = undefined;
@@ -457,6 +489,10 @@ export class Connection {
   /** The source of one channel's shared stream: joins on subscribe, leaves on unsubscribe. */
   #join(id: string): Observable<Payload> {
     return new Observable<Payload>((subscriber) => {
+      if (this.#closed) {
+        subscriber.complete(); // a Channel kept from before close(): nothing to join any more
+        return;
+      }
       this.#joined.set(id, subscriber);
       this.#positions.join(id);
       const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });

@@ -53,7 +53,8 @@ export class Outbox {
     }
     const result = this.#buffer.push(item);
     if ('refused' in result) {
-      if (item.id !== undefined) this.#inflight.delete(item.id);
+      const entry = item.id === undefined ? undefined : this.#inflight.get(item.id);
+      if (entry !== undefined) this.#delete(item.id as number, entry);
       throw new BufferFullError(result.refused);
     }
     for (const evicted of result.evicted) this.#drop(evicted, 'overflow');
@@ -77,7 +78,8 @@ export class Outbox {
     const entry = this.#inflight.get(id);
     if (entry === undefined) return false;
     this.#delete(id, entry);
-    return true;
+    this.#buffer.remove(id); // never written: nothing to send, nothing to cancel later
+    return entry.written;
   }
 
   /** An ack arrived. Unknown ids (a duplicate ack) are ignored. */
@@ -117,8 +119,13 @@ export class Outbox {
    */
   resend(link: Link): void {
     for (const entry of this.#inflight.values()) if (entry.written) link.write(entry.wire);
-    for (const item of this.#buffer.drain()) {
-      link.write(item.wire);
+    const items = this.#buffer.drain();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as BufferedMessage;
+      if (!link.write(item.wire)) {
+        this.#buffer.restore(items.slice(i)); // the socket went away meanwhile: keep the rest, in order
+        return;
+      }
       this.#markWritten(item.id);
     }
   }

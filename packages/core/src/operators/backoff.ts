@@ -17,15 +17,22 @@ export interface BackoffPolicy {
   readonly jitter: number;
   /** Retries before giving up (status `failed`). Default `Infinity`. */
   readonly maxAttempts: number;
+  /**
+   * How long a connection must stay open before the attempt counter starts
+   * over, in ms. Default 5 000. A link that is welcomed and dropped again
+   * sooner counts as a failed attempt, so the backoff keeps growing.
+   */
+  readonly minUptime: number;
 }
 
-/** The defaults of {@link BackoffPolicy}: 500 ms, ×2, 30 s cap, 50 % jitter, unlimited attempts. */
+/** The defaults of {@link BackoffPolicy}: 500 ms, ×2, 30 s cap, 50 % jitter, unlimited attempts, 5 s minimum uptime. */
 export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({
   initialDelay: 500,
   multiplier: 2,
   maxDelay: 30_000,
   jitter: 0.5,
   maxAttempts: Number.POSITIVE_INFINITY,
+  minUptime: 5_000,
 });
 
 /**

@@ -23,6 +23,11 @@ export const DEFAULT_HEARTBEAT: HeartbeatOptions = Object.freeze({ interval: 25_
  * traffic moved the deadline on, re-arms itself for the rest. (A
  * `switchMap(() => timer(...))` would create and cancel a timer per frame.)
  *
+ * The connect phase ends with the first event for which `isConnected` is
+ * true (default: any event), so a socket that opens but never completes the
+ * handshake is bounded by `connectTimeout` too; earlier events do not move
+ * that deadline.
+ *
  * `onDead` runs before the error travels downstream, while the source is
  * still subscribed, so the caller can close the socket with its own code
  * (4000) instead of the normal close of an unsubscribe. Sending the pings that
@@ -33,6 +38,7 @@ export function heartbeat<T>(
   connectTimeout: number,
   scheduler: SchedulerLike,
   onDead: (error: HeartbeatTimeoutError) => void = () => undefined,
+  isConnected: (value: T) => boolean = () => true,
 ): MonoTypeOperatorFunction<T> {
   const window = options === false ? undefined : options.interval + options.timeout;
   return (source) =>
@@ -67,9 +73,11 @@ export function heartbeat<T>(
       let watchdog = scheduler.schedule(check, connectTimeout);
       const subscription = source.subscribe({
         next: (value) => {
-          lastSeen = scheduler.now();
-          if (!seen) {
+          if (seen) {
+            lastSeen = scheduler.now();
+          } else if (isConnected(value)) {
             seen = true;
+            lastSeen = scheduler.now();
             watchdog.unsubscribe();
             if (window !== undefined) watchdog = scheduler.schedule(check, window);
           }
