@@ -306,3 +306,21 @@ describe('sends while the socket is closing (marbles)', () => {
     });
   });
 });
+
+describe('frames larger than maxFrameBytes', () => {
+  it('are refused at once with RXMUX_ERR_FRAME_TOO_BIG; nothing is queued or held, the channel goes on', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ maxFrameBytes: 64, linger: 10 });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const c = conn.channel('c');
+      expect(() => c.send('x'.repeat(100))).toThrow(/exceeds maxFrameBytes 64/);
+      expect(() => c.send('é'.repeat(30))).toThrow(/RXMUX_ERR_FRAME_TOO_BIG|exceeds/); // 30 chars, 67 bytes
+      expect(() => c.send('y'.repeat(100), { ack: true })).toThrow(/exceeds/);
+      expect(() => c.sendBinary(new Uint8Array(100))).toThrow(/exceeds/);
+      expectObservable(c.request('z'.repeat(100))).toBe('#', undefined, expect.objectContaining({ code: 'RXMUX_ERR_FRAME_TOO_BIG' }));
+      c.send('ok');
+      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'msg:c:"ok"']), 6);
+      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [5, 'o'], [15, 'c']]), { C: 'connecting', o: 'open', c: 'closed' });
+    });
+  });
+});

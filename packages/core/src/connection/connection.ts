@@ -20,7 +20,7 @@ import {
 } from 'rxjs';
 import { channelIdProblem, encodeText } from '../protocol/codec.js';
 import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
-import { ErrorCode, RxmuxError } from '../protocol/errors.js';
+import { ErrorCode, ProtocolError, RxmuxError } from '../protocol/errors.js';
 import { PROTOCOL_VERSION, type Frame, type JsonValue, type Payload } from '../protocol/frames.js';
 import { Channel, type Outgoing, type RequestOptions } from '../channel/channel.js';
 import { Positions, type GapNotice } from '../channel/positions.js';
@@ -85,6 +85,7 @@ export interface DroppedMessage {
 }
 
 const OPEN = 1;
+const utf8 = new TextEncoder();
 /** Key for the pool's ref counting; not part of the public API. */
 export const RETAIN: unique symbol = Symbol('rxmux.retain');
 
@@ -316,7 +317,7 @@ export class Connection {
               if (link !== undefined) {
                 this.#route(frame, link);
               } else if (frame.type === 'welcome' && socket !== undefined) {
-                link = new Link(socket, frame.session, this.#options.maxFrameBytes);
+                link = new Link(socket, frame.session, Math.floor(this.#options.maxFrameBytes / 3)) // chars: a UTF-16 unit is at most 3 UTF-8 bytes;
                 this.#session = frame.session;
                 if (this.#heartbeat !== false) {
                   const live = link;
@@ -508,14 +509,32 @@ export class Connection {
     });
   }
 
+  /**
+   * Refuses, at once, a frame the server would refuse with close 1009: sent
+   * anyway it would cost the connection, and an acked one would be re-sent
+   * after every reconnect.
+   */
+  #checkSize(channel: string, frame: Outgoing): void {
+    const max = this.#options.maxFrameBytes;
+    const bytes =
+      typeof frame.wire !== 'string' ? frame.wire.byteLength
+      : frame.wire.length * 3 <= max ? frame.wire.length // cannot exceed: skip the exact count
+      : utf8.encode(frame.wire).byteLength;
+    if (bytes > max) {
+      throw new ProtocolError(ErrorCode.FrameTooBig, `message of ${bytes} bytes on "${channel}" exceeds maxFrameBytes ${max}`);
+    }
+  }
+
   #send(channel: string, frame: Outgoing, id?: number): void {
     this.#assertOpen();
+    this.#checkSize(channel, frame);
     this.#outbox.send({ channel, wire: frame.wire, bytes: frame.bytes, ...(id === undefined ? {} : { id }) }, this.#link);
     this.#updateHold();
   }
 
   #sendWithAck(channel: string, frame: Outgoing, id: number): Observable<Ack> {
     this.#assertOpen();
+    this.#checkSize(channel, frame);
     const ack = this.#outbox.expectAck(id, frame.wire);
     this.#send(channel, frame, id);
     return ack;

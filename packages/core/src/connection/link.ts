@@ -23,6 +23,7 @@ export class Link {
     private readonly socket: WebSocketLike,
     /** Session id the server assigned in its welcome. */
     readonly session: string,
+    /** Longest batch in UTF-16 code units; a third of the byte limit, so a batch can never exceed it in UTF-8. */
     private readonly maxFrameChars: number,
     private readonly flushScheduler: SchedulerLike = asapScheduler,
   ) {}
