@@ -324,3 +324,30 @@ describe('frames larger than maxFrameBytes', () => {
     });
   });
 });
+
+describe('channel objects', () => {
+  it('stay bounded under many short-lived ids, and every object for an id shares one join', () => {
+    testScheduler().run(() => {
+      const { conn, fake } = fakeConnection({ linger: 10 });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const first = conn.channel('keep');
+      for (let i = 0; i < 3000; i++) conn.channel(`once-${i}`); // send-only ids: their objects may be dropped
+      const again = conn.channel('keep'); // a new object if the first was evicted: it must not matter
+      const a = first.subscribe();
+      const b = again.subscribe();
+      later(() => {
+        expect(sentSummary(fake.last).filter((f) => f === 'sub:keep')).toHaveLength(1);
+        a.unsubscribe();
+        b.unsubscribe();
+      }, 20);
+      later(() => expect(sentSummary(fake.last).filter((f) => f === 'unsub:keep')).toHaveLength(1), 40);
+      later(() => first.subscribe(), 50); // the old object joins again after the stream was forgotten
+      later(() => {
+        // nothing was joined in between, so that was a new socket, and it joined once
+        expect(fake.sockets).toHaveLength(2);
+        expect(sentSummary(fake.last)).toEqual(['hello', 'sub:keep']);
+        conn.close();
+      }, 60);
+    });
+  });
+});

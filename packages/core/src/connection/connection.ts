@@ -86,6 +86,8 @@ export interface DroppedMessage {
 
 const OPEN = 1;
 const utf8 = new TextEncoder();
+/** Most `Channel` objects kept for reuse by `conn.channel(id)`. */
+const MAX_CACHED_CHANNELS = 1024;
 /** Key for the pool's ref counting; not part of the public API. */
 export const RETAIN: unique symbol = Symbol('rxmux.retain');
 
@@ -112,6 +114,8 @@ export class Connection {
   readonly #errors = new Subject<RxmuxError>();
   readonly #closing = new Subject<void>();
   readonly #channels = new Map<string, Channel<unknown>>();
+  /** The shared stream of every joined (or lingering) channel, by id. */
+  readonly #streams = new Map<string, Observable<Payload>>();
   /** Joined channels: the one inbound subscriber per channel (the shared stream's source). */
   readonly #joined = new Map<string, Subscriber<Payload>>();
   readonly #gaps = new Subject<GapNotice>();
@@ -187,7 +191,8 @@ export class Connection {
 
   /**
    * The channel `id`, as a shared hot Observable with `send`, `sendBinary`
-   * and `request`. The same id returns the same {@link Channel}.
+   * and `request`. The same id returns the same {@link Channel} while it is in
+   * use; in any case every object for an id shares one stream and one join.
    * Throws `InvalidArgumentError` for an invalid id and `ConnectionClosedError` after `close()`.
    */
   channel<T = unknown>(id: string): Channel<T> {
@@ -197,7 +202,7 @@ export class Connection {
     let channel = this.#channels.get(id);
     if (channel === undefined) {
       channel = new Channel<unknown>(id, {
-        stream$: this.#join(id).pipe(takeUntil(this.#closing), linger(this.#options.linger, this.#scheduler)),
+        stream$: defer(() => this.#streamFor(id)),
         gaps$: this.#gaps.asObservable(),
         nextId: () => this.#nextId++,
         send: (frame) => this.#send(id, frame),
@@ -205,8 +210,43 @@ export class Connection {
         request: (data, options) => this.#request(id, data, options),
       });
       this.#channels.set(id, channel);
+      if (this.#channels.size > MAX_CACHED_CHANNELS) this.#evictChannels();
     }
     return channel as Channel<T>;
+  }
+
+  /**
+   * The one shared stream of channel `id`, whichever `Channel` object asks:
+   * created on first use, forgotten when its source ends (after the linger),
+   * so the map only holds channels that are joined or lingering.
+   */
+  #streamFor(id: string): Observable<Payload> {
+    let stream = this.#streams.get(id);
+    if (stream === undefined) {
+      const created: Observable<Payload> = this.#join(id).pipe(
+        takeUntil(this.#closing),
+        finalize(() => {
+          if (this.#streams.get(id) === created) this.#streams.delete(id);
+        }),
+        linger(this.#options.linger, this.#scheduler),
+      );
+      stream = created;
+      this.#streams.set(id, stream);
+    }
+    return stream;
+  }
+
+  /**
+   * Keeps the cache of `Channel` objects bounded (an app may send on many
+   * short-lived channel ids): the oldest objects whose channel is not joined
+   * are dropped. A dropped object held by a component keeps working: it
+   * finds its stream by id.
+   */
+  #evictChannels(): void {
+    for (const id of this.#channels.keys()) {
+      if (this.#channels.size <= MAX_CACHED_CHANNELS / 2) return;
+      if (!this.#streams.has(id)) this.#channels.delete(id);
+    }
   }
 
   /**
