@@ -68,6 +68,22 @@ export class RequestTimeoutError extends RxmuxError {
 }
 
 /**
+ * An acknowledged send got no ack within its `timeout`. The message is
+ * withdrawn: no longer buffered, no longer re-sent (the server may still have
+ * handled it; an ack arriving later is ignored).
+ */
+export class AckTimeoutError extends RxmuxError {
+  /** The timeout that elapsed, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(channel: string, id: number, timeout: number) {
+    super(ErrorCode.AckTimeout, `message ${id} on channel "${channel}" was not acknowledged within ${timeout} ms`);
+    this.name = 'AckTimeoutError';
+    this.timeout = timeout;
+  }
+}
+
+/**
  * The server reported a failure: a request-error, or an error frame about a
  * channel (e.g. `RXMUX_ERR_FORBIDDEN`). `code` is the server's code.
  */

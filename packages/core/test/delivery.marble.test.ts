@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionClosedError, RemoteError, type Frame, type GapNotice } from '@rxmux/core';
+import { AckTimeoutError, ConnectionClosedError, RemoteError, type Frame, type GapNotice } from '@rxmux/core';
 import { fakeConnection, later, marbles, sentSummary, testScheduler } from './helpers.js';
 
 const pub = (channel: string, data: number, seq: number): Frame => ({ type: 'publication', channel, data, seq });
@@ -167,6 +167,30 @@ describe('ordered, resumable delivery (marbles)', () => {
         fake.last.receive({ type: 'response', id: 1, data: 'y' });
         fake.last.receive({ type: 'response', id: 1, data: 'y' });
       }, 130);
+    });
+  });
+});
+
+describe('ack timeout (marbles)', () => {
+  it('errors with AckTimeoutError and withdraws the message: no re-send, no flush from the buffer', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 }, linger: 10 });
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const c = conn.channel('score');
+      const keep = c.subscribe(); // keeps the connection wanted across the drop
+      // A: written at 5, never acked: expires at 50; its late ack at 60 is ignored.
+      expectObservable(c.send('A', { ack: true, timeout: 50 })).toBe(marbles([[50, '#']]), undefined, new AckTimeoutError('score', 1, 50));
+      later(() => fake.last.receive({ type: 'ack', id: 1 }), 60);
+      later(() => fake.last.drop(), 100); // the next socket comes at 200
+      // B: sent while offline at 120, buffered: expires at 180, before the reconnect.
+      later(() => {
+        expectObservable(c.send('B', { ack: true, timeout: 60 })).toBe(marbles([[180, '#']]), undefined, new AckTimeoutError('score', 2, 60));
+      }, 120);
+      later(() => {
+        expect(sentSummary(fake.sockets[0]!)).toEqual(['hello', 'sub:score', 'msg:score:"A"']);
+        expect(sentSummary(fake.sockets[1]!)).toEqual(['hello', 'sub:score']); // neither A nor B
+        keep.unsubscribe();
+      }, 240);
     });
   });
 });

@@ -12,6 +12,12 @@ export interface SendOptions {
    * the call returns an Observable that emits the {@link Ack} and completes.
    */
   readonly ack: true;
+  /**
+   * Give up after this many milliseconds without an ack (counted from the
+   * send, offline time included): the Observable errors with
+   * `AckTimeoutError` and the message is withdrawn. Default: no limit.
+   */
+  readonly timeout?: number;
 }
 
 /** Options of `channel.request()`. */
@@ -32,7 +38,7 @@ export interface ChannelHost {
   readonly gaps$: Observable<GapNotice>;
   nextId(): number;
   send(frame: Outgoing): void;
-  sendWithAck(frame: Outgoing, id: number): Observable<Ack>;
+  sendWithAck(frame: Outgoing, id: number, timeout: number | undefined): Observable<Ack>;
   request(data: JsonValue, options: RequestOptions): Observable<JsonValue>;
 }
 
@@ -96,7 +102,7 @@ export class Channel<T = unknown> extends Observable<T> {
     }
     const id = this.#host.nextId();
     const wire = this.#encode(data, id);
-    return this.#host.sendWithAck({ wire, bytes: wire.length }, id);
+    return this.#host.sendWithAck({ wire, bytes: wire.length }, id, options.timeout);
   }
 
   /**
@@ -113,7 +119,7 @@ export class Channel<T = unknown> extends Observable<T> {
     }
     const id = this.#host.nextId();
     const wire = encodeBinary({ type: 'message', channel: this.id, data: toBytes(data), id });
-    return this.#host.sendWithAck({ wire, bytes: wire.byteLength }, id);
+    return this.#host.sendWithAck({ wire, bytes: wire.byteLength }, id, options.timeout);
   }
 
   /**

@@ -27,6 +27,7 @@ import { Positions, type GapNotice } from '../channel/positions.js';
 import { Outbox, type Ack, type DropReason } from './outbox.js';
 import { createEventStream, type EventStream, type EventStreamOptions } from '../sse/index.js';
 import {
+  AckTimeoutError,
   ConnectionClosedError,
   ConnectionLostError,
   InvalidArgumentError,
@@ -206,7 +207,7 @@ export class Connection {
         gaps$: this.#gaps.asObservable(),
         nextId: () => this.#nextId++,
         send: (frame) => this.#send(id, frame),
-        sendWithAck: (frame, messageId) => this.#sendWithAck(id, frame, messageId),
+        sendWithAck: (frame, messageId, ackTimeout) => this.#sendWithAck(id, frame, messageId, ackTimeout),
         request: (data, options) => this.#request(id, data, options),
       });
       this.#channels.set(id, channel);
@@ -572,11 +573,19 @@ export class Connection {
     this.#updateHold();
   }
 
-  #sendWithAck(channel: string, frame: Outgoing, id: number): Observable<Ack> {
+  #sendWithAck(channel: string, frame: Outgoing, id: number, ackTimeout: number | undefined): Observable<Ack> {
     this.#assertOpen();
     this.#checkSize(channel, frame);
+    if (ackTimeout !== undefined && !(ackTimeout >= 0)) throw new InvalidArgumentError(`ack timeout must be a non-negative number, got ${ackTimeout}`);
     const ack = this.#outbox.expectAck(id, frame.wire);
     this.#send(channel, frame, id);
+    if (ackTimeout !== undefined) {
+      // Driven here, not by a subscriber of the returned Observable: it must end even if nobody listens.
+      this.#outbox.expireWith(id, this.#scheduler.schedule(() => {
+        this.#outbox.expire(id, new AckTimeoutError(channel, id, ackTimeout));
+        this.#updateHold();
+      }, ackTimeout));
+    }
     return ack;
   }
 

@@ -1,4 +1,4 @@
-import { AsyncSubject, type Observable, type Subscriber } from 'rxjs';
+import { AsyncSubject, type Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { JsonValue } from '../protocol/frames.js';
 import { ErrorCode, RxmuxError } from '../protocol/errors.js';
 import { BufferFullError } from '../errors.js';
@@ -16,7 +16,14 @@ export type DropReason = 'overflow' | 'failed' | 'closed';
 
 /** A frame with an id that waits for its answer (an ack, or a response). */
 type InFlight =
-  | { readonly kind: 'message'; readonly wire: string | Uint8Array; written: boolean; readonly ack: AsyncSubject<Ack> }
+  | {
+      readonly kind: 'message';
+      readonly wire: string | Uint8Array;
+      written: boolean;
+      readonly ack: AsyncSubject<Ack>;
+      /** The pending ack timeout, if the send asked for one. */
+      expiry?: Subscription;
+    }
   | { readonly kind: 'request'; readonly wire: string; written: boolean; readonly subscriber: Subscriber<JsonValue> };
 
 /**
@@ -66,6 +73,22 @@ export class Outbox {
     this.#inflight.set(id, { kind: 'message', wire, written: false, ack });
     this.#messages++;
     return ack.asObservable();
+  }
+
+  /** Arms the ack timeout of message `id` (the subscription is cancelled when the message settles). */
+  expireWith(id: number, expiry: Subscription): void {
+    const entry = this.#inflight.get(id);
+    if (entry?.kind === 'message') entry.expiry = expiry;
+    else expiry.unsubscribe();
+  }
+
+  /** Message `id` waited too long for its ack: withdrawn from the buffer and the table, its ack errors. */
+  expire(id: number, error: Error): void {
+    const entry = this.#inflight.get(id);
+    if (entry?.kind !== 'message') return;
+    this.#delete(id, entry);
+    this.#buffer.remove(id);
+    entry.ack.error(error);
   }
 
   /** Tracks a request until its response. */
@@ -159,6 +182,9 @@ export class Outbox {
 
   #delete(id: number, entry: InFlight): void {
     this.#inflight.delete(id);
-    if (entry.kind === 'message') this.#messages--;
+    if (entry.kind === 'message') {
+      this.#messages--;
+      entry.expiry?.unsubscribe();
+    }
   }
 }

@@ -47,6 +47,8 @@ export const ErrorCode = {
   ConnectionClosed: 'RXMUX_ERR_CONNECTION_CLOSED',
   /** A request got no response in time. */
   RequestTimeout: 'RXMUX_ERR_REQUEST_TIMEOUT',
+  /** An acknowledged send got no ack within its `timeout`; it is no longer re-sent. */
+  AckTimeout: 'RXMUX_ERR_ACK_TIMEOUT',
   /** The remote handler failed (request-error or error frame without a narrower code). */
   Remote: 'RXMUX_ERR_REMOTE',
   /** An argument given to the API is invalid (thrown synchronously). */
