@@ -358,7 +358,7 @@ export class Connection {
               if (link !== undefined) {
                 this.#route(frame, link);
               } else if (frame.type === 'welcome' && socket !== undefined) {
-                link = new Link(socket, frame.session, Math.floor(this.#options.maxFrameBytes / 3)) // chars: a UTF-16 unit is at most 3 UTF-8 bytes;
+                link = new Link(socket, Math.floor(this.#options.maxFrameBytes / 3)) // chars: a UTF-16 unit is at most 3 UTF-8 bytes;
                 this.#session = frame.session;
                 if (this.#heartbeat !== false) {
                   const live = link;

@@ -21,8 +21,6 @@ export class Link {
 
   constructor(
     private readonly socket: WebSocketLike,
-    /** Session id the server assigned in its welcome. */
-    readonly session: string,
     /** Longest batch in UTF-16 code units; a third of the byte limit, so a batch can never exceed it in UTF-8. */
     private readonly maxFrameChars: number,
     private readonly flushScheduler: SchedulerLike = asapScheduler,
@@ -59,11 +57,6 @@ export class Link {
     this.#pending = [];
     this.#pendingChars = 0;
     this.socket.send(batch);
-  }
-
-  /** Bytes the socket has accepted but not yet put on the wire. */
-  get bufferedAmount(): number {
-    return this.socket.bufferedAmount;
   }
 
   /** Stops writing; queued frames are flushed first when `flush` is true. */
