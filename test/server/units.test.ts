@@ -4,6 +4,7 @@ import { DEFAULT_LIMITS, MemoryEngine, type EnginePublication } from '@rxmux/ser
 import { channelsOf, decodeCursor, encodeCursor } from '../../packages/server/src/http.js';
 import { resolveLimits, takeTokens } from '../../packages/server/src/limits.js';
 import { Router } from '../../packages/server/src/router.js';
+import { PendingRequest } from '../../packages/server/src/resume.js';
 
 describe('Router', () => {
   it('prefers exact names, then the pattern with the most literal text, and forgets removed handlers', () => {
@@ -132,5 +133,22 @@ describe('MemoryEngine', () => {
     const again = engine.history('b', 0, 0);
     expect(again.last).toBe(0);
     expect(again.epoch).not.toBe(b); // a forgotten history comes back as a new epoch
+  });
+});
+
+describe('PendingRequest', () => {
+  it('creates its AbortSignal only when read, and a cancel before that still shows as aborted', () => {
+    const early = new PendingRequest();
+    early.abort();
+    expect(early.aborted).toBe(true);
+    expect(early.signal.aborted).toBe(true);
+    const late = new PendingRequest();
+    const signal = late.signal;
+    expect(signal.aborted).toBe(false);
+    let fired = 0;
+    signal.addEventListener('abort', () => fired++);
+    late.abort();
+    late.abort();
+    expect([signal.aborted, fired]).toEqual([true, 1]);
   });
 });

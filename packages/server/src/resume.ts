@@ -27,6 +27,36 @@ export interface Attachment {
 /** What a message id's duplicate gets: nothing yet (its handler runs), or the answer it got. */
 export type Seen = 'running' | { readonly answer: string } | undefined;
 
+/**
+ * A request whose handler is running. Its `AbortSignal` is created only when
+ * the handler reads `ctx.signal` (an `AbortController` costs microseconds, and
+ * most handlers never look at it); a cancel before that is remembered.
+ */
+export class PendingRequest {
+  #controller: AbortController | undefined;
+  #aborted = false;
+
+  /** Whether the client cancelled the request or the session ended. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** The signal handed to the handler as `ctx.signal`. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#controller?.abort();
+  }
+}
+
 /** The session state that survives socket drops. */
 export class SessionMemory<P> {
   attached: Attachment | undefined;
@@ -37,7 +67,7 @@ export class SessionMemory<P> {
   /** Message ids whose handler is still running. */
   private running: Set<number> | undefined;
   /** Requests whose handler is still running. */
-  private runningRequests: Map<number, AbortController> | undefined;
+  private runningRequests: Map<number, PendingRequest> | undefined;
   /** Answered request ids → the encoded response or request-error, oldest first. */
   private replies: Map<number, string> | undefined;
   /** Answers completed while detached, sent after the resuming welcome. */
@@ -45,7 +75,7 @@ export class SessionMemory<P> {
   expiry: NodeJS.Timeout | undefined;
 
   /** Requests whose handler is still running, by id. */
-  get requests(): Map<number, AbortController> {
+  get requests(): Map<number, PendingRequest> {
     return (this.runningRequests ??= new Map());
   }
 
@@ -113,7 +143,7 @@ export class SessionMemory<P> {
     clearTimeout(this.expiry);
     this.expiry = undefined;
     this.attached = undefined;
-    for (const controller of this.runningRequests?.values() ?? []) controller.abort();
+    for (const pending of this.runningRequests?.values() ?? []) pending.abort();
     this.runningRequests = undefined;
     this.running = undefined;
     this.undelivered = undefined;

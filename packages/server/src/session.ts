@@ -36,7 +36,7 @@ import {
 import type { Awaitable, HistoryResult } from './engines/engine.js';
 import type { OutgoingPublication, Subscriber } from './hub.js';
 import { takeTokens, type BucketState, type Limits } from './limits.js';
-import type { Attachment, SessionMemory } from './resume.js';
+import { PendingRequest, type Attachment, type SessionMemory } from './resume.js';
 import type { ChannelAction, ChannelContext, ChannelHandler, ConnectionInfo, RequestContext, RequestResult } from './types.js';
 
 /** What a session needs from its socket. The ws adapter implements it. */
@@ -351,9 +351,9 @@ export class Session<P> implements Subscriber, Attachment {
       case 'cancel': {
         // Unknown ids are ignored: the response may simply have crossed the cancel.
         const requests = this.memory?.requests;
-        const controller = requests?.get(frame.id);
+        const pending = requests?.get(frame.id);
         requests?.delete(frame.id);
-        controller?.abort();
+        pending?.abort();
         return undefined;
       }
       default:
@@ -543,14 +543,14 @@ export class Session<P> implements Subscriber, Attachment {
       this.queueOut(cached);
       return undefined;
     }
-    const controller = new AbortController();
-    memory.requests.set(id, controller);
+    const pending = new PendingRequest();
+    memory.requests.set(id, pending);
     return this.afterAuthorize(channel, 'publish', () => {
       let settled = false;
       const settle = (frame: ServerFrame): void => {
         if (settled) return;
         settled = true;
-        if (controller.signal.aborted || memory.requests.get(id) !== controller) return; // cancelled: no answer
+        if (pending.aborted || memory.requests.get(id) !== pending) return; // cancelled: no answer
         let envelope: string;
         try {
           envelope = encodeText(frame);
@@ -563,12 +563,20 @@ export class Session<P> implements Subscriber, Attachment {
       const reply = (data: JsonValue): void => settle({ type: 'response', id, data });
       const fail = (code: string, message: string): void => settle({ type: 'request-error', id, code, message });
       const failed = (error: unknown): void => {
-        if (!controller.signal.aborted) this.host.error(error, this);
+        if (!pending.aborted) this.host.error(error, this);
         const { code, message } = failureOf(error);
         fail(code, message);
       };
       const returned = (value: RequestResult): void => reply(value === undefined ? null : value);
-      const ctx: RequestContext<P> = { ...this.context(channel), id, signal: controller.signal, reply, fail };
+      const ctx: RequestContext<P> = {
+        ...this.context(channel),
+        id,
+        get signal() {
+          return pending.signal;
+        },
+        reply,
+        fail,
+      };
       try {
         const result = onRequest.call(handler, ctx, frame.data);
         if (result instanceof Promise) result.then(returned, failed);
