@@ -665,7 +665,11 @@ export class Session<P> implements Subscriber, Attachment {
 
   private write(message: string | Uint8Array, binary: boolean, frames: number): void {
     if (this.state === 'closed') return;
-    this.guard(() => this.transport.send(message, binary));
+    try {
+      this.transport.send(message, binary); // not through guard(): no closure per write on the fan-out path
+    } catch (error) {
+      this.host.error(error, this);
+    }
     this.host.count('out', frames, utf8Length(message));
     const buffered = this.transport.bufferedAmount;
     if (buffered > this.host.limits.slowConsumerBytes && this.state === 'open') {

@@ -6,12 +6,16 @@ import { CloseCode } from '@rxmux/core/protocol';
 import type { RawData, WebSocket } from 'ws';
 import type { Session, Transport } from '../session.js';
 
+// Shared send options: a write to every recipient of a publish must not allocate.
+const TEXT = Object.freeze({ binary: false });
+const BINARY = Object.freeze({ binary: true });
+
 /** A `ws` socket as a session transport (methods on the prototype: no closures per connection). */
 class WsTransport implements Transport {
   constructor(private readonly ws: WebSocket) {}
 
   send(data: string | Uint8Array, binary: boolean): void {
-    this.ws.send(data, { binary });
+    this.ws.send(data, binary ? BINARY : TEXT);
   }
 
   get bufferedAmount(): number {
