@@ -359,6 +359,7 @@ class Server<P> implements RxmuxServer<P> {
         this.hub.add(channel, session);
         this.hub.guard(() => this.engine.join(channel, session.info));
       },
+      release: (session, channel) => this.hub.remove(channel, session),
       unsubscribe: (session, channel) => {
         this.hub.remove(channel, session);
         this.hub.guard(() => this.engine.leave(channel, session.id));

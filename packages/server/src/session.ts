@@ -62,6 +62,8 @@ export interface SessionHost<P> {
   authorize(principal: P, channel: string, action: ChannelAction): boolean | Promise<boolean>;
   publish(channel: string, data: Payload): void;
   subscribe(session: Session<P>, channel: string): void;
+  /** Drops this socket from the channel's subscribers without a presence leave (its session moved to another socket). */
+  release(session: Session<P>, channel: string): void;
   unsubscribe(session: Session<P>, channel: string): void;
   /** The engine's history of `channel` after `since` (at most `limit` publications), its epoch and newest seq. */
   history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
@@ -231,6 +233,11 @@ export class Session<P> implements Subscriber, Attachment {
     if (this.state === 'closed') return;
     this.state = 'closing';
     this.queue = undefined;
+    // The session lives on in the socket that took it over. This one leaves the hub now and
+    // quietly (no presence leave, no onUnsubscribe): its close event comes later and must not
+    // undo the joins of the new socket, which share the session id.
+    for (const channel of this.channels?.keys() ?? []) this.host.release(this, channel);
+    this.channels = undefined;
     this.guard(() => this.transport.terminate());
   }
 
@@ -318,10 +325,15 @@ export class Session<P> implements Subscriber, Attachment {
       const pending = this.handle(frames[i] as Frame);
       if (pending !== undefined) {
         this.inbox = frames.slice(i + 1);
-        void pending.then(() => {
+        const resume = (): void => {
           const rest = this.inbox;
           this.inbox = undefined;
           if (rest !== undefined && rest.length > 0 && this.state === 'open') this.process(rest);
+        };
+        // A step that fails must neither stay unhandled nor leave the frames behind it parked forever.
+        void pending.then(resume, (error: unknown) => {
+          this.host.error(error, this);
+          resume();
         });
         return;
       }
@@ -443,7 +455,7 @@ export class Session<P> implements Subscriber, Attachment {
     }
     const held = pos.held ?? [];
     pos.held = undefined;
-    for (const publication of held) this.deliver(publication);
+    for (const publication of held) this.guard(() => this.deliver(publication)); // one bad publication costs only itself
     const handler = this.host.resolve(channel);
     if (handler?.onSubscribe !== undefined) this.guard(() => handler.onSubscribe?.(this.context(channel)));
   }
@@ -546,6 +558,7 @@ export class Session<P> implements Subscriber, Attachment {
     const pending = new PendingRequest();
     memory.requests.set(id, pending);
     return this.afterAuthorize(channel, 'publish', () => {
+      if (pending.aborted) return; // cancelled while authorize ran
       let settled = false;
       const settle = (frame: ServerFrame): void => {
         if (settled) return;
@@ -587,14 +600,26 @@ export class Session<P> implements Subscriber, Attachment {
     }, () => {
       memory.requests.delete(id);
       this.sendFrame({ type: 'request-error', id, code: ErrorCode.Forbidden, message: `not allowed to send requests to ${channel}` });
+    }, () => {
+      // The socket went away while authorize ran: forget the request, so the client's re-send runs it.
+      if (memory.requests.get(id) === pending) memory.requests.delete(id);
     });
   }
 
   /** Runs `allowed` or `refused` after authorize; returns a promise only when authorize is asynchronous. */
-  private afterAuthorize(channel: string, action: ChannelAction, allowed: () => void, refused: () => void): Promise<void> | undefined {
+  private afterAuthorize(
+    channel: string,
+    action: ChannelAction,
+    allowed: () => void,
+    refused: () => void,
+    gone?: () => void,
+  ): Promise<void> | undefined {
     const verdict = this.host.authorize(this.principal, channel, action);
     const decide = (ok: boolean): void => {
-      if (this.state !== 'open') return;
+      if (this.state !== 'open') {
+        gone?.();
+        return;
+      }
       if (ok) allowed();
       else refused();
     };

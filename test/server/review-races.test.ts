@@ -1,0 +1,73 @@
+/** Races found in a review of the server; each test failed before its fix. */
+import { describe, expect, it } from 'vitest';
+import { encodeBatch, encodeText, type WelcomeFrame } from '@rxmux/core/protocol';
+import { MemoryEngine, type Engine, type HistoryResult } from '@rxmux/server';
+import { connect, sleep, start } from './helpers.js';
+
+async function hello(url: string, session?: string): Promise<{ c: Awaited<ReturnType<typeof connect>>; welcome: WelcomeFrame }> {
+  const c = await connect(url);
+  c.send(session === undefined ? { type: 'hello', version: 1 } : { type: 'hello', version: 1, session });
+  return { c, welcome: await c.waitFor('welcome') };
+}
+
+describe('server races', () => {
+  it('a resume that takes over a still-open socket keeps the new socket in presence after the old one closes', async () => {
+    const { url, server } = await start();
+    const a = await hello(url);
+    a.c.send({ type: 'subscribe', channel: 'room' });
+    await a.c.waitFor('subscribed');
+    const b = await connect(url);
+    b.send(encodeBatch([encodeText({ type: 'hello', version: 1, session: a.welcome.session }), encodeText({ type: 'subscribe', channel: 'room' })]));
+    await b.waitFor('subscribed');
+    await a.c.waitForClose();
+    await sleep(50);
+    expect(await server.presence('room')).toHaveLength(1);
+    await server.publish('room', 'still here');
+    expect((await b.waitFor('publication')).data).toBe('still here');
+  });
+
+  it('a request whose socket drops during an async authorize runs when the resumed client re-sends it', async () => {
+    const { url, server } = await start({ authorize: () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 100)) });
+    server.handle('svc', { onRequest: () => 42 });
+    const a = await hello(url);
+    a.c.send({ type: 'request', channel: 'svc', id: 1, data: null });
+    await sleep(10);
+    a.c.ws.terminate();
+    await sleep(200);
+    const b = await hello(url, a.welcome.session);
+    expect(b.welcome.resumed).toBe(true);
+    b.c.send({ type: 'request', channel: 'svc', id: 1, data: null });
+    expect(await b.c.waitForFrame((f) => f.type === 'response' || f.type === 'request-error', 2000)).toMatchObject({ type: 'response', id: 1, data: 42 });
+  });
+
+  it('an unencodable publication held during an async history read costs only itself', async () => {
+    const memory = new MemoryEngine();
+    const slow: Engine = {
+      start: (sink) => memory.start(sink),
+      publish: (channel, data) => memory.publish(channel, data),
+      subscribe: () => undefined,
+      unsubscribe: () => undefined,
+      history: (channel, since, limit) => {
+        const snapshot = memory.history(channel, since, limit);
+        return new Promise<HistoryResult>((resolve) => setTimeout(() => resolve(snapshot), 30));
+      },
+      join: (channel, member) => memory.join(channel, member),
+      leave: (channel, session) => memory.leave(channel, session),
+      presence: (channel) => memory.presence(channel),
+      close: () => memory.close(),
+    };
+    const errors: unknown[] = [];
+    const { url, server } = await start({ engine: slow, hooks: { onError: (error) => void errors.push(error) } });
+    const { c } = await hello(url);
+    c.send({ type: 'subscribe', channel: 'feed' });
+    await sleep(5);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await server.publish('feed', cyclic as never).catch(() => undefined);
+    await c.waitFor('subscribed');
+    c.send({ type: 'ping', t: 1 });
+    expect(await c.waitFor('pong', 2000)).toMatchObject({ t: 1 });
+    await server.publish('feed', 'fine');
+    expect((await c.waitFor('publication', 2000)).data).toBe('fine');
+  });
+});
