@@ -71,3 +71,32 @@ describe('server races', () => {
     expect((await c.waitFor('publication', 2000)).data).toBe('fine');
   });
 });
+
+describe('memory engine history bounds', () => {
+  it('subscribers of unpublished channels cannot evict a live history (no epoch reset for others)', async () => {
+    const { url, server } = await start({ limits: { historyChannels: 2 } });
+    const a = await hello(url);
+    a.c.send({ type: 'subscribe', channel: 'live' });
+    const first = await a.c.waitFor('subscribed');
+    await server.publish('live', 1);
+    expect(await a.c.waitFor('publication')).toMatchObject({ seq: 1 });
+    const x = await hello(url);
+    for (const channel of ['nothing-1', 'nothing-2', 'nothing-3']) x.c.send({ type: 'subscribe', channel });
+    for (let i = 0; i < 3; i++) await x.c.waitFor('subscribed');
+    await server.publish('live', 2);
+    expect(await a.c.waitFor('publication')).toMatchObject({ seq: 2, data: 2 });
+    await a.c.expectNoFrame((f) => f.type === 'gap');
+    // a subscriber told the placeholder epoch keeps it when the channel's first publish creates the history
+    x.c.send({ type: 'unsubscribe', channel: 'nothing-3' });
+    const fresh = await hello(url);
+    fresh.c.send({ type: 'subscribe', channel: 'later' });
+    const told = await fresh.c.waitFor('subscribed');
+    await server.publish('later', 'x');
+    await fresh.c.waitFor('publication');
+    fresh.c.send({ type: 'unsubscribe', channel: 'later' });
+    fresh.c.send({ type: 'subscribe', channel: 'later', since: 1, epoch: told.epoch as string });
+    expect(await fresh.c.waitFor('subscribed')).toMatchObject({ epoch: told.epoch, seq: 1 });
+    await fresh.c.expectNoFrame((f) => f.type === 'gap');
+    expect(first.epoch).toBeDefined();
+  });
+});

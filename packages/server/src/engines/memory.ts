@@ -43,6 +43,8 @@ const newEpoch = (): string => randomBytes(9).toString('base64url');
 export class MemoryEngine implements Engine {
   private sink: EngineSink | undefined;
   private readonly histories = new Map<string, History>();
+  /** Epochs already told to subscribers of channels without a history (see placeholderEpoch). */
+  private readonly placeholders = new Map<string, string>();
   private readonly members = new Map<string, Map<string, PresenceMember>>();
   private readonly historySize: number;
   private readonly historyTtlMs: number;
@@ -81,7 +83,14 @@ export class MemoryEngine implements Engine {
   unsubscribe(): void {}
 
   history(channel: string, since: number, limit: number): HistoryResult {
-    const history = this.historyOf(channel);
+    const history = this.histories.get(channel);
+    if (history === undefined) {
+      // Reading never creates a history: subscribers of channels nobody publishes on must not
+      // be able to evict live histories (and reset their epochs) from the bounded map.
+      return { publications: [], complete: since === 0, last: 0, epoch: this.placeholderEpoch(channel) };
+    }
+    this.histories.delete(channel); // re-inserted: Map order is recency of use
+    this.histories.set(channel, history);
     const { last, epoch } = history;
     if (since > last) return { publications: [], complete: false, last, epoch };
     // The oldest seq still kept: within the ring, and not older than the age bound.
@@ -124,10 +133,30 @@ export class MemoryEngine implements Engine {
   }
 
   /** The channel's history, created (with a new epoch) when missing; marks it most recently used. */
+  /**
+   * The epoch told to subscribers of a channel with no history yet. The first
+   * publish adopts it, so those subscribers see no false epoch change. Bounded
+   * like the histories; losing one costs at most a spurious gap notice.
+   */
+  private placeholderEpoch(channel: string): string {
+    let epoch = this.placeholders.get(channel);
+    if (epoch === undefined) {
+      epoch = newEpoch();
+      if (this.placeholders.size >= this.historyChannels) {
+        const oldest = this.placeholders.keys().next().value;
+        if (oldest !== undefined) this.placeholders.delete(oldest);
+      }
+      this.placeholders.set(channel, epoch);
+    }
+    return epoch;
+  }
+
   private historyOf(channel: string): History {
     let history = this.histories.get(channel);
     if (history === undefined) {
-      history = { epoch: newEpoch(), last: 0, ring: new Array<EnginePublication | undefined>(this.historySize), at: new Array<number>(this.historySize) };
+      const epoch = this.placeholders.get(channel) ?? newEpoch();
+      this.placeholders.delete(channel);
+      history = { epoch, last: 0, ring: new Array<EnginePublication | undefined>(this.historySize), at: new Array<number>(this.historySize) };
       if (this.histories.size >= this.historyChannels) {
         const oldest = this.histories.keys().next().value;
         if (oldest !== undefined) this.histories.delete(oldest);
