@@ -100,3 +100,30 @@ describe('memory engine history bounds', () => {
     expect(first.epoch).toBeDefined();
   });
 });
+
+describe('shutdown while a stream is being admitted', () => {
+  it('an SSE stream admitted during close() is ended too (the app keeps its own HTTP server)', async () => {
+    const { createServer: createHttpServer, get } = await import('node:http');
+    const { createServer } = await import('@rxmux/server');
+    const http = createHttpServer((_req, res) => res.end('app'));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const rt = createServer({ server: http, authorize: () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 50)) });
+    await rt.ready();
+    const port = (http.address() as { port: number }).port;
+    const ended = new Promise<string>((resolve, reject) => {
+      get(`http://127.0.0.1:${port}/rt/sse?channel=a`, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(body));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    await sleep(10); // the request is in authorize now
+    await rt.close();
+    const body = await Promise.race([ended, sleep(1000).then(() => 'still open after 1 s')]);
+    expect(body).not.toBe('still open after 1 s');
+    expect(rt.metrics().streams).toBe(0);
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  });
+});

@@ -418,6 +418,10 @@ class Server<P> implements RxmuxServer<P> {
       leave: (channel, info) => this.hub.guard(() => this.engine.leave(channel, info.session)),
       opened: (endable, info) => {
         this.endables.add(endable);
+        if (this.state !== 'running') {
+          // Admitted while shutdown was already ending streams (authorize or history was awaited): end it too.
+          queueMicrotask(() => endable.end(CloseCode.GoingAway, 'going away'));
+        }
         if (info === undefined) counters.polls++;
         else {
           counters.streams++;
