@@ -1,6 +1,7 @@
 /** Starts real servers on 127.0.0.1, port 0, and closes them after each test. */
 import { afterEach } from 'vitest';
-import { createServer, type RxmuxServer, type ServerOptions } from '@rxmux/server';
+import type { WelcomeFrame } from '@rxmux/core/protocol';
+import { createServer, MemoryEngine, type Engine, type HistoryResult, type RxmuxServer, type ServerOptions } from '@rxmux/server';
 import { tclient, type TClient, type TClientOptions } from './tclient.js';
 
 export interface Running<P> {
@@ -47,3 +48,33 @@ export async function connect(url: string, options?: TClientOptions): Promise<TC
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Connects and says hello (resuming `session` when given); returns the client and its welcome. */
+export async function hello(url: string, session?: string): Promise<{ c: TClient; welcome: WelcomeFrame }> {
+  const c = await connect(url);
+  c.send(session === undefined ? { type: 'hello', version: 1 } : { type: 'hello', version: 1, session });
+  return { c, welcome: await c.waitFor('welcome') };
+}
+
+/**
+ * The memory engine with a slow `history()`, to race publications against a
+ * replay: `'late'` reads the history when the delay ends, `'early'` reads it at
+ * once and answers after the delay (publications in between are newer than it).
+ */
+export function slowHistoryEngine(delayMs: number, read: 'late' | 'early'): Engine {
+  const memory = new MemoryEngine();
+  return {
+    start: (sink) => memory.start(sink),
+    publish: (channel, data) => memory.publish(channel, data),
+    subscribe: () => undefined,
+    unsubscribe: () => undefined,
+    history: (channel, since, limit) => {
+      const early = read === 'early' ? memory.history(channel, since, limit) : undefined;
+      return new Promise<HistoryResult>((resolve) => setTimeout(() => resolve(early ?? memory.history(channel, since, limit)), delayMs));
+    },
+    join: (channel, member) => memory.join(channel, member),
+    leave: (channel, session) => memory.leave(channel, session),
+    presence: (channel) => memory.presence(channel),
+    close: () => memory.close(),
+  };
+}

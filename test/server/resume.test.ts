@@ -3,19 +3,12 @@
  * message and request ids, seq + epoch on publications, replay and gap frames.
  */
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, type Frame, type WelcomeFrame } from '@rxmux/core/protocol';
-import type { Engine, HistoryResult } from '@rxmux/server';
-import { MemoryEngine } from '@rxmux/server';
+import { ErrorCode, type Frame } from '@rxmux/core/protocol';
 import { gated } from '../support/gated.js';
-import { connect, sleep, start } from './helpers.js';
+import { connect, hello, sleep, slowHistoryEngine, start } from './helpers.js';
 
 const isPub = (channel: string) => (f: Frame): boolean => f.type === 'publication' && f.channel === channel;
 
-async function hello(url: string, session?: string): Promise<{ c: Awaited<ReturnType<typeof connect>>; welcome: WelcomeFrame }> {
-  const c = await connect(url);
-  c.send(session === undefined ? { type: 'hello', version: 1 } : { type: 'hello', version: 1, session });
-  return { c, welcome: await c.waitFor('welcome') };
-}
 
 describe('session resume', () => {
   it('resumes a session named in hello after its socket dropped; a 128-bit id; unknown ids get a new session', async () => {
@@ -222,18 +215,7 @@ describe('in order, resumable, server to client', () => {
 
   it('with an asynchronous engine, publications racing the replay are neither lost nor doubled', async () => {
     // The memory engine, but history() answers a few ms late while publishing goes on.
-    const memory = new MemoryEngine();
-    const slow: Engine = {
-      start: (sink) => memory.start(sink),
-      publish: (channel, data) => memory.publish(channel, data),
-      subscribe: () => undefined,
-      unsubscribe: () => undefined,
-      history: (channel, since, limit) => new Promise<HistoryResult>((resolve) => setTimeout(() => resolve(memory.history(channel, since, limit)), 15)),
-      join: (channel, member) => memory.join(channel, member),
-      leave: (channel, session) => memory.leave(channel, session),
-      presence: (channel) => memory.presence(channel),
-      close: () => memory.close(),
-    };
+    const slow = slowHistoryEngine(15, 'late');
     const { url, server } = await start({ engine: slow });
     const { c } = await hello(url);
     c.send({ type: 'subscribe', channel: 'feed' });

@@ -1,14 +1,7 @@
 /** Races found in a review of the server; each test failed before its fix. */
 import { describe, expect, it } from 'vitest';
-import { encodeBatch, encodeText, type WelcomeFrame } from '@rxmux/core/protocol';
-import { MemoryEngine, type Engine, type HistoryResult } from '@rxmux/server';
-import { connect, sleep, start } from './helpers.js';
-
-async function hello(url: string, session?: string): Promise<{ c: Awaited<ReturnType<typeof connect>>; welcome: WelcomeFrame }> {
-  const c = await connect(url);
-  c.send(session === undefined ? { type: 'hello', version: 1 } : { type: 'hello', version: 1, session });
-  return { c, welcome: await c.waitFor('welcome') };
-}
+import { encodeBatch, encodeText } from '@rxmux/core/protocol';
+import { connect, hello, sleep, slowHistoryEngine, start } from './helpers.js';
 
 describe('server races', () => {
   it('a resume that takes over a still-open socket keeps the new socket in presence after the old one closes', async () => {
@@ -41,21 +34,7 @@ describe('server races', () => {
   });
 
   it('an unencodable publication held during an async history read costs only itself', async () => {
-    const memory = new MemoryEngine();
-    const slow: Engine = {
-      start: (sink) => memory.start(sink),
-      publish: (channel, data) => memory.publish(channel, data),
-      subscribe: () => undefined,
-      unsubscribe: () => undefined,
-      history: (channel, since, limit) => {
-        const snapshot = memory.history(channel, since, limit);
-        return new Promise<HistoryResult>((resolve) => setTimeout(() => resolve(snapshot), 30));
-      },
-      join: (channel, member) => memory.join(channel, member),
-      leave: (channel, session) => memory.leave(channel, session),
-      presence: (channel) => memory.presence(channel),
-      close: () => memory.close(),
-    };
+    const slow = slowHistoryEngine(30, 'early');
     const errors: unknown[] = [];
     const { url, server } = await start({ engine: slow, hooks: { onError: (error) => void errors.push(error) } });
     const { c } = await hello(url);
