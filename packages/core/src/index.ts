@@ -24,3 +24,22 @@ export { linger } from './operators/linger.js';
 export * from './sse/index.js';
 export * from './errors.js';
 export * from './protocol/index.js';
+export { DEVTOOLS_HOOK_KEY } from './debug/events.js';
+export type {
+  DebugAckEvent,
+  DebugAction,
+  DebugBinary,
+  DebugChannelEvent,
+  DebugConnectionEvent,
+  DebugDropEvent,
+  DebugErrorEvent,
+  DebugEvent,
+  DebugEventBase,
+  DebugFrameEvent,
+  DebugGapEvent,
+  DebugRequestEvent,
+  DebugStatusEvent,
+  DebugTap,
+  DebugTransport,
+  DevtoolsHook,
+} from './debug/events.js';
