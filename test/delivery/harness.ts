@@ -9,6 +9,7 @@ import { afterEach } from 'vitest';
 import { connect, type Connection, type ConnectOptions } from '@rxmux/core';
 import { createServer, type RxmuxServer, type ServerOptions } from '@rxmux/server';
 import { FaultProxy } from '../support/fault-proxy.js';
+import { until } from '../support/wait.js';
 
 /** mulberry32: a small seeded PRNG, 0 ≤ x < 1, so every run cuts at the same points. */
 export function prng(seed: number): () => number {
@@ -74,17 +75,7 @@ export function client(proxy: FaultProxy, options: ConnectOptions = {}): Connect
 
 export const opened = (conn: Connection): Promise<unknown> => firstValueFrom(conn.status$.pipe(filter((s) => s === 'open')));
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every 10 ms until it holds, for at most `ms`; returns whether it held. */
-export async function until(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-  return true;
-}
+export { sleep, until } from '../support/wait.js';
 
 /** Waits until every channel has a member on the server (the client's subscribes arrived). */
 export function joined(server: RxmuxServer<null>, channels: readonly string[], ms = 5_000): Promise<boolean> {

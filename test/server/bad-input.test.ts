@@ -16,18 +16,26 @@ function prng(seed: number): () => number {
 const isError = (f: Frame): boolean => f.type === 'error';
 
 describe('bad input never crashes the server and gets its documented answer', () => {
-  it('answers frames before hello with UNEXPECTED_FRAME and ignores them', async () => {
+  it('closes 4400 on a first frame other than hello (PROTOCOL.md 5.2), after an UNEXPECTED_FRAME error; a pong is allowed', async () => {
     const { url } = await start();
     const c = await connect(url);
     c.send({ type: 'pong', t: 5 }); // a pong is allowed in any state: no error
     c.send({ type: 'subscribe', channel: 'a' });
     c.send({ type: 'ping', t: 1 });
     expect(await c.waitFor('error')).toMatchObject({ code: ErrorCode.UnexpectedFrame });
-    expect(await c.waitFor('error')).toMatchObject({ code: ErrorCode.UnexpectedFrame });
+    expect(await c.waitForClose()).toEqual({ code: 4400, reason: 'hello expected' });
+    expect(c.queue.filter((f) => f.type === 'subscribed' || f.type === 'pong' || f.type === 'error')).toEqual([]);
+  });
+
+  it('answers a second hello with UNEXPECTED_FRAME and ignores it', async () => {
+    const { url } = await start();
+    const c = await connect(url);
     await c.hello();
     c.send({ type: 'hello', version: 1 });
     expect(await c.waitFor('error')).toMatchObject({ code: ErrorCode.UnexpectedFrame });
-    await c.expectNoFrame((f) => f.type === 'subscribed' || f.type === 'pong' || f.type === 'error');
+    await c.expectNoFrame((f) => f.type === 'welcome' || f.type === 'error');
+    c.send({ type: 'ping', t: 2 });
+    expect(await c.waitFor('pong')).toEqual({ type: 'pong', t: 2 });
   });
 
   it('answers each malformed text frame with the codec error code', async () => {
@@ -55,11 +63,12 @@ describe('bad input never crashes the server and gets its documented answer', ()
       const error = await c.waitForFrame(isError);
       expect({ text: text.slice(0, 40), code: error.type === 'error' && error.code }).toEqual({ text: text.slice(0, 40), code });
     }
-    // Deeply nested data inside a valid message: delivered to the handler, whose publish fails alone.
+    // Deeply nested data inside a valid message: delivered to the handler, whose publish refuses it
+    // (the data cannot be encoded again): that message fails alone, with its id.
     c.send({ type: 'subscribe', channel: 'deep' });
     await c.waitFor('subscribed');
     c.send(`[0,"deep",${'['.repeat(20_000)}${']'.repeat(20_000)},1]`);
-    await c.waitForFrame((f) => f.type === 'ack' && f.id === 1);
+    expect(await c.waitForFrame((f) => (f.type === 'ack' || f.type === 'error') && f.id === 1)).toMatchObject({ type: 'error', code: ErrorCode.Remote, id: 1 });
     c.send({ type: 'ping', t: 9 });
     expect(await c.waitFor('pong')).toEqual({ type: 'pong', t: 9 });
   });

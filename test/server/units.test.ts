@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, MemoryEngine, type EnginePublication } from '@rxmux/server';
 import { channelsOf, decodeCursor, encodeCursor } from '../../packages/server/src/http.js';
-import { resolveLimits, takeTokens } from '../../packages/server/src/limits.js';
+import { resolveLimits } from '../../packages/server/src/limits.js';
+import { delayFor, takeTokens } from '@rxmux/core/protocol';
 import { Router } from '../../packages/server/src/router.js';
 import { PendingRequest } from '../../packages/server/src/resume.js';
 
@@ -40,7 +41,7 @@ describe('Router', () => {
 
 describe('token bucket', () => {
   it('allows the burst, then refills at the rate', () => {
-    const limits = { ratePerSecond: 10, rateBurst: 5 };
+    const limits = { rate: 10, burst: 5 };
     const bucket = { tokens: 5, refilledAt: 0 };
     const taken = Array.from({ length: 7 }, () => takeTokens(bucket, 1, 0, limits));
     expect(taken).toEqual([true, true, true, true, true, false, false]);
@@ -48,6 +49,9 @@ describe('token bucket', () => {
     expect(takeTokens(bucket, 1, 100, limits)).toBe(false);
     expect(takeTokens(bucket, 5, 10_000, limits)).toBe(true); // never above the burst
     expect(takeTokens(bucket, 1, 10_000, limits)).toBe(false);
+    expect(delayFor(bucket, 1, 10_000, limits)).toBe(100);
+    expect(delayFor(bucket, 3, 10_100, limits)).toBe(200); // one token is there already
+    expect(delayFor(bucket, 6, 10_100, limits)).toBe(Number.POSITIVE_INFINITY); // above the burst: never
   });
 
   it('resolves limits over frozen defaults and rejects nonsense', () => {

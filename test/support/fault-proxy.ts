@@ -9,6 +9,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 interface Link {
   readonly client: Socket;
   readonly upstream: Socket | undefined;
+  /** Half-open: bytes are dropped in both directions for good, and nobody is told. */
+  stranded: boolean;
 }
 
 export class FaultProxy {
@@ -65,6 +67,15 @@ export class FaultProxy {
     this.#blackhole = on;
   }
 
+  /**
+   * Makes every open link half-open for good: bytes are dropped both ways and
+   * neither end is told (a NAT that forgot the flow, a dead Wi-Fi). New links
+   * work normally. Unlike {@link blackhole}, turning nothing off revives them.
+   */
+  strand(): void {
+    for (const link of this.#links) link.stranded = true;
+  }
+
   /** Delays every chunk by `ms` in both directions (order kept). */
   delay(ms: number): void {
     this.#delay = ms;
@@ -78,7 +89,7 @@ export class FaultProxy {
   #accept(client: Socket): void {
     client.setNoDelay(true);
     if (this.#blackhole) {
-      const link: Link = { client, upstream: undefined };
+      const link: Link = { client, upstream: undefined, stranded: true };
       this.#links.add(link);
       client.on('data', () => undefined);
       client.on('error', () => undefined);
@@ -87,10 +98,10 @@ export class FaultProxy {
     }
     const upstream = connect(this.#target, '127.0.0.1');
     upstream.setNoDelay(true);
-    const link: Link = { client, upstream };
+    const link: Link = { client, upstream, stranded: false };
     this.#links.add(link);
-    this.#pipe(client, upstream);
-    this.#pipe(upstream, client);
+    this.#pipe(link, client, upstream);
+    this.#pipe(link, upstream, client);
     const end = (): void => {
       this.#links.delete(link);
       client.destroy();
@@ -102,17 +113,17 @@ export class FaultProxy {
     upstream.on('error', end);
   }
 
-  #pipe(from: Socket, to: Socket): void {
+  #pipe(link: Link, from: Socket, to: Socket): void {
     let chain = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
-      if (this.#blackhole) return;
+      if (this.#blackhole || link.stranded) return;
       const ms = this.#delay;
       if (ms === 0) {
         if (!to.destroyed) to.write(chunk);
         return;
       }
       chain = chain.then(() => new Promise<void>((resolve) => setTimeout(() => {
-        if (!to.destroyed && !this.#blackhole) to.write(chunk);
+        if (!to.destroyed && !this.#blackhole && !link.stranded) to.write(chunk);
         resolve();
       }, ms)));
     });

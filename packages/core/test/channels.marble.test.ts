@@ -166,7 +166,7 @@ describe('join and leave (marbles)', () => {
       later(() => {
         expect(fake.sockets).toHaveLength(2);
         expect(sentSummary(fake.sockets[1]!)).toEqual(['hello', 'sub:a', 'sub:b', 'sub:c', 'msg:a:"queued"']);
-        expect(fake.sockets[1]!.sentFrames[0]).toEqual({ type: 'hello', version: 1, session: 's1' });
+        expect(fake.sockets[1]!.sentFrames[0]).toEqual({ type: 'hello', version: 1, session: 's1', limits: { maxFrameBytes: 1024 * 1024, maxBatch: 1024 } });
       }, 200);
       later(() => subs.forEach((s) => s.unsubscribe()), 300);
     });

@@ -41,6 +41,14 @@ export class OutgoingPublication {
     }
   }
 
+  /**
+   * The frame's size as a client's decoder measures it against its
+   * `maxFrameBytes`: bytes for a binary frame, UTF-16 code units for text.
+   */
+  get size(): number {
+    return this.isBinary ? this.binary.byteLength : this.text.length;
+  }
+
   /** {@link text} as UTF-8, so a lone publication is sent to every socket from one buffer. */
   get textBytes(): Buffer {
     return (this.bytesCache ??= Buffer.from(this.text, 'utf8'));

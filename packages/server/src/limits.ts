@@ -1,13 +1,13 @@
 /**
- * Limits the server enforces, their defaults, and the token bucket behind the
- * per-connection rate limit.
+ * Limits the server enforces and their defaults. The token bucket behind the
+ * per-connection rate limit is the protocol's (`@rxmux/core/protocol`), the
+ * one the client paces itself with.
  *
  * | limit                    | default   | outcome when exceeded                                   |
  * | ------------------------ | --------- | ------------------------------------------------------- |
  * | maxFrameBytes            | 1 MiB     | close 1009 (ws `maxPayload`)                             |
  * | maxBatch                 | 1024      | error frame `RXMUX_ERR_BATCH_TOO_LARGE`                 |
- * | rate (per connection)    | 100/s, burst 200 | error frame `RXMUX_ERR_RATE_LIMITED`, frame dropped |
- * | rateLimitCloseAfter      | 100       | close 1008 after that many dropped frames in a row      |
+ * | rate (per connection)    | 100/s, burst 200 | error frame `RXMUX_ERR_RATE_LIMITED`, then close 1008; nothing of that message runs |
  * | maxChannelsPerConnection | 256       | error frame `RXMUX_ERR_TOO_MANY_CHANNELS` on that channel |
  * | slowConsumerBytes        | 4 MiB     | close 1008 'slow consumer' + `hooks.onSlowConsumer`     |
  * | historySize / historyTtlMs | 100 / 5 min | resume further back gets a `gap` frame (SSE: `reset`)  |
@@ -23,12 +23,13 @@ export interface Limits {
   readonly maxFrameBytes: number;
   /** Most envelopes accepted in one batch. */
   readonly maxBatch: number;
-  /** Sustained frames (envelopes) per second one connection may send. */
+  /**
+   * Sustained envelopes per second one connection may send. Announced in
+   * `welcome.limits` (with the burst): the rxmux client paces itself to it.
+   */
   readonly ratePerSecond: number;
-  /** Token bucket size: how many frames a connection may send in a burst. */
+  /** Token bucket size: how many envelopes a connection may send in a burst. */
   readonly rateBurst: number;
-  /** Dropped (rate-limited) frames in a row after which the connection is closed with 1008. */
-  readonly rateLimitCloseAfter: number;
   /** Most channels one connection (or one SSE stream / poll) may subscribe to. */
   readonly maxChannelsPerConnection: number;
   /** Bytes buffered towards one client above which it is a slow consumer and is dropped. */
@@ -59,7 +60,6 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxBatch: 1024,
   ratePerSecond: 100,
   rateBurst: 200,
-  rateLimitCloseAfter: 100,
   maxChannelsPerConnection: 256,
   slowConsumerBytes: 4 * 1024 * 1024,
   historySize: 100,
@@ -93,26 +93,3 @@ export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   return limits;
 }
 
-/**
- * A token bucket kept as two numbers on its owner, so an idle connection pays
- * for no object: `tokens` and the time they were last refilled.
- */
-export interface BucketState {
-  tokens: number;
-  refilledAt: number;
-}
-
-/**
- * Takes `cost` tokens from the bucket if it holds them, after refilling it for
- * the time elapsed since the last call. Returns whether the tokens were taken.
- */
-export function takeTokens(bucket: BucketState, cost: number, now: number, limits: Pick<Limits, 'ratePerSecond' | 'rateBurst'>): boolean {
-  const elapsed = now - bucket.refilledAt;
-  if (elapsed > 0) {
-    bucket.tokens = Math.min(limits.rateBurst, bucket.tokens + (elapsed * limits.ratePerSecond) / 1000);
-    bucket.refilledAt = now;
-  }
-  if (bucket.tokens < cost) return false;
-  bucket.tokens -= cost;
-  return true;
-}

@@ -60,6 +60,8 @@ export class PendingRequest {
 /** The session state that survives socket drops. */
 export class SessionMemory<P> {
   attached: Attachment | undefined;
+  /** `message` envelopes of this session taken so far, over every socket: what receipts and the resuming welcome report. */
+  received = 0;
   // Every collection is created on first use: an idle session (most of them) holds none,
   // which keeps the per-connection memory close to a bare socket's.
   /** Handled message ids → the envelope that answered them (ack or error), oldest first. */

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { channelIdProblem, CloseCode, ErrorCode, SUBPROTOCOL, type Payload } from '@rxmux/core/protocol';
+import { channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, SUBPROTOCOL, type Payload } from '@rxmux/core/protocol';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bindSession, wsTransport } from './adapters/ws.js';
 import type { Engine, PresenceEvent, PresenceMember } from './engines/engine.js';
@@ -160,11 +160,13 @@ class Server<P> implements RxmuxServer<P> {
 
   publish(channel: string, data: Payload): Promise<void> {
     const problem = channelIdProblem(channel);
-    if (problem !== undefined) throw new TypeError(`publish(): ${problem}`);
-    if (data === undefined || typeof data === 'function' || typeof data === 'symbol' || typeof data === 'bigint') {
-      throw new TypeError('publish(): data must be a JSON value or a Uint8Array');
+    if (problem !== undefined) throw new RxmuxError(ErrorCode.InvalidArgument, `publish(): ${problem}`);
+    // Checked before the engine numbers it: a publication no subscriber could take must not take a seq.
+    const size = publicationSize(channel, data);
+    if (size > this.limits.maxFrameBytes) {
+      throw new RxmuxError(ErrorCode.FrameTooBig, `publish(): a publication of ${size} bytes on "${channel}" exceeds maxFrameBytes ${this.limits.maxFrameBytes}, what clients accept`);
     }
-    if (this.state === 'closed') throw new Error('publish(): the server is closed');
+    if (this.state === 'closed') throw new RxmuxError(ErrorCode.ConnectionClosed, 'publish(): the server is closed');
     try {
       return Promise.resolve(this.engine.publish(channel, data)).then(() => undefined);
     } catch (error) {
@@ -347,8 +349,12 @@ class Server<P> implements RxmuxServer<P> {
 
   private makeSessionHost(): SessionHost<P> {
     const counters = this.counters;
+    const rate = Object.freeze({ rate: this.limits.ratePerSecond, burst: this.limits.rateBurst });
+    const announced = Object.freeze({ maxFrameBytes: this.limits.maxFrameBytes, maxBatch: this.limits.maxBatch, ...rate });
     return {
       limits: this.limits,
+      rate,
+      announced,
       heartbeatInterval: this.heartbeat.interval,
       resolve: (channel) => this.router.resolve(channel),
       authorize: (principal, channel, action) => this.authorize(principal, channel, action),
@@ -359,7 +365,6 @@ class Server<P> implements RxmuxServer<P> {
         this.hub.add(channel, session);
         this.hub.guard(() => this.engine.join(channel, session.info));
       },
-      release: (session, channel) => this.hub.remove(channel, session),
       unsubscribe: (session, channel) => {
         this.hub.remove(channel, session);
         this.hub.guard(() => this.engine.leave(channel, session.id));
@@ -385,9 +390,9 @@ class Server<P> implements RxmuxServer<P> {
           counters.bytesOut += bytes;
         }
       },
-      rateLimited: (session, first) => {
+      rateLimited: (session) => {
         counters.rateLimited++;
-        if (first) this.hook('onRateLimited', session.info);
+        this.hook('onRateLimited', session.info);
       },
       slowConsumer: (session, buffered) => {
         counters.slowConsumers++;
@@ -508,6 +513,21 @@ class Server<P> implements RxmuxServer<P> {
     }
   }
 }
+
+/**
+ * The size of `data`'s publication frame as a client's decoder measures it
+ * (bytes for binary, UTF-16 code units for text, with the largest seq).
+ * Throws a `ProtocolError` when `data` cannot travel at all (not JSON, cyclic,
+ * nested too deep), so the app learns it from `publish()`.
+ */
+function publicationSize(channel: string, data: Payload): number {
+  if (data instanceof Uint8Array) return encodeBinary({ type: 'publication', channel, data: EMPTY, seq: 0 }).byteLength + data.byteLength;
+  const problem = dataProblem(data);
+  if (problem !== undefined) throw new ProtocolError(ErrorCode.InvalidField, `publish(): data ${problem}`);
+  return encodeText({ type: 'publication', channel, data, seq: Number.MAX_SAFE_INTEGER }).length;
+}
+
+const EMPTY = new Uint8Array(0);
 
 function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';

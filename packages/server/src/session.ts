@@ -29,13 +29,19 @@ import {
   type JsonValue,
   type MessageFrame,
   type Payload,
+  type PeerLimits,
   type RequestFrame,
   type ServerFrame,
+  type ServerLimits,
   type SubscribeFrame,
+  fullBucket,
+  takeTokens,
+  type BucketRate,
+  type BucketState,
 } from '@rxmux/core/protocol';
-import type { Awaitable, HistoryResult } from './engines/engine.js';
-import type { OutgoingPublication, Subscriber } from './hub.js';
-import { takeTokens, type BucketState, type Limits } from './limits.js';
+import type { Awaitable, EnginePublication, HistoryResult } from './engines/engine.js';
+import { OutgoingPublication, type Subscriber } from './hub.js';
+import type { Limits } from './limits.js';
 import { PendingRequest, type Attachment, type SessionMemory } from './resume.js';
 import type { ChannelAction, ChannelContext, ChannelHandler, ConnectionInfo, RequestContext, RequestResult } from './types.js';
 
@@ -56,14 +62,16 @@ export interface Transport {
 /** What a session needs from its server. */
 export interface SessionHost<P> {
   readonly limits: Limits;
+  /** The per-connection token bucket's rate (from `limits`). */
+  readonly rate: BucketRate;
+  /** What `welcome` announces: the decode limits and the rate the client must keep. */
+  readonly announced: ServerLimits;
   readonly heartbeatInterval: number;
   resolve(channel: string): ChannelHandler<P> | undefined;
   /** Never rejects: a throwing or rejecting authorize counts as a refusal (and is reported). */
   authorize(principal: P, channel: string, action: ChannelAction): boolean | Promise<boolean>;
   publish(channel: string, data: Payload): void;
   subscribe(session: Session<P>, channel: string): void;
-  /** Drops this socket from the channel's subscribers without a presence leave (its session moved to another socket). */
-  release(session: Session<P>, channel: string): void;
   unsubscribe(session: Session<P>, channel: string): void;
   /** The engine's history of `channel` after `since` (at most `limit` publications), its epoch and newest seq. */
   history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
@@ -75,7 +83,8 @@ export interface SessionHost<P> {
   scheduleFlush(session: Session<P>): void;
   /** Counts one WebSocket message of `frames` envelopes and `bytes` bytes. */
   count(direction: 'in' | 'out', frames: number, bytes: number): void;
-  rateLimited(session: Session<P>, first: boolean): void;
+  /** The connection sent more than its rate allows; it is being closed with 1008. */
+  rateLimited(session: Session<P>): void;
   slowConsumer(session: Session<P>, buffered: number): void;
   closed(session: Session<P>, code: number, reason: string): void;
   error(error: unknown, session?: Session<P>): void;
@@ -89,6 +98,12 @@ const MAX_ERRORS_PER_MESSAGE = 16;
 
 /** Longest error message text sent (the codec caps strings at 4096). */
 const MAX_MESSAGE = 1000;
+
+/** A receipt goes out on its own (not only with other frames) once this many messages are unreceipted. */
+const RECEIPT_EVERY = 16;
+
+/** The smallest frame size a client may ask for in `hello.limits` (a hostile tiny value only hurts itself, but stays sane). */
+const MIN_PEER_FRAME_BYTES = 1024;
 
 const utf8Length = (data: string | Uint8Array): number => (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
 
@@ -133,8 +148,12 @@ export class Session<P> implements Subscriber, Attachment {
   private memory: SessionMemory<P> | undefined;
   private sessionId: string;
   private readonly bucket: BucketState;
-  /** Frames dropped in a row by the rate limit. */
-  private dropped = 0;
+  /** What the client accepts (from hello), within the server's own limits. */
+  private peer: PeerLimits;
+  /** The `received` count of the last receipt (or welcome) this socket sent. */
+  private receipted = 0;
+  /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
+  private closedWith: { readonly code: number; readonly reason: string } | undefined;
 
   constructor(
     private readonly host: SessionHost<P>,
@@ -147,7 +166,8 @@ export class Session<P> implements Subscriber, Attachment {
     this.sessionId = id;
     this.lastSeen = now;
     this.createdAt = now;
-    this.bucket = { tokens: host.limits.rateBurst, refilledAt: now };
+    this.bucket = fullBucket(host.rate, now);
+    this.peer = host.limits;
   }
 
   /** The session id: the one `welcome` announced (after hello), provisional before. */
@@ -167,11 +187,10 @@ export class Session<P> implements Subscriber, Attachment {
     const { frames, errors } = decode(data, this.host.limits);
     const count = frames.length + errors.length;
     this.host.count('in', count, utf8Length(data));
-    if (!takeTokens(this.bucket, Math.max(1, count), now, this.host.limits)) {
-      this.rateLimited();
+    if (!takeTokens(this.bucket, Math.max(1, count), now, this.host.rate)) {
+      this.rateLimited(count);
       return;
     }
-    this.dropped = 0;
     for (const error of errors.slice(0, MAX_ERRORS_PER_MESSAGE)) this.sendError(error.code, error.message, error.channel);
     if (frames.length > 0) this.process(frames);
   }
@@ -194,6 +213,7 @@ export class Session<P> implements Subscriber, Attachment {
     }
     if (this.state !== 'open') return;
     this.sendFrame({ type: 'ping', t: now });
+    if (this.memory !== undefined && this.memory.received !== this.receipted) this.queueReceipt();
     this.guard(() => this.transport.ping());
   }
 
@@ -219,8 +239,20 @@ export class Session<P> implements Subscriber, Attachment {
       pos.epoch = epoch;
     }
     pos.seq = seq;
-    if (publication.isBinary) this.sendBinary(publication.binary);
-    else if (publication.text.length > 0) this.queueOut(publication); // encoded now, so a failure stays in the hub's guard
+    this.sendPublication(publication);
+  }
+
+  /**
+   * Writes one sequenced publication (live or replayed). One larger than this
+   * client accepts would be dropped by its decoder and its seq missed: it gets
+   * a `gap` `'too-big'` for that seq instead.
+   */
+  private sendPublication(out: OutgoingPublication): void {
+    if (this.peer.maxFrameBytes < this.host.limits.maxFrameBytes && out.size > this.peer.maxFrameBytes) {
+      const { channel, epoch, seq } = out.publication;
+      this.sendFrame({ type: 'gap', channel, epoch, seq, reason: 'too-big', since: seq - 1 });
+    } else if (out.isBinary) this.sendBinary(out.binary);
+    else if (out.text.length > 0) this.queueOut(out); // encoded now, so a failure stays in the caller's guard
   }
 
   /** {@link Attachment}: an answer of the session (ack, response) for this socket. */
@@ -233,11 +265,15 @@ export class Session<P> implements Subscriber, Attachment {
     if (this.state === 'closed') return;
     this.state = 'closing';
     this.queue = undefined;
-    // The session lives on in the socket that took it over. This one leaves the hub now and
-    // quietly (no presence leave, no onUnsubscribe): its close event comes later and must not
-    // undo the joins of the new socket, which share the session id.
-    for (const channel of this.channels?.keys() ?? []) this.host.release(this, channel);
+    this.inbox = undefined;
+    // The session lives on in the socket that took it over. This one leaves its channels now,
+    // as any socket does (presence leave, onUnsubscribe), before the new socket's subscribes are
+    // read: channels the client gave up during the outage must not keep a member, and the ones
+    // it re-joins get leave then join. Its close event comes later and finds nothing to leave.
+    const channels = this.channels;
     this.channels = undefined;
+    for (const channel of channels?.keys() ?? []) this.leave(channel);
+    this.closedWith = { code: CloseCode.Abnormal, reason: 'superseded by a resuming socket' };
     this.guard(() => this.transport.terminate());
   }
 
@@ -247,16 +283,19 @@ export class Session<P> implements Subscriber, Attachment {
    * and about `maxFrameBytes` per message. Called by the host's scheduler.
    */
   flush(): void {
-    const queue = this.queue;
+    let queue = this.queue;
     this.queue = undefined;
-    if (queue === undefined || queue.length === 0 || this.state === 'closed') return;
+    if (this.state === 'closed') return;
+    const receipt = this.receiptDue();
+    if (receipt !== undefined) (queue ??= []).push(receipt);
+    if (queue === undefined || queue.length === 0) return;
     const only = queue.length === 1 ? queue[0] : undefined;
     if (only !== undefined && typeof only !== 'string') {
       // A lone publication goes out from its shared buffer: serialized once for every recipient.
       this.write(only.textBytes, false, 1);
       return;
     }
-    const { maxBatch, maxFrameBytes } = this.host.limits;
+    const { maxBatch, maxFrameBytes } = this.peer;
     let batch: string[] = [];
     let size = 2;
     for (const entry of queue) {
@@ -278,6 +317,7 @@ export class Session<P> implements Subscriber, Attachment {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.flush();
     this.state = 'closing';
+    this.closedWith = { code, reason };
     this.guard(() => this.transport.close(code, reason));
   }
 
@@ -298,7 +338,8 @@ export class Session<P> implements Subscriber, Attachment {
     this.inbox = undefined;
     for (const channel of this.channels?.keys() ?? []) this.leave(channel);
     this.channels = undefined;
-    this.host.closed(this, code, reason);
+    // The code the server chose, when it chose one: a peer that never answered the close frame shows as 1006.
+    this.host.closed(this, this.closedWith?.code ?? code, this.closedWith?.reason ?? reason);
   }
 
   /** The session memory this socket is attached to (after hello). */
@@ -308,11 +349,17 @@ export class Session<P> implements Subscriber, Attachment {
 
   // ---- incoming ----------------------------------------------------------
 
-  private rateLimited(): void {
-    this.dropped++;
-    this.host.rateLimited(this, this.dropped === 1);
-    if (this.dropped === 1) this.sendError(ErrorCode.RateLimited, 'too many frames: this frame was dropped');
-    if (this.dropped >= this.host.limits.rateLimitCloseAfter) this.close(CloseCode.PolicyViolation, 'rate limit exceeded');
+  /**
+   * The connection sent more than its announced rate allows. Nothing of the
+   * message runs, and the socket is closed: dropping it and going on would
+   * lose frames silently (a subscribe, a message whose receipt count the
+   * client relies on). A resuming client re-sends what was not received.
+   */
+  private rateLimited(envelopes: number): void {
+    this.host.rateLimited(this);
+    const { rate, burst } = this.host.announced;
+    this.sendError(ErrorCode.RateLimited, `${envelopes} envelope(s) over the rate limit (${rate}/s, burst ${burst}): closing`);
+    this.close(CloseCode.PolicyViolation, 'rate limit exceeded');
   }
 
   /** Handles frames in order; an asynchronous step parks the rest in the inbox until it settles. */
@@ -344,7 +391,9 @@ export class Session<P> implements Subscriber, Attachment {
     if (frame.type === 'hello') return this.hello(frame);
     if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); lastSeen is already updated
     if (this.state !== 'open') {
+      // PROTOCOL.md 5.2: hello first. Retrying cannot help a client that does not speak the protocol.
       this.sendError(ErrorCode.UnexpectedFrame, `${frame.type} before hello: the first frame must be hello`);
+      this.close(CloseCode.BadRequest, 'hello expected');
       return undefined;
     }
     switch (frame.type) {
@@ -374,7 +423,7 @@ export class Session<P> implements Subscriber, Attachment {
     }
   }
 
-  private hello({ version, session }: HelloFrame): undefined {
+  private hello({ version, session, limits }: HelloFrame): undefined {
     if (this.state !== 'awaiting-hello') {
       this.sendError(ErrorCode.UnexpectedFrame, 'hello was already received on this socket');
       return undefined;
@@ -385,11 +434,26 @@ export class Session<P> implements Subscriber, Attachment {
       return undefined;
     }
     this.state = 'open';
+    if (limits !== undefined) {
+      const own = this.host.limits;
+      this.peer = {
+        maxFrameBytes: Math.max(MIN_PEER_FRAME_BYTES, Math.min(own.maxFrameBytes, limits.maxFrameBytes)),
+        maxBatch: Math.min(own.maxBatch, limits.maxBatch),
+      };
+    }
     const { memory, resumed } = this.host.attach(this, session);
     this.memory = memory;
     this.sessionId = memory.id;
-    const welcome = { type: 'welcome', version: PROTOCOL_VERSION, session: memory.id, heartbeat: this.host.heartbeatInterval } as const;
-    this.sendFrame(session === undefined ? welcome : { ...welcome, resumed });
+    this.receipted = memory.received;
+    this.sendFrame({
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      session: memory.id,
+      heartbeat: this.host.heartbeatInterval,
+      ...(session === undefined ? {} : { resumed }),
+      received: memory.received,
+      limits: this.host.announced,
+    });
     this.host.opened(this, resumed);
     // Answers that completed while the session was detached follow the welcome.
     for (const envelope of memory.drain()) this.queueOut(envelope);
@@ -447,7 +511,7 @@ export class Session<P> implements Subscriber, Attachment {
       this.sendFrame(subscribed);
     } else if (epoch === history.epoch && history.complete && since <= last) {
       this.sendFrame(subscribed);
-      for (const p of history.publications) this.replayOne(p.channel, p.data, p.seq);
+      for (const p of history.publications) this.replayOne(p);
     } else {
       const reason = epoch === history.epoch ? 'history' : 'epoch';
       this.sendFrame({ type: 'gap', channel, epoch: history.epoch, seq: last, reason, since });
@@ -460,9 +524,14 @@ export class Session<P> implements Subscriber, Attachment {
     if (handler?.onSubscribe !== undefined) this.guard(() => handler.onSubscribe?.(this.context(channel)));
   }
 
-  private replayOne(channel: string, data: Payload, seq: number): void {
-    if (data instanceof Uint8Array) this.sendBinary(encodeBinary({ type: 'publication', channel, data, seq }));
-    else this.sendFrame({ type: 'publication', channel, data, seq });
+  private replayOne(publication: EnginePublication): void {
+    // Through the same object as live delivery: one encoding, one size rule (a gap 'too-big' for a frame the client refuses).
+    const out = new OutgoingPublication(publication);
+    if (this.peer.maxFrameBytes < this.host.limits.maxFrameBytes && out.size > this.peer.maxFrameBytes) {
+      const { channel, epoch, seq } = publication;
+      this.sendFrame({ type: 'gap', channel, epoch, seq, reason: 'too-big', since: seq - 1 });
+    } else if (out.isBinary) this.sendBinary(out.binary);
+    else this.queueOut(out.text);
   }
 
   /** The engine could not read the history: the join fails like a refusal, the channel is left. */
@@ -498,13 +567,12 @@ export class Session<P> implements Subscriber, Attachment {
    */
   private message(frame: MessageFrame): Promise<void> | undefined {
     const { channel, id } = frame;
-    const handler = this.host.resolve(channel);
-    const onMessage = handler?.onMessage;
-    if (onMessage === undefined) {
-      this.sendError(ErrorCode.NoHandler, `no handler for messages on ${channel}`, channel, id);
-      return undefined;
-    }
+    // authorize before anything else: a "no handler" answer to an unauthorized client would tell it which channels exist.
     return this.afterAuthorize(channel, 'publish', () => {
+      this.taken();
+      const handler = this.host.resolve(channel);
+      const onMessage = handler?.onMessage;
+      if (onMessage === undefined) return this.sendError(ErrorCode.NoHandler, `no handler for messages on ${channel}`, channel, id);
       const memory = this.memory;
       if (id !== undefined && memory !== undefined) {
         const seen = memory.message(id);
@@ -531,7 +599,38 @@ export class Session<P> implements Subscriber, Attachment {
       } catch (error) {
         failed(error);
       }
-    }, () => this.sendError(ErrorCode.Forbidden, `not allowed to publish to ${channel}`, channel, id));
+    }, () => {
+      this.taken();
+      this.sendError(ErrorCode.Forbidden, `not allowed to publish to ${channel}`, channel, id);
+    });
+  }
+
+  /**
+   * One `message` envelope of the session was taken (handled, refused or
+   * recognised as a duplicate): the cumulative count the receipts carry. A
+   * message whose socket went away before this point is not counted, so the
+   * client re-sends it.
+   */
+  private taken(): void {
+    const memory = this.memory;
+    if (memory === undefined) return;
+    memory.received++;
+    if (memory.received - this.receipted >= RECEIPT_EVERY) this.queueReceipt();
+  }
+
+  /** Makes sure a flush runs this turn (it appends the receipt). */
+  private queueReceipt(): void {
+    if (!this.writable() || this.queue !== undefined) return;
+    this.queue = [];
+    this.host.scheduleFlush(this);
+  }
+
+  /** The receipt envelope to send with this flush, if the count moved since the last one. */
+  private receiptDue(): string | undefined {
+    const received = this.memory?.received;
+    if (received === undefined || received === this.receipted || !this.writable()) return undefined;
+    this.receipted = received;
+    return encodeText({ type: 'receipt', received });
   }
 
   /**
@@ -541,12 +640,6 @@ export class Session<P> implements Subscriber, Attachment {
    */
   private request(frame: RequestFrame): Promise<void> | undefined {
     const { channel, id } = frame;
-    const handler = this.host.resolve(channel);
-    const onRequest = handler?.onRequest;
-    if (onRequest === undefined) {
-      this.sendFrame({ type: 'request-error', id, code: ErrorCode.NoHandler, message: `no request handler on ${channel}` });
-      return undefined;
-    }
     const memory = this.memory;
     if (memory === undefined) return undefined; // cannot happen: requests are only handled after hello
     if (memory.requests.has(id)) return undefined; // still running: its answer follows
@@ -559,6 +652,13 @@ export class Session<P> implements Subscriber, Attachment {
     memory.requests.set(id, pending);
     return this.afterAuthorize(channel, 'publish', () => {
       if (pending.aborted) return; // cancelled while authorize ran
+      const handler = this.host.resolve(channel);
+      const onRequest = handler?.onRequest;
+      if (onRequest === undefined) {
+        memory.requests.delete(id);
+        this.sendFrame({ type: 'request-error', id, code: ErrorCode.NoHandler, message: `no request handler on ${channel}` });
+        return;
+      }
       let settled = false;
       const settle = (frame: ServerFrame): void => {
         if (settled) return;

@@ -93,7 +93,7 @@ export interface ServerHooks<P = unknown> {
   onError?(error: unknown, info?: ConnectionInfo<P>): void;
   /** A connection buffered more than `limits.slowConsumerBytes`; it is being closed with 1008. */
   onSlowConsumer?(info: ConnectionInfo<P>, bufferedBytes: number): void;
-  /** Rate limiting dropped frames of a connection (called for the first drop of each episode). */
+  /** A connection sent more than its rate allows: its message was refused and it is being closed with 1008. */
   onRateLimited?(info: ConnectionInfo<P>): void;
 }
 
@@ -146,7 +146,7 @@ export interface ServerMetrics {
   /** WebSocket message bytes received / sent. */
   readonly bytesIn: number;
   readonly bytesOut: number;
-  /** Frames dropped by the rate limit. */
+  /** Connections closed for exceeding the rate limit. */
   readonly rateLimited: number;
   /** Connections dropped as slow consumers. */
   readonly slowConsumers: number;
@@ -166,9 +166,13 @@ export interface RxmuxServer<P = null> {
   handle(channelOrPattern: string, handler: ChannelHandler<P>): () => void;
   /**
    * Publishes to every subscriber of `channel` (WebSocket, SSE, long-poll),
-   * through the engine; resolves once the engine has taken it. Throws a
-   * `TypeError` at once for an invalid channel id or data that is neither
-   * JSON nor a `Uint8Array` (API misuse).
+   * through the engine; resolves once the engine has taken it. Throws an
+   * `RxmuxError` at once, before the publication takes a sequence number:
+   * `RXMUX_ERR_INVALID_ARGUMENT` for an invalid channel id,
+   * `RXMUX_ERR_INVALID_FIELD` (a `ProtocolError`) for data that cannot travel
+   * (not JSON nor a `Uint8Array`, cyclic, nested too deep), and
+   * `RXMUX_ERR_FRAME_TOO_BIG` for a publication larger than
+   * `limits.maxFrameBytes`, which clients would refuse.
    */
   publish(channel: string, data: Payload): Promise<void>;
   /** Everyone subscribed to `channel` (on every node, as far as the engine knows). */

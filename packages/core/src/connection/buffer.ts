@@ -1,5 +1,7 @@
 /** A message waiting in the offline buffer, already encoded. */
 export interface BufferedMessage {
+  /** `'message'`: counted by the server's receipts; `'request'`: answered by a response. */
+  readonly kind: 'message' | 'request';
   readonly channel: string;
   /** The encoded frame: a text envelope or a binary frame. */
   readonly wire: string | Uint8Array;
@@ -70,10 +72,15 @@ export class OfflineBuffer {
     this.#bytes -= (item as BufferedMessage).bytes;
   }
 
-  /** Puts messages taken by {@link drain} back in front, in order (they were admitted already). */
-  restore(items: readonly BufferedMessage[]): void {
-    this.#items = [...items, ...this.#items];
-    for (const item of items) this.#bytes += item.bytes;
+  /** Hands messages to `take`, oldest first, until it returns false; removes the ones it took. */
+  takeWhile(take: (item: BufferedMessage) => boolean): void {
+    const items = this.#items;
+    let taken = 0;
+    while (taken < items.length && take(items[taken] as BufferedMessage)) {
+      this.#bytes -= (items[taken] as BufferedMessage).bytes;
+      taken++;
+    }
+    if (taken > 0) this.#items = taken === items.length ? [] : items.slice(taken);
   }
 
   /** Removes and returns everything, oldest first. */

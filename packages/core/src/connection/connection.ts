@@ -21,7 +21,7 @@ import {
 import { channelIdProblem, encodeText } from '../protocol/codec.js';
 import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
 import { ErrorCode, ProtocolError, RxmuxError } from '../protocol/errors.js';
-import { PROTOCOL_VERSION, type Frame, type JsonValue, type Payload } from '../protocol/frames.js';
+import { PROTOCOL_VERSION, type Frame, type JsonValue, type Payload, type WelcomeFrame } from '../protocol/frames.js';
 import { Channel, type Outgoing, type RequestOptions } from '../channel/channel.js';
 import { Positions, type GapNotice } from '../channel/positions.js';
 import { Outbox, type Ack, type DropReason } from './outbox.js';
@@ -39,7 +39,7 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../operators/
 import { DEFAULT_HEARTBEAT, heartbeat, type HeartbeatOptions } from '../operators/heartbeat.js';
 import { linger } from '../operators/linger.js';
 import { DEFAULT_BUFFER, type BufferOptions } from './buffer.js';
-import { Link } from './link.js';
+import { Link, linkLimits, MAX_BATCH } from './link.js';
 import { canTransition, type ConnectionStatus, type StatusTransition } from './status.js';
 import { openSocket, type WebSocketConstructor, type WebSocketLike } from './transport.js';
 
@@ -79,7 +79,12 @@ export interface DroppedMessage {
   readonly channel: string;
   /** The encoded frame that was dropped. */
   readonly wire: string | Uint8Array;
-  /** `'overflow'` (buffer full, drop-oldest), `'failed'` (reconnect gave up) or `'closed'` (`conn.close()`). */
+  /**
+   * `'overflow'` (buffer full, drop-oldest), `'failed'` (reconnect gave up),
+   * `'closed'` (`conn.close()`), or `'unconfirmed'` (written to a socket that
+   * died before the server confirmed it, and the session could not be
+   * resumed: it may or may not have arrived).
+   */
   readonly reason: DropReason;
   /** The message id, when the message had asked for an ack (its ack Observable errors too). */
   readonly id?: number;
@@ -331,6 +336,8 @@ export class Connection {
       if (this.#status.value === 'closed' || this.#status.value === 'failed') this.#transition('connecting');
       let socket: WebSocketLike | undefined;
       let link: Link | undefined;
+      /** Envelopes written before the welcome (the hello, pongs): the server charged them to this socket's rate. */
+      let spent = 0;
       const pings = new Subscription();
       const events = openSocket(this.#ctor, this.url, { maxFrameBytes: this.#options.maxFrameBytes })
         .pipe(
@@ -349,7 +356,15 @@ export class Connection {
           next: (event) => {
             if (event.kind === 'open') {
               socket = event.socket;
-              socket.send(encodeText({ type: 'hello', version: PROTOCOL_VERSION, ...(this.#session ? { session: this.#session } : {}) }));
+              socket.send(
+                encodeText({
+                  type: 'hello',
+                  version: PROTOCOL_VERSION,
+                  ...(this.#session ? { session: this.#session } : {}),
+                  limits: { maxFrameBytes: this.#options.maxFrameBytes, maxBatch: MAX_BATCH },
+                }),
+              );
+              spent = 1;
               return;
             }
             for (const error of event.result.errors) this.#errors.next(error);
@@ -358,21 +373,28 @@ export class Connection {
               if (link !== undefined) {
                 this.#route(frame, link);
               } else if (frame.type === 'welcome' && socket !== undefined) {
-                link = new Link(socket, Math.floor(this.#options.maxFrameBytes / 3)) // chars: a UTF-16 unit is at most 3 UTF-8 bytes;
+                const created = new Link(
+                  socket,
+                  linkLimits(frame.limits, this.#options.maxFrameBytes),
+                  this.#scheduler,
+                  () => this.#drained(created),
+                  spent,
+                );
+                link = created;
                 this.#session = frame.session;
                 if (this.#heartbeat !== false) {
                   const live = link;
                   pings.add(interval(this.#heartbeat.interval, this.#scheduler).subscribe(() => {
-                    live.write(encodeText({ type: 'ping', t: Math.round(this.#scheduler.now()) }));
+                    live.write(encodeText({ type: 'ping', t: Math.round(this.#scheduler.now()) }), true);
                   }));
                 }
-                this.#onWelcome(link);
+                this.#onWelcome(link, frame);
                 // The retry counter resets only for a link that stayed up `minUptime`: a server that
                 // welcomes and then drops the link (a poison message, a crash loop) still backs off.
                 const stable = link;
                 pings.add(this.#scheduler.schedule(() => subscriber.next(stable), this.#backoff.minUptime));
               } else {
-                this.#routeBeforeWelcome(frame, socket);
+                if (this.#routeBeforeWelcome(frame, socket)) spent++;
               }
             }
           },
@@ -394,12 +416,12 @@ export class Connection {
    * missed), re-send what is still in flight, then flush the offline buffer,
    * all in order and in one write.
    */
-  #onWelcome(link: Link): void {
+  #onWelcome(link: Link, welcome: WelcomeFrame): void {
     this.#link = link;
     for (const id of [...this.#joined.keys()]) {
-      link.write(encodeText({ type: 'subscribe', channel: id, ...this.#positions.resumeFrom(id) }));
+      link.write(encodeText({ type: 'subscribe', channel: id, ...this.#positions.resumeFrom(id) }), true);
     }
-    this.#outbox.resend(link);
+    this.#outbox.welcomed(link, welcome.resumed === true, welcome.received);
     link.flush();
     // Announced last: code reacting to 'open' (joining channels, sending) finds everything re-joined and flushed.
     this.#transition('open');
@@ -426,10 +448,22 @@ export class Connection {
     }
   }
 
-  #routeBeforeWelcome(frame: Frame, socket: WebSocketLike | undefined): void {
-    if (frame.type === 'ping') socket?.send(encodeText({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) }));
-    else if (frame.type === 'error') this.#errors.next(new RemoteError(frame.code, frame.message, frame.channel));
+  /** A frame before the welcome. Returns whether it was answered (a pong: one more envelope on this socket). */
+  #routeBeforeWelcome(frame: Frame, socket: WebSocketLike | undefined): boolean {
+    if (frame.type === 'ping' && socket !== undefined) {
+      socket.send(encodeText({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) }));
+      return true;
+    }
+    if (frame.type === 'error') this.#errors.next(new RemoteError(frame.code, frame.message, frame.channel));
     else if (frame.type !== 'pong') this.#unexpected(frame);
+    return false;
+  }
+
+  /** The link can take data again (its rate budget is back): the buffer goes first. */
+  #drained(link: Link): void {
+    if (this.#link !== link) return;
+    this.#outbox.drain(link);
+    this.#updateHold();
   }
 
   #route(frame: Frame, link: Link): void {
@@ -451,12 +485,19 @@ export class Connection {
       case 'gap': {
         const notice = this.#positions.gap(frame);
         if (notice !== undefined) this.#gaps.next(notice);
+        if (frame.reason === 'too-big') {
+          this.#errors.next(new ProtocolError(ErrorCode.FrameTooBig, `publication ${frame.seq} on "${frame.channel}" is larger than maxFrameBytes ${this.#options.maxFrameBytes}: skipped`, { channel: frame.channel }));
+        }
         return;
       }
+      case 'receipt':
+        this.#outbox.receipted(frame.received);
+        this.#updateHold();
+        return;
       case 'pong':
         return;
       case 'ping':
-        link.write(encodeText({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) }));
+        link.write(encodeText({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) }), true);
         return;
       case 'unsubscribed': {
         const joined = this.#joined.get(frame.channel);
@@ -538,12 +579,12 @@ export class Connection {
       this.#joined.set(id, subscriber);
       this.#positions.join(id);
       const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
-      this.#link?.write(encodeText({ type: 'subscribe', channel: id }));
+      this.#link?.write(encodeText({ type: 'subscribe', channel: id }), true);
       return () => {
         if (this.#joined.get(id) === subscriber) {
           this.#joined.delete(id);
           this.#positions.leave(id);
-          this.#link?.write(encodeText({ type: 'unsubscribe', channel: id }));
+          this.#link?.write(encodeText({ type: 'unsubscribe', channel: id }), true);
         }
         demand.unsubscribe();
       };
@@ -569,7 +610,7 @@ export class Connection {
   #send(channel: string, frame: Outgoing, id?: number): void {
     this.#assertOpen();
     this.#checkSize(channel, frame);
-    this.#outbox.send({ channel, wire: frame.wire, bytes: frame.bytes, ...(id === undefined ? {} : { id }) }, this.#link);
+    this.#outbox.send({ kind: 'message', channel, wire: frame.wire, bytes: frame.bytes, ...(id === undefined ? {} : { id }) }, this.#link);
     this.#updateHold();
   }
 
@@ -577,7 +618,7 @@ export class Connection {
     this.#assertOpen();
     this.#checkSize(channel, frame);
     if (ackTimeout !== undefined && !(ackTimeout >= 0)) throw new InvalidArgumentError(`ack timeout must be a non-negative number, got ${ackTimeout}`);
-    const ack = this.#outbox.expectAck(id, frame.wire);
+    const ack = this.#outbox.expectAck(id, { kind: 'message', channel, wire: frame.wire, bytes: frame.bytes, id });
     this.#send(channel, frame, id);
     if (ackTimeout !== undefined) {
       // Driven here, not by a subscriber of the returned Observable: it must end even if nobody listens.
@@ -598,11 +639,15 @@ export class Connection {
       const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
       // Added before the send, so it also runs when the send throws (a full buffer under the 'error' policy).
       subscriber.add(() => {
-        if (this.#outbox.forget(id)) this.#link?.write(encodeText({ type: 'cancel', id }));
+        if (this.#outbox.forget(id)) this.#link?.write(encodeText({ type: 'cancel', id }), true);
         demand.unsubscribe();
       });
-      this.#outbox.expectResponse(id, wire, subscriber);
-      this.#send(channel, { wire, bytes: wire.length }, id);
+      const item = { kind: 'request', channel, wire, bytes: wire.length, id } as const;
+      this.#outbox.expectResponse(id, item, subscriber);
+      this.#assertOpen();
+      this.#checkSize(channel, item);
+      this.#outbox.send(item, this.#link);
+      this.#updateHold();
     }).pipe(
       timeout({ first: ms, scheduler: this.#scheduler, with: () => throwError(() => new RequestTimeoutError(channel, ms)) }),
     );

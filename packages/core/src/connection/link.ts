@@ -1,46 +1,102 @@
 import { asapScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { encodeBatch } from '../protocol/codec.js';
+import type { ServerLimits } from '../protocol/frames.js';
+import { delayFor, fullBucket, takeTokens, type BucketRate, type BucketState } from '../protocol/rate.js';
 import type { WebSocketLike } from './transport.js';
 
 const OPEN = 1;
 
-/** Most envelopes in one batch (the server's default `maxBatch` is 1024). */
-const MAX_BATCH = 1024;
+/** Most envelopes in one batch the client writes (and accepts). */
+export const MAX_BATCH = 1024;
+
+/**
+ * Share of the announced rate and burst the client uses. The server's bucket
+ * refills on its own clock when it reads a frame: frames that left here
+ * spaced out can be read together (a busy server, a congested link), so the
+ * client keeps a margin instead of spending the bucket to the last token.
+ */
+const RATE_MARGIN = 0.9;
+const BURST_MARGIN = 0.75;
+
+/** What the link may write: the server's limits within the client's own. */
+export interface LinkLimits {
+  /** Longest batch in UTF-16 code units (at most the peer's `maxFrameBytes`, which the decoder counts in code units). */
+  readonly maxFrameChars: number;
+  readonly maxBatch: number;
+  /** The token bucket the server charges every envelope against; absent when it announced none. */
+  readonly rate: BucketRate | undefined;
+}
+
+/** The link limits for a server that announced `server` (or nothing) and a client accepting `maxFrameBytes`. */
+export function linkLimits(server: ServerLimits | undefined, maxFrameBytes: number): LinkLimits {
+  return {
+    // A third of the byte limit: a UTF-16 unit is at most 3 UTF-8 bytes, so no batch can exceed it in bytes either.
+    maxFrameChars: Math.floor(Math.min(maxFrameBytes, server?.maxFrameBytes ?? maxFrameBytes) / 3),
+    maxBatch: Math.min(MAX_BATCH, server?.maxBatch ?? MAX_BATCH),
+    rate:
+      server === undefined
+        ? undefined
+        : { rate: server.rate * RATE_MARGIN, burst: Math.max(1, Math.floor(server.burst * BURST_MARGIN)) },
+  };
+}
 
 /**
  * The write side of one welcomed socket. Text envelopes written during one
  * turn are coalesced into as few WebSocket messages as the limits allow (one,
- * usually), because a `send` costs a system call; binary frames go out
- * immediately after whatever text was queued before them, so order is kept.
+ * usually), because a `send` costs a system call; binary frames go out in
+ * order with them, each as its own message.
+ *
+ * Every envelope is paced to the token bucket the server announced, so the
+ * server never has to refuse one: what the bucket cannot pay for now waits,
+ * in order, and leaves as soon as tokens are there. Data frames (messages,
+ * requests) are refused by {@link Link.write} while envelopes already wait
+ * (the caller keeps them in its bounded buffer); control frames (subscribe,
+ * pings, cancels) always queue, since they are few and must not be lost.
  */
 export class Link {
-  #pending: string[] = [];
-  #pendingChars = 0;
+  #pending: (string | Uint8Array)[] = [];
   #flush: Subscription | undefined;
   #closed = false;
+  /** A data write was refused for want of budget: {@link onDrain} is owed once there is some. */
+  #starved = false;
+  readonly #bucket: BucketState | undefined;
 
   constructor(
     private readonly socket: WebSocketLike,
-    /** Longest batch in UTF-16 code units; a third of the byte limit, so a batch can never exceed it in UTF-8. */
-    private readonly maxFrameChars: number,
+    private readonly limits: LinkLimits,
+    private readonly scheduler: SchedulerLike,
+    /** Called when envelopes that waited for tokens are all written: refused data may be written again. */
+    private readonly onDrain: () => void = () => undefined,
+    /** Envelopes already charged on this socket before the link existed (the hello). */
+    spent = 0,
     private readonly flushScheduler: SchedulerLike = asapScheduler,
-  ) {}
+  ) {
+    if (limits.rate !== undefined) {
+      this.#bucket = fullBucket(limits.rate, scheduler.now());
+      this.#bucket.tokens -= spent;
+    }
+  }
+
+  /** Whether the socket is gone or the link was closed. */
+  get closed(): boolean {
+    return this.#closed || this.socket.readyState !== OPEN;
+  }
 
   /**
-   * Queues an encoded frame. Returns false, writing nothing, when the link is
-   * closed or its socket is no longer open (a close handshake in progress, in
-   * which a browser would discard the frame silently): the caller keeps it.
+   * Queues an encoded frame for this turn's write. Returns false, queueing
+   * nothing, when the link is closed or its socket no longer open (a close
+   * handshake in progress, in which a browser would discard the frame), or,
+   * for data (`control` false), while the rate budget is spent: the caller
+   * keeps the frame and writes it again after {@link onDrain}.
    */
-  write(wire: string | Uint8Array): boolean {
-    if (this.#closed || this.socket.readyState !== OPEN) return false;
-    if (typeof wire !== 'string') {
-      this.flush();
-      this.socket.send(wire);
-      return true;
+  write(wire: string | Uint8Array, control = false): boolean {
+    if (this.closed) return false;
+    if (!control && !this.#hasBudget()) {
+      this.#starved = true;
+      if (this.#flush === undefined) this.#wait();
+      return false;
     }
-    if (this.#pendingChars + wire.length + 2 > this.maxFrameChars || this.#pending.length >= MAX_BATCH) this.flush();
     this.#pending.push(wire);
-    this.#pendingChars += wire.length + 1;
     this.#flush ??= this.flushScheduler.schedule(() => {
       this.#flush = undefined;
       this.flush();
@@ -48,23 +104,86 @@ export class Link {
     return true;
   }
 
-  /** Sends whatever text is queued, now. */
+  /** Writes whatever is queued, now, as far as the rate budget allows; the rest leaves when tokens are there. */
   flush(): void {
     this.#flush?.unsubscribe();
     this.#flush = undefined;
-    if (this.#pending.length === 0 || this.#closed || this.socket.readyState !== OPEN) return;
-    const batch = encodeBatch(this.#pending);
-    this.#pending = [];
-    this.#pendingChars = 0;
-    this.socket.send(batch);
+    if (this.closed) return;
+    while (this.#pending.length > 0) {
+      const count = this.#nextMessage();
+      if (count === 0) {
+        this.#wait();
+        return;
+      }
+      const head = this.#pending[0] as string | Uint8Array;
+      if (typeof head !== 'string') {
+        this.#pending.shift();
+        this.socket.send(head);
+      } else {
+        const batch = this.#pending.splice(0, count) as string[];
+        this.socket.send(encodeBatch(batch));
+      }
+    }
+    if (!this.#starved) return;
+    if (!this.#hasBudget()) {
+      this.#wait();
+      return;
+    }
+    this.#starved = false;
+    this.onDrain();
   }
 
-  /** Stops writing; queued frames are flushed first when `flush` is true. */
+  /** Stops writing; queued frames are flushed first when `flush` is true (as far as the budget allows). */
   close(flush: boolean): void {
     if (flush) this.flush();
     this.#flush?.unsubscribe();
     this.#flush = undefined;
     this.#pending = [];
     this.#closed = true;
+  }
+
+  /** Whether a data frame may queue now: nothing waits for tokens, and one more envelope fits this turn's budget. */
+  #hasBudget(): boolean {
+    const bucket = this.#bucket;
+    if (bucket === undefined) return true;
+    return delayFor(bucket, this.#pending.length + 1, this.scheduler.now(), this.limits.rate as BucketRate) === 0;
+  }
+
+  /**
+   * How many envelopes from the head of the queue make the next WebSocket
+   * message (1 for a binary frame), charged to the bucket; 0 when the bucket
+   * cannot pay for one yet.
+   */
+  #nextMessage(): number {
+    const pending = this.#pending;
+    let count = 1;
+    if (typeof pending[0] === 'string') {
+      let chars = (pending[0] as string).length + 2;
+      while (count < pending.length && count < this.limits.maxBatch) {
+        const next = pending[count];
+        if (typeof next !== 'string' || chars + next.length + 1 > this.limits.maxFrameChars) break;
+        chars += next.length + 1;
+        count++;
+      }
+    }
+    const bucket = this.#bucket;
+    if (bucket === undefined) return count;
+    const rate = this.limits.rate as BucketRate;
+    const now = this.scheduler.now();
+    if (!takeTokens(bucket, 1, now, rate)) return 0;
+    // One token is taken; take as many more as the bucket holds, up to the batch.
+    const more = Math.min(count - 1, Math.floor(bucket.tokens));
+    bucket.tokens -= more;
+    return more + 1;
+  }
+
+  /** Schedules the next paced flush for when one more token is there. */
+  #wait(): void {
+    const bucket = this.#bucket as BucketState;
+    const delay = delayFor(bucket, Math.min(Math.floor(bucket.tokens) + 1, this.limits.rate?.burst ?? 1), this.scheduler.now(), this.limits.rate as BucketRate);
+    this.#flush = this.scheduler.schedule(() => {
+      this.#flush = undefined;
+      this.flush();
+    }, Math.max(1, delay));
   }
 }

@@ -11,33 +11,71 @@ export interface Ack {
   readonly id: number;
 }
 
-/** Why a message was dropped (see `conn.dropped$`). */
-export type DropReason = 'overflow' | 'failed' | 'closed';
+/**
+ * Why a message was dropped (see `conn.dropped$`): `'overflow'` (the offline
+ * buffer was full, drop-oldest), `'failed'` (reconnecting gave up),
+ * `'closed'` (`conn.close()` with the message still buffered), or
+ * `'unconfirmed'` (it was written to a socket that died before the server
+ * confirmed it, and the server did not resume the session: it may or may not
+ * have arrived).
+ */
+export type DropReason = 'overflow' | 'failed' | 'closed' | 'unconfirmed';
 
 /** A frame with an id that waits for its answer (an ack, or a response). */
 type InFlight =
   | {
       readonly kind: 'message';
-      readonly wire: string | Uint8Array;
-      written: boolean;
+      readonly item: BufferedMessage;
+      /** Write order of its last write (undefined: not written yet). */
+      written: number | undefined;
       readonly ack: AsyncSubject<Ack>;
       /** The pending ack timeout, if the send asked for one. */
       expiry?: Subscription;
     }
-  | { readonly kind: 'request'; readonly wire: string; written: boolean; readonly subscriber: Subscriber<JsonValue> };
+  | { readonly kind: 'request'; readonly item: BufferedMessage; written: number | undefined; readonly subscriber: Subscriber<JsonValue> };
+
+/** A plain message written to a socket and not yet covered by a receipt. */
+interface Unconfirmed {
+  /** Its position among the session's messages: receipts and `welcome.received` count these. */
+  readonly ordinal: number;
+  /** Write order (to re-send in the original order with the in-flight frames). */
+  readonly written: number;
+  readonly item: BufferedMessage;
+}
 
 /**
  * Everything the client has to send, in order: the offline buffer (frames not
- * yet written) and the in-flight table (frames with an id, written or not,
- * that wait for an ack or a response).
+ * yet written), the in-flight table (frames with an id, written or not, that
+ * wait for an ack or a response), and the plain messages written but not yet
+ * confirmed by the server's cumulative receipt.
  *
- * Ordering rule, which the re-send after a reconnect relies on: every
- * in-flight frame already written precedes every frame still in the buffer,
- * because the buffer only fills while no socket is open.
+ * ```
+ *  send ──▶ buffer (no link, or the link's rate budget is spent) ──▶ link ──▶ socket
+ *             │ bounded, drop-oldest reported                        │
+ *             ▼                                                      ▼
+ *        in-flight (id) until ack / response          unconfirmed (plain) until receipt
+ * ```
+ *
+ * After a socket is lost, the next welcome says how many of the session's
+ * messages the server took (`received`): the plain messages after it are
+ * re-sent with the in-flight frames, in their original order, then the
+ * buffer. A welcome that did not resume the session cannot say: those plain
+ * messages are reported on `dropped$` as `'unconfirmed'`.
+ *
+ * Ordering rule: the buffer only fills while nothing can be written, and
+ * drains before anything new is written, so every frame written precedes
+ * every frame still buffered.
  */
 export class Outbox {
   readonly #buffer: OfflineBuffer;
   readonly #inflight = new Map<number, InFlight>();
+  #unconfirmed: Unconfirmed[] = [];
+  /** Messages of this session written so far (the ordinal of the next one is this + 1). */
+  #sent = 0;
+  /** Write counter: orders in-flight and unconfirmed frames for a re-send. */
+  #writes = 0;
+  /** Whether the server sends receipts (it said `received` in its welcome); without, nothing is kept for them. */
+  #receipts = false;
   #messages = 0;
 
   constructor(
@@ -47,17 +85,14 @@ export class Outbox {
     this.#buffer = new OfflineBuffer(options);
   }
 
-  /** Whether something still needs the socket: buffered frames or messages awaiting their ack. */
+  /** Whether something still needs the socket: buffered frames, messages awaiting their ack, or messages awaiting their receipt. */
   get busy(): boolean {
-    return this.#buffer.size > 0 || this.#messages > 0;
+    return this.#buffer.size > 0 || this.#messages > 0 || this.#unconfirmed.length > 0;
   }
 
-  /** Writes `item` to the link, or queues it when there is none. Throws `BufferFullError` under the `'error'` policy. */
+  /** Writes `item` to the link, or queues it when there is none (or it cannot take it now). Throws `BufferFullError` under the `'error'` policy. */
   send(item: BufferedMessage, link: Link | undefined): void {
-    if (link?.write(item.wire) === true) {
-      this.#markWritten(item.id);
-      return;
-    }
+    if (this.#buffer.size === 0 && link !== undefined && this.#write(item, link)) return;
     const result = this.#buffer.push(item);
     if ('refused' in result) {
       const entry = item.id === undefined ? undefined : this.#inflight.get(item.id);
@@ -68,9 +103,9 @@ export class Outbox {
   }
 
   /** Tracks a message that wants an ack; returns what `send(…, { ack: true })` hands back. */
-  expectAck(id: number, wire: string | Uint8Array): Observable<Ack> {
+  expectAck(id: number, item: BufferedMessage): Observable<Ack> {
     const ack = new AsyncSubject<Ack>();
-    this.#inflight.set(id, { kind: 'message', wire, written: false, ack });
+    this.#inflight.set(id, { kind: 'message', item, written: undefined, ack });
     this.#messages++;
     return ack.asObservable();
   }
@@ -92,17 +127,17 @@ export class Outbox {
   }
 
   /** Tracks a request until its response. */
-  expectResponse(id: number, wire: string, subscriber: Subscriber<JsonValue>): void {
-    this.#inflight.set(id, { kind: 'request', wire, written: false, subscriber });
+  expectResponse(id: number, item: BufferedMessage, subscriber: Subscriber<JsonValue>): void {
+    this.#inflight.set(id, { kind: 'request', item, written: undefined, subscriber });
   }
 
-  /** Forgets a request (cancelled or timed out). Returns whether it was still waiting. */
+  /** Forgets a request (cancelled or timed out). Returns whether it was written (a cancel is then owed). */
   forget(id: number): boolean {
     const entry = this.#inflight.get(id);
     if (entry === undefined) return false;
     this.#delete(id, entry);
     this.#buffer.remove(id); // never written: nothing to send, nothing to cancel later
-    return entry.written;
+    return entry.written !== undefined;
   }
 
   /** An ack arrived. Unknown ids (a duplicate ack) are ignored. */
@@ -136,21 +171,52 @@ export class Outbox {
     return true;
   }
 
+  /** A receipt: the server took the session's first `received` messages. */
+  receipted(received: number): void {
+    let confirmed = 0;
+    while (confirmed < this.#unconfirmed.length && (this.#unconfirmed[confirmed] as Unconfirmed).ordinal <= received) confirmed++;
+    if (confirmed > 0) this.#unconfirmed = this.#unconfirmed.slice(confirmed);
+  }
+
   /**
-   * A new socket was welcomed: re-send every in-flight frame that was written
-   * to an earlier socket (original order), then flush the buffer (in order).
+   * A new socket was welcomed. `received` is how many of the session's
+   * messages the server has taken (`undefined`: a server without receipts),
+   * `resumed` whether it kept the session. Re-sends, in their original order,
+   * every in-flight frame written to an earlier socket and every plain
+   * message the server did not take, then flushes the buffer (in order).
    */
-  resend(link: Link): void {
-    for (const entry of this.#inflight.values()) if (entry.written) link.write(entry.wire);
-    const items = this.#buffer.drain();
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as BufferedMessage;
-      if (!link.write(item.wire)) {
-        this.#buffer.restore(items.slice(i)); // the socket went away meanwhile: keep the rest, in order
-        return;
-      }
-      this.#markWritten(item.id);
+  welcomed(link: Link, resumed: boolean, received: number | undefined): void {
+    let lost: Unconfirmed[] = [];
+    if (resumed && received !== undefined) {
+      this.receipted(received);
+      lost = this.#unconfirmed;
+    } else {
+      // A new session cannot tell which of them arrived: say so rather than guess.
+      for (const entry of this.#unconfirmed) this.onDrop(entry.item, 'unconfirmed');
     }
+    this.#unconfirmed = [];
+    this.#receipts = received !== undefined;
+    this.#sent = resumed && received !== undefined ? received : 0;
+    const again: { readonly written: number; readonly item: BufferedMessage }[] = [...lost];
+    for (const entry of this.#inflight.values()) if (entry.written !== undefined) again.push({ written: entry.written, item: entry.item });
+    again.sort((a, b) => a.written - b.written);
+    for (let i = 0; i < again.length; i++) {
+      const { item } = again[i] as (typeof again)[number];
+      if (this.#write(item, link, true)) continue;
+      // The socket went away meanwhile. In-flight frames keep their place in the table; plain messages
+      // not written again were certainly not received: the next resume re-sends them whatever it counts.
+      for (const rest of again.slice(i)) {
+        if (rest.item.kind === 'message' && rest.item.id === undefined) this.#unconfirmed.push({ ordinal: Number.POSITIVE_INFINITY, written: rest.written, item: rest.item });
+      }
+      return;
+    }
+    this.drain(link);
+  }
+
+  /** Writes buffered frames, in order, as long as the link takes them (after a welcome, or when its rate budget is back). */
+  drain(link: Link): void {
+    // What the link refuses stays in front: it calls back (onDrain) when it can take more.
+    this.#buffer.takeWhile((item) => this.#write(item, link));
   }
 
   /** Ends everything: buffered frames are reported dropped, everything in flight errors with `error`. */
@@ -158,15 +224,30 @@ export class Outbox {
     const inflight = [...this.#inflight];
     for (const [id, entry] of inflight) this.#delete(id, entry);
     for (const item of this.#buffer.drain()) this.onDrop(item, reason);
+    // Written, never confirmed: with the session gone for good nobody can tell whether they arrived.
+    for (const entry of this.#unconfirmed) this.onDrop(entry.item, 'unconfirmed');
+    this.#unconfirmed = [];
     for (const [, entry] of inflight) {
       if (entry.kind === 'message') entry.ack.error(error);
       else entry.subscriber.error(error);
     }
   }
 
-  #markWritten(id: number | undefined): void {
-    const entry = id === undefined ? undefined : this.#inflight.get(id);
-    if (entry !== undefined) entry.written = true;
+  /**
+   * The link took the frame: record where it stands. A data frame that must
+   * go now whatever the rate budget (a re-send after a welcome) is written as
+   * control; it was charged when first written.
+   */
+  #write(item: BufferedMessage, link: Link, force = false): boolean {
+    if (!link.write(item.wire, force)) return false;
+    const written = ++this.#writes;
+    if (item.kind === 'message') {
+      const ordinal = ++this.#sent;
+      if (item.id === undefined && this.#receipts) this.#unconfirmed.push({ ordinal, written, item });
+    }
+    const entry = item.id === undefined ? undefined : this.#inflight.get(item.id);
+    if (entry !== undefined) entry.written = written;
+    return true;
   }
 
   #drop(item: BufferedMessage, reason: DropReason): void {

@@ -37,7 +37,7 @@ export const BINARY_HEADER_BYTES = 3;
 
 const FLAG_NUMBER = 0b0000_0001;
 
-type FieldKind = 'channel' | 'uint' | 'string' | 'bool' | 'json';
+type FieldKind = 'channel' | 'uint' | 'string' | 'bool' | 'json' | 'peer-limits' | 'server-limits';
 interface FieldSpec {
   readonly name: string;
   readonly kind: FieldKind;
@@ -52,13 +52,15 @@ const opt = (name: string, kind: FieldKind): FieldSpec => ({ name, kind, optiona
 const LAYOUT: { readonly [K in FrameTypeName]: readonly FieldSpec[] } = {
   message: [req('channel', 'channel'), req('data', 'json'), opt('id', 'uint')],
   publication: [req('channel', 'channel'), req('data', 'json'), opt('seq', 'uint')],
-  hello: [req('version', 'uint'), opt('session', 'string'), opt('resumeToken', 'string')],
+  hello: [req('version', 'uint'), opt('session', 'string'), opt('resumeToken', 'string'), opt('limits', 'peer-limits')],
   welcome: [
     req('version', 'uint'),
     req('session', 'string'),
     req('heartbeat', 'uint'),
     opt('resumeToken', 'string'),
     opt('resumed', 'bool'),
+    opt('received', 'uint'),
+    opt('limits', 'server-limits'),
   ],
   subscribe: [req('channel', 'channel'), opt('since', 'uint'), opt('epoch', 'string')],
   unsubscribe: [req('channel', 'channel')],
@@ -73,6 +75,7 @@ const LAYOUT: { readonly [K in FrameTypeName]: readonly FieldSpec[] } = {
   ping: [opt('t', 'uint')],
   pong: [opt('t', 'uint')],
   gap: [req('channel', 'channel'), req('epoch', 'string'), req('seq', 'uint'), req('reason', 'string'), opt('since', 'uint')],
+  receipt: [req('received', 'uint')],
 };
 
 /** Required field count per type, computed once (decoding is a hot path). */
@@ -121,6 +124,47 @@ export function channelIdProblem(channel: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Checks a `data` value: anything JSON can carry, or a `Uint8Array` (bytes
+ * travel in binary frames). The one check of both decode paths and of the
+ * encoders. `JSON.parse` yields `Infinity` for `1e400`, which JSON cannot carry
+ * back: refused like `NaN`.
+ */
+export function dataProblem(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : 'must be a finite number (JSON has no NaN or Infinity)';
+    case 'object':
+      if (value instanceof ArrayBuffer || (ArrayBuffer.isView(value) && !(value instanceof Uint8Array))) {
+        return 'must be a JSON value or a Uint8Array (wrap other binary data in a Uint8Array)';
+      }
+      return undefined; // null, arrays, objects, Uint8Array
+    default:
+      return 'must be a JSON value';
+  }
+}
+
+const PEER_LIMIT_KEYS = ['maxFrameBytes', 'maxBatch'] as const;
+const SERVER_LIMIT_KEYS = [...PEER_LIMIT_KEYS, 'rate', 'burst'] as const;
+
+/** A limits object: exactly the given keys, each a positive number (integers for sizes and counts). */
+function limitsProblem(value: unknown, keys: readonly string[]): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `must be an object with ${keys.join(', ')}`;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (!keys.includes(key)) return `has an unknown key ${JSON.stringify(key.slice(0, 64))}`;
+  for (const key of keys) {
+    const n = record[key];
+    const integer = key !== 'rate';
+    if (typeof n !== 'number' || !(n > 0) || !Number.isFinite(n) || (integer && !Number.isSafeInteger(n))) {
+      return `.${key} must be a positive ${integer ? 'safe integer' : 'number'}`;
+    }
+  }
+  return undefined;
+}
+
 function fieldProblem(kind: FieldKind, value: unknown): string | undefined {
   switch (kind) {
     case 'channel':
@@ -136,14 +180,11 @@ function fieldProblem(kind: FieldKind, value: unknown): string | undefined {
     case 'bool':
       return typeof value === 'boolean' ? undefined : 'must be a boolean';
     case 'json':
-      if (value === undefined || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') {
-        return 'must be a JSON value';
-      }
-      if (typeof value === 'number' && !Number.isFinite(value)) return 'must be a finite number (JSON has no NaN or Infinity)';
-      if (value instanceof ArrayBuffer || (ArrayBuffer.isView(value) && !(value instanceof Uint8Array))) {
-        return 'must be a JSON value or a Uint8Array (wrap other binary data in a Uint8Array)';
-      }
-      return undefined;
+      return dataProblem(value);
+    case 'peer-limits':
+      return limitsProblem(value, PEER_LIMIT_KEYS);
+    case 'server-limits':
+      return limitsProblem(value, SERVER_LIMIT_KEYS);
   }
 }
 
@@ -196,6 +237,7 @@ function fastChannelFrame(envelope: unknown[]): Frame | undefined {
   const channel = envelope[1];
   if ((length !== 3 && length !== 4) || typeof channel !== 'string' || !knownChannels.has(channel)) return undefined;
   const data = envelope[2] as JsonValue;
+  if (dataProblem(data) !== undefined) return undefined; // the same check as the generic path, which words the error
   if (length === 3) return type === FrameType.message ? { type: 'message', channel, data } : { type: 'publication', channel, data };
   const n = envelope[3];
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return undefined;
@@ -266,8 +308,7 @@ export function messageEncoder(channel: string): (data: JsonValue, id?: number) 
   if (problem !== undefined) throw new ProtocolError(ErrorCode.InvalidChannel, `message.channel ${problem}`);
   const prefix = `[${FrameType.message},${JSON.stringify(channel)},`;
   return (data, id) => {
-    const dataProblem = fieldProblem('json', data);
-    if (dataProblem !== undefined || data instanceof Uint8Array) {
+    if (dataProblem(data) !== undefined || data instanceof Uint8Array) {
       return encodeText({ type: 'message', channel, data, ...(id === undefined ? {} : { id }) }); // throws the precise error
     }
     if (id !== undefined && fieldProblem('uint', id) !== undefined) throw new ProtocolError(ErrorCode.InvalidField, 'message.id must be a non-negative safe integer');

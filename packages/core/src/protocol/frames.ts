@@ -39,10 +39,34 @@ export const FrameType = {
   ping: 14,
   pong: 15,
   gap: 16,
+  receipt: 17,
 } as const;
 
 /** The name of a frame type, e.g. `'message'`. */
 export type FrameTypeName = keyof typeof FrameType;
+
+/**
+ * What a peer accepts, announced so the other side never writes more: the
+ * client's in `hello`, the server's in `welcome`.
+ */
+export interface PeerLimits {
+  /** Largest WebSocket message accepted, in bytes. */
+  readonly maxFrameBytes: number;
+  /** Most envelopes accepted in one batch. */
+  readonly maxBatch: number;
+}
+
+/**
+ * The server's limits as announced in `welcome`: what it decodes, and the
+ * token bucket it charges every envelope against (`rate` per second, `burst`
+ * at most). A client that paces its writes to this bucket is never refused.
+ */
+export interface ServerLimits extends PeerLimits {
+  /** Envelopes per second, sustained. */
+  readonly rate: number;
+  /** Envelopes in one burst (the bucket's size). */
+  readonly burst: number;
+}
 
 // client -> server
 /** Opens the session. First frame the client sends on every socket. */
@@ -54,6 +78,8 @@ export interface HelloFrame {
   readonly session?: string;
   /** Resume token from a previous welcome. */
   readonly resumeToken?: string;
+  /** What the client accepts: the server splits its batches to fit and never sends a larger frame. */
+  readonly limits?: PeerLimits;
 }
 
 // server -> client
@@ -69,6 +95,13 @@ export interface WelcomeFrame {
   readonly resumeToken?: string;
   /** Whether the server resumed the session named in hello. */
   readonly resumed?: boolean;
+  /**
+   * How many `message` envelopes of this session the server has taken so far
+   * (0 for a new session): a resuming client re-sends the ones after it.
+   */
+  readonly received?: number;
+  /** What the server accepts and the rate it allows. */
+  readonly limits?: ServerLimits;
 }
 
 // client -> server
@@ -210,10 +243,25 @@ export interface GapFrame {
   readonly epoch: string;
   /** Newest sequence number in the channel now: live publications continue after it. */
   readonly seq: number;
-  /** Why the gap could not be filled: `'history'` or `'epoch'`. */
+  /**
+   * Why: `'history'` (not replayable any more), `'epoch'` (another history),
+   * or `'too-big'` (one publication larger than the client's `maxFrameBytes`,
+   * skipped for this client: `seq` is that publication's).
+   */
   readonly reason: string;
   /** The last sequence number the client had seen (from its subscribe). */
   readonly since?: number;
+}
+
+// server -> client
+/**
+ * A cumulative receipt: the server has taken `received` `message` envelopes
+ * of this session (every one in order, acked or not). The client forgets the
+ * plain sends it covers; the ones after it are re-sent on a resume.
+ */
+export interface ReceiptFrame {
+  readonly type: 'receipt';
+  readonly received: number;
 }
 
 /** Every frame of protocol v1. Discriminated by `type`. */
@@ -234,7 +282,8 @@ export type Frame =
   | CancelFrame
   | PingFrame
   | PongFrame
-  | GapFrame;
+  | GapFrame
+  | ReceiptFrame;
 
 /** Frames a client sends. */
 export type ClientFrame =
@@ -259,7 +308,8 @@ export type ServerFrame =
   | RequestErrorFrame
   | PingFrame
   | PongFrame
-  | GapFrame;
+  | GapFrame
+  | ReceiptFrame;
 
 /** The frames that may travel as binary (raw bytes after a compact header). */
 export type BinaryCapableFrame = MessageFrame | PublicationFrame;

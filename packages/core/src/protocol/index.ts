@@ -7,3 +7,4 @@ export * from './frames.js';
 export * from './codec.js';
 export * from './errors.js';
 export * from './close-codes.js';
+export * from './rate.js';

@@ -1,0 +1,104 @@
+/**
+ * Client and server limits agree by construction (issue 9.1): with the
+ * default settings of both, the client never writes what the server would
+ * refuse, and a refusal that does happen (a misbehaving raw client) is never
+ * silent.
+ */
+import { filter, firstValueFrom } from 'rxjs';
+import { WebSocket } from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type Connection, type RxmuxError } from '@rxmux/core';
+import { ErrorCode } from '@rxmux/core/protocol';
+import { createServer, type RxmuxServer } from '@rxmux/server';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { until } from '../support/wait.js';
+import { tclient } from '../server/tclient.js';
+
+const servers: RxmuxServer<unknown>[] = [];
+const conns: Connection[] = [];
+const proxies: FaultProxy[] = [];
+
+afterEach(async () => {
+  for (const c of conns.splice(0)) c.close();
+  await Promise.all(proxies.splice(0).map((p) => p.close()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/** A server with every default limit. */
+async function serve(): Promise<RxmuxServer<null>> {
+  const server = createServer({ host: '127.0.0.1', port: 0 });
+  servers.push(server as RxmuxServer<unknown>);
+  await server.ready();
+  return server;
+}
+
+function client(port: number): Connection {
+  const conn = connect(`ws://127.0.0.1:${port}/rt`, { WebSocket, shared: false, reconnect: { initialDelay: 20, maxDelay: 200 } });
+  conns.push(conn);
+  return conn;
+}
+
+const names = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+
+describe('client and server limits agree (defaults on both sides)', () => {
+  it('a client with 250 channels receives on every one', async () => {
+    const server = await serve();
+    const conn = client(server.port);
+    const channels = names(250, 'many');
+    const seen = new Set<string>();
+    for (const id of channels) conn.channel(id).subscribe(() => seen.add(id));
+    const errors: RxmuxError[] = [];
+    conn.errors$.subscribe((e) => errors.push(e));
+    expect(await until(async () => (await Promise.all(channels.map((c) => server.presence(c)))).every((m) => m.length === 1), 10_000)).toBe(true);
+    for (const id of channels) await server.publish(id, id);
+    expect(await until(() => seen.size === channels.length, 10_000)).toBe(true);
+    expect(errors).toEqual([]);
+    expect(server.metrics().rateLimited).toBe(0);
+  }, 30_000);
+
+  it('a reconnect with 120 channels and 100 sends buffered offline re-joins all 120 and delivers all 100', async () => {
+    const server = await serve();
+    const received: number[] = [];
+    server.handle('inbox', { onMessage: (_ctx, data) => void received.push(data as number) });
+    const proxy = await FaultProxy.start(server.port);
+    proxies.push(proxy);
+    const conn = client(proxy.port);
+    const channels = names(120, 'rejoin');
+    const seen = new Set<string>();
+    for (const id of channels) conn.channel(id).subscribe(() => seen.add(id));
+    expect(await until(async () => (await Promise.all(channels.map((c) => server.presence(c)))).every((m) => m.length === 1), 10_000)).toBe(true);
+
+    // Offline: the server never hears of these until the link is back.
+    proxy.blackhole(true);
+    proxy.cut();
+    await firstValueFrom(conn.status$.pipe(filter((s) => s === 'reconnecting')));
+    for (let i = 0; i < 100; i++) conn.channel('inbox').send(i);
+    proxy.blackhole(false);
+
+    expect(await until(() => received.length === 100, 15_000)).toBe(true);
+    expect(received).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(await until(async () => (await Promise.all(channels.map((c) => server.presence(c)))).every((m) => m.length === 1), 10_000)).toBe(true);
+    for (const id of channels) await server.publish(id, id);
+    expect(await until(() => seen.size === channels.length, 10_000)).toBe(true);
+    expect(server.metrics().rateLimited).toBe(0);
+  }, 40_000);
+
+  it('the welcome tells the client the limits it must keep', async () => {
+    const server = await serve();
+    const raw = await tclient(`ws://127.0.0.1:${server.port}/rt`);
+    const welcome = await raw.hello();
+    expect(welcome.limits).toEqual({ maxFrameBytes: 1024 * 1024, maxBatch: 1024, rate: 100, burst: 200 });
+    raw.ws.terminate();
+  });
+
+  it('a raw client that sends over the limit is told (error RATE_LIMITED) and closed with 1008, never dropped silently', async () => {
+    const server = await serve();
+    const raw = await tclient(`ws://127.0.0.1:${server.port}/rt`);
+    await raw.hello();
+    raw.send(`[${Array.from({ length: 201 }, (_, t) => `[14,${t}]`).join(',')}]`);
+    expect(await raw.waitFor('error')).toMatchObject({ code: ErrorCode.RateLimited });
+    expect(await raw.waitForClose()).toEqual({ code: 1008, reason: 'rate limit exceeded' });
+    expect(raw.queue.filter((f) => f.type === 'pong')).toEqual([]); // nothing of the refused batch ran
+    expect(server.metrics().rateLimited).toBe(1);
+  });
+});
