@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type Frame, type JsonValue } from '@rxmux/core/protocol';
 import type { PresenceEvent as ServerPresenceEvent } from '@rxmux/server';
+import { until } from '../support/wait.js';
 import { start } from './helpers.js';
 
 const isPub = (channel: string) => (f: Frame): boolean => f.type === 'publication' && f.channel === channel;
@@ -198,5 +199,51 @@ describe('session', () => {
     expect(events.map((e) => `${e.type}:${e.member.principal.name}`)).toEqual(['join:ann', 'join:bob', 'leave:bob', 'leave:ann']);
     expect(seen).toEqual(['+ann', '+bob', '-bob', '-ann']);
     stop();
+  });
+});
+
+describe('PROTOCOL.md and the code agree (issue 9.7)', () => {
+  it('subscribing needs no handler: authorize alone decides (5.4)', async () => {
+    const { client } = await start();
+    const c = await client();
+    c.send({ type: 'subscribe', channel: 'nobody-handles-this' });
+    expect(await c.waitFor('subscribed')).toMatchObject({ channel: 'nobody-handles-this' });
+  });
+
+  it('authorize runs before the handler check: a refused client cannot tell which channels have handlers (5.0, 5.10)', async () => {
+    const { server, client } = await start({ authorize: (_p, channel) => !channel.startsWith('secret') });
+    server.handle('secret-with-handler', { onMessage: () => undefined, onRequest: () => 1 });
+    const c = await client();
+    for (const channel of ['secret-with-handler', 'secret-without']) {
+      c.send({ type: 'message', channel, data: 1, id: 7 });
+      expect(await c.waitFor('error')).toMatchObject({ code: ErrorCode.Forbidden, channel, id: 7 });
+      c.send({ type: 'request', channel, id: 8, data: null });
+      expect(await c.waitFor('request-error')).toMatchObject({ code: ErrorCode.Forbidden, id: 8 });
+    }
+    c.send({ type: 'message', channel: 'open-without', data: 1, id: 9 });
+    expect(await c.waitFor('error')).toMatchObject({ code: ErrorCode.NoHandler, channel: 'open-without', id: 9 });
+    c.send({ type: 'request', channel: 'open-without', id: 10, data: null });
+    expect(await c.waitFor('request-error')).toMatchObject({ code: ErrorCode.NoHandler, id: 10 });
+  });
+
+  it('hooks.onClose reports the code the server closed with (1008 slow consumer), not the 1006 the socket saw', async () => {
+    const closes: [number, string][] = [];
+    const { server, client } = await start({
+      limits: { slowConsumerBytes: 256 * 1024, maxFrameBytes: 128 * 1024, ratePerSecond: 1e6, rateBurst: 1e6 },
+      hooks: { onClose: (_info, code, reason) => void closes.push([code, reason]) },
+    });
+    const slow = await client();
+    slow.send({ type: 'subscribe', channel: 'firehose' });
+    await slow.waitFor('subscribed');
+    slow.ws.pause(); // never reads again, never answers the close frame
+    const chunk = 'z'.repeat(100 * 1024);
+    for (let i = 0; i < 200 && server.metrics().slowConsumers === 0; i++) {
+      await server.publish('firehose', chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(server.metrics().slowConsumers).toBe(1);
+    slow.ws.terminate(); // the peer vanishes without a close frame: the socket itself sees 1006
+    expect(await until(() => closes.length === 1, 5_000)).toBe(true);
+    expect(closes).toEqual([[1008, 'slow consumer']]);
   });
 });

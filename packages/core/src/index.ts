@@ -10,7 +10,7 @@
 export { connect } from './connection/pool.js';
 export { Connection } from './connection/connection.js';
 export type { ConnectOptions, DroppedMessage } from './connection/connection.js';
-export { Channel, type RequestOptions, type SendOptions } from './channel/channel.js';
+export { Channel, type ChannelState, type RequestOptions, type SendOptions } from './channel/channel.js';
 export type { GapNotice } from './channel/positions.js';
 export type { Ack, DropReason } from './connection/outbox.js';
 export type { ConnectionStatus, StatusTransition } from './connection/status.js';

@@ -8,6 +8,7 @@ import {
   encodeBatch,
   encodeText,
   messageEncoder,
+  peekPublication,
   ErrorCode,
   FrameType,
   ProtocolError,
@@ -21,15 +22,22 @@ const channel = fc.string({ minLength: 1, maxLength: 60, unit: 'grapheme' });
 const uint = fc.nat({ max: Number.MAX_SAFE_INTEGER });
 const text = fc.string({ maxLength: 40 });
 const bytes = fc.uint8Array({ maxLength: 512 });
+const positive = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
 
 const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ type: fc.constant('message' as const), channel, data: fc.oneof(json, bytes), id: fc.option(uint, { nil: undefined }) }),
   fc.record({ type: fc.constant('publication' as const), channel, data: fc.oneof(json, bytes), seq: fc.option(uint, { nil: undefined }) }),
-  fc.record({ type: fc.constant('hello' as const), version: uint, session: fc.option(text, { nil: undefined }), resumeToken: fc.option(text, { nil: undefined }) }),
+  fc.record({
+    type: fc.constant('hello' as const), version: uint, session: fc.option(text, { nil: undefined }), resumeToken: fc.option(text, { nil: undefined }),
+    limits: fc.option(fc.record({ maxFrameBytes: positive, maxBatch: positive }), { nil: undefined }),
+  }),
   fc.record({
     type: fc.constant('welcome' as const), version: uint, session: text, heartbeat: uint,
     resumeToken: fc.option(text, { nil: undefined }), resumed: fc.option(fc.boolean(), { nil: undefined }),
+    received: fc.option(uint, { nil: undefined }),
+    limits: fc.option(fc.record({ maxFrameBytes: positive, maxBatch: positive, rate: fc.double({ min: 0.001, max: 1e9, noNaN: true }), burst: positive }), { nil: undefined }),
   }),
+  fc.record({ type: fc.constant('receipt' as const), received: uint }),
   fc.record({ type: fc.constant('subscribe' as const), channel, since: fc.option(uint, { nil: undefined }), epoch: fc.option(text, { nil: undefined }) }),
   fc.record({ type: fc.constant('unsubscribe' as const), channel }),
   fc.record({ type: fc.constant('subscribed' as const), channel, epoch: fc.option(text, { nil: undefined }), seq: fc.option(uint, { nil: undefined }) }),
@@ -54,6 +62,65 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
 function normalize(frame: Frame): Record<string, unknown> {
   return Object.fromEntries(Object.entries(frame).filter(([, v]) => v !== undefined));
 }
+
+describe('one validation for both decode paths (issue 9.5)', () => {
+  it('1e400 (Infinity after JSON.parse) is refused on a known channel exactly as on a new one', () => {
+    const first = decodeText('[0,"inf-known",1e400]');
+    const again = decodeText('[0,"inf-known",1e400]'); // the channel is known now: the fast path runs
+    expect(first.errors.map((e) => e.code)).toEqual([ErrorCode.InvalidField]);
+    expect(again.frames).toEqual([]);
+    expect(again.errors.map((e) => [e.code, e.message])).toEqual(first.errors.map((e) => [e.code, e.message]));
+    expect(decodeText('[1,"inf-known",-1e400,3]').errors.map((e) => e.code)).toEqual([ErrorCode.InvalidField]);
+  });
+
+  it('property: a message or publication decodes the same whether its channel is new or already known', () => {
+    let n = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(0, 1), fc.oneof(fc.json(), fc.constantFrom('1e400', '-1e999', '1e308', 'NaN')), fc.option(uint, { nil: undefined }), (type, data, num) => {
+        const ch = `fresh-${n++}`;
+        const wire = `[${type},${JSON.stringify(ch)},${data}${num === undefined ? '' : `,${num}`}]`;
+        const seen = (r: ReturnType<typeof decodeText>): unknown => ({ frames: r.frames, errors: r.errors.map((e) => [e.code, e.message]) });
+        expect(seen(decodeText(wire))).toEqual(seen(decodeText(wire)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('peekPublication', () => {
+  it('reads channel and seq from either end of a text publication, and from a binary header', () => {
+    expect(peekPublication('[1,"v",{"big":"x"},42]')).toEqual({ channel: 'v', seq: 42 });
+    expect(peekPublication('[1,"a\\"b",[1,2,3]]')).toEqual({ channel: 'a"b', seq: undefined });
+    expect(peekPublication('[1,"v","ends in 7]"]')).toEqual({ channel: 'v', seq: undefined });
+    expect(peekPublication('[0,"v",1,2]')).toBeUndefined();
+    expect(peekPublication('[[1,"v",1,2]]')).toBeUndefined();
+    expect(peekPublication(encode({ type: 'publication', channel: 'bin', data: new Uint8Array(10_000), seq: 9 }))).toEqual({ channel: 'bin', seq: 9 });
+    expect(peekPublication(new Uint8Array([1, 0]))).toBeUndefined();
+  });
+
+  it('property: agrees with decode for every publication', () => {
+    fc.assert(
+      fc.property(channel, fc.oneof(json, bytes), fc.option(uint, { nil: undefined }), (ch, data, seq) => {
+        const wire = encode({ type: 'publication', channel: ch, data, ...(seq === undefined ? {} : { seq }) });
+        const peeked = peekPublication(wire);
+        if (typeof wire === 'string' && typeof data === 'number' && seq === undefined) return; // `[1,"c",5]`: a bare number reads as a seq; never a big frame
+        expect(peeked).toEqual({ channel: ch, seq });
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('limits fields', () => {
+  it('refuse unknown keys, missing keys and non-positive values', () => {
+    for (const bad of ['{"maxFrameBytes":1}', '{"maxFrameBytes":0,"maxBatch":1}', '{"maxFrameBytes":1,"maxBatch":1,"x":1}', '[1,2]', '7']) {
+      expect(decodeText(`[2,1,null,null,${bad}]`).errors.map((e) => e.code)).toEqual([ErrorCode.InvalidField]);
+    }
+    expect(decodeText('[2,1,null,null,{"maxFrameBytes":1024,"maxBatch":8}]').frames).toEqual([
+      { type: 'hello', version: 1, limits: { maxFrameBytes: 1024, maxBatch: 8 } },
+    ]);
+  });
+});
 
 describe('codec round trip (property)', () => {
   it('decode(encode(frame)) equals frame for every frame type, binary included', () => {

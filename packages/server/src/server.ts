@@ -34,6 +34,9 @@ const UNAUTHORIZED = 'RXMUX_ERR_UNAUTHORIZED';
 /** How long `close()` waits for clients to finish the close handshake before terminating them. */
 const CLOSE_GRACE_MS = 3_000;
 
+/** Longest a receipt waits for another write to ride with (PROTOCOL.md 6.6). */
+const RECEIPT_DELAY_MS = 100;
+
 type Verdict<P> = { readonly principal: P } | { readonly status: number; readonly code: string; readonly message: string };
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -100,6 +103,9 @@ class Server<P> implements RxmuxServer<P> {
   private readonly detach: () => void;
   /** Sessions with queued envelopes, flushed together once per turn of the event loop (check phase). */
   private dirty: Session<P>[] = [];
+  /** Sessions owing a receipt, sent together by one short timer. */
+  private receiptsDue = new Set<Session<P>>();
+  private receiptTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private allGone: (() => void) | undefined;
 
@@ -231,6 +237,9 @@ class Server<P> implements RxmuxServer<P> {
   private async shutdown(): Promise<void> {
     this.state = 'closing';
     clearInterval(this.heartbeatTimer);
+    clearTimeout(this.receiptTimer);
+    this.receiptTimer = undefined;
+    this.receiptsDue.clear();
     const gone = new Promise<void>((resolve) => {
       this.allGone = resolve;
       if (this.sessions.size === 0) resolve();
@@ -378,6 +387,15 @@ class Server<P> implements RxmuxServer<P> {
         // write. Measured (100 subscribers, 10 publishers, 300k deliveries, 5 runs each): median 272
         // vs 62 envelopes per ws message, throughput equal or better, round-trip median equal (~160 us).
         if (this.dirty.push(session) === 1) setImmediate(() => this.flush());
+      },
+      receiptDue: (session) => {
+        this.receiptsDue.add(session);
+        this.receiptTimer ??= setTimeout(() => {
+          this.receiptTimer = undefined;
+          const due = this.receiptsDue;
+          this.receiptsDue = new Set();
+          for (const s of due) s.sendReceipt();
+        }, RECEIPT_DELAY_MS);
       },
       count: (direction, frames, bytes) => {
         if (direction === 'in') {

@@ -81,6 +81,8 @@ export interface SessionHost<P> {
   opened(session: Session<P>, resumed: boolean): void;
   /** Calls `session.flush()` later in this turn of the event loop (once per turn). */
   scheduleFlush(session: Session<P>): void;
+  /** Calls `session.sendReceipt()` within a short delay (receipts ride with other writes when there are any). */
+  receiptDue(session: Session<P>): void;
   /** Counts one WebSocket message of `frames` envelopes and `bytes` bytes. */
   count(direction: 'in' | 'out', frames: number, bytes: number): void;
   /** The connection sent more than its rate allows; it is being closed with 1008. */
@@ -99,7 +101,11 @@ const MAX_ERRORS_PER_MESSAGE = 16;
 /** Longest error message text sent (the codec caps strings at 4096). */
 const MAX_MESSAGE = 1000;
 
-/** A receipt goes out on its own (not only with other frames) once this many messages are unreceipted. */
+/**
+ * A receipt rides with whatever the server writes next; it goes out on its
+ * own once this many messages are unreceipted, or after the host's short
+ * delay (`receiptDue`), whichever comes first.
+ */
 const RECEIPT_EVERY = 16;
 
 /** The smallest frame size a client may ask for in `hello.limits` (a hostile tiny value only hurts itself, but stays sane). */
@@ -213,7 +219,7 @@ export class Session<P> implements Subscriber, Attachment {
     }
     if (this.state !== 'open') return;
     this.sendFrame({ type: 'ping', t: now });
-    if (this.memory !== undefined && this.memory.received !== this.receipted) this.queueReceipt();
+    this.sendReceipt();
     this.guard(() => this.transport.ping());
   }
 
@@ -615,12 +621,14 @@ export class Session<P> implements Subscriber, Attachment {
     const memory = this.memory;
     if (memory === undefined) return;
     memory.received++;
-    if (memory.received - this.receipted >= RECEIPT_EVERY) this.queueReceipt();
+    const unreceipted = memory.received - this.receipted;
+    if (unreceipted >= RECEIPT_EVERY) this.sendReceipt();
+    else if (unreceipted === 1) this.host.receiptDue(this);
   }
 
-  /** Makes sure a flush runs this turn (it appends the receipt). */
-  private queueReceipt(): void {
-    if (!this.writable() || this.queue !== undefined) return;
+  /** Makes sure a flush runs this turn when a receipt is owed (the flush appends it). */
+  sendReceipt(): void {
+    if (!this.writable() || this.queue !== undefined || this.memory === undefined || this.memory.received === this.receipted) return;
     this.queue = [];
     this.host.scheduleFlush(this);
   }

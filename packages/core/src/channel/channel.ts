@@ -26,6 +26,16 @@ export interface RequestOptions {
   readonly timeout?: number;
 }
 
+/**
+ * Where a channel's subscription stands on the server:
+ * - `'idle'`: no subscriber (or the server refused or ended the subscription);
+ * - `'joining'`: subscribed here, the server has not confirmed yet (the
+ *   subscribe is on its way, or waits for the socket: also after every
+ *   reconnect, until the re-join is confirmed);
+ * - `'joined'`: the server confirmed (`subscribed`): publications flow.
+ */
+export type ChannelState = 'idle' | 'joining' | 'joined';
+
 /** An encoded outgoing frame: the wire form and its size. */
 export interface Outgoing {
   readonly wire: string | Uint8Array;
@@ -36,6 +46,7 @@ export interface Outgoing {
 export interface ChannelHost {
   readonly stream$: Observable<Payload>;
   readonly gaps$: Observable<GapNotice>;
+  readonly state$: Observable<ChannelState>;
   nextId(): number;
   send(frame: Outgoing): void;
   sendWithAck(frame: Outgoing, id: number, timeout: number | undefined): Observable<Ack>;
@@ -63,6 +74,15 @@ function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
 export class Channel<T = unknown> extends Observable<T> {
   /** Notices of messages lost for good on this channel (history exceeded, epoch reset). Hot. */
   readonly gaps$: Observable<GapNotice>;
+  /**
+   * Where the subscription stands on the server ({@link ChannelState}),
+   * replayed to each subscriber. Observing it does not join the channel.
+   *
+   * @example
+   * // wait until the server confirmed the join (e.g. in a test, before publishing)
+   * await firstValueFrom(ch.state$.pipe(filter((s) => s === 'joined')));
+   */
+  readonly state$: Observable<ChannelState>;
   readonly #host: ChannelHost;
   readonly #encode: (data: JsonValue, id?: number) => string;
 
@@ -76,6 +96,7 @@ export class Channel<T = unknown> extends Observable<T> {
     this.#host = host;
     this.#encode = messageEncoder(id);
     this.gaps$ = host.gaps$.pipe(filter((gap) => gap.channel === id));
+    this.state$ = host.state$;
   }
 
   /**

@@ -9,9 +9,11 @@ export interface GapNotice {
   /**
    * `'history'`: the server's history no longer reaches back to what the client
    * last saw; `'epoch'`: the channel's history was reset (server restart with
-   * the memory engine); `'hole'`: the client saw a jump in sequence numbers.
+   * the memory engine); `'hole'`: the client saw a jump in sequence numbers;
+   * `'too-big'`: one publication (`seq`) was larger than the client's
+   * `maxFrameBytes` and was skipped (also reported on `conn.errors$`).
    */
-  readonly reason: 'history' | 'epoch' | 'hole' | (string & {});
+  readonly reason: 'history' | 'epoch' | 'hole' | 'too-big' | (string & {});
   /** The last sequence number the client had seen, if any. */
   readonly since: number | undefined;
   /** The sequence number live delivery continues after. */
@@ -77,6 +79,19 @@ export class Positions {
     pos.epoch = frame.epoch;
     pos.seq = frame.seq;
     return { channel: frame.channel, reason: frame.reason, since: frame.since, seq: frame.seq, epoch: frame.epoch };
+  }
+
+  /**
+   * A publication this client could not take (larger than its
+   * `maxFrameBytes`): the position moves past it and the app is told, so a
+   * resume does not bring it back forever.
+   */
+  skip(channel: string, seq: number): GapNotice | undefined {
+    const pos = this.#positions.get(channel);
+    if (pos === undefined || (pos.seq !== undefined && seq <= pos.seq)) return undefined;
+    const notice = { channel, reason: 'too-big', since: pos.seq, seq, epoch: pos.epoch };
+    pos.seq = seq;
+    return notice;
   }
 
   /**

@@ -18,11 +18,11 @@ import {
   Subscription,
   type Subscriber,
 } from 'rxjs';
-import { channelIdProblem, encodeText } from '../protocol/codec.js';
+import { channelIdProblem, encodeText, peekPublication } from '../protocol/codec.js';
 import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
 import { ErrorCode, ProtocolError, RxmuxError } from '../protocol/errors.js';
 import { PROTOCOL_VERSION, type Frame, type JsonValue, type Payload, type WelcomeFrame } from '../protocol/frames.js';
-import { Channel, type Outgoing, type RequestOptions } from '../channel/channel.js';
+import { Channel, type ChannelState, type Outgoing, type RequestOptions } from '../channel/channel.js';
 import { Positions, type GapNotice } from '../channel/positions.js';
 import { Outbox, type Ack, type DropReason } from './outbox.js';
 import { createEventStream, type EventStream, type EventStreamOptions } from '../sse/index.js';
@@ -125,6 +125,8 @@ export class Connection {
   /** Joined channels: the one inbound subscriber per channel (the shared stream's source). */
   readonly #joined = new Map<string, Subscriber<Payload>>();
   readonly #gaps = new Subject<GapNotice>();
+  /** Join state per channel, kept while the channel is not idle or somebody watches it. */
+  readonly #states = new Map<string, BehaviorSubject<ChannelState>>();
   readonly #positions = new Positions();
   readonly #outbox: Outbox;
   readonly #session$: Observable<Link>;
@@ -210,6 +212,7 @@ export class Connection {
       channel = new Channel<unknown>(id, {
         stream$: defer(() => this.#streamFor(id)),
         gaps$: this.#gaps.asObservable(),
+        state$: this.#stateOf(id),
         nextId: () => this.#nextId++,
         send: (frame) => this.#send(id, frame),
         sendWithAck: (frame, messageId, ackTimeout) => this.#sendWithAck(id, frame, messageId, ackTimeout),
@@ -240,6 +243,30 @@ export class Connection {
       this.#streams.set(id, stream);
     }
     return stream;
+  }
+
+  /** Channel `id`'s join state, replayed; the subject exists while it is not idle or observed. */
+  #stateOf(id: string): Observable<ChannelState> {
+    return new Observable<ChannelState>((subscriber) => {
+      let state = this.#states.get(id);
+      if (state === undefined) this.#states.set(id, (state = new BehaviorSubject<ChannelState>('idle')));
+      const held = state;
+      const subscription = held.subscribe(subscriber);
+      return () => {
+        subscription.unsubscribe();
+        if (!held.observed && held.value === 'idle' && this.#states.get(id) === held) this.#states.delete(id);
+      };
+    }).pipe(distinctUntilChanged());
+  }
+
+  #setState(id: string, to: ChannelState): void {
+    const state = this.#states.get(id);
+    if (state !== undefined) {
+      state.next(to);
+      if (to === 'idle' && !state.observed) this.#states.delete(id);
+    } else if (to !== 'idle') {
+      this.#states.set(id, new BehaviorSubject<ChannelState>(to));
+    }
   }
 
   /**
@@ -301,6 +328,11 @@ export class Connection {
     this.#hold?.unsubscribe();
     this.#hold = undefined;
     this.#transition('closed');
+    for (const state of this.#states.values()) {
+      state.next('idle');
+      state.complete();
+    }
+    this.#states.clear();
     for (const subject of [this.#closing, this.#transitions, this.#dropped, this.#errors, this.#gaps, this.#status]) subject.complete();
   }
 
@@ -367,7 +399,7 @@ export class Connection {
               spent = 1;
               return;
             }
-            for (const error of event.result.errors) this.#errors.next(error);
+            for (const error of event.result.errors) this.#decodeError(error, event.raw);
             for (const frame of event.result.frames) {
               if (subscriber.closed) return;
               if (link !== undefined) {
@@ -404,7 +436,10 @@ export class Connection {
         pings.unsubscribe();
         if (link !== undefined) {
           link.close(socket?.readyState === OPEN);
-          if (this.#link === link) this.#link = undefined;
+          if (this.#link === link) {
+            this.#link = undefined;
+            for (const id of this.#joined.keys()) this.#setState(id, 'joining'); // confirmed again after the next welcome
+          }
         }
         events.unsubscribe();
       };
@@ -478,8 +513,10 @@ export class Connection {
         return;
       }
       case 'subscribed': {
+        if (!this.#joined.has(frame.channel)) return;
         const notice = this.#positions.subscribed(frame);
         if (notice !== undefined) this.#gaps.next(notice);
+        this.#setState(frame.channel, 'joined');
         return;
       }
       case 'gap': {
@@ -503,6 +540,7 @@ export class Connection {
         const joined = this.#joined.get(frame.channel);
         this.#joined.delete(frame.channel);
         this.#positions.leave(frame.channel);
+        this.#setState(frame.channel, 'idle');
         if (frame.code === undefined) joined?.complete();
         else joined?.error(new RemoteError(frame.code, frame.reason ?? 'unsubscribed by the server', frame.channel));
         return;
@@ -520,6 +558,7 @@ export class Connection {
         }
         this.#joined.delete(frame.channel as string);
         this.#positions.leave(frame.channel as string);
+        this.#setState(frame.channel as string, 'idle');
         joined.error(error);
         return;
       }
@@ -537,6 +576,16 @@ export class Connection {
       default:
         this.#unexpected(frame);
     }
+  }
+
+  /** A frame failed to decode: reported; one refused as too big is skipped by its seq, so it is not replayed forever. */
+  #decodeError(error: ProtocolError, raw: unknown): void {
+    this.#errors.next(error);
+    if (error.code !== ErrorCode.FrameTooBig) return;
+    const peek = peekPublication(raw);
+    if (peek?.seq === undefined || !this.#joined.has(peek.channel)) return;
+    const notice = this.#positions.skip(peek.channel, peek.seq);
+    if (notice !== undefined) this.#gaps.next(notice);
   }
 
   #unexpected(frame: Frame): void {
@@ -578,12 +627,14 @@ export class Connection {
       }
       this.#joined.set(id, subscriber);
       this.#positions.join(id);
+      this.#setState(id, 'joining');
       const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
       this.#link?.write(encodeText({ type: 'subscribe', channel: id }), true);
       return () => {
         if (this.#joined.get(id) === subscriber) {
           this.#joined.delete(id);
           this.#positions.leave(id);
+          this.#setState(id, 'idle');
           this.#link?.write(encodeText({ type: 'unsubscribe', channel: id }), true);
         }
         demand.unsubscribe();

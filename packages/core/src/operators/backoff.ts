@@ -43,7 +43,9 @@ export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({
  * backoffDelay(3, DEFAULT_BACKOFF, () => 1); // 2000
  */
 export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
-  const exp = policy.initialDelay * policy.multiplier ** Math.max(0, attempt - 1);
+  const growth = policy.multiplier ** Math.max(0, attempt - 1); // Infinity after enough attempts
+  // 0 × Infinity is NaN: a zero initial delay stays zero however many attempts failed.
+  const exp = policy.initialDelay === 0 ? 0 : policy.initialDelay * growth;
   const capped = Math.min(policy.maxDelay, exp);
   const jitter = Math.min(1, Math.max(0, policy.jitter));
   return Math.round(capped * (1 - jitter * (1 - random())));

@@ -475,6 +475,40 @@ export function decode(input: unknown, limits: DecodeLimits = DEFAULT_DECODE_LIM
   return single(new ProtocolError(ErrorCode.NotAnEnvelope, `cannot decode a ${input === null ? 'null' : typeof input} frame`));
 }
 
+/** Longest binary header: type, flags, length, a 255-byte channel id, an 8-byte seq. */
+const MAX_BINARY_HEADER = BINARY_HEADER_BYTES + MAX_CHANNEL_BYTES + 8;
+
+/**
+ * The channel and seq of a `publication` frame, read without decoding its
+ * data: what a receiver needs to skip a frame it refused as too big (the
+ * seq moves on instead of being replayed forever). Text: the envelope
+ * `[1,"<channel>",<data>,<seq>]` read from its two ends; binary: the header.
+ * Returns `undefined` for anything else (a batch, a message, garbage).
+ */
+export function peekPublication(input: unknown): { readonly channel: string; readonly seq: number | undefined } | undefined {
+  if (typeof input === 'string') {
+    if (!input.startsWith(`[${FrameType.publication},"`)) return undefined;
+    let end = 4;
+    while (end < input.length && input[end] !== '"') end += input[end] === '\\' ? 2 : 1;
+    if (input[end + 1] !== ',' || end - 4 > MAX_CHANNEL_BYTES * 6) return undefined;
+    let channel: unknown;
+    try {
+      channel = JSON.parse(input.slice(3, end + 1));
+    } catch {
+      return undefined;
+    }
+    if (channelIdProblem(channel) !== undefined) return undefined;
+    // A trailing `,<digits>]` can only be the seq: data ending in a digit would be a bare number, not a big frame.
+    const tail = /,(\d{1,16})\]$/.exec(input.slice(-20));
+    const seq = tail === null ? undefined : Number(tail[1]);
+    return { channel: channel as string, seq: seq !== undefined && Number.isSafeInteger(seq) ? seq : undefined };
+  }
+  const bytes = input instanceof Uint8Array ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : undefined;
+  if (bytes === undefined || bytes[0] !== FrameType.publication) return undefined;
+  const [frame] = decodeBinary(bytes.subarray(0, MAX_BINARY_HEADER), { maxFrameBytes: MAX_BINARY_HEADER }).frames;
+  return frame?.type === 'publication' ? { channel: frame.channel, seq: frame.seq } : undefined;
+}
+
 /** Checks a frame as {@link encode} would, returning the problem instead of throwing. */
 export function validateFrame(frame: Frame): ProtocolError | undefined {
   try {
