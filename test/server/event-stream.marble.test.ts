@@ -90,4 +90,25 @@ describe('createEventStream pipeline', () => {
       expectObservable(stream.events('a'), '^ 50ms !').toBe('10ms v', { v: 41 });
     });
   });
+
+  it('routes by channel and keeps a channel for the linger after its last subscriber, then forgets it (a resubscribe within it reuses the stream)', () => {
+    const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+    const { FakeEventSource, instances } = fakeEventSource(scheduler);
+    type Fake = InstanceType<typeof FakeEventSource>;
+    scheduler.run(({ expectObservable }) => {
+      const stream = createEventStream('http://h/rt', { EventSource: FakeEventSource, scheduler, debounce: 0, linger: 30 });
+      const current = (): Fake => instances[instances.length - 1] as Fake;
+      scheduler.schedule(() => current().emit('publication', { channel: 'a', seq: 1, data: 'a1' }), 5);
+      scheduler.schedule(() => current().emit('publication', { channel: 'b', seq: 1, data: 'b1' }), 6);
+      scheduler.schedule(() => current().emit('publication', { channel: 'a', seq: 2, data: 'a2' }), 25);
+      expectObservable(stream.events('a'), '^ 10ms !').toBe('5ms x', { x: 'a1' });
+      expectObservable(stream.events('a'), '20ms ^ 10ms !').toBe('25ms y', { y: 'a2' }); // back within the linger: the same stream
+      expectObservable(stream.events('b'), '^ 7ms !').toBe('6ms z', { z: 'b1' });
+    });
+    // a and b from 0 share one stream; b left at 8 (+30 linger): the set shrank at 38; a left at 31 (+30): closed at 61.
+    expect(instances.map((es) => [es.openedAt, channelsOf(es.url), es.closed])).toEqual([
+      [0, ['a', 'b'], true],
+      [38, ['a'], true],
+    ]);
+  });
 });

@@ -1,9 +1,7 @@
-/** Unit tests of the server's pure parts: router, token bucket, cursor, limits, memory engine. */
+/** Unit tests of the server's pure parts: router, limits, memory engine. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, MemoryEngine, type EnginePublication } from '@rxmux/server';
-import { channelsOf, decodeCursor, encodeCursor } from '../../packages/server/src/http.js';
 import { resolveLimits } from '../../packages/server/src/limits.js';
-import { delayFor, takeTokens } from '@rxmux/core/protocol';
 import { Router } from '../../packages/server/src/router.js';
 import { PendingRequest } from '../../packages/server/src/resume.js';
 
@@ -39,55 +37,11 @@ describe('Router', () => {
   });
 });
 
-describe('token bucket', () => {
-  it('allows the burst, then refills at the rate', () => {
-    const limits = { rate: 10, burst: 5 };
-    const bucket = { tokens: 5, refilledAt: 0 };
-    const taken = Array.from({ length: 7 }, () => takeTokens(bucket, 1, 0, limits));
-    expect(taken).toEqual([true, true, true, true, true, false, false]);
-    expect(takeTokens(bucket, 1, 100, limits)).toBe(true); // 100 ms = 1 token
-    expect(takeTokens(bucket, 1, 100, limits)).toBe(false);
-    expect(takeTokens(bucket, 5, 10_000, limits)).toBe(true); // never above the burst
-    expect(takeTokens(bucket, 1, 10_000, limits)).toBe(false);
-    expect(delayFor(bucket, 1, 10_000, limits)).toBe(100);
-    expect(delayFor(bucket, 3, 10_100, limits)).toBe(200); // one token is there already
-    expect(delayFor(bucket, 6, 10_100, limits)).toBe(Number.POSITIVE_INFINITY); // above the burst: never
-  });
-
+describe('limits', () => {
   it('resolves limits over frozen defaults and rejects nonsense', () => {
     expect(Object.isFrozen(DEFAULT_LIMITS)).toBe(true);
     expect(resolveLimits({ maxBatch: 8 })).toMatchObject({ maxBatch: 8, maxFrameBytes: 1024 * 1024 });
     expect(() => resolveLimits({ rateBurst: 0 })).toThrow(RangeError);
-  });
-});
-
-describe('cursor', () => {
-  it('round-trips any channel name and never contains CR, LF or NUL', () => {
-    const cursor = new Map([
-      ['a', { seq: 5, epoch: 'Xk3p9qL2mN0r' }],
-      ['x,y=z', { seq: 7, epoch: 'a-b_c' }],
-      ['line\nbreak\r\0', { seq: 0, epoch: undefined }],
-      ['ünï', { seq: 12, epoch: 'E' }],
-    ]);
-    const text = encodeCursor(cursor);
-    expect(text).not.toMatch(/[\r\n\0]/);
-    expect(decodeCursor(text, 10)).toEqual(cursor);
-  });
-
-  it('ignores malformed parts and caps the number of entries', () => {
-    expect(decodeCursor('a=1,=3,b=-1,c=x,d=2.e1,%E0=4,f=3.bad.epoch,g=4.', 10)).toEqual(
-      new Map([
-        ['a', { seq: 1, epoch: undefined }],
-        ['d', { seq: 2, epoch: 'e1' }],
-      ]),
-    );
-    expect(decodeCursor('a=1,b=2,c=3', 2).size).toBe(2);
-    expect(decodeCursor(undefined, 2).size).toBe(0);
-  });
-
-  it('reads channels from repeated channel= and comma-separated channels=', () => {
-    const url = new URL('http://h/rt/sse?channel=a%2Cb&channels=c,d,,c&channel=e');
-    expect(channelsOf(url)).toEqual(['a,b', 'e', 'c', 'd']);
   });
 });
 

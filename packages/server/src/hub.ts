@@ -3,7 +3,7 @@
  * publications to them. A publication is encoded once, lazily, for all its
  * recipients (text envelope, its UTF-8 bytes, binary frame, SSE data line).
  */
-import { encodeBinary, encodeText, type Payload } from '@rxmux/core/protocol';
+import { encodeBinary, encodeText, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
 import type { Engine, EnginePublication } from './engines/engine.js';
 
 /** One publication on its way to local subscribers, encoded on first use and then shared. */
@@ -67,16 +67,9 @@ export class OutgoingPublication {
   }
 }
 
-/** A publication as SSE and long-poll carry it: bytes travel base64-encoded in `bytes`. */
-export type StreamPublication =
-  | { readonly channel: string; readonly seq: number; readonly data: Payload }
-  | { readonly channel: string; readonly seq: number; readonly bytes: string };
-
-/** Converts a publication to its SSE / long-poll JSON shape. */
+/** Converts a publication to its SSE / long-poll JSON shape (bytes base64-encoded, with Node's fast encoder). */
 export function streamEvent(p: EnginePublication): StreamPublication {
-  return p.data instanceof Uint8Array
-    ? { channel: p.channel, seq: p.seq, bytes: Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString('base64') }
-    : { channel: p.channel, seq: p.seq, data: p.data };
+  return streamPublication(p.channel, p.seq, p.data, (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'));
 }
 
 /** Anything that receives publications: a WebSocket session, an SSE stream, a waiting poll. */

@@ -35,7 +35,7 @@ export type {
 } from './engines/engine.js';
 export { MemoryEngine, type MemoryEngineOptions } from './engines/memory.js';
 export { extractToken, type TokenSources } from './http.js';
-export type { PollEvent, ChannelError } from './sse.js';
-export type { StreamPublication } from './hub.js';
+export type { ChannelError } from './sse.js';
+export type { PollEvent, StreamPublication } from '@rxmux/core/protocol';
 /** The WebSocket subprotocol (`rxmux.v1`) and protocol version the server speaks. */
 export { SUBPROTOCOL, PROTOCOL_VERSION } from '@rxmux/core/protocol';

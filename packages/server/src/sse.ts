@@ -25,25 +25,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { channelIdProblem, ErrorCode } from '@rxmux/core/protocol';
+import { channelIdProblem, decodeCursor, encodeCursor, ErrorCode, formatSseEvent, type ChannelErrorEvent, type Cursor, type PollEvent, type ResetReason } from '@rxmux/core/protocol';
 import type { Engine, EnginePublication } from './engines/engine.js';
-import { corsHeaders, decodeCursor, encodeCursor, refuseRequest, type Cursor } from './http.js';
+import { corsHeaders, refuseRequest } from './http.js';
 import { streamEvent, type Hub, type OutgoingPublication, type Subscriber } from './hub.js';
 import type { Limits } from './limits.js';
 import type { ChannelAction, ConnectionInfo } from './types.js';
 
 /** A channel of an SSE / poll request that was refused; the others carry on. */
-export interface ChannelError {
-  readonly channel: string;
-  readonly code: string;
-  readonly message: string;
-}
-
-/** One event of a long-poll answer. */
-export type PollEvent =
-  | ({ readonly type: 'publication' } & ReturnType<typeof streamEvent>)
-  | { readonly type: 'reset'; readonly channel: string; readonly seq: number; readonly epoch: string; readonly reason: 'history' | 'epoch' }
-  | ({ readonly type: 'channel-error' } & ChannelError);
+export type ChannelError = ChannelErrorEvent;
 
 /** Something the server must end on shutdown and may ping. */
 export interface Endable {
@@ -129,7 +119,7 @@ async function catchUp(engine: Engine, limits: Limits, channels: readonly string
 }
 
 /** The `reset` event's JSON (SSE `data:`). */
-const resetData = (channel: string, seq: number, epoch: string, reason: 'history' | 'epoch'): string => JSON.stringify({ channel, seq, epoch, reason });
+const resetData = (channel: string, seq: number, epoch: string, reason: ResetReason): string => JSON.stringify({ channel, seq, epoch, reason });
 
 const randomId = (prefix: string): string => `${prefix}-${randomBytes(9).toString('base64url')}`;
 
@@ -176,8 +166,8 @@ class SseStream<P> implements Subscriber, Endable {
     for (const channel of channels) this.host.join(channel, this.info);
     this.host.opened(this, this.info);
     const ready = JSON.stringify({ stream: this.info.session, channels });
-    this.write(`retry: ${this.host.limits.sseRetryMs}\nid: ${encodeCursor(this.cursor)}\nevent: ready\ndata: ${ready}\n\n`);
-    for (const error of errors) this.write(`event: channel-error\ndata: ${JSON.stringify(error)}\n\n`);
+    this.write(`retry: ${this.host.limits.sseRetryMs}\n${formatSseEvent('ready', ready, encodeCursor(this.cursor))}`);
+    for (const error of errors) this.write(formatSseEvent('channel-error', JSON.stringify(error)));
     for (const { event, epoch } of replay) {
       if (event.type === 'reset') this.reset(event.channel, event.seq, epoch, event.reason);
       else this.emitJson(event.channel, event.seq, epoch, streamEventOf(event));
@@ -234,12 +224,12 @@ class SseStream<P> implements Subscriber, Endable {
     if (last !== undefined && last.epoch === epoch && seq <= last.seq) return; // already sent (replay and live overlap)
     if (last !== undefined && last.epoch !== epoch) this.reset(channel, seq - 1, epoch, 'epoch'); // the engine started a new history
     this.cursor.set(channel, { seq, epoch });
-    this.write(`id: ${encodeCursor(this.cursor)}\nevent: publication\ndata: ${data}\n\n`);
+    this.write(formatSseEvent('publication', data, encodeCursor(this.cursor)));
   }
 
-  private reset(channel: string, seq: number, epoch: string, reason: 'history' | 'epoch'): void {
+  private reset(channel: string, seq: number, epoch: string, reason: ResetReason): void {
     this.cursor.set(channel, { seq, epoch });
-    this.write(`id: ${encodeCursor(this.cursor)}\nevent: reset\ndata: ${resetData(channel, seq, epoch, reason)}\n\n`);
+    this.write(formatSseEvent('reset', resetData(channel, seq, epoch, reason), encodeCursor(this.cursor)));
   }
 
   /** Events written in one turn of the event loop leave in one write (cork until a microtask). */

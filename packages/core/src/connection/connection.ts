@@ -164,7 +164,7 @@ export class Connection {
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.reconnect };
     this.#heartbeat = options.heartbeat === false ? false : { ...DEFAULT_HEARTBEAT, ...options.heartbeat };
     this.#random = options.random ?? Math.random;
-    this.#eventStreamOptions = { scheduler: this.#scheduler, ...options.eventStream };
+    this.#eventStreamOptions = { scheduler: this.#scheduler, linger: options.linger ?? 1_000, ...options.eventStream };
     this.#options = {
       connectTimeout: options.connectTimeout ?? 10_000,
       linger: options.linger ?? 1_000,

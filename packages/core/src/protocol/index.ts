@@ -8,3 +8,4 @@ export * from './codec.js';
 export * from './errors.js';
 export * from './close-codes.js';
 export * from './rate.js';
+export * from './sse.js';

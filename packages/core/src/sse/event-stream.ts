@@ -1,27 +1,29 @@
 import {
+  asyncScheduler,
   BehaviorSubject,
   debounceTime,
   defer,
   distinctUntilChanged,
   EMPTY,
-  filter,
   finalize,
-  from,
+  ignoreElements,
   map,
-  mergeMap,
   Observable,
   repeat,
   retry,
   share,
   Subject,
   switchMap,
+  tap,
   throwError,
   timer,
-  asyncScheduler,
   type SchedulerLike,
+  type Subscriber,
 } from 'rxjs';
 import { ErrorCode, RxmuxError } from '../protocol/errors.js';
-import type { JsonValue, Payload } from '../protocol/frames.js';
+import type { Payload } from '../protocol/frames.js';
+import { parsePollAnswer, parseStreamEvent, streamUrl, type ResetReason, type StreamItem } from '../protocol/sse.js';
+import { linger } from '../operators/linger.js';
 
 /** The part of `MessageEvent` the stream reads. */
 interface SseMessage {
@@ -63,6 +65,8 @@ export interface EventStreamOptions {
   readonly retryDelay?: number;
   /** Upper bound of the retry delay, in ms. Default 30 000. */
   readonly maxRetryDelay?: number;
+  /** How long a channel stays in the stream after its last subscriber left, in ms (as `channel()` lingers). Default 0. */
+  readonly linger?: number;
 }
 
 /** Defaults of {@link EventStreamOptions} (frozen). */
@@ -74,7 +78,7 @@ export interface StreamReset {
   /** The stream continues after this seq. */
   readonly seq: number;
   /** `'history'` (the server's history no longer reaches back) or `'epoch'` (it was reset, e.g. a restart). */
-  readonly reason: string;
+  readonly reason: ResetReason;
   /** The channel's history epoch now, when the server sent it. */
   readonly epoch: string | undefined;
 }
@@ -93,63 +97,10 @@ export interface EventStream {
   readonly resets$: Observable<StreamReset>;
 }
 
-type StreamItem =
-  | { readonly kind: 'publication'; readonly channel: string; readonly data: Payload }
-  | { readonly kind: 'reset'; readonly channel: string; readonly seq: number; readonly reason: string; readonly epoch: string | undefined }
-  | { readonly kind: 'channel-error'; readonly channel: string; readonly code: string; readonly message: string };
-
-interface WireEvent {
-  readonly type?: string;
-  readonly channel?: unknown;
-  readonly seq?: unknown;
-  readonly data?: JsonValue;
-  readonly bytes?: unknown;
-  readonly code?: unknown;
-  readonly message?: unknown;
-  readonly reason?: unknown;
-  readonly epoch?: unknown;
-}
-
 const CLOSED = 2;
 
 /** HTTP statuses that retrying cannot fix. */
 const FATAL_STATUS: ReadonlySet<number> = new Set([400, 401, 403, 404]);
-
-function base64Bytes(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-/** Parses one SSE / poll event; malformed ones yield `undefined` and are skipped. */
-function toItem(type: string, raw: WireEvent): StreamItem | undefined {
-  if (typeof raw !== 'object' || raw === null || typeof raw.channel !== 'string') return undefined;
-  const channel = raw.channel;
-  if (type === 'publication') {
-    if (typeof raw.bytes === 'string') return { kind: 'publication', channel, data: base64Bytes(raw.bytes) };
-    return raw.data === undefined ? undefined : { kind: 'publication', channel, data: raw.data };
-  }
-  if (type === 'reset') {
-    if (typeof raw.seq !== 'number') return undefined;
-    const reason = typeof raw.reason === 'string' ? raw.reason : 'history';
-    return { kind: 'reset', channel, seq: raw.seq, reason, epoch: typeof raw.epoch === 'string' ? raw.epoch : undefined };
-  }
-  if (type === 'channel-error') {
-    return { kind: 'channel-error', channel, code: String(raw.code ?? ErrorCode.Remote), message: String(raw.message ?? 'refused') };
-  }
-  return undefined;
-}
-
-/** `ws(s)://host/rt` or `http(s)://host/rt` → `http(s)://host/rt/{endpoint}?channel=…&extra`. */
-function endpointUrl(base: string, endpoint: 'sse' | 'poll', channels: readonly string[], extra: Record<string, string>): string {
-  const url = new URL(base.replace(/^ws(s?):/i, 'http$1:'));
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/${endpoint}`;
-  url.search = '';
-  for (const channel of channels) url.searchParams.append('channel', channel);
-  for (const [key, value] of Object.entries(extra)) if (value !== '') url.searchParams.set(key, value);
-  return url.toString();
-}
 
 /**
  * Creates an event stream against an rxmux server. Nothing connects until a
@@ -172,6 +123,7 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
   const retryDelay = options.retryDelay ?? DEFAULT_EVENT_STREAM.retryDelay;
   const maxRetryDelay = options.maxRetryDelay ?? DEFAULT_EVENT_STREAM.maxRetryDelay;
   const withCredentials = options.withCredentials === true;
+  const lingerMs = options.linger ?? 0;
 
   /** Subscriber counts per channel; its key list is the stream's channel set. */
   const counts$ = new BehaviorSubject<ReadonlyMap<string, number>>(new Map());
@@ -190,7 +142,7 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
   const openSse = (channels: readonly string[]): Observable<StreamItem> =>
     new Observable<StreamItem>((subscriber) => {
       const Ctor = EventSourceCtor as EventSourceConstructor;
-      const es = new Ctor(endpointUrl(baseUrl, 'sse', channels, { lastEventId: cursor }), { withCredentials });
+      const es = new Ctor(streamUrl(baseUrl, 'sse', channels, { lastEventId: cursor }), { withCredentials });
       const remember = (event: SseMessage): void => {
         if (event.lastEventId !== '') cursor = event.lastEventId;
       };
@@ -199,7 +151,7 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
         es.addEventListener(type, (event) => {
           let item: StreamItem | undefined;
           try {
-            item = toItem(type, JSON.parse(event.data) as WireEvent);
+            item = parseStreamEvent(type, JSON.parse(event.data));
           } catch {
             item = undefined; // a garbled event costs itself only
           }
@@ -221,18 +173,15 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
   const pollOnce = (channels: readonly string[]): Observable<StreamItem> =>
     new Observable<StreamItem>((subscriber) => {
       const abort = new AbortController();
-      const url = endpointUrl(baseUrl, 'poll', channels, { cursor });
+      const url = streamUrl(baseUrl, 'poll', channels, { cursor });
       (fetchImpl as FetchLike)(url, { signal: abort.signal, credentials: withCredentials ? 'include' : 'same-origin' })
         .then(async (res) => {
           if (!res.ok) {
             throw new RxmuxError(FATAL_STATUS.has(res.status) ? ErrorCode.Forbidden : ErrorCode.ConnectionLost, `long-poll failed (HTTP ${res.status})`);
           }
-          const answer = (await res.json()) as { cursor?: unknown; events?: unknown };
-          if (typeof answer.cursor === 'string') cursor = answer.cursor;
-          for (const raw of Array.isArray(answer.events) ? (answer.events as WireEvent[]) : []) {
-            const item = toItem(String(raw?.type), raw);
-            if (item !== undefined) subscriber.next(item);
-          }
+          const answer = parsePollAnswer(await res.json());
+          if (answer.cursor !== undefined) cursor = answer.cursor;
+          for (const item of answer.items) subscriber.next(item);
           subscriber.complete();
         })
         .catch((error: unknown) => {
@@ -257,10 +206,33 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
     distinctUntilChanged((a, b) => a.length === b.length && a.every((c, i) => c === b[i])),
     debounceTime(debounce, scheduler),
     switchMap((channels) => (channels.length === 0 ? EMPTY : open(channels))),
-    share(),
   );
 
-  const perChannel = new Map<string, Observable<unknown>>();
+  /** The one inbound subscriber of each channel: an item is routed by a Map lookup, not filtered by every channel. */
+  const routes = new Map<string, Subscriber<Payload>>();
+  const route = (item: StreamItem): void => {
+    const target = routes.get(item.channel);
+    if (target === undefined) return; // left already: an event in flight
+    if (item.kind === 'publication') target.next(item.data);
+    else if (item.kind === 'reset') resets$.next({ channel: item.channel, seq: item.seq, reason: item.reason, epoch: item.epoch });
+    else target.error(new RxmuxError(item.code, item.message));
+  };
+  /** Keeps the stream open while any channel is subscribed, routing as it goes; a stream failure fails every channel. */
+  const pump$ = items$.pipe(tap(route), ignoreElements(), share());
+
+  /** Each channel's shared stream, forgotten once its source ended (after the linger). */
+  const streams = new Map<string, Observable<Payload>>();
+  const source = (channel: string): Observable<Payload> =>
+    new Observable<Payload>((subscriber) => {
+      routes.set(channel, subscriber);
+      adjust(channel, +1);
+      const running = pump$.subscribe({ error: (error: unknown) => subscriber.error(error) });
+      return () => {
+        if (routes.get(channel) === subscriber) routes.delete(channel);
+        adjust(channel, -1);
+        running.unsubscribe();
+      };
+    });
 
   return {
     transport,
@@ -269,26 +241,19 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
       if (typeof channel !== 'string' || channel.length === 0) {
         throw new RxmuxError(ErrorCode.InvalidArgument, 'events(): channel must be a non-empty string');
       }
-      let shared = perChannel.get(channel);
-      if (shared === undefined) {
-        shared = defer(() => {
-          adjust(channel, +1);
-          return items$.pipe(
-            filter((item) => item.channel === channel),
-            mergeMap((item) => {
-              if (item.kind === 'publication') return from([item.data]);
-              if (item.kind === 'reset') {
-                resets$.next({ channel, seq: item.seq, reason: item.reason, epoch: item.epoch });
-                return EMPTY;
-              }
-              return throwError(() => new RxmuxError(item.code, item.message));
+      return defer(() => {
+        let stream = streams.get(channel);
+        if (stream === undefined) {
+          const created: Observable<Payload> = source(channel).pipe(
+            finalize(() => {
+              if (streams.get(channel) === created) streams.delete(channel);
             }),
-            finalize(() => adjust(channel, -1)),
+            linger(lingerMs, scheduler),
           );
-        }).pipe(share());
-        perChannel.set(channel, shared);
-      }
-      return shared as Observable<T>;
+          streams.set(channel, (stream = created));
+        }
+        return stream as Observable<T>;
+      });
     },
   };
 }
