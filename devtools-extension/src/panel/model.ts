@@ -45,7 +45,9 @@ export interface LogEntry {
   readonly channel: string | undefined;
   /** What the type filter matches: the frame name for frames, the event type otherwise. */
   readonly kind: string;
-  /** Round trip, on a response or request-error. */
+  /** The request pair of a request, response or request-error frame (its latency may be known only later, from the tap). */
+  readonly pair?: RequestPair;
+  /** Round trip of an ack or a request event. */
   readonly latency?: number;
   /** Lower-case text the text filter searches; built on first use. */
   search?: string;
@@ -311,6 +313,7 @@ export class CaptureModel {
     if (record.at > this.lastAt) this.lastAt = record.at;
     let channel: string | undefined;
     let latency: number | undefined;
+    let pair: RequestPair | undefined;
     let kind: string = record.type;
     switch (record.type) {
       case 'connection': {
@@ -330,7 +333,7 @@ export class CaptureModel {
       }
       case 'frame':
         kind = record.frame;
-        ({ channel, latency } = this.#frame(record));
+        ({ channel, pair } = this.#frame(record));
         break;
       case 'channel': {
         channel = record.channel;
@@ -389,7 +392,7 @@ export class CaptureModel {
       this.version++;
     }
     if (!this.connections.has(record.conn)) this.connection(record.conn);
-    const entry: LogEntry = latency === undefined ? { n: this.log.next, record, channel, kind } : { n: this.log.next, record, channel, kind, latency };
+    const entry: LogEntry = { n: this.log.next, record, channel, kind, ...(latency === undefined ? {} : { latency }), ...(pair === undefined ? {} : { pair }) };
     const n = this.log.push(entry);
     if (matches(entry, this.#filter)) this.#view.push(n);
   }
@@ -405,15 +408,16 @@ export class CaptureModel {
     return pair;
   }
 
-  #frame(frame: DebugFrameEvent): { channel: string | undefined; latency: number | undefined } {
+  #frame(frame: DebugFrameEvent): { channel: string | undefined; pair: RequestPair | undefined } {
     let channel = frame.channel;
-    let latency: number | undefined;
+    let found: RequestPair | undefined;
     if (frame.frame === 'request' && frame.id !== undefined && frame.dir === 'out') {
       const pair = this.#pair(frame.conn, frame.id);
       // A re-send after a reconnect keeps the first send time: latency is what the app waited.
       pair.sentAt ??= frame.at;
       pair.channel = frame.channel;
       pair.request = frame.data;
+      found = pair;
     } else if ((frame.frame === 'response' || frame.frame === 'request-error') && frame.id !== undefined && frame.dir === 'in') {
       const pair = this.pairs.get(`${frame.conn}:${frame.id}`);
       if (pair !== undefined) {
@@ -425,7 +429,7 @@ export class CaptureModel {
           if (pair.sentAt !== undefined) pair.latency = frame.at - pair.sentAt;
         }
         if (frame.frame === 'response') pair.reply = frame.data;
-        latency = pair.latency;
+        found = pair;
       }
     }
     if (channel !== undefined && frame.channel !== undefined) {
@@ -443,6 +447,6 @@ export class CaptureModel {
       if (frame.epoch !== undefined && frame.frame !== 'subscribe') stats.epoch = frame.epoch;
       this.version++;
     }
-    return { channel, latency };
+    return { channel, pair: found };
   }
 }

@@ -121,6 +121,13 @@ function entryText(entry: LogEntry): string {
   }
 }
 
+/** Latency shown on a row: a reply's round trip (read now: the tap may report it after the frame), an ack's or a request event's. */
+function entryLatency(entry: LogEntry): number | undefined {
+  const r = entry.record;
+  if (r.type === 'frame') return r.frame === 'response' || r.frame === 'request-error' ? entry.pair?.latency : undefined;
+  return entry.latency;
+}
+
 function entryTone(entry: LogEntry): string {
   const r = entry.record;
   if (r.type === 'error' || r.type === 'drop' || (r.type === 'frame' && (r.frame === 'error' || r.frame === 'request-error' || r.frame === 'channel-error'))) return 'error';
@@ -406,7 +413,8 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
     const r = entry.record;
     const dir = r.type === 'frame' ? (r.dir === 'out' ? '↑' : '↓') : r.type === 'panel-action' ? '⚑' : '•';
     const size = r.type === 'frame' ? formatBytes(r.bytes) : '';
-    const latency = entry.latency === undefined ? undefined : h('span', { class: 'badge latency' }, formatDuration(entry.latency));
+    const ms = entryLatency(entry);
+    const latency = ms === undefined ? undefined : h('span', { class: 'badge latency', title: 'Round trip' }, formatDuration(ms));
     const row = h(
       'div',
       {
@@ -480,7 +488,8 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
       if (r.epoch !== undefined) fields.push(['Epoch', r.epoch]);
       if (r.id !== undefined) fields.push(['Id', String(r.id)]);
       if (r.code !== undefined) fields.push(['Code', r.code]);
-      if (entry.latency !== undefined) fields.push(['Latency', formatDuration(entry.latency)]);
+      const ms = entryLatency(entry);
+      if (ms !== undefined) fields.push(['Latency', formatDuration(ms)]);
       if (r.binary !== undefined) body = hexView(r.binary.length, r.binary.head);
       else if (r.data !== undefined) body = jsonTree(r.data);
     } else {
