@@ -202,8 +202,8 @@ export class CaptureModel {
   readonly pairs = new Map<string, RequestPair>();
   /** Kinds seen, for the type filter's options. */
   readonly kinds = new Set<string>();
-  /** Incremented on every change of connections or channels (so the view re-renders only those that changed). */
-  version = 0;
+  /** Incremented when a connection, channel or kind appears, or a status changes: what the selects and the connection strip show. */
+  structure = 0;
   /** Time of the newest event, ms. */
   lastAt = 0;
   #filter: LogFilter = NO_FILTER;
@@ -257,7 +257,7 @@ export class CaptureModel {
     if (conn === undefined) {
       conn = { id, url: '', actions: false, status: 'unknown', timeline: [], transports: new Set() };
       this.connections.set(id, conn);
-      this.version++;
+      this.structure++;
     }
     return conn;
   }
@@ -270,7 +270,7 @@ export class CaptureModel {
       stats = { key, conn, channel, transport, subscribers: undefined, state: undefined, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, lastSeq: undefined, epoch: undefined, gaps: 0, drops: 0, errors: 0, paused: false, meter: new RateMeter() };
       this.channels.set(key, stats);
       this.connection(conn).transports.add(transport);
-      this.version++;
+      this.structure++;
     }
     return stats;
   }
@@ -297,8 +297,8 @@ export class CaptureModel {
       }
       Object.assign(c, { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, gaps: 0, drops: 0, errors: 0 });
     }
-    this.version++;
-  }
+    this.structure++;
+      }
 
   #trimView(): void {
     const first = this.log.first;
@@ -320,7 +320,7 @@ export class CaptureModel {
         const conn = this.connection(record.conn);
         conn.url = record.url;
         conn.actions = record.actions;
-        this.version++;
+        this.structure++;
         break;
       }
       case 'status': {
@@ -328,7 +328,7 @@ export class CaptureModel {
         conn.status = record.to;
         conn.timeline.push(record);
         if (conn.timeline.length > TIMELINE_MAX) conn.timeline.splice(0, conn.timeline.length - TIMELINE_MAX);
-        this.version++;
+        this.structure++;
         break;
       }
       case 'frame':
@@ -340,8 +340,7 @@ export class CaptureModel {
         const stats = this.channel(record.conn, record.channel, record.transport);
         stats.subscribers = record.subscribers;
         stats.state = record.action === 'join' ? 'joining' : record.action === 'joined' ? 'joined' : 'left';
-        this.version++;
-        break;
+                break;
       }
       case 'request': {
         channel = record.channel;
@@ -364,32 +363,28 @@ export class CaptureModel {
         stats.gaps++;
         stats.lastSeq = record.seq;
         if (record.epoch !== undefined) stats.epoch = record.epoch;
-        this.version++;
-        break;
+                break;
       }
       case 'drop':
         channel = record.channel;
         this.channel(record.conn, record.channel).drops++;
-        this.version++;
-        break;
+                break;
       case 'error':
         channel = record.channel;
         if (record.channel !== undefined) {
           this.channel(record.conn, record.channel).errors++;
-          this.version++;
-        }
+                  }
         break;
       case 'panel-action':
         channel = record.action.type === 'drop' ? undefined : record.action.channel;
         if (record.action.type === 'pause' || record.action.type === 'resume') {
           this.channel(record.conn, record.action.channel).paused = record.action.type === 'pause';
-          this.version++;
-        }
+                  }
         break;
     }
     if (!this.kinds.has(kind)) {
       this.kinds.add(kind);
-      this.version++;
+      this.structure++;
     }
     if (!this.connections.has(record.conn)) this.connection(record.conn);
     const entry: LogEntry = { n: this.log.next, record, channel, kind, ...(latency === undefined ? {} : { latency }), ...(pair === undefined ? {} : { pair }) };
@@ -445,8 +440,7 @@ export class CaptureModel {
       if (counts) stats.meter.add(frame.at);
       if (frame.seq !== undefined && (frame.frame === 'publication' || frame.frame === 'subscribed' || frame.frame === 'gap' || frame.frame === 'reset')) stats.lastSeq = frame.seq;
       if (frame.epoch !== undefined && frame.frame !== 'subscribe') stats.epoch = frame.epoch;
-      this.version++;
-    }
+          }
     return { channel, pair: found };
   }
 }

@@ -271,8 +271,8 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
   function render(): void {
     pending = false;
     const m = model();
-    if (m.version !== renderedVersion) {
-      renderedVersion = m.version;
+    if (m.structure !== renderedVersion) {
+      renderedVersion = m.structure;
       renderSelects(m);
       renderConnections(m);
     }
