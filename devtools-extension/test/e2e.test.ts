@@ -28,7 +28,6 @@ let server: Server;
 let wss: WebSocketServer;
 let origin: string;
 let context: BrowserContext;
-let worker: Worker;
 let profile: string;
 let extensionId: string;
 
@@ -59,10 +58,15 @@ async function buildExtension(): Promise<void> {
   await promisify(execFile)('npm', ['run', 'build:extension'], { cwd: ROOT, env: { ...process.env, NODE_ENV: 'production' } });
 }
 
+/** The extension's service worker now (Chrome may have stopped and restarted it since). */
+async function serviceWorker(): Promise<Worker> {
+  return context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: 15_000 }));
+}
+
 /** Opens `path` on the test server in a new tab; returns the page and its tab id (found as the tab that was not there before). */
 async function openTab(path: string): Promise<{ page: Page; tabId: number }> {
   type Tabs = { tabs: { query(query: object): Promise<{ id?: number }[]> } };
-  const ids = (): Promise<number[]> => worker.evaluate(async () => (await (globalThis as unknown as { chrome: Tabs }).chrome.tabs.query({})).map((t) => t.id ?? -1));
+  const ids = async (): Promise<number[]> => (await serviceWorker()).evaluate(async () => (await (globalThis as unknown as { chrome: Tabs }).chrome.tabs.query({})).map((t) => t.id ?? -1));
   const before = new Set(await ids());
   const page = await context.newPage();
   await page.goto(`${origin}${path}`);
@@ -119,8 +123,7 @@ beforeAll(async () => {
       `--load-extension=${DIST}`,
     ],
   });
-  worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: 15_000 }));
-  extensionId = new URL(worker.url()).host;
+  extensionId = new URL((await serviceWorker()).url()).host;
 }, 90_000);
 
 afterAll(async () => {

@@ -15,7 +15,7 @@
  */
 import type { DebugEvent, DebugTap, DevtoolsHook } from '@rxmux/core';
 import { HOOK_KEY } from '../messaging/events.js';
-import { CONTENT_SOURCE, MAX_EVENTS_PER_MESSAGE, PAGE_SOURCE, parseContentMessage, type PageToContent } from '../messaging/page.js';
+import { MAX_EVENTS_PER_MESSAGE, PAGE_SOURCE, parseContentMessage, type PageToContent } from '../messaging/page.js';
 
 /** Events kept while nobody listens (page-load traffic before the bridge is up). */
 export const DEFAULT_HOOK_CAPACITY = 5000;

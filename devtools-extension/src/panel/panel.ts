@@ -18,7 +18,7 @@
  * panel.unmount();
  * @packageDocumentation
  */
-import type { DebugAction, DebugEvent } from '@rxmux/core';
+import type { DebugAction } from '@rxmux/core';
 import type { JsonValue } from '@rxmux/core/protocol';
 import { exportCapture, importCapture } from './capture-file.js';
 import { h } from './dom.js';
@@ -153,7 +153,7 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
   const model = (): CaptureModel => imported?.model ?? live;
   let state: SourceState = { capture: source.capture === undefined ? 'unavailable' : 'off' };
   let paused = false;
-  let held: DebugEvent[] = [];
+  let held: PanelRecord[] = [];
   let filter: LogFilter = NO_FILTER;
   let tab: Tab = 'messages';
   let selected: LogEntry | undefined;
@@ -575,10 +575,9 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
   function act(conn: string, action: DebugAction): void {
     source.act?.(conn, action);
     const record: PanelRecord = { type: 'panel-action', conn, at: now(), action };
-    if (paused) {
-      setPaused(false);
-    }
-    live.ingest([record]);
+    // Paused, the action waits with the events it causes, in order.
+    if (paused) held.push(record);
+    else live.ingest([record]);
     requestRender();
   }
 
