@@ -149,8 +149,8 @@ describe('the per-tab buffer', () => {
     const epoch = p.lastEvents()?.epoch;
 
     // Chrome stops the worker: every port dies with it; a new worker starts cold on the same storage.
-    tab.kill();
-    p.end.kill();
+    tab.other?.kill();
+    p.end.other?.kill();
     const second = setup(storage);
     const tabAgain = second.content(1); // same document: same doc id
     tabAgain.postMessage({ type: 'events', events: batch(251, 260) });

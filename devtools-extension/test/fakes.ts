@@ -90,10 +90,18 @@ export class FakePort implements PortLike {
     });
   }
 
-  /** Both ends die at once without telling this side (a stopped worker): only the other side hears it. */
+  /**
+   * The context owning this end is gone (a stopped service worker): this end
+   * dies without a word, the other end hears `onDisconnect`.
+   */
   kill(): void {
     this.connected = false;
-    this.other?.disconnect();
+    const other = this.other;
+    if (other === undefined || !other.connected) return;
+    other.connected = false;
+    queueMicrotask(() => {
+      for (const listener of [...other.onDisconnect.listeners]) listener();
+    });
   }
 }
 
