@@ -31,8 +31,10 @@ class FakeDebugger implements DebuggerLike {
 function setup(storage = new FakeStorage(), capacity?: number) {
   const sentToTabs: { tabId: number; message: BackgroundToContent }[] = [];
   const dbg = new FakeDebugger();
+  const capturing: boolean[] = [];
   const router = new Router({
     storage,
+    onCapturing: (on) => void capturing.push(on),
     sendToTab: async (tabId, message) => void sentToTabs.push({ tabId, message }),
     debugger: dbg,
     flushDelay: 5,
@@ -55,7 +57,7 @@ function setup(storage = new FakeStorage(), capacity?: number) {
     const lastEvents = () => received.filter((m) => m.type === 'events').at(-1);
     return { end, received, events, state, lastEvents };
   };
-  return { router, storage, sentToTabs, dbg, content, panel };
+  return { router, storage, sentToTabs, dbg, content, panel, capturing };
 }
 
 const seqs = (events: DebugEvent[]): (number | undefined)[] => events.map((e) => (e.type === 'frame' ? e.seq : undefined));
@@ -201,7 +203,7 @@ describe('the per-tab buffer', () => {
 
 describe('debugger capture', () => {
   it('attaches, enables Network, decodes frames per channel, and detaches', async () => {
-    const { router, dbg, panel } = setup();
+    const { router, dbg, panel, capturing } = setup();
     const p = panel(3);
     await until(() => p.state() !== undefined);
     p.end.postMessage({ type: 'capture', on: true });
@@ -215,6 +217,7 @@ describe('debugger capture', () => {
     p.end.postMessage({ type: 'capture', on: false });
     await until(() => p.state()?.capture === 'off');
     expect(dbg.calls.at(-1)).toBe('detach 3');
+    expect(capturing).toEqual([true, false]); // navigations are watched only meanwhile
   });
 
   it('reports a failed attach (another debugger, say) and a detach by the user', async () => {

@@ -19,18 +19,21 @@ interface DebuggerApi extends DebuggerLike {
 // Chrome's own promise-returning `chrome.debugger` is the fallback.
 const debuggerApi = (Reflect.get(browser, 'debugger') ?? Reflect.get(Reflect.get(globalThis, 'chrome') ?? {}, 'debugger')) as DebuggerApi | undefined;
 
+const onUpdated = (tabId: number, change: { status?: string }): void => {
+  if (change.status === 'loading') void router.tabLoading(tabId);
+};
+
 const router = new Router({
   storage: browser.storage.session,
   sendToTab: (tabId, message) => browser.tabs.sendMessage(tabId, message, { frameId: 0 }),
   ...(debuggerApi === undefined ? {} : { debugger: debuggerApi }),
+  // Hook traffic needs no navigation events (a new document says hello); a captured page may have no hook.
+  onCapturing: (capturing) => (capturing ? browser.tabs.onUpdated.addListener(onUpdated) : browser.tabs.onUpdated.removeListener(onUpdated)),
 });
 
 const wanted = new Set(CDP_METHODS);
 browser.runtime.onConnect.addListener((port) => router.connect(port as PortLike));
 browser.tabs.onRemoved.addListener((tabId) => void router.tabRemoved(tabId));
-browser.tabs.onUpdated.addListener((tabId, change) => {
-  if (change.status === 'loading') void router.tabLoading(tabId);
-});
 debuggerApi?.onEvent.addListener((source, method, params) => {
   if (source.tabId !== undefined && wanted.has(method)) router.debuggerEvent(source.tabId, method, params);
 });

@@ -52,6 +52,12 @@ export interface RouterDeps {
   readonly flushDelay?: number;
   /** Events kept per tab (default {@link DEFAULT_TAB_CAPACITY}). */
   readonly capacity?: number;
+  /**
+   * Told when the first debugger capture starts and when the last one ends,
+   * so the entry point listens to navigations only meanwhile (a listener on
+   * `tabs.onUpdated` would wake the worker on every page load in the browser).
+   */
+  readonly onCapturing?: (capturing: boolean) => void;
 }
 
 /** CDP version asked for on attach. */
@@ -65,6 +71,7 @@ export class Router {
   readonly #bridges = new Map<number, PortLike>();
   readonly #decoders = new Map<number, CdpDecoder>();
   readonly #captureErrors = new Map<number, string>();
+  #capturing = false;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -84,6 +91,7 @@ export class Router {
     const pending = this.#tabs.get(tabId);
     this.#tabs.delete(tabId);
     this.#decoders.delete(tabId);
+    this.#captureChanged();
     this.#captureErrors.delete(tabId);
     this.#bridges.delete(tabId);
     const buffer = await (pending ?? TabBuffer.load(this.#deps.storage, tabId));
@@ -111,6 +119,7 @@ export class Router {
       // Still attached after a worker restart: go on with a fresh decoder.
       decoder = new CdpDecoder();
       this.#decoders.set(tabId, decoder);
+      this.#captureChanged();
     }
     const events = decoder.push(method, params);
     if (events.length > 0) void this.#append(tabId, events);
@@ -119,6 +128,7 @@ export class Router {
   /** `chrome.debugger.onDetach`: the user closed the infobar, or the tab went away. */
   async debuggerDetached(tabId: number, reason: string): Promise<void> {
     this.#decoders.delete(tabId);
+    this.#captureChanged();
     const buffer = await this.#tab(tabId);
     if (reason !== 'target_closed') this.#captureErrors.set(tabId, `detached: ${reason}`);
     buffer.update({ capture: false });
@@ -149,6 +159,14 @@ export class Router {
       console.warn('[rxmux devtools] could not persist the capture:', err);
     });
     await this.#flushing;
+  }
+
+  /** Tells the entry point whether any tab is being captured, on change. */
+  #captureChanged(): void {
+    const capturing = this.#decoders.size > 0;
+    if (capturing === this.#capturing) return;
+    this.#capturing = capturing;
+    this.#deps.onCapturing?.(capturing);
   }
 
   #tab(tabId: number): Promise<TabBuffer> {
@@ -314,6 +332,7 @@ export class Router {
       this.#decoders.delete(tabId);
       await api.detach({ tabId }).catch(() => undefined);
     }
+    this.#captureChanged();
     this.#scheduleFlush();
     this.#broadcast(tabId, { type: 'state', state: this.#state(tabId, buffer) });
   }

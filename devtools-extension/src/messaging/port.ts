@@ -72,7 +72,11 @@ export class ReconnectingPort<In, Out> {
     } catch {
       // The port died between the check and the send (worker stopping): one retry on a fresh port.
       this.#drop();
-      this.#open()?.postMessage(message);
+      try {
+        this.#open()?.postMessage(message);
+      } catch {
+        this.#drop(); // still no worker: this message is lost, the next post tries again
+      }
     }
   }
 
