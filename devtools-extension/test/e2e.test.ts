@@ -84,10 +84,10 @@ async function openPanel(tabId: number, viewport = { width: 1280, height: 720 })
 
 /**
  * Where a screenshot goes: test-artifacts/ on every run; over the committed
- * devtools-extension/screenshot*.png with RXMUX_UPDATE_SCREENSHOTS=1.
+ * devtools-extension/screenshot.png and screenshot-dark.png with RXMUX_UPDATE_SCREENSHOTS=1.
  */
 function shot(name: string): string {
-  if (process.env.RXMUX_UPDATE_SCREENSHOTS === '1') return join(ROOT, 'devtools-extension', name);
+  if (process.env.RXMUX_UPDATE_SCREENSHOTS === '1' && (name === 'screenshot.png' || name === 'screenshot-dark.png')) return join(ROOT, 'devtools-extension', name);
   mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
   return join(ROOT, 'test-artifacts', `devtools-${name}`);
 }
@@ -173,7 +173,9 @@ describe('the extension in Chromium', () => {
 
   it('captures a page without the hook through chrome.debugger, decoded per channel', async () => {
     const { page, tabId } = await openTab('/ws.html');
-    const panel = await openPanel(tabId);
+    const panel = await openPanel(tabId, { width: 1000, height: 420 });
+    await panel.locator('.empty').waitFor();
+    await panel.screenshot({ path: shot('screenshot-empty.png') });
     await panel.getByRole('button', { name: 'Capture with debugger' }).first().click();
     await expect.poll(() => panel.getByRole('button', { name: 'Stop capture' }).count(), poll).toBe(1);
     expect(await page.evaluate(() => (window as unknown as { start: () => Promise<number> }).start())).toBeGreaterThanOrEqual(5);
@@ -186,6 +188,7 @@ describe('the extension in Chromium', () => {
     expect(await panel.locator('.connection').getAttribute('data-status')).toBe('open');
     await expect.poll(() => panel.locator('.log-row[data-kind="response"] .latency').count(), poll).toBe(1);
     await expect.poll(() => panel.locator('.log-row', { hasText: 'binary 3 B  01 02 03' }).count(), poll).toBe(2);
+    await panel.screenshot({ path: shot('screenshot-debugger.png') });
 
     await panel.getByRole('button', { name: 'Stop capture' }).click();
     await expect.poll(() => panel.getByRole('button', { name: 'Capture with debugger' }).count(), poll).toBeGreaterThan(0);
