@@ -1,0 +1,19 @@
+/**
+ * Entry of the ISOLATED-world content script (`content-script.js`).
+ * @packageDocumentation
+ */
+import browser from 'webextension-polyfill';
+import type { PortLike } from '../messaging/port.js';
+import { startBridge } from './bridge.js';
+
+startBridge(window, {
+  connect: (name) => browser.runtime.connect({ name }) as PortLike,
+  onMessage(listener) {
+    const wrapped = (message: unknown): undefined => {
+      listener(message);
+      return undefined;
+    };
+    browser.runtime.onMessage.addListener(wrapped);
+    return () => browser.runtime.onMessage.removeListener(wrapped);
+  },
+});
