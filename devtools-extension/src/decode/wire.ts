@@ -148,6 +148,8 @@ export function frameEvent(conn: string, dir: 'in' | 'out', at: number, frame: F
       return { ...base, id: frame.id, code: frame.code };
     case 'gap':
       return { ...base, channel: frame.channel, seq: frame.seq, epoch: frame.epoch, code: frame.reason };
+    case 'receipt':
+      return { ...base, data: { received: frame.received } };
     case 'hello':
     case 'welcome':
     case 'ping':
