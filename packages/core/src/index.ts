@@ -17,7 +17,7 @@ export type { ConnectionStatus, StatusTransition } from './connection/status.js'
 export { canTransition } from './connection/status.js';
 export type { BufferOptions, OverflowPolicy } from './connection/buffer.js';
 export { DEFAULT_BUFFER } from './connection/buffer.js';
-export type { CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from './connection/transport.js';
+export type { CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from './transport/websocket.js';
 export { backoffDelay, backoffTimer, DEFAULT_BACKOFF, type BackoffPolicy } from './operators/backoff.js';
 export { DEFAULT_HEARTBEAT, heartbeat, type HeartbeatOptions } from './operators/heartbeat.js';
 export { linger } from './operators/linger.js';

@@ -7,7 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSocket } from '../src/connection/transport.js';
+import { openSocket } from '../src/transport/websocket.js';
 
 let server: Server | undefined;
 const sockets = new Set<Socket>();

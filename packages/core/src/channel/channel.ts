@@ -1,5 +1,6 @@
 import { filter, Observable } from 'rxjs';
-import { encodeBinary, messageEncoder } from '../protocol/codec.js';
+import { encodeBinary } from '../protocol/binary.js';
+import { messageEncoder } from '../protocol/codec.js';
 import type { JsonValue, Payload } from '../protocol/frames.js';
 import type { Ack } from '../connection/outbox.js';
 import type { GapNotice } from './positions.js';
@@ -42,15 +43,19 @@ export interface Outgoing {
   readonly bytes: number;
 }
 
-/** Everything a {@link Channel} needs from its connection. @internal */
-export interface ChannelHost {
-  readonly stream$: Observable<Payload>;
-  readonly gaps$: Observable<GapNotice>;
-  readonly state$: Observable<ChannelState>;
+/** How a {@link Channel} sends: the connection's outgoing path. @internal */
+export interface ChannelTransport {
   nextId(): number;
   send(frame: Outgoing): void;
   sendWithAck(frame: Outgoing, id: number, timeout: number | undefined): Observable<Ack>;
   request(data: JsonValue, options: RequestOptions): Observable<JsonValue>;
+}
+
+/** Everything a {@link Channel} needs from its connection. @internal */
+export interface ChannelHost extends ChannelTransport {
+  readonly stream$: Observable<Payload>;
+  readonly gaps$: Observable<GapNotice>;
+  readonly state$: Observable<ChannelState>;
 }
 
 function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {

@@ -2,7 +2,7 @@ import { asapScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { encodeBatch } from '../protocol/codec.js';
 import type { ServerLimits } from '../protocol/frames.js';
 import { delayFor, fullBucket, takeTokens, type BucketRate, type BucketState } from '../protocol/rate.js';
-import type { WebSocketLike } from './transport.js';
+import type { WebSocketLike } from '../transport/websocket.js';
 
 const OPEN = 1;
 

@@ -1,4 +1,4 @@
-import { AsyncSubject, type Observable, type Subscriber, type Subscription } from 'rxjs';
+import { AsyncSubject, BehaviorSubject, distinctUntilChanged, type Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { JsonValue } from '../protocol/frames.js';
 import { ErrorCode, RxmuxError } from '../protocol/errors.js';
 import { BufferFullError } from '../errors.js';
@@ -77,6 +77,12 @@ export class Outbox {
   /** Whether the server sends receipts (it said `received` in its welcome); without, nothing is kept for them. */
   #receipts = false;
   #messages = 0;
+  readonly #busy = new BehaviorSubject(false);
+  /**
+   * Whether something needs the socket ({@link busy}), as a stream: the
+   * connection holds the socket open while it reads true (and lingers after).
+   */
+  readonly busy$: Observable<boolean> = this.#busy.pipe(distinctUntilChanged());
 
   constructor(
     options: BufferOptions,
@@ -92,22 +98,30 @@ export class Outbox {
 
   /** Writes `item` to the link, or queues it when there is none (or it cannot take it now). Throws `BufferFullError` under the `'error'` policy. */
   send(item: BufferedMessage, link: Link | undefined): void {
-    if (this.#buffer.size === 0 && link !== undefined && this.#write(item, link)) return;
-    const result = this.#buffer.push(item);
-    if ('refused' in result) {
-      const entry = item.id === undefined ? undefined : this.#inflight.get(item.id);
-      if (entry !== undefined) this.#delete(item.id as number, entry);
-      throw new BufferFullError(result.refused);
+    try {
+      if (this.#buffer.size === 0 && link !== undefined && this.#write(item, link)) return;
+      const result = this.#buffer.push(item);
+      if ('refused' in result) {
+        const entry = item.id === undefined ? undefined : this.#inflight.get(item.id);
+        if (entry !== undefined) this.#delete(item.id as number, entry);
+        throw new BufferFullError(result.refused);
+      }
+      for (const evicted of result.evicted) this.#drop(evicted, 'overflow');
+    } finally {
+      this.#changed();
     }
-    for (const evicted of result.evicted) this.#drop(evicted, 'overflow');
   }
 
   /** Tracks a message that wants an ack; returns what `send(…, { ack: true })` hands back. */
   expectAck(id: number, item: BufferedMessage): Observable<Ack> {
-    const ack = new AsyncSubject<Ack>();
-    this.#inflight.set(id, { kind: 'message', item, written: undefined, ack });
-    this.#messages++;
-    return ack.asObservable();
+    try {
+      const ack = new AsyncSubject<Ack>();
+      this.#inflight.set(id, { kind: 'message', item, written: undefined, ack });
+      this.#messages++;
+      return ack.asObservable();
+    } finally {
+      this.#changed();
+    }
   }
 
   /** Arms the ack timeout of message `id` (the subscription is cancelled when the message settles). */
@@ -119,11 +133,15 @@ export class Outbox {
 
   /** Message `id` waited too long for its ack: withdrawn from the buffer and the table, its ack errors. */
   expire(id: number, error: Error): void {
-    const entry = this.#inflight.get(id);
-    if (entry?.kind !== 'message') return;
-    this.#delete(id, entry);
-    this.#buffer.remove(id);
-    entry.ack.error(error);
+    try {
+      const entry = this.#inflight.get(id);
+      if (entry?.kind !== 'message') return;
+      this.#delete(id, entry);
+      this.#buffer.remove(id);
+      entry.ack.error(error);
+    } finally {
+      this.#changed();
+    }
   }
 
   /** Tracks a request until its response. */
@@ -133,20 +151,28 @@ export class Outbox {
 
   /** Forgets a request (cancelled or timed out). Returns whether it was written (a cancel is then owed). */
   forget(id: number): boolean {
-    const entry = this.#inflight.get(id);
-    if (entry === undefined) return false;
-    this.#delete(id, entry);
-    this.#buffer.remove(id); // never written: nothing to send, nothing to cancel later
-    return entry.written !== undefined;
+    try {
+      const entry = this.#inflight.get(id);
+      if (entry === undefined) return false;
+      this.#delete(id, entry);
+      this.#buffer.remove(id); // never written: nothing to send, nothing to cancel later
+      return entry.written !== undefined;
+    } finally {
+      this.#changed();
+    }
   }
 
   /** An ack arrived. Unknown ids (a duplicate ack) are ignored. */
   acked(id: number): void {
-    const entry = this.#inflight.get(id);
-    if (entry?.kind !== 'message') return;
-    this.#delete(id, entry);
-    entry.ack.next({ id });
-    entry.ack.complete();
+    try {
+      const entry = this.#inflight.get(id);
+      if (entry?.kind !== 'message') return;
+      this.#delete(id, entry);
+      entry.ack.next({ id });
+      entry.ack.complete();
+    } finally {
+      this.#changed();
+    }
   }
 
   /** A response or request-error arrived. Returns false when nothing waits for it. */
@@ -164,18 +190,21 @@ export class Outbox {
 
   /** An error frame named this message id: its ack errors. Returns false when nothing waits for it. */
   refused(id: number, error: Error): boolean {
-    const entry = this.#inflight.get(id);
-    if (entry?.kind !== 'message') return false;
-    this.#delete(id, entry);
-    entry.ack.error(error);
-    return true;
+    try {
+      const entry = this.#inflight.get(id);
+      if (entry?.kind !== 'message') return false;
+      this.#delete(id, entry);
+      entry.ack.error(error);
+      return true;
+    } finally {
+      this.#changed();
+    }
   }
 
   /** A receipt: the server took the session's first `received` messages. */
   receipted(received: number): void {
-    let confirmed = 0;
-    while (confirmed < this.#unconfirmed.length && (this.#unconfirmed[confirmed] as Unconfirmed).ordinal <= received) confirmed++;
-    if (confirmed > 0) this.#unconfirmed = this.#unconfirmed.slice(confirmed);
+    this.#confirm(received);
+    this.#changed();
   }
 
   /**
@@ -186,50 +215,58 @@ export class Outbox {
    * message the server did not take, then flushes the buffer (in order).
    */
   welcomed(link: Link, resumed: boolean, received: number | undefined): void {
-    let lost: Unconfirmed[] = [];
-    if (resumed && received !== undefined) {
-      this.receipted(received);
-      lost = this.#unconfirmed;
-    } else {
-      // A new session cannot tell which of them arrived: say so rather than guess.
-      for (const entry of this.#unconfirmed) this.onDrop(entry.item, 'unconfirmed');
-    }
-    this.#unconfirmed = [];
-    this.#receipts = received !== undefined;
-    this.#sent = resumed && received !== undefined ? received : 0;
-    const again: { readonly written: number; readonly item: BufferedMessage }[] = [...lost];
-    for (const entry of this.#inflight.values()) if (entry.written !== undefined) again.push({ written: entry.written, item: entry.item });
-    again.sort((a, b) => a.written - b.written);
-    for (let i = 0; i < again.length; i++) {
-      const { item } = again[i] as (typeof again)[number];
-      if (this.#write(item, link, true)) continue;
-      // The socket went away meanwhile. In-flight frames keep their place in the table; plain messages
-      // not written again were certainly not received: the next resume re-sends them whatever it counts.
-      for (const rest of again.slice(i)) {
-        if (rest.item.kind === 'message' && rest.item.id === undefined) this.#unconfirmed.push({ ordinal: Number.POSITIVE_INFINITY, written: rest.written, item: rest.item });
+    try {
+      let lost: Unconfirmed[] = [];
+      if (resumed && received !== undefined) {
+        this.#confirm(received);
+        lost = this.#unconfirmed;
+      } else {
+        // A new session cannot tell which of them arrived: say so rather than guess.
+        for (const entry of this.#unconfirmed) this.onDrop(entry.item, 'unconfirmed');
       }
-      return;
+      this.#unconfirmed = [];
+      this.#receipts = received !== undefined;
+      this.#sent = resumed && received !== undefined ? received : 0;
+      const again: { readonly written: number; readonly item: BufferedMessage }[] = [...lost];
+      for (const entry of this.#inflight.values()) if (entry.written !== undefined) again.push({ written: entry.written, item: entry.item });
+      again.sort((a, b) => a.written - b.written);
+      for (let i = 0; i < again.length; i++) {
+        const { item } = again[i] as (typeof again)[number];
+        if (this.#write(item, link, true)) continue;
+        // The socket went away meanwhile. In-flight frames keep their place in the table; plain messages
+        // not written again were certainly not received: the next resume re-sends them whatever it counts.
+        for (const rest of again.slice(i)) {
+          if (rest.item.kind === 'message' && rest.item.id === undefined) this.#unconfirmed.push({ ordinal: Number.POSITIVE_INFINITY, written: rest.written, item: rest.item });
+        }
+        return;
+      }
+      this.#drainInto(link);
+    } finally {
+      this.#changed();
     }
-    this.drain(link);
   }
 
   /** Writes buffered frames, in order, as long as the link takes them (after a welcome, or when its rate budget is back). */
   drain(link: Link): void {
-    // What the link refuses stays in front: it calls back (onDrain) when it can take more.
-    this.#buffer.takeWhile((item) => this.#write(item, link));
+    this.#drainInto(link);
+    this.#changed();
   }
 
   /** Ends everything: buffered frames are reported dropped, everything in flight errors with `error`. */
   failAll(error: Error, reason: DropReason): void {
-    const inflight = [...this.#inflight];
-    for (const [id, entry] of inflight) this.#delete(id, entry);
-    for (const item of this.#buffer.drain()) this.onDrop(item, reason);
-    // Written, never confirmed: with the session gone for good nobody can tell whether they arrived.
-    for (const entry of this.#unconfirmed) this.onDrop(entry.item, 'unconfirmed');
-    this.#unconfirmed = [];
-    for (const [, entry] of inflight) {
-      if (entry.kind === 'message') entry.ack.error(error);
-      else entry.subscriber.error(error);
+    try {
+      const inflight = [...this.#inflight];
+      for (const [id, entry] of inflight) this.#delete(id, entry);
+      for (const item of this.#buffer.drain()) this.onDrop(item, reason);
+      // Written, never confirmed: with the session gone for good nobody can tell whether they arrived.
+      for (const entry of this.#unconfirmed) this.onDrop(entry.item, 'unconfirmed');
+      this.#unconfirmed = [];
+      for (const [, entry] of inflight) {
+        if (entry.kind === 'message') entry.ack.error(error);
+        else entry.subscriber.error(error);
+      }
+    } finally {
+      this.#changed();
     }
   }
 
@@ -248,6 +285,23 @@ export class Outbox {
     const entry = item.id === undefined ? undefined : this.#inflight.get(item.id);
     if (entry !== undefined) entry.written = written;
     return true;
+  }
+
+  #confirm(received: number): void {
+    let confirmed = 0;
+    while (confirmed < this.#unconfirmed.length && (this.#unconfirmed[confirmed] as Unconfirmed).ordinal <= received) confirmed++;
+    if (confirmed > 0) this.#unconfirmed = this.#unconfirmed.slice(confirmed);
+  }
+
+  #drainInto(link: Link): void {
+    // What the link refuses stays in front: it calls back (onDrain) when it can take more.
+    this.#buffer.takeWhile((item) => this.#write(item, link));
+  }
+
+  /** Tells `busy$` after every change (a subscriber may start or stop the socket: called last, once the state is whole). */
+  #changed(): void {
+    const busy = this.busy;
+    if (busy !== this.#busy.value) this.#busy.next(busy);
   }
 
   #drop(item: BufferedMessage, reason: DropReason): void {

@@ -1,3 +1,5 @@
+import { BehaviorSubject, distinctUntilChanged, queueScheduler, Subject, type Observable, type SchedulerLike } from 'rxjs';
+
 /**
  * The connection's state. Transitions (anything else is ignored):
  *
@@ -44,4 +46,49 @@ const ALLOWED: { readonly [S in ConnectionStatus]: readonly ConnectionStatus[] }
 /** Whether the table above allows `from` → `to`. */
 export function canTransition(from: ConnectionStatus, to: ConnectionStatus): boolean {
   return ALLOWED[from].includes(to);
+}
+
+/** What a transition carries besides `from`, `to` and `at`. */
+export type TransitionCause = Omit<StatusTransition, 'from' | 'to' | 'at'>;
+
+/**
+ * The connection's state machine: one `transition()`, the table above as its
+ * guard, and two streams. A transition requested while another is being
+ * announced (by a `status$` or `transitions$` subscriber) runs after it, on
+ * the `queueScheduler` (RxJS's trampoline), so both streams tell every
+ * change in the same order.
+ */
+export class StatusMachine {
+  /** Current status, replayed to every new subscriber. */
+  readonly status$: Observable<ConnectionStatus>;
+  /** Every change with its cause. Hot, not replayed. */
+  readonly transitions$: Observable<StatusTransition>;
+  readonly #status = new BehaviorSubject<ConnectionStatus>('closed');
+  readonly #transitions = new Subject<StatusTransition>();
+
+  constructor(private readonly scheduler: SchedulerLike) {
+    this.status$ = this.#status.pipe(distinctUntilChanged());
+    this.transitions$ = this.#transitions.asObservable();
+  }
+
+  /** The status now. */
+  get value(): ConnectionStatus {
+    return this.#status.value;
+  }
+
+  /** Moves to `to` if the table allows it (otherwise nothing happens). */
+  transition(to: ConnectionStatus, cause: TransitionCause = {}): void {
+    queueScheduler.schedule(() => {
+      const from = this.#status.value;
+      if (this.#status.closed || !canTransition(from, to)) return;
+      this.#status.next(to);
+      this.#transitions.next({ from, to, at: this.scheduler.now(), ...cause });
+    });
+  }
+
+  /** Completes both streams (the connection closed for good). */
+  complete(): void {
+    this.#transitions.complete();
+    this.#status.complete();
+  }
 }

@@ -10,34 +10,23 @@
  * {@link ProtocolError} for a malformed frame (a bug in the caller).
  */
 import { ErrorCode, ProtocolError } from './errors.js';
+import { BINARY_HEADER_BYTES, decodeBinary, encodeBinary } from './binary.js';
+import {
+  channelIdProblem,
+  dataProblem,
+  DEFAULT_DECODE_LIMITS,
+  fieldProblem,
+  isKnownChannel,
+  MAX_CHANNEL_BYTES,
+  single,
+  type DecodeLimits,
+  type DecodeResult,
+  type FieldKind,
+} from './fields.js';
 import { FrameType, type BinaryCapableFrame, type Frame, type FrameTypeName, type JsonValue } from './frames.js';
 
-/** Limits applied before and while decoding. */
-export interface DecodeLimits {
-  /** Largest frame accepted, in bytes (text: in UTF-16 code units, a lower bound on bytes). Default 1 MiB. */
-  readonly maxFrameBytes?: number;
-  /** Most envelopes accepted in one batch. Default 1024. */
-  readonly maxBatch?: number;
-}
+export { DEFAULT_DECODE_LIMITS, type DecodeLimits, type DecodeResult } from './fields.js';
 
-/** Default decode limits. */
-export const DEFAULT_DECODE_LIMITS: Required<DecodeLimits> = { maxFrameBytes: 1024 * 1024, maxBatch: 1024 };
-
-/** What {@link decode} returns: the valid frames, in order, and one error per rejected envelope. */
-export interface DecodeResult {
-  readonly frames: Frame[];
-  readonly errors: ProtocolError[];
-}
-
-/** Longest channel id, in UTF-8 bytes (it must fit the binary header's length byte). */
-export const MAX_CHANNEL_BYTES = 255;
-
-/** Size of the binary header before the channel id: type, flags, channel length. */
-export const BINARY_HEADER_BYTES = 3;
-
-const FLAG_NUMBER = 0b0000_0001;
-
-type FieldKind = 'channel' | 'uint' | 'string' | 'bool' | 'json' | 'peer-limits' | 'server-limits';
 interface FieldSpec {
   readonly name: string;
   readonly kind: FieldKind;
@@ -89,105 +78,6 @@ const TYPE_NAMES: readonly FrameTypeName[] = (() => {
   return names;
 })();
 
-/** Longest string field (codes, messages, session ids) accepted, in characters. */
-const MAX_STRING = 4096;
-
-const utf8 = new TextEncoder();
-// In `u` mode a surrogate pair is one code point, so this matches only unpaired halves.
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Channel ids already validated: a frame on a known channel skips the checks (decoding is a hot path). */
-const knownChannels = new Set<string>();
-const KNOWN_CHANNELS_MAX = 4096;
-
-/** Whether `s` fits {@link MAX_CHANNEL_BYTES} in UTF-8; only long ids pay for an encode. */
-function fitsChannelBytes(s: string): boolean {
-  // A UTF-16 code unit takes at most 3 UTF-8 bytes.
-  return s.length * 3 <= MAX_CHANNEL_BYTES || (s.length <= MAX_CHANNEL_BYTES && utf8.encode(s).length <= MAX_CHANNEL_BYTES);
-}
-
-/**
- * Checks a channel id: a non-empty string of at most {@link MAX_CHANNEL_BYTES} UTF-8 bytes.
- * @returns an error message, or `undefined` when the id is valid.
- */
-export function channelIdProblem(channel: unknown): string | undefined {
-  if (typeof channel !== 'string') return `channel id must be a string, got ${typeof channel}`;
-  if (knownChannels.has(channel)) return undefined;
-  if (channel.length === 0) return 'channel id must not be empty';
-  if (LONE_SURROGATE.test(channel)) return 'channel id must be well-formed Unicode (it has a lone surrogate)';
-  if (!fitsChannelBytes(channel)) {
-    return `channel id must be at most ${MAX_CHANNEL_BYTES} UTF-8 bytes`;
-  }
-  if (knownChannels.size >= KNOWN_CHANNELS_MAX) knownChannels.clear(); // bounded, whatever the input
-  knownChannels.add(channel);
-  return undefined;
-}
-
-/**
- * Checks a `data` value: anything JSON can carry, or a `Uint8Array` (bytes
- * travel in binary frames). The one check of both decode paths and of the
- * encoders. `JSON.parse` yields `Infinity` for `1e400`, which JSON cannot carry
- * back: refused like `NaN`.
- */
-export function dataProblem(value: unknown): string | undefined {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return undefined;
-    case 'number':
-      return Number.isFinite(value) ? undefined : 'must be a finite number (JSON has no NaN or Infinity)';
-    case 'object':
-      if (value instanceof ArrayBuffer || (ArrayBuffer.isView(value) && !(value instanceof Uint8Array))) {
-        return 'must be a JSON value or a Uint8Array (wrap other binary data in a Uint8Array)';
-      }
-      return undefined; // null, arrays, objects, Uint8Array
-    default:
-      return 'must be a JSON value';
-  }
-}
-
-const PEER_LIMIT_KEYS = ['maxFrameBytes', 'maxBatch'] as const;
-const SERVER_LIMIT_KEYS = [...PEER_LIMIT_KEYS, 'rate', 'burst'] as const;
-
-/** A limits object: exactly the given keys, each a positive number (integers for sizes and counts). */
-function limitsProblem(value: unknown, keys: readonly string[]): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `must be an object with ${keys.join(', ')}`;
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) if (!keys.includes(key)) return `has an unknown key ${JSON.stringify(key.slice(0, 64))}`;
-  for (const key of keys) {
-    const n = record[key];
-    const integer = key !== 'rate';
-    if (typeof n !== 'number' || !(n > 0) || !Number.isFinite(n) || (integer && !Number.isSafeInteger(n))) {
-      return `.${key} must be a positive ${integer ? 'safe integer' : 'number'}`;
-    }
-  }
-  return undefined;
-}
-
-function fieldProblem(kind: FieldKind, value: unknown): string | undefined {
-  switch (kind) {
-    case 'channel':
-      return channelIdProblem(value);
-    case 'uint':
-      return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
-        ? undefined
-        : 'must be a non-negative safe integer';
-    case 'string':
-      return typeof value === 'string' && value.length <= MAX_STRING
-        ? undefined
-        : `must be a string of at most ${MAX_STRING} characters`;
-    case 'bool':
-      return typeof value === 'boolean' ? undefined : 'must be a boolean';
-    case 'json':
-      return dataProblem(value);
-    case 'peer-limits':
-      return limitsProblem(value, PEER_LIMIT_KEYS);
-    case 'server-limits':
-      return limitsProblem(value, SERVER_LIMIT_KEYS);
-  }
-}
-
 function typeName(value: unknown): FrameTypeName | undefined {
   return typeof value === 'number' ? TYPE_NAMES[value] : undefined;
 }
@@ -235,7 +125,7 @@ function fastChannelFrame(envelope: unknown[]): Frame | undefined {
   if (type !== FrameType.message && type !== FrameType.publication) return undefined;
   const length = envelope.length;
   const channel = envelope[1];
-  if ((length !== 3 && length !== 4) || typeof channel !== 'string' || !knownChannels.has(channel)) return undefined;
+  if ((length !== 3 && length !== 4) || typeof channel !== 'string' || !isKnownChannel(channel)) return undefined;
   const data = envelope[2] as JsonValue;
   if (dataProblem(data) !== undefined) return undefined; // the same check as the generic path, which words the error
   if (length === 3) return type === FrameType.message ? { type: 'message', channel, data } : { type: 'publication', channel, data };
@@ -340,49 +230,11 @@ export function isBinaryFrame(frame: Frame): frame is BinaryCapableFrame & { rea
 }
 
 /**
- * Encodes a `message` or `publication` whose data is bytes as a binary frame:
- *
- * ```
- *  0        1        2        3 ............ 3+L      (+8)
- * +--------+--------+--------+---------------+--------------+-------------
- * | type   | flags  | L      | channel UTF-8 | [id or seq]  | payload ...
- * | u8     | u8     | u8     | L bytes       | f64 BE       | raw bytes
- * +--------+--------+--------+---------------+--------------+-------------
- * ```
- * `flags` bit 0 says the 8-byte number (the message `id` or the publication
- * `seq`) is present; other bits must be 0.
- */
-export function encodeBinary(frame: BinaryCapableFrame & { readonly data: Uint8Array }): Uint8Array {
-  const problem = channelIdProblem(frame.channel);
-  if (problem !== undefined) throw new ProtocolError(ErrorCode.InvalidChannel, `${frame.type}.channel ${problem}`);
-  const num = frame.type === 'message' ? frame.id : frame.seq;
-  if (num !== undefined && fieldProblem('uint', num) !== undefined) {
-    throw new ProtocolError(ErrorCode.InvalidField, `${frame.type}.${frame.type === 'message' ? 'id' : 'seq'} must be a non-negative safe integer`);
-  }
-  const channel = utf8.encode(frame.channel);
-  const head = BINARY_HEADER_BYTES + channel.length + (num === undefined ? 0 : 8);
-  const out = new Uint8Array(head + frame.data.byteLength);
-  out[0] = FrameType[frame.type];
-  out[1] = num === undefined ? 0 : FLAG_NUMBER;
-  out[2] = channel.length;
-  out.set(channel, BINARY_HEADER_BYTES);
-  if (num !== undefined) {
-    new DataView(out.buffer, out.byteOffset, out.byteLength).setFloat64(BINARY_HEADER_BYTES + channel.length, num);
-  }
-  out.set(frame.data, head);
-  return out;
-}
-
-/**
  * Encodes any frame: binary when its data is a `Uint8Array`, a text envelope otherwise.
  * Throws a {@link ProtocolError} for an invalid frame.
  */
 export function encode(frame: Frame): string | Uint8Array {
   return isBinaryFrame(frame) ? encodeBinary(frame) : encodeText(frame);
-}
-
-function single(error: ProtocolError): DecodeResult {
-  return { frames: [], errors: [error] };
 }
 
 /** Decodes a text WebSocket message: one envelope or a batch of envelopes. */
@@ -417,50 +269,6 @@ export function decodeText(text: string, limits: DecodeLimits = DEFAULT_DECODE_L
     else frames.push(frame);
   }
   return { frames, errors };
-}
-
-/** Decodes a binary WebSocket message (header + raw bytes). The payload is a view, not a copy. */
-export function decodeBinary(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodeResult {
-  const maxBytes = limits.maxFrameBytes ?? DEFAULT_DECODE_LIMITS.maxFrameBytes;
-  if (bytes.byteLength > maxBytes) {
-    return single(new ProtocolError(ErrorCode.FrameTooBig, `frame of ${bytes.byteLength} bytes exceeds ${maxBytes}`));
-  }
-  if (bytes.byteLength < BINARY_HEADER_BYTES) {
-    return single(new ProtocolError(ErrorCode.InvalidBinaryHeader, `binary frame of ${bytes.byteLength} bytes is shorter than its header`));
-  }
-  const type = bytes[0] as number;
-  const flags = bytes[1] as number;
-  const channelBytes = bytes[2] as number;
-  if (type !== FrameType.message && type !== FrameType.publication) {
-    return single(new ProtocolError(ErrorCode.UnknownType, `binary frame type ${type} is not message (0) or publication (1)`));
-  }
-  if ((flags & ~FLAG_NUMBER) !== 0) {
-    return single(new ProtocolError(ErrorCode.InvalidBinaryHeader, `unknown binary flags 0x${flags.toString(16)}`));
-  }
-  const numBytes = flags & FLAG_NUMBER ? 8 : 0;
-  const head = BINARY_HEADER_BYTES + channelBytes + numBytes;
-  if (channelBytes === 0 || bytes.byteLength < head) {
-    return single(new ProtocolError(ErrorCode.InvalidBinaryHeader, 'binary header is truncated or names an empty channel'));
-  }
-  let channel: string;
-  try {
-    channel = strictUtf8.decode(bytes.subarray(BINARY_HEADER_BYTES, BINARY_HEADER_BYTES + channelBytes));
-  } catch {
-    return single(new ProtocolError(ErrorCode.InvalidChannel, 'binary channel id is not valid UTF-8'));
-  }
-  let num: number | undefined;
-  if (numBytes) {
-    num = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(BINARY_HEADER_BYTES + channelBytes);
-    if (fieldProblem('uint', num) !== undefined) {
-      return single(new ProtocolError(ErrorCode.InvalidField, 'binary id/seq must be a non-negative safe integer', { channel }));
-    }
-  }
-  const data = bytes.subarray(head);
-  const frame: Frame =
-    type === FrameType.message
-      ? num === undefined ? { type: 'message', channel, data } : { type: 'message', channel, data, id: num }
-      : num === undefined ? { type: 'publication', channel, data } : { type: 'publication', channel, data, seq: num };
-  return { frames: [frame], errors: [] };
 }
 
 /**

@@ -5,6 +5,8 @@
  */
 export * from './frames.js';
 export * from './codec.js';
+export { BINARY_HEADER_BYTES, decodeBinary, encodeBinary } from './binary.js';
+export { channelIdProblem, dataProblem, MAX_CHANNEL_BYTES } from './fields.js';
 export * from './errors.js';
 export * from './close-codes.js';
 export * from './rate.js';

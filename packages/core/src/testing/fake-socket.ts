@@ -1,6 +1,6 @@
 import { decode, encode } from '../protocol/codec.js';
 import { SUBPROTOCOL, type Frame } from '../protocol/frames.js';
-import type { CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from '../connection/transport.js';
+import type { CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from '../transport/websocket.js';
 
 type Listener = (event: never) => void;
 type EventName = 'open' | 'message' | 'close' | 'error';

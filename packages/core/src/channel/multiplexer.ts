@@ -1,0 +1,236 @@
+import { BehaviorSubject, distinctUntilChanged, finalize, Observable, Subject, takeUntil, type SchedulerLike, type Subscriber } from 'rxjs';
+import { encodeText } from '../protocol/codec.js';
+import type { GapFrame, Payload, PublicationFrame, SubscribedFrame, UnsubscribedFrame } from '../protocol/frames.js';
+import { RemoteError } from '../errors.js';
+import { linger } from '../operators/linger.js';
+import { Channel, type ChannelState, type ChannelTransport } from './channel.js';
+import { Positions, type GapNotice } from './positions.js';
+
+/** Most `Channel` objects kept for reuse by `conn.channel(id)`. */
+const MAX_CACHED_CHANNELS = 1024;
+
+/** What the multiplexer needs from its connection. */
+export interface MultiplexerHost {
+  readonly scheduler: SchedulerLike;
+  /** How long a channel stays joined after its last subscriber left, in ms. */
+  readonly linger: number;
+  /** Subscribing keeps the socket wanted; errors (once) when reconnecting gives up. */
+  readonly demand$: Observable<unknown>;
+  /** Emits once when the connection closes for good. */
+  readonly closing$: Observable<void>;
+  /** Whether the connection is closed for good. */
+  closed(): boolean;
+  /** Writes a control frame on the current socket, if one is welcomed (else the next welcome's re-join covers it). */
+  control(wire: string): void;
+  /** A channel was joined, confirmed or left (the debug tap listens). */
+  channelEvent?(channel: string, action: 'join' | 'joined' | 'leave'): void;
+}
+
+/**
+ * The channel layer: one inbound stream per joined channel, found by a Map
+ * lookup per frame (never a filter run by every subscriber), joined on the
+ * server when its first subscriber arrives and left `linger` ms after the
+ * last one is gone; where each channel stands in its history (positions),
+ * and where its join stands on the server (states).
+ *
+ * ```
+ *  frame ─▶ route(frame) ─▶ joined.get(channel) ─▶ positions (dedupe, gaps) ─▶ the channel's shared stream ─▶ subscribers
+ *  channel(id).subscribe() ─▶ stream(id) ─▶ join: subscribe frame, 'joining' ─▶ subscribed: 'joined'
+ * ```
+ */
+export class Multiplexer {
+  /** Notices of messages lost for good, on any channel. */
+  readonly gaps$: Observable<GapNotice>;
+  readonly #gaps = new Subject<GapNotice>();
+  readonly #positions = new Positions();
+  /** `Channel` objects by id, for reuse (bounded). */
+  readonly #channels = new Map<string, Channel<unknown>>();
+  /** The shared stream of every joined (or lingering) channel, by id. */
+  readonly #streams = new Map<string, Observable<Payload>>();
+  /** Joined channels: the one inbound subscriber per channel (the shared stream's source). */
+  readonly #joined = new Map<string, Subscriber<Payload>>();
+  /** Join state per channel, kept while the channel is not idle or somebody watches it. */
+  readonly #states = new Map<string, BehaviorSubject<ChannelState>>();
+
+  constructor(private readonly host: MultiplexerHost) {
+    this.gaps$ = this.#gaps.asObservable();
+  }
+
+  /** The `Channel` object for `id` (the same one while it is cached). */
+  channel<T>(id: string, transport: ChannelTransport): Channel<T> {
+    let channel = this.#channels.get(id);
+    if (channel === undefined) {
+      channel = new Channel<unknown>(id, {
+        stream$: new Observable<Payload>((subscriber) => this.#streamFor(id).subscribe(subscriber)),
+        gaps$: this.gaps$,
+        state$: this.#stateOf(id),
+        ...transport,
+      });
+      this.#channels.set(id, channel);
+      if (this.#channels.size > MAX_CACHED_CHANNELS) this.#evictChannels();
+    }
+    return channel as Channel<T>;
+  }
+
+  /** Whether a channel is joined here (a publication for it is delivered). */
+  isJoined(channel: string): boolean {
+    return this.#joined.has(channel);
+  }
+
+  /** The subscribe frames of every joined channel, with the position to resume from: what a welcome re-sends. */
+  rejoinFrames(): string[] {
+    return [...this.#joined.keys()].map((id) => encodeText({ type: 'subscribe', channel: id, ...this.#positions.resumeFrom(id) }));
+  }
+
+  /** The socket is gone: every joined channel waits for its re-join to be confirmed. */
+  linkLost(): void {
+    for (const id of this.#joined.keys()) this.#setState(id, 'joining');
+  }
+
+  /** A publication: delivered in seq order, duplicates dropped, a jump announced first. */
+  publication(frame: PublicationFrame): void {
+    const joined = this.#joined.get(frame.channel);
+    if (joined === undefined) return; // left already: a publication in flight
+    const verdict = this.#positions.publication(frame);
+    if (verdict === 'duplicate') return;
+    if (verdict !== undefined) this.#gaps.next(verdict);
+    joined.next(frame.data);
+  }
+
+  /** The server confirmed a join. */
+  subscribed(frame: SubscribedFrame): void {
+    if (!this.#joined.has(frame.channel)) return;
+    const notice = this.#positions.subscribed(frame);
+    if (notice !== undefined) this.#gaps.next(notice);
+    this.#setState(frame.channel, 'joined');
+    this.host.channelEvent?.(frame.channel, 'joined');
+  }
+
+  /** The server could not replay, or skipped a publication: the position jumps. */
+  gap(frame: GapFrame): void {
+    const notice = this.#positions.gap(frame);
+    if (notice !== undefined) this.#gaps.next(notice);
+  }
+
+  /** A publication this client could not take (over its `maxFrameBytes`): skipped by its seq. */
+  skip(channel: string, seq: number): void {
+    if (!this.#joined.has(channel)) return;
+    const notice = this.#positions.skip(channel, seq);
+    if (notice !== undefined) this.#gaps.next(notice);
+  }
+
+  /** The server ended a subscription on its own: completes it, or errors it with the server's code. */
+  unsubscribed(frame: UnsubscribedFrame): void {
+    const joined = this.#end(frame.channel);
+    if (frame.code === undefined) joined?.complete();
+    else joined?.error(new RemoteError(frame.code, frame.reason ?? 'unsubscribed by the server', frame.channel));
+  }
+
+  /** A refusal of the join (or another failure of the channel): its subscribers error. Returns false when the channel is not joined. */
+  fail(channel: string, error: Error): boolean {
+    const joined = this.#end(channel);
+    joined?.error(error);
+    return joined !== undefined;
+  }
+
+  /** The connection closed for good: join states end. */
+  close(): void {
+    for (const state of this.#states.values()) {
+      state.next('idle');
+      state.complete();
+    }
+    this.#states.clear();
+    this.#gaps.complete();
+  }
+
+  #end(channel: string): Subscriber<Payload> | undefined {
+    const joined = this.#joined.get(channel);
+    if (joined === undefined) return undefined;
+    this.#joined.delete(channel);
+    this.#positions.leave(channel);
+    this.#setState(channel, 'idle');
+    return joined;
+  }
+
+  /**
+   * The one shared stream of channel `id`, whichever `Channel` object asks:
+   * created on first use, forgotten when its source ends (after the linger),
+   * so the map only holds channels that are joined or lingering.
+   */
+  #streamFor(id: string): Observable<Payload> {
+    let stream = this.#streams.get(id);
+    if (stream === undefined) {
+      const created: Observable<Payload> = this.#join(id).pipe(
+        takeUntil(this.host.closing$),
+        finalize(() => {
+          if (this.#streams.get(id) === created) this.#streams.delete(id);
+        }),
+        linger(this.host.linger, this.host.scheduler),
+      );
+      stream = created;
+      this.#streams.set(id, stream);
+    }
+    return stream;
+  }
+
+  /** The source of one channel's shared stream: joins on subscribe, leaves on unsubscribe. */
+  #join(id: string): Observable<Payload> {
+    return new Observable<Payload>((subscriber) => {
+      if (this.host.closed()) {
+        subscriber.complete(); // a Channel kept from before close(): nothing to join any more
+        return;
+      }
+      this.#joined.set(id, subscriber);
+      this.#positions.join(id);
+      this.#setState(id, 'joining');
+      this.host.channelEvent?.(id, 'join');
+      const demand = this.host.demand$.subscribe({ error: (error: unknown) => subscriber.error(error) });
+      this.host.control(encodeText({ type: 'subscribe', channel: id }));
+      return () => {
+        if (this.#joined.get(id) === subscriber) {
+          this.#end(id);
+          this.host.control(encodeText({ type: 'unsubscribe', channel: id }));
+          this.host.channelEvent?.(id, 'leave');
+        }
+        demand.unsubscribe();
+      };
+    });
+  }
+
+  /** Channel `id`'s join state, replayed; the subject exists while it is not idle or observed. */
+  #stateOf(id: string): Observable<ChannelState> {
+    return new Observable<ChannelState>((subscriber) => {
+      let state = this.#states.get(id);
+      if (state === undefined) this.#states.set(id, (state = new BehaviorSubject<ChannelState>('idle')));
+      const held = state;
+      const subscription = held.subscribe(subscriber);
+      return () => {
+        subscription.unsubscribe();
+        if (!held.observed && held.value === 'idle' && this.#states.get(id) === held) this.#states.delete(id);
+      };
+    }).pipe(distinctUntilChanged());
+  }
+
+  #setState(id: string, to: ChannelState): void {
+    const state = this.#states.get(id);
+    if (state !== undefined) {
+      state.next(to);
+      if (to === 'idle' && !state.observed) this.#states.delete(id);
+    } else if (to !== 'idle') {
+      this.#states.set(id, new BehaviorSubject<ChannelState>(to));
+    }
+  }
+
+  /**
+   * Keeps the cache of `Channel` objects bounded (an app may send on many
+   * short-lived channel ids): the oldest objects whose channel is not joined
+   * are dropped. A dropped object held by a component keeps working: it
+   * finds its stream by id.
+   */
+  #evictChannels(): void {
+    for (const id of this.#channels.keys()) {
+      if (this.#channels.size <= MAX_CACHED_CHANNELS / 2) return;
+      if (!this.#streams.has(id)) this.#channels.delete(id);
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import { defer, finalize, interval, Observable, retry, share, Subscription, throwError, timer, type SchedulerLike } from 'rxjs';
+import { encodeText } from '../protocol/codec.js';
+import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
+import { ErrorCode, RxmuxError, type ProtocolError } from '../protocol/errors.js';
+import { PROTOCOL_VERSION, type Frame, type WelcomeFrame } from '../protocol/frames.js';
+import { ConnectionLostError, ReconnectFailedError } from '../errors.js';
+import { backoffDelay, type BackoffPolicy } from '../operators/backoff.js';
+import { heartbeat, type HeartbeatOptions } from '../operators/heartbeat.js';
+import { openSocket, type WebSocketConstructor, type WebSocketLike } from '../transport/websocket.js';
+import { Link, linkLimits, MAX_BATCH } from './link.js';
+import type { StatusMachine } from './status.js';
+
+const OPEN = 1;
+
+/** The settings of a connection's socket lifecycle. */
+export interface LifecycleOptions {
+  readonly WebSocket: WebSocketConstructor;
+  readonly url: string;
+  readonly scheduler: SchedulerLike;
+  readonly heartbeat: HeartbeatOptions | false;
+  readonly connectTimeout: number;
+  readonly backoff: BackoffPolicy;
+  readonly random: () => number;
+  readonly maxFrameBytes: number;
+}
+
+/** What the lifecycle tells the connection (the layers above it). */
+export interface LifecycleHooks {
+  readonly status: StatusMachine;
+  /** A socket was welcomed: re-join, re-send, flush on `link`. */
+  welcomed(link: Link, welcome: WelcomeFrame): void;
+  /** A frame after the welcome. */
+  frame(frame: Frame, link: Link): void;
+  /** A frame failed to decode (`raw` is what the socket delivered). */
+  decodeError(error: ProtocolError, raw: unknown): void;
+  /** An error frame before the welcome, or a frame that has no business there. */
+  early(frame: Frame): void;
+  /** The welcomed socket is gone (closed, failed or released). */
+  lost(link: Link): void;
+  /** The link can take data again after its rate budget ran out. */
+  drained(link: Link): void;
+  /** Reconnecting gave up: everything still waiting fails with `failure`. */
+  failed(failure: ReconnectFailedError): void;
+  /** Whether the connection was closed for good (no more attempts). */
+  closed(): boolean;
+  /** Every frame the lifecycle writes itself (hello, pongs before the welcome), for the debug tap. */
+  wrote?(wire: string): void;
+  /** Every socket message received, for the debug tap. */
+  received?(raw: unknown, frames: readonly Frame[]): void;
+}
+
+/**
+ * The socket layer of a connection as one shared Observable: subscribing
+ * opens a socket, says hello, waits for the welcome and emits the welcomed
+ * {@link Link} (after `minUptime`, so the retry counter starts over only for a
+ * link that stayed up); a lost socket is retried with backoff and jitter, a
+ * fatal close code or `maxAttempts` ends it with `ReconnectFailedError`. The
+ * last unsubscribe closes the socket. Every transition goes through `status`.
+ *
+ * ```
+ *  subscribe ─▶ connecting ─▶ socket open ─▶ hello ─▶ welcome ─▶ open ─▶ (link emitted after minUptime)
+ *                   ▲                                                │ lost
+ *                   └──── backoff + jitter ◀── reconnecting ◀────────┘   fatal / maxAttempts ─▶ failed
+ * ```
+ */
+export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks): Observable<Link> {
+  /** Which demand cycle of the socket is current: a finished cycle must not touch the status of a newer one. */
+  let cycle = 0;
+  /** The session of the last welcome: the next hello asks to resume it. */
+  let session: string | undefined;
+
+  const retryDelay = (error: unknown, attempt: number): Observable<number> => {
+    const detail = {
+      attempt,
+      reason: error instanceof ConnectionLostError ? error.reason : error instanceof Error ? error.message : String(error),
+      ...(error instanceof ConnectionLostError ? { code: error.closeCode } : {}),
+      ...(error instanceof Error ? { error } : {}),
+    };
+    const fatal =
+      (error instanceof ConnectionLostError && !isRetryableClose(error.closeCode)) ||
+      (error instanceof RxmuxError && (error.code === ErrorCode.UnsupportedProtocol || error.code === ErrorCode.InvalidArgument));
+    if (fatal || attempt > options.backoff.maxAttempts || hooks.closed()) {
+      const failure = new ReconnectFailedError(attempt - 1, error);
+      hooks.status.transition('failed', { ...detail, error: failure });
+      hooks.failed(failure);
+      return throwError(() => failure);
+    }
+    const retryIn = backoffDelay(attempt, options.backoff, options.random);
+    hooks.status.transition('reconnecting', { ...detail, retryIn });
+    return timer(retryIn, options.scheduler);
+  };
+
+  /** One socket from open to loss: emits the Link once the welcome arrived (and it stayed up `minUptime`). */
+  const openOne = (): Observable<Link> =>
+    new Observable<Link>((subscriber) => {
+      const status = hooks.status;
+      if (status.value === 'closed' || status.value === 'failed') status.transition('connecting');
+      let socket: WebSocketLike | undefined;
+      let link: Link | undefined;
+      /** Envelopes written before the welcome (the hello, pongs): the server charged them to this socket's rate. */
+      let spent = 0;
+      const timers = new Subscription();
+      const write = (wire: string): void => {
+        (socket as WebSocketLike).send(wire);
+        spent++;
+        hooks.wrote?.(wire);
+      };
+      const events = openSocket(options.WebSocket, options.url, { maxFrameBytes: options.maxFrameBytes })
+        .pipe(
+          heartbeat(
+            options.heartbeat,
+            options.connectTimeout,
+            options.scheduler,
+            () => {
+              if (socket?.readyState === OPEN) socket.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
+            },
+            // connected means welcomed: an open socket that never answers hello is bounded by connectTimeout
+            (event) => event.kind === 'frames' && event.result.frames.some((frame) => frame.type === 'welcome'),
+          ),
+        )
+        .subscribe({
+          next: (event) => {
+            if (event.kind === 'open') {
+              socket = event.socket;
+              write(
+                encodeText({
+                  type: 'hello',
+                  version: PROTOCOL_VERSION,
+                  ...(session === undefined ? {} : { session }),
+                  limits: { maxFrameBytes: options.maxFrameBytes, maxBatch: MAX_BATCH },
+                }),
+              );
+              return;
+            }
+            hooks.received?.(event.raw, event.result.frames);
+            for (const error of event.result.errors) hooks.decodeError(error, event.raw);
+            for (const frame of event.result.frames) {
+              if (subscriber.closed) return;
+              if (link !== undefined) {
+                hooks.frame(frame, link);
+              } else if (frame.type === 'welcome' && socket !== undefined) {
+                const welcomed: Link = new Link(socket, linkLimits(frame.limits, options.maxFrameBytes), options.scheduler, () => hooks.drained(welcomed), spent);
+                link = welcomed;
+                session = frame.session;
+                if (options.heartbeat !== false) {
+                  timers.add(
+                    interval(options.heartbeat.interval, options.scheduler).subscribe(() => {
+                      welcomed.write(encodeText({ type: 'ping', t: Math.round(options.scheduler.now()) }), true);
+                    }),
+                  );
+                }
+                hooks.welcomed(welcomed, frame);
+                // The retry counter resets only for a link that stayed up `minUptime`: a server that
+                // welcomes and then drops the link (a poison message, a crash loop) still backs off.
+                timers.add(options.scheduler.schedule(() => subscriber.next(welcomed), options.backoff.minUptime));
+              } else if (frame.type === 'ping' && socket !== undefined) {
+                write(encodeText({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) }));
+              } else if (frame.type !== 'pong') {
+                hooks.early(frame);
+              }
+            }
+          },
+          error: (error: unknown) => subscriber.error(error),
+        });
+      return () => {
+        timers.unsubscribe();
+        if (link !== undefined) {
+          link.close(socket?.readyState === OPEN);
+          hooks.lost(link);
+        }
+        events.unsubscribe();
+      };
+    });
+
+  return defer(() => {
+    const current = ++cycle;
+    return defer(openOne).pipe(
+      retry({ resetOnSuccess: true, delay: retryDelay }),
+      finalize(() => {
+        if (current === cycle && hooks.status.value !== 'failed') hooks.status.transition('closed');
+      }),
+    );
+  }).pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }));
+}

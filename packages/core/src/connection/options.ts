@@ -1,0 +1,101 @@
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { InvalidArgumentError } from '../errors.js';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from '../operators/backoff.js';
+import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from '../operators/heartbeat.js';
+import type { EventStreamOptions } from '../sse/index.js';
+import type { WebSocketConstructor } from '../transport/websocket.js';
+import { DEFAULT_BUFFER, type BufferOptions } from './buffer.js';
+import type { DropReason } from './outbox.js';
+
+/** Options of {@link connect}. All are optional; the defaults suit a browser page. */
+export interface ConnectOptions {
+  /** WebSocket constructor. Default: `globalThis.WebSocket` (in Node 20 pass `WebSocket` from `ws`). */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Scheduler for every timer (backoff, heartbeat, linger, timeouts). Default `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /** Reconnect policy. Defaults: 500 ms, ×2, 30 s cap, 50 % jitter, unlimited attempts. */
+  readonly reconnect?: Partial<BackoffPolicy>;
+  /** Random source for jitter, 0 ≤ x < 1. Default `Math.random`. */
+  readonly random?: () => number;
+  /** Client heartbeat, or `false` to rely on the server's. Default `{ interval: 25000, timeout: 10000 }`. */
+  readonly heartbeat?: Partial<HeartbeatOptions> | false;
+  /** Most time from opening a socket to its first event, in ms. Default 10 000. */
+  readonly connectTimeout?: number;
+  /** How long a channel (and a send-only connection) stays joined after its last subscriber leaves, in ms. Default 1 000. */
+  readonly linger?: number;
+  /** Offline buffer bounds. Defaults: 100 messages, 1 MiB, `'drop-oldest'`. */
+  readonly buffer?: Partial<BufferOptions>;
+  /** Largest frame accepted from the server and largest batch written, in bytes. Default 1 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Default timeout of `channel.request()`, in ms. Default 30 000. */
+  readonly requestTimeout?: number;
+  /** `false` creates a separate connection instead of sharing the pooled one. Default `true`. */
+  readonly shared?: boolean;
+  /**
+   * Options of the single EventSource (or long-poll loop) behind `conn.events()`:
+   * `EventSource` and `fetch` implementations, `forceLongPoll`, `withCredentials`, timings.
+   */
+  readonly eventStream?: EventStreamOptions;
+}
+
+/** A message the connection could not deliver, reported on `conn.dropped$`. */
+export interface DroppedMessage {
+  readonly channel: string;
+  /** The encoded frame that was dropped. */
+  readonly wire: string | Uint8Array;
+  /**
+   * `'overflow'` (buffer full, drop-oldest), `'failed'` (reconnect gave up),
+   * `'closed'` (`conn.close()`), or `'unconfirmed'` (written to a socket that
+   * died before the server confirmed it, and the session could not be
+   * resumed: it may or may not have arrived).
+   */
+  readonly reason: DropReason;
+  /** The message id, when the message had asked for an ack (its ack Observable errors too). */
+  readonly id?: number;
+}
+
+/** Every option of a connection, defaults applied and checked. */
+export interface ConnectionSettings {
+  readonly WebSocket: WebSocketConstructor;
+  readonly scheduler: SchedulerLike;
+  readonly backoff: BackoffPolicy;
+  readonly heartbeat: HeartbeatOptions | false;
+  readonly random: () => number;
+  readonly connectTimeout: number;
+  readonly linger: number;
+  readonly buffer: BufferOptions;
+  readonly maxFrameBytes: number;
+  readonly requestTimeout: number;
+  readonly eventStream: EventStreamOptions;
+}
+
+/** Applies the defaults and checks every number; API misuse throws `InvalidArgumentError` at once. */
+export function resolveOptions(options: ConnectOptions): ConnectionSettings {
+  const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (ctor === undefined) {
+    throw new InvalidArgumentError('no WebSocket constructor: pass { WebSocket } (in Node 20: import { WebSocket } from "ws")');
+  }
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const numbers = {
+    connectTimeout: options.connectTimeout ?? 10_000,
+    linger: options.linger ?? 1_000,
+    maxFrameBytes: options.maxFrameBytes ?? 1024 * 1024,
+    requestTimeout: options.requestTimeout ?? 30_000,
+  };
+  const backoff: BackoffPolicy = { ...DEFAULT_BACKOFF, ...options.reconnect };
+  for (const [name, value] of Object.entries({ ...numbers, ...backoff })) {
+    if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+      throw new InvalidArgumentError(`option ${name} must be a non-negative number, got ${String(value)}`);
+    }
+  }
+  return {
+    ...numbers,
+    WebSocket: ctor,
+    scheduler,
+    backoff,
+    heartbeat: options.heartbeat === false ? false : { ...DEFAULT_HEARTBEAT, ...options.heartbeat },
+    random: options.random ?? Math.random,
+    buffer: { ...DEFAULT_BUFFER, ...options.buffer },
+    eventStream: { scheduler, linger: numbers.linger, ...options.eventStream },
+  };
+}
