@@ -4,39 +4,22 @@
  * refuse, and a refusal that does happen (a misbehaving raw client) is never
  * silent.
  */
-import { filter, firstValueFrom } from 'rxjs';
-import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Connection, type RxmuxError } from '@rxmux/core';
+import type { Connection, RxmuxError } from '@rxmux/core';
 import { ErrorCode } from '@rxmux/core/protocol';
-import { createServer, type RxmuxServer } from '@rxmux/server';
 import { FaultProxy } from '../support/fault-proxy.js';
+import { client as realClient, reaches, serve, wsUrl } from '../support/real.js';
 import { until } from '../support/wait.js';
 import { tclient } from '../server/tclient.js';
 
-const servers: RxmuxServer<unknown>[] = [];
-const conns: Connection[] = [];
 const proxies: FaultProxy[] = [];
 
 afterEach(async () => {
-  for (const c of conns.splice(0)) c.close();
   await Promise.all(proxies.splice(0).map((p) => p.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-/** A server with every default limit. */
-async function serve(): Promise<RxmuxServer<null>> {
-  const server = createServer({ host: '127.0.0.1', port: 0 });
-  servers.push(server as RxmuxServer<unknown>);
-  await server.ready();
-  return server;
-}
-
-function client(port: number): Connection {
-  const conn = connect(`ws://127.0.0.1:${port}/rt`, { WebSocket, shared: false, reconnect: { initialDelay: 20, maxDelay: 200 } });
-  conns.push(conn);
-  return conn;
-}
+/** Every default limit, on both sides: nothing here is tuned. */
+const client = (port: number): Connection => realClient(wsUrl(port), { reconnect: { initialDelay: 20, maxDelay: 200 } });
 
 const names = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
@@ -71,7 +54,7 @@ describe('client and server limits agree (defaults on both sides)', () => {
     // Offline: the server never hears of these until the link is back.
     proxy.blackhole(true);
     proxy.cut();
-    await firstValueFrom(conn.status$.pipe(filter((s) => s === 'reconnecting')));
+    await reaches(conn, 'reconnecting');
     for (let i = 0; i < 100; i++) conn.channel('inbox').send(i);
     proxy.blackhole(false);
 

@@ -2,35 +2,19 @@
  * The core client in Node (with `ws` as its WebSocket) against the real
  * @rxmux/server on 127.0.0.1: the thin slice end to end.
  */
-import { filter, firstValueFrom, take, toArray } from 'rxjs';
-import { WebSocket } from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, RemoteError, type Connection, type ConnectOptions, type EventSourceConstructor } from '@rxmux/core';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { RemoteError, type Connection, type ConnectOptions, type EventSourceConstructor } from '@rxmux/core';
 import { EventSource } from 'eventsource';
-import { createServer, type RxmuxServer, type ServerOptions } from '@rxmux/server';
-
-const servers: RxmuxServer<unknown>[] = [];
-const conns: Connection[] = [];
-
-afterEach(async () => {
-  for (const c of conns.splice(0)) c.close();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+import type { RxmuxServer, ServerOptions } from '@rxmux/server';
+import { client as realClient, opened, serve as serveReal, stop, wsUrl } from '../support/real.js';
 
 async function serve(options: ServerOptions<null> = {}, port = 0): Promise<{ server: RxmuxServer<null>; url: string }> {
-  const server = createServer({ host: '127.0.0.1', port, ...options });
-  servers.push(server as RxmuxServer<unknown>);
-  await server.ready();
-  return { server, url: `ws://127.0.0.1:${server.port}/rt` };
+  const server = await serveReal({ port, ...options });
+  return { server, url: wsUrl(server.port) };
 }
 
-function client(url: string, options: ConnectOptions = {}): Connection {
-  const conn = connect(url, { WebSocket, shared: false, reconnect: { initialDelay: 50, maxDelay: 200 }, ...options });
-  conns.push(conn);
-  return conn;
-}
-
-const opened = (conn: Connection): Promise<unknown> => firstValueFrom(conn.status$.pipe(filter((s) => s === 'open')));
+const client = (url: string, options: ConnectOptions = {}): Connection => realClient(url, { reconnect: { initialDelay: 50, maxDelay: 200 }, ...options });
 
 describe('client ↔ server on a real socket', () => {
   it('two clients exchange on a channel through a relay handler, JSON and binary', async () => {
@@ -82,8 +66,7 @@ describe('client ↔ server on a real socket', () => {
       await expect.poll(() => seen).toContain(round);
       if (round > 1) await expect.poll(() => received).toContain(`sent while down ${round - 1}`);
       if (round === 4) break;
-      await server.close(); // clients see 1001 and start reconnecting
-      servers.splice(servers.indexOf(server as RxmuxServer<unknown>), 1);
+      await stop(server); // clients see 1001 and start reconnecting
       await expect.poll(() => statuses.at(-1)).toBe('reconnecting');
       conn.channel('inbox').send(`sent while down ${round}`); // buffered, flushed on reopen
       ({ server } = await serve({}, port));

@@ -3,7 +3,7 @@
  * cut reach the handler exactly once, in order per channel; requests time out
  * with RequestTimeoutError and their cancel reaches the server.
  */
-import { firstValueFrom, lastValueFrom, merge, type Observable } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, merge, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { RequestTimeoutError, type Ack } from '@rxmux/core';
 import { gated } from '../support/gated.js';
@@ -62,24 +62,29 @@ describe('requests under faults', () => {
   it('a request with no answer fails with RequestTimeoutError and its cancel aborts the handler (ctx.signal)', async () => {
     const server = await serve();
     const aborted: number[] = [];
+    const started: number[] = [];
     server.handle('slow', {
       onRequest: (ctx) =>
         new Promise<never>(() => {
+          started.push(ctx.id);
           ctx.signal.addEventListener('abort', () => aborted.push(ctx.id));
         }),
     });
     const proxy = await proxyTo(server.port);
     const conn = client(proxy);
     const slow = conn.channel('slow');
+    // Open first: the 150 ms must time the request, not a connect slowed down by a loaded machine.
+    const held = slow.subscribe();
+    await opened(conn);
     await expect(firstValueFrom(slow.request({ n: 1 }, { timeout: 150 }))).rejects.toBeInstanceOf(RequestTimeoutError);
     expect(await until(() => aborted.length === 1, 5_000)).toBe(true);
 
     // Unsubscribing early cancels too.
     const sub = slow.request({ n: 2 }, { timeout: 10_000 }).subscribe({ error: () => undefined });
-    await opened(conn);
-    await sleep(30);
+    expect(await until(() => started.length === 2, 5_000)).toBe(true); // the second request reached its handler
     sub.unsubscribe();
     expect(await until(() => aborted.length === 2, 5_000)).toBe(true);
+    held.unsubscribe();
   });
 
   it('a request in flight across a cut is answered once, by one handler run (seed-free: one cut)', async () => {
@@ -91,8 +96,8 @@ describe('requests under faults', () => {
     const answer = firstValueFrom(conn.channel('calc').request<number>(null, { timeout: 10_000 }));
     expect(await until(() => calc.runs === 1, 5_000)).toBe(true);
     proxy.cut();
-    await sleep(50); // the client re-sends the request on its new socket
-    await opened(conn);
+    await firstValueFrom(conn.status$.pipe(filter((status) => status === 'reconnecting')));
+    await opened(conn); // the client re-sent the request on its new socket
     calc.release(42);
     expect(await answer).toBe(42);
     expect(calc.runs).toBe(1);

@@ -3,11 +3,10 @@
  * real server on 127.0.0.1 behind the fault proxy, the real client pointed at
  * the proxy, bounded waits, and cleanup after each test.
  */
-import { filter, firstValueFrom } from 'rxjs';
-import { WebSocket } from 'ws';
 import { afterEach } from 'vitest';
-import { connect, type Connection, type ConnectOptions } from '@rxmux/core';
-import { createServer, type RxmuxServer, type ServerOptions } from '@rxmux/server';
+import type { Connection, ConnectOptions } from '@rxmux/core';
+import type { RxmuxServer, ServerOptions } from '@rxmux/server';
+import { client as realClient, serve as serveReal, wsUrl } from '../support/real.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { until } from '../support/wait.js';
 
@@ -23,33 +22,21 @@ export function prng(seed: number): () => number {
   };
 }
 
-const servers = new Set<RxmuxServer<unknown>>();
 const proxies: FaultProxy[] = [];
-const conns: Connection[] = [];
 
 afterEach(async () => {
-  for (const c of conns.splice(0)) c.close();
   await Promise.all(proxies.splice(0).map((p) => p.close()));
-  await Promise.all([...servers].map((s) => s.close()));
-  servers.clear();
 });
 
 /** No rate limit to speak of: these tests send thousands of frames a second on purpose. */
 const UNLIMITED = { ratePerSecond: 1e7, rateBurst: 1e7 } as const;
 
-/** A real server on 127.0.0.1, port 0, closed after the test (or earlier with `stop`). */
-export async function serve(options: ServerOptions<null> = {}): Promise<RxmuxServer<null>> {
-  const server = createServer<null>({ host: '127.0.0.1', port: 0, ...options, limits: { ...UNLIMITED, ...options.limits } });
-  servers.add(server as RxmuxServer<unknown>);
-  await server.ready();
-  return server;
+/** A real server on 127.0.0.1, port 0, without a rate limit to speak of, closed after the test. */
+export function serve(options: ServerOptions<null> = {}): Promise<RxmuxServer<null>> {
+  return serveReal({ ...options, limits: { ...UNLIMITED, ...options.limits } });
 }
 
-/** Closes a server before the end of the test (a process restart). */
-export async function stop(server: RxmuxServer<null>): Promise<void> {
-  servers.delete(server as RxmuxServer<unknown>);
-  await server.close();
-}
+export { stop } from '../support/real.js';
 
 /** The fault proxy in front of `port`, closed after the test. */
 export async function proxyTo(port: number): Promise<FaultProxy> {
@@ -60,21 +47,16 @@ export async function proxyTo(port: number): Promise<FaultProxy> {
 
 /** The real client, through the proxy, reconnecting fast. */
 export function client(proxy: FaultProxy, options: ConnectOptions = {}): Connection {
-  const conn = connect(`ws://127.0.0.1:${proxy.port}/rt`, {
-    WebSocket,
-    shared: false,
+  return realClient(wsUrl(proxy.port), {
     reconnect: { initialDelay: 20, maxDelay: 200 },
     heartbeat: { interval: 1_000, timeout: 1_000 },
     connectTimeout: 1_000,
     buffer: { maxMessages: 100_000, maxBytes: 64 * 1024 * 1024 },
     ...options,
   });
-  conns.push(conn);
-  return conn;
 }
 
-export const opened = (conn: Connection): Promise<unknown> => firstValueFrom(conn.status$.pipe(filter((s) => s === 'open')));
-
+export { opened } from '../support/real.js';
 export { sleep, until } from '../support/wait.js';
 
 /** Waits until every channel has a member on the server (the client's subscribes arrived). */

@@ -7,13 +7,14 @@ import { testScheduler } from './helpers.js';
 
 describe('heartbeat operator (marbles)', () => {
   it('errors when the first event is later than connectTimeout', () => {
+    const dead: unknown[] = [];
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('     50ms a');
-      const dead: unknown[] = [];
       const result = source.pipe(heartbeat({ interval: 10, timeout: 5 }, 30, asyncScheduler, (e) => dead.push(e)));
       expectObservable(result).toBe('30ms #', undefined, new HeartbeatTimeoutError('no connection within 30 ms'));
       expectSubscriptions(source.subscriptions).toBe('^ 29ms !');
     });
+    expect(dead).toEqual([new HeartbeatTimeoutError('no connection within 30 ms')]); // onDead ran, once, with the error
   });
 
   it('errors after interval + timeout of silence; every event moves the deadline', () => {

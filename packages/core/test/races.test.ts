@@ -71,12 +71,13 @@ describe('races found in review, part 2', () => {
   it('a send from an ack error handler during failed opens a new socket', () => {
     const { conn, fake } = fakeConnection({ reconnect: { maxAttempts: 0 } });
     const ch = conn.channel('a');
-    const dropped: unknown[] = [];
-    conn.dropped$.subscribe((d) => dropped.push(d));
+    const dropped: string[] = [];
+    conn.dropped$.subscribe((d) => dropped.push(`${d.reason} ${String(d.wire)}`));
     ch.send('m1', { ack: true }).subscribe({ error: () => ch.send('m2') });
     fake.last.drop(1006); // failed → failAll → m2 buffered, hold about to die
     // a send after 'failed' normally reopens (T7b); here nothing does:
     expect(fake.sockets.length).toBe(2);
+    expect(dropped).toEqual(['failed [0,"a","m1",1]']); // m1 went with the failure; m2 waits for the new socket
   });
 
   it('transitions$ keeps order when a status$ handler causes the next transition', () => {
@@ -91,6 +92,7 @@ describe('races found in review, part 2', () => {
     });
     fake.welcome();
     expect(trans).toEqual(['connecting>open', 'open>closed']);
+    expect(statuses).toEqual(['connecting', 'open', 'closed']);
   });
 });
 
@@ -105,6 +107,8 @@ describe('connect timeout covers the handshake', () => {
       later(() => conn.close(), 100_000);
     });
     expect(fake.sockets.length).toBeGreaterThan(1);
+    expect(statuses.slice(0, 3)).toEqual(['closed', 'connecting', 'reconnecting']);
+    expect(statuses.at(-1)).toBe('closed');
   });
 });
 
