@@ -65,7 +65,7 @@ async function serviceWorker(): Promise<Worker> {
 
 /** Opens `path` on the test server in a new tab; returns the page and its tab id (found as the tab that was not there before). */
 async function openTab(path: string): Promise<{ page: Page; tabId: number }> {
-  type Tabs = { tabs: { query(query: object): Promise<{ id?: number }[]> } };
+  interface Tabs { tabs: { query(query: object): Promise<{ id?: number }[]> } }
   const ids = async (): Promise<number[]> => (await serviceWorker()).evaluate(async () => (await (globalThis as unknown as { chrome: Tabs }).chrome.tabs.query({})).map((t) => t.id ?? -1));
   const before = new Set(await ids());
   const page = await context.newPage();

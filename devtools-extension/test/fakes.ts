@@ -83,7 +83,7 @@ export class FakePort implements PortLike {
     if (!this.connected) return;
     this.connected = false;
     const other = this.other;
-    if (other === undefined || !other.connected) return;
+    if (!other?.connected) return;
     other.connected = false;
     queueMicrotask(() => {
       for (const listener of [...other.onDisconnect.listeners]) listener();
@@ -97,7 +97,7 @@ export class FakePort implements PortLike {
   kill(): void {
     this.connected = false;
     const other = this.other;
-    if (other === undefined || !other.connected) return;
+    if (!other?.connected) return;
     other.connected = false;
     queueMicrotask(() => {
       for (const listener of [...other.onDisconnect.listeners]) listener();

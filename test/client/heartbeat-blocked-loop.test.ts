@@ -21,8 +21,8 @@ it('a blocked event loop longer than the heartbeat window is not mistaken for a 
   const sockets: import('ws').WebSocket[] = [];
   wss.on('connection', (socket) => {
     sockets.push(socket);
-    socket.on('message', (data, isBinary) => {
-      for (const frame of decode(isBinary ? (data as Buffer) : data.toString()).frames) {
+    socket.on('message', (data: Buffer, isBinary) => {
+      for (const frame of decode(isBinary ? data : data.toString('utf8')).frames) {
         if (frame.type === 'hello') socket.send(encodeText({ type: 'welcome', version: 1, session: 's', heartbeat: 0 }));
         if (frame.type === 'ping') socket.send(encodeText({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) }));
       }

@@ -9,7 +9,7 @@ import { EventSource } from 'eventsource';
 import type { RxmuxServer, ServerOptions } from '@rxmux/server';
 import { client as realClient, opened, serve as serveReal, stop, wsUrl } from '../support/real.js';
 
-async function serve(options: ServerOptions<null> = {}, port = 0): Promise<{ server: RxmuxServer<null>; url: string }> {
+async function serve(options: ServerOptions = {}, port = 0): Promise<{ server: RxmuxServer; url: string }> {
   const server = await serveReal({ port, ...options });
   return { server, url: wsUrl(server.port) };
 }
@@ -50,11 +50,12 @@ describe('client ↔ server on a real socket', () => {
   });
 
   it('survives three server restarts on the same port: reconnects, re-joins, delivers, and buffers while down', async () => {
-    let { server, url } = await serve();
-    const port = Number(new URL(url).port);
+    const first = await serve();
+    let server = first.server;
+    const port = Number(new URL(first.url).port);
     const received: unknown[] = [];
     server.handle('inbox', { onMessage: (_ctx, data) => void received.push(data) });
-    const conn = client(url);
+    const conn = client(first.url);
     const seen: unknown[] = [];
     const statuses: string[] = [];
     conn.status$.subscribe((s) => statuses.push(s));

@@ -32,7 +32,7 @@ afterEach(async () => {
 const UNLIMITED = { ratePerSecond: 1e7, rateBurst: 1e7 } as const;
 
 /** A real server on 127.0.0.1, port 0, without a rate limit to speak of, closed after the test. */
-export function serve(options: ServerOptions<null> = {}): Promise<RxmuxServer<null>> {
+export function serve(options: ServerOptions = {}): Promise<RxmuxServer> {
   return serveReal({ ...options, limits: { ...UNLIMITED, ...options.limits } });
 }
 
@@ -60,7 +60,7 @@ export { opened } from '../support/real.js';
 export { sleep, until } from '../support/wait.js';
 
 /** Waits until every channel has a member on the server (the client's subscribes arrived). */
-export function joined(server: RxmuxServer<null>, channels: readonly string[], ms = 5_000): Promise<boolean> {
+export function joined(server: RxmuxServer, channels: readonly string[], ms = 5_000): Promise<boolean> {
   return until(async () => (await Promise.all(channels.map((c) => server.presence(c)))).every((m) => m.length > 0), ms);
 }
 

@@ -19,7 +19,7 @@ const PER_CHANNEL = MESSAGES / CHANNELS;
 type Seen = ({ readonly kind: 'data'; readonly value: number } | { readonly kind: 'gap'; readonly notice: GapNotice })[];
 
 /** Subscribes to `s2c-0..n-1`; resolves once every channel is joined (presence on the server). */
-async function watch(conn: Connection, server: RxmuxServer<null>, prefix: string): Promise<Seen[]> {
+async function watch(conn: Connection, server: RxmuxServer, prefix: string): Promise<Seen[]> {
   const seen: Seen[] = Array.from({ length: CHANNELS }, () => []);
   for (let i = 0; i < CHANNELS; i++) {
     const channel = conn.channel<number>(`${prefix}-${i}`);
@@ -32,7 +32,7 @@ async function watch(conn: Connection, server: RxmuxServer<null>, prefix: string
 }
 
 /** Publishes `PER_CHANNEL` values 0.. on every channel, in rounds, cutting the link at seeded random points (every 4th cut followed by `outage`). */
-async function publishWithCuts(server: RxmuxServer<null>, proxy: FaultProxy, conn: Connection, prefix: string, seed: number, outage?: () => Promise<void>): Promise<number> {
+async function publishWithCuts(server: RxmuxServer, proxy: FaultProxy, conn: Connection, prefix: string, seed: number, outage?: () => Promise<void>): Promise<number> {
   const random = prng(seed);
   const perRound = 50;
   let cuts = 0;

@@ -19,16 +19,16 @@ afterEach(async () => {
 });
 
 /** A real server on 127.0.0.1, port 0, closed after the test (or earlier with {@link stop}). */
-export async function serve(options: ServerOptions<null> = {}): Promise<RxmuxServer<null>> {
-  const server = createServer<null>({ host: '127.0.0.1', port: 0, ...options });
-  servers.add(server as RxmuxServer<unknown>);
+export async function serve(options: ServerOptions = {}): Promise<RxmuxServer> {
+  const server = createServer({ host: '127.0.0.1', port: 0, ...options });
+  servers.add(server);
   await server.ready();
   return server;
 }
 
 /** Closes a server before the end of the test (a process restart). */
-export async function stop(server: RxmuxServer<null>): Promise<void> {
-  servers.delete(server as RxmuxServer<unknown>);
+export async function stop(server: RxmuxServer): Promise<void> {
+  servers.delete(server);
   await server.close();
 }
 

@@ -32,7 +32,7 @@ const router = new Router({
 });
 
 const wanted = new Set(CDP_METHODS);
-browser.runtime.onConnect.addListener((port) => router.connect(port as PortLike));
+browser.runtime.onConnect.addListener((port) => router.connect(port));
 browser.tabs.onRemoved.addListener((tabId) => void router.tabRemoved(tabId));
 debuggerApi?.onEvent.addListener((source, method, params) => {
   if (source.tabId !== undefined && wanted.has(method)) router.debuggerEvent(source.tabId, method, params);

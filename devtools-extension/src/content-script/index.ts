@@ -7,7 +7,7 @@ import type { PortLike } from '../messaging/port.js';
 import { startBridge } from './bridge.js';
 
 startBridge(window, {
-  connect: (name) => browser.runtime.connect({ name }) as PortLike,
+  connect: (name) => browser.runtime.connect({ name }),
   onMessage(listener) {
     const wrapped = (message: unknown): undefined => {
       listener(message);

@@ -21,7 +21,7 @@ if (tabId === undefined || !Number.isSafeInteger(tabId) || tabId < 0) {
   root.textContent = 'Open this page from the rxmux DevTools panel, or add ?tabId=<id of the tab to inspect>.';
 } else {
   const theme = devtools === undefined ? undefined : devtools.panels.themeName === 'dark' ? 'dark' : 'light';
-  const source = createPortSource(tabId, () => browser.runtime.connect({ name: PANEL_PORT }) as PortLike);
+  const source = createPortSource(tabId, () => browser.runtime.connect({ name: PANEL_PORT }));
   mountPanel(root, source, theme === undefined ? {} : { theme });
   document.documentElement.dataset.theme = theme ?? '';
 }

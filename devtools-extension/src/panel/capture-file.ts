@@ -49,7 +49,7 @@ function redactValue(value: JsonValue): JsonValue {
   }
   if (Array.isArray(value)) return value.map(redactValue);
   if (value !== null && typeof value === 'object') {
-    const out: { [key: string]: JsonValue } = {};
+    const out: Record<string, JsonValue> = {};
     for (const [key, v] of Object.entries(value)) out[key] = SECRET_KEY.test(key) ? REDACTED : redactValue(v);
     return out;
   }

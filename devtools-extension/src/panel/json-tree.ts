@@ -25,7 +25,7 @@ function leaf(value: JsonValue): HTMLElement {
   }
 }
 
-function summary(value: JsonValue[] | { [key: string]: JsonValue }): string {
+function summary(value: JsonValue[] | Record<string, JsonValue>): string {
   if (Array.isArray(value)) return `Array(${value.length})`;
   const keys = Object.keys(value);
   const preview = keys.slice(0, 4).join(', ');

@@ -494,7 +494,7 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
       else if (r.data !== undefined) body = jsonTree(r.data);
     } else {
       const { conn: _conn, at: _at, type: _type, ...rest } = r;
-      body = jsonTree(rest as unknown as JsonValue);
+      body = jsonTree(rest);
     }
     detail.replaceChildren(
       h('div', { class: 'detail-head' }, h('span', {}, entryText(entry).slice(0, 80)), h('button', { type: 'button', class: 'tb-button close', 'aria-label': 'Close detail', onclick: () => select(undefined) }, '×')),

@@ -105,7 +105,7 @@ async function openRxmux(port: number, hold: string): Promise<BenchClient> {
   rxmux ??= { core: await import('@rxmux/core'), rxjs: await import('rxjs') };
   const { connect } = rxmux.core;
   const { firstValueFrom } = rxmux.rxjs;
-  const conn: Connection = connect(`ws://127.0.0.1:${port}/rt`, { WebSocket: WebSocket as never, shared: false });
+  const conn: Connection = connect(`ws://127.0.0.1:${port}/rt`, { WebSocket: WebSocket, shared: false });
   const subs: Subscription[] = [conn.channel(hold).subscribe({ error: () => undefined })];
   const client: BenchClient = {
     subscribe: (channel, onData) => void subs.push(conn.channel(channel).subscribe({ next: onData, error: () => undefined })),

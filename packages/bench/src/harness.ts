@@ -125,7 +125,7 @@ async function withPair<T>(contender: Contender, options: BenchOptions, body: (p
   let healthy = false;
   try {
     const { port, pid } = await server.call<{ port: number; pid: number }>('start', { contender });
-    if (process.env['BENCH_VERBOSE']) options.log?.(`    ${contender} server pid ${pid} port ${port}`);
+    if (process.env.BENCH_VERBOSE) options.log?.(`    ${contender} server pid ${pid} port ${port}`);
     const result = await body({ server, client, port });
     healthy = true;
     return result;
@@ -197,7 +197,7 @@ function idle(profile: Profile): Measure {
   return async (contender, { server, client, port }) => {
     const t = profile.timeoutMs;
     const n = profile.idle.clients;
-    type Mem = { rss: number; heapUsed: number; external: number };
+    interface Mem { rss: number; heapUsed: number; external: number }
     const before = await server.call<Mem>('memory');
     await client.call('connect', { contender, port, n, hold: CH.idle, subscribe: CH.idle, timeoutMs: t }, t + 5_000);
     await server.call('waitSubscribers', { channel: CH.idle, count: n, timeoutMs: t }, t + 5_000);
@@ -252,12 +252,12 @@ const x = (v: number): string => `${v.toFixed(2)}×`;
 function atLeast(target: string, m: Record<string, Record<string, number>>, key: string, factor: number, anchors: readonly string[]): Verdict {
   const present = anchors.filter((a) => m[a]?.[key] !== undefined && Number.isFinite(m[a]?.[key]));
   const best = Math.max(...present.map((a) => m[a]?.[key] as number));
-  const r = ratio(m['rxmux']?.[key], best);
+  const r = ratio(m.rxmux?.[key], best);
   return { target, met: r >= factor, detail: `rxmux / best of ${present.join(', ')} = ${x(r)}` };
 }
 
 function atMost(target: string, m: Record<string, Record<string, number>>, key: string, factor: number, anchor: string): Verdict {
-  const r = ratio(m['rxmux']?.[key], m[anchor]?.[key]);
+  const r = ratio(m.rxmux?.[key], m[anchor]?.[key]);
   return { target, met: r <= factor, detail: `rxmux / ${anchor} = ${x(r)}` };
 }
 
@@ -413,12 +413,12 @@ async function runRouting(options: BenchOptions, runs: number): Promise<Scenario
   }
   await shared?.stop();
   const medians = mediansOf(all);
-  const rx = medians['rxmux'] ?? {};
+  const rx = medians.rxmux ?? {};
   const rxValues = profile.routing.channels.map((n) => rx[`ch${n}`] ?? Number.NaN);
   const flatness = Math.min(...rxValues) / Math.max(...rxValues);
   const verdicts: Verdict[] = [];
   if (profile.routing.channels.includes(100)) {
-    const r100 = ratio(rx['ch100'], medians['multiplex']?.['ch100']);
+    const r100 = ratio(rx.ch100, medians.multiplex?.ch100);
     verdicts.push({ target: '≥ 10× multiplex at 100 channels', met: r100 >= 10, detail: `rxmux / multiplex = ${x(r100)}` });
   }
   verdicts.push({ target: 'flat in the channel count', met: flatness >= 0.7, detail: `slowest / fastest rxmux point = ${flatness.toFixed(2)} (bar: ≥ 0.70)` });

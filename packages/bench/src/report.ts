@@ -30,7 +30,7 @@ export function scenarioTable(s: ScenarioResult): string {
       return Number.isFinite(r) ? `${r.toFixed(2)}×` : '—';
     }),
   ]);
-  const out = [`${s.title}`, `load before: ${s.loadBefore.map((l) => l.toFixed(2)).join(' ')}; ${s.seconds.toFixed(0)} s`, table([head, ...rows])];
+  const out = [s.title, `load before: ${s.loadBefore.map((l) => l.toFixed(2)).join(' ')}; ${s.seconds.toFixed(0)} s`, table([head, ...rows])];
   for (const v of s.verdicts) out.push(`  target ${v.met ? 'MET   ' : 'MISSED'} ${v.target}: ${v.detail}`);
   for (const e of s.errors) out.push(`  ERROR ${e}`);
   return out.join('\n');

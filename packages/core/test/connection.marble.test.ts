@@ -1,9 +1,8 @@
 import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, ConnectionLostError, DEFAULT_BACKOFF, ReconnectFailedError, type Frame } from '@rxmux/core';
+import { backoffDelay, ConnectionLostError, DEFAULT_BACKOFF, ReconnectFailedError } from '@rxmux/core';
 import { fakeConnection, later, marbles, testScheduler } from './helpers.js';
 
-const welcome = (session = 's1'): Frame => ({ type: 'welcome', version: 1, session, heartbeat: 30_000 });
 const STATUS = { c: 'closed', C: 'connecting', o: 'open', r: 'reconnecting', f: 'failed' } as const;
 
 describe('status transitions (marbles)', () => {

@@ -26,7 +26,7 @@ export function fakeConnection(options: ConnectOptions = {}): { conn: Connection
  * Builds a marble string from (time, symbol) pairs, so expected timelines can
  * be written as data. Symbols at the same time form a group.
  */
-export function marbles(events: ReadonlyArray<readonly [number, string]>, end = ''): string {
+export function marbles(events: readonly (readonly [number, string])[], end = ''): string {
   const byTime = new Map<number, string>();
   for (const [time, symbol] of events) byTime.set(time, (byTime.get(time) ?? '') + symbol);
   let out = '';

@@ -57,7 +57,7 @@ describe('races found in review (each failed before its fix)', () => {
     let err: unknown;
     testScheduler().run(() => {
       fake.onSocket = (socket) => later(() => fake.welcome(socket), 100);
-      conn.channel('a').request({ q: 1 }).subscribe({ error: (e) => (err = e) });
+      conn.channel('a').request({ q: 1 }).subscribe({ error: (e: unknown) => void (err = e) });
       later(() => (sent = sentSummary(fake.last)), 150);
     });
     expect(String(err)).toContain('Timeout');

@@ -44,7 +44,7 @@ export class Multiplexer {
   readonly #gaps = new Subject<GapNotice>();
   readonly #positions = new Positions();
   /** `Channel` objects by id, for reuse (bounded). */
-  readonly #channels = new Map<string, Channel<unknown>>();
+  readonly #channels = new Map<string, Channel>();
   /** The shared stream of every joined (or lingering) channel, by id. */
   readonly #streams = new Map<string, Observable<Payload>>();
   /** Joined channels: the one inbound subscriber per channel (the shared stream's source). */

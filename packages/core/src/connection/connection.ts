@@ -237,9 +237,11 @@ export class Connection {
   #route(frame: Frame, link: Link): void {
     switch (frame.type) {
       case 'publication':
-        return this.#channels.publication(frame);
+        this.#channels.publication(frame);
+        return;
       case 'subscribed':
-        return this.#channels.subscribed(frame);
+        this.#channels.subscribed(frame);
+        return;
       case 'gap':
         this.#channels.gap(frame);
         if (frame.reason === 'too-big') {
@@ -251,11 +253,14 @@ export class Connection {
         }
         return;
       case 'unsubscribed':
-        return this.#channels.unsubscribed(frame);
+        this.#channels.unsubscribed(frame);
+        return;
       case 'receipt':
-        return this.#outbox.receipted(frame.received);
+        this.#outbox.receipted(frame.received);
+        return;
       case 'ack':
-        return this.#outbox.acked(frame.id);
+        this.#outbox.acked(frame.id);
+        return;
       case 'response':
         // Unknown ids were answered after a cancel or a timeout: nothing waits for them.
         this.#outbox.answered(frame.id, { data: frame.data });

@@ -158,7 +158,7 @@ export class Link {
     const pending = this.#pending;
     let count = 1;
     if (typeof pending[0] === 'string') {
-      let chars = (pending[0] as string).length + 2;
+      let chars = pending[0].length + 2;
       while (count < pending.length && count < this.limits.maxBatch) {
         const next = pending[count];
         if (typeof next !== 'string' || chars + next.length + 1 > this.limits.maxFrameChars) break;

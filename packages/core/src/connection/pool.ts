@@ -29,7 +29,7 @@ function poolKey(url: string, options: ConnectOptions): string {
     if (typeof value === 'function') return identity(value);
     if (value === null || typeof value !== 'object') return value;
     if (!isPlain(value)) return identity(value);
-    if (Array.isArray(value)) return value;
+    if (Array.isArray(value)) return value as unknown[];
     return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   })}`;
 }

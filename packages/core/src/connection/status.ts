@@ -35,7 +35,7 @@ export interface StatusTransition {
   readonly error?: Error;
 }
 
-const ALLOWED: { readonly [S in ConnectionStatus]: readonly ConnectionStatus[] } = {
+const ALLOWED: Readonly<Record<ConnectionStatus, readonly ConnectionStatus[]>> = {
   closed: ['connecting'],
   connecting: ['open', 'reconnecting', 'failed', 'closed'],
   open: ['reconnecting', 'closed'],

@@ -38,7 +38,7 @@ const opt = (name: string, kind: FieldKind): FieldSpec => ({ name, kind, optiona
 
 // Positional layout of every envelope after the type number. Optional fields
 // come last; an absent optional field followed by a present one is sent as null.
-const LAYOUT: { readonly [K in FrameTypeName]: readonly FieldSpec[] } = {
+const LAYOUT: Readonly<Record<FrameTypeName, readonly FieldSpec[]>> = {
   message: [req('channel', 'channel'), req('data', 'json'), opt('id', 'uint')],
   publication: [req('channel', 'channel'), req('data', 'json'), opt('seq', 'uint')],
   hello: [req('version', 'uint'), opt('session', 'string'), opt('resumeToken', 'string'), opt('limits', 'peer-limits')],
@@ -68,9 +68,9 @@ const LAYOUT: { readonly [K in FrameTypeName]: readonly FieldSpec[] } = {
 };
 
 /** Required field count per type, computed once (decoding is a hot path). */
-const REQUIRED: { readonly [K in FrameTypeName]: number } = Object.fromEntries(
+const REQUIRED: Readonly<Record<FrameTypeName, number>> = Object.fromEntries(
   Object.entries(LAYOUT).map(([name, fields]) => [name, fields.filter((f) => !f.optional).length]),
-) as { [K in FrameTypeName]: number };
+) as Record<FrameTypeName, number>;
 
 const TYPE_NAMES: readonly FrameTypeName[] = (() => {
   const names: FrameTypeName[] = [];
@@ -137,7 +137,7 @@ function fastChannelFrame(envelope: unknown[]): Frame | undefined {
 /** Builds the envelope array of a text frame, validating every field. Throws on invalid frames. */
 function toEnvelope(frame: Frame): unknown[] {
   const layout = Object.hasOwn(LAYOUT, frame.type) ? LAYOUT[frame.type] : undefined;
-  if (layout === undefined) throw new ProtocolError(ErrorCode.UnknownType, `unknown frame type ${String(frame.type)}`);
+  if (layout === undefined) throw new ProtocolError(ErrorCode.UnknownType, `unknown frame type ${JSON.stringify(frame.type)}`);
   const fields = frame as unknown as Record<string, unknown>;
   const envelope: unknown[] = [FrameType[frame.type]];
   let last = 1;
@@ -208,7 +208,7 @@ export function messageEncoder(channel: string): (data: JsonValue, id?: number) 
     } catch (err) {
       throw new ProtocolError(ErrorCode.InvalidField, `message.data is not serializable as JSON: ${err instanceof Error ? err.message : String(err)}`);
     }
-    if (json === undefined) throw new ProtocolError(ErrorCode.InvalidField, 'message.data must be a JSON value');
+    // JSON.stringify returns undefined (despite its type) for values JSON cannot hold; dataProblem refused those already.
     return id === undefined ? `${prefix}${json}]` : `${prefix}${json},${id}]`;
   };
 }
@@ -312,7 +312,7 @@ export function peekPublication(input: unknown): { readonly channel: string; rea
     return { channel: channel as string, seq: seq !== undefined && Number.isSafeInteger(seq) ? seq : undefined };
   }
   const bytes = input instanceof Uint8Array ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : undefined;
-  if (bytes === undefined || bytes[0] !== FrameType.publication) return undefined;
+  if (bytes?.[0] !== FrameType.publication) return undefined;
   const [frame] = decodeBinary(bytes.subarray(0, MAX_BINARY_HEADER), { maxFrameBytes: MAX_BINARY_HEADER }).frames;
   return frame?.type === 'publication' ? { channel: frame.channel, seq: frame.seq } : undefined;
 }

@@ -225,7 +225,7 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
   const source = (channel: string): Observable<Payload> =>
     new Observable<Payload>((subscriber) => {
       routes.set(channel, subscriber);
-      adjust(channel, +1);
+      adjust(channel, 1);
       const running = pump$.subscribe({ error: (error: unknown) => subscriber.error(error) });
       return () => {
         if (routes.get(channel) === subscriber) routes.delete(channel);

@@ -22,7 +22,7 @@ export class FakeWebSocket implements WebSocketLike {
   binaryType = 'blob';
   bufferedAmount = 0;
   /** Everything the client sent, raw. */
-  readonly sent: Array<string | Uint8Array> = [];
+  readonly sent: (string | Uint8Array)[] = [];
   /** The code and reason the client closed with, once it did. */
   closedWith: { readonly code: number; readonly reason: string } | undefined;
   readonly #listeners = new Map<EventName, Set<Listener>>();
@@ -120,14 +120,15 @@ export class FakeSocketFactory {
   onSocket: ((socket: FakeWebSocket) => void) | undefined;
 
   constructor() {
-    const sockets = this.sockets;
-    const factory = this;
+    const created = (socket: FakeWebSocket): void => {
+      this.sockets.push(socket);
+      this.onSocket?.(socket);
+      if (this.autoWelcome) queueMicrotask(() => this.welcome(socket));
+    };
     this.WebSocket = class extends FakeWebSocket {
       constructor(url: string, protocols?: string | string[]) {
         super(url, protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols);
-        sockets.push(this);
-        factory.onSocket?.(this);
-        if (factory.autoWelcome) queueMicrotask(() => factory.welcome(this));
+        created(this);
       }
     };
   }

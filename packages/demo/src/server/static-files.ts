@@ -40,7 +40,7 @@ export function staticFiles(root: string): (req: IncomingMessage, res: ServerRes
       return;
     }
     const info = await stat(file).catch(() => undefined);
-    if (info === undefined || !info.isFile()) {
+    if (!info?.isFile()) {
       if (pathname === '/' || pathname === '/index.html') {
         res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
         res.end('The page is not built. Run `npm start` (it builds the page) or `npm run build:page -w @rxmux/demo`.\n');
