@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@rxmux\/core\/protocol$/, replacement: src('./packages/core/src/protocol/index.ts') },
+      { find: /^@rxmux\/core\/debug$/, replacement: src('./packages/core/src/debug/index.ts') },
       { find: /^@rxmux\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
       { find: /^@rxmux\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@rxmux\/server$/, replacement: src('./packages/server/src/index.ts') },

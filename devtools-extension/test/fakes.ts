@@ -140,6 +140,7 @@ export class FakeStorage implements StorageAreaLike {
 
 /** A debug tap whose events the test emits. */
 export class FakeTap implements DebugTap {
+  readonly version = 1;
   readonly acted: DebugAction[] = [];
   #listener: ((event: DebugEvent) => void) | undefined;
 

@@ -139,15 +139,23 @@ export function createPageHook(win: HookWindow, options: PageHookOptions = {}): 
   win.addEventListener('message', onMessage);
 
   const hook: DevtoolsHook = {
-    register(tap: DebugTap): void {
-      if (!isTap(tap) || taps.get(tap.id) === tap) return;
+    register(tap: DebugTap): (() => void) | undefined {
+      if (!isTap(tap) || taps.get(tap.id) === tap) return undefined;
       stops.get(tap.id)?.();
       taps.set(tap.id, tap);
       try {
         stops.set(tap.id, tap.listen(push));
       } catch {
         taps.delete(tap.id);
+        return undefined;
       }
+      // The connection closed for good (after its 'disposed' event): forget it.
+      return () => {
+        if (taps.get(tap.id) !== tap) return;
+        stops.get(tap.id)?.();
+        stops.delete(tap.id);
+        taps.delete(tap.id);
+      };
     },
   };
 

@@ -118,6 +118,8 @@ function entryText(entry: LogEntry): string {
       return `${r.code}: ${r.message}`;
     case 'panel-action':
       return `DevTools: ${actionText(r.action)}`;
+    case 'disposed':
+      return 'closed for good (conn.close())';
   }
 }
 

@@ -24,13 +24,14 @@ export { linger } from './operators/linger.js';
 export * from './sse/index.js';
 export * from './errors.js';
 export * from './protocol/index.js';
-export { DEVTOOLS_HOOK_KEY } from './debug/events.js';
+export { DEBUG_PROTOCOL_VERSION, DEVTOOLS_HOOK_KEY } from './debug/events.js';
 export type {
   DebugAckEvent,
   DebugAction,
   DebugBinary,
   DebugChannelEvent,
   DebugConnectionEvent,
+  DebugDisposedEvent,
   DebugDropEvent,
   DebugErrorEvent,
   DebugEvent,

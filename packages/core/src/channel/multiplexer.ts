@@ -22,8 +22,8 @@ export interface MultiplexerHost {
   closed(): boolean;
   /** Writes a control frame on the current socket, if one is welcomed (else the next welcome's re-join covers it). */
   control(wire: string): void;
-  /** A channel was joined, confirmed or left (the debug tap listens). */
-  channelEvent?(channel: string, action: 'join' | 'joined' | 'leave'): void;
+  /** A channel was joined, confirmed, left, paused or resumed, with its local subscriber count (the debug tap listens). */
+  channelEvent?(channel: string, action: 'join' | 'joined' | 'leave' | 'paused' | 'resumed', subscribers: number): void;
 }
 
 /**
@@ -51,6 +51,10 @@ export class Multiplexer {
   readonly #joined = new Map<string, Subscriber<Payload>>();
   /** Join state per channel, kept while the channel is not idle or somebody watches it. */
   readonly #states = new Map<string, BehaviorSubject<ChannelState>>();
+  /** Local subscribers per channel (what the debug tap reports; not used for routing). */
+  readonly #subscribers = new Map<string, number>();
+  /** Channels a debugger paused, with the values held back meanwhile, in order. */
+  #paused: Map<string, Payload[]> | undefined;
 
   constructor(private readonly host: MultiplexerHost) {
     this.gaps$ = this.#gaps.asObservable();
@@ -61,7 +65,16 @@ export class Multiplexer {
     let channel = this.#channels.get(id);
     if (channel === undefined) {
       channel = new Channel<unknown>(id, {
-        stream$: new Observable<Payload>((subscriber) => this.#streamFor(id).subscribe(subscriber)),
+        stream$: new Observable<Payload>((subscriber) => {
+          this.#subscribers.set(id, (this.#subscribers.get(id) ?? 0) + 1);
+          const subscription = this.#streamFor(id).subscribe(subscriber);
+          return () => {
+            const left = (this.#subscribers.get(id) ?? 1) - 1;
+            if (left > 0) this.#subscribers.set(id, left);
+            else this.#subscribers.delete(id);
+            subscription.unsubscribe();
+          };
+        }),
         gaps$: this.gaps$,
         state$: this.#stateOf(id),
         ...transport,
@@ -75,6 +88,35 @@ export class Multiplexer {
   /** Whether a channel is joined here (a publication for it is delivered). */
   isJoined(channel: string): boolean {
     return this.#joined.has(channel);
+  }
+
+  /** Joined channels and their local subscriber counts. */
+  *joinedChannels(): Generator<readonly [string, number]> {
+    for (const id of this.#joined.keys()) yield [id, this.#subscribers.get(id) ?? 0];
+  }
+
+  /** Channels whose delivery is paused. */
+  pausedChannels(): Iterable<string> {
+    return this.#paused?.keys() ?? [];
+  }
+
+  /** Holds back channel `id`'s values (in order) until {@link resume}: a debugger's pause. */
+  pause(id: string): void {
+    this.#paused ??= new Map();
+    if (this.#paused.has(id)) return;
+    this.#paused.set(id, []);
+    this.host.channelEvent?.(id, 'paused', this.#subscribers.get(id) ?? 0);
+  }
+
+  /** Delivers what was held back, in order, and goes on. */
+  resume(id: string): void {
+    const held = this.#paused?.get(id);
+    if (held === undefined) return;
+    this.#paused?.delete(id);
+    if (this.#paused?.size === 0) this.#paused = undefined;
+    this.host.channelEvent?.(id, 'resumed', this.#subscribers.get(id) ?? 0);
+    const joined = this.#joined.get(id);
+    for (const data of held) joined?.next(data);
   }
 
   /** The subscribe frames of every joined channel, with the position to resume from: what a welcome re-sends. */
@@ -94,7 +136,9 @@ export class Multiplexer {
     const verdict = this.#positions.publication(frame);
     if (verdict === 'duplicate') return;
     if (verdict !== undefined) this.#gaps.next(verdict);
-    joined.next(frame.data);
+    const held = this.#paused?.get(frame.channel);
+    if (held !== undefined) held.push(frame.data);
+    else joined.next(frame.data);
   }
 
   /** The server confirmed a join. */
@@ -103,7 +147,7 @@ export class Multiplexer {
     const notice = this.#positions.subscribed(frame);
     if (notice !== undefined) this.#gaps.next(notice);
     this.#setState(frame.channel, 'joined');
-    this.host.channelEvent?.(frame.channel, 'joined');
+    this.host.channelEvent?.(frame.channel, 'joined', this.#subscribers.get(frame.channel) ?? 0);
   }
 
   /** The server could not replay, or skipped a publication: the position jumps. */
@@ -183,14 +227,15 @@ export class Multiplexer {
       this.#joined.set(id, subscriber);
       this.#positions.join(id);
       this.#setState(id, 'joining');
-      this.host.channelEvent?.(id, 'join');
+      this.host.channelEvent?.(id, 'join', this.#subscribers.get(id) ?? 0);
       const demand = this.host.demand$.subscribe({ error: (error: unknown) => subscriber.error(error) });
       this.host.control(encodeText({ type: 'subscribe', channel: id }));
       return () => {
         if (this.#joined.get(id) === subscriber) {
           this.#end(id);
           this.host.control(encodeText({ type: 'unsubscribe', channel: id }));
-          this.host.channelEvent?.(id, 'leave');
+          this.#paused?.delete(id);
+          this.host.channelEvent?.(id, 'leave', 0);
         }
         demand.unsubscribe();
       };

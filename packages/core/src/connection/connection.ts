@@ -1,5 +1,6 @@
 import {
   catchError,
+  defer,
   EMPTY,
   map,
   Observable,
@@ -22,6 +23,8 @@ import type { GapNotice } from '../channel/positions.js';
 import { createEventStream, type EventStream } from '../sse/index.js';
 import { AckTimeoutError, ConnectionClosedError, InvalidArgumentError, RemoteError, RequestTimeoutError } from '../errors.js';
 import { linger } from '../operators/linger.js';
+import type { DebugAction, DebugEvent } from '../debug/events.js';
+import { Tap } from '../debug/tap.js';
 import type { BufferedMessage } from './buffer.js';
 import { socketLifecycle } from './lifecycle.js';
 import type { Link } from './link.js';
@@ -72,6 +75,10 @@ export class Connection {
   /** Holds the socket open while the outbox is busy (lingering after): derived from `outbox.busy$`. */
   readonly #hold: Subscription;
   readonly #release: (() => void) | undefined;
+  /** The debug tap (`undefined` with `devtools: false`); every hook point checks `active` first. */
+  readonly #tap: Tap | undefined;
+  /** Whether the last welcome resumed the session (told to the tap with the transition to open). */
+  #resumed: boolean | undefined;
   #eventStream: EventStream | undefined;
   /** The welcomed link, while there is one. */
   #link: Link | undefined;
@@ -93,6 +100,15 @@ export class Connection {
     this.#outbox = new Outbox(this.#settings.buffer, (item, reason) => {
       this.#dropped.next({ channel: item.channel, wire: item.wire, reason, ...(item.id === undefined ? {} : { id: item.id }) });
     });
+    const tap = (this.#tap =
+      this.#settings.devtools === undefined
+        ? undefined
+        : new Tap(url, this.#settings.devtools.actions, {
+            status: () => this.#status.value,
+            channels: () => this.#channels.joinedChannels(),
+            paused: () => this.#channels.pausedChannels(),
+            act: (action) => this.#act(action),
+          }));
 
     this.#session$ = socketLifecycle(
       { ...this.#settings, url },
@@ -115,6 +131,12 @@ export class Connection {
         },
         failed: (failure) => this.#outbox.failAll(failure, 'failed'),
         closed: () => this.#closed,
+        wrote: tap === undefined ? undefined : (wire) => {
+          if (tap.active) tap.out(wire);
+        },
+        received: tap === undefined ? undefined : (raw, frames) => {
+          if (tap.active) tap.in(raw, frames);
+        },
       },
     );
     const demand$ = this.#session$.pipe(takeUntil(this.#closing), linger(this.#settings.linger, scheduler));
@@ -126,7 +148,21 @@ export class Connection {
       closing$: this.#closing,
       closed: () => this.#closed,
       control: (wire) => this.#link?.write(wire, true),
+      channelEvent: (channel, action, subscribers) => {
+        if (tap?.active === true) tap.channel(channel, action, subscribers);
+      },
     });
+    if (tap !== undefined) {
+      // Rare events: observed always, reported while a debugger listens.
+      const when = <T>(report: (value: T) => void) => (value: T): void => {
+        if (tap.active) report(value);
+      };
+      this.#status.transitions$.subscribe(when((t) => tap.transition(t, this.#resumed)));
+      this.#channels.gaps$.subscribe(when((notice) => tap.gap(notice, 'ws')));
+      this.#dropped.subscribe(when((dropped) => tap.drop(dropped)));
+      this.#errors.subscribe(when((error) => tap.error(error)));
+      tap.register();
+    }
 
     // While something waits to be sent or confirmed, the socket is wanted; after a failure with work
     // still queued (an ack's error handler sent again), the demand starts over.
@@ -199,6 +235,7 @@ export class Connection {
     this.#hold.unsubscribe();
     this.#status.transition('closed');
     this.#channels.close();
+    this.#tap?.dispose();
     for (const subject of [this.#closing, this.#dropped, this.#errors]) subject.complete();
     this.#status.complete();
   }
@@ -209,8 +246,56 @@ export class Connection {
     return this;
   }
 
+  /**
+   * Reports this connection's debug events to `listener` (frames in and
+   * out, status, channels, requests, acks, gaps, drops, errors, SSE): the
+   * one call that turns the tap on without the DevTools extension. Returns
+   * a function that stops it. Throws `InvalidArgumentError` when the
+   * connection was created with `devtools: false`.
+   *
+   * @example
+   * const stop = conn.debug((event) => console.debug('[rxmux]', event));
+   */
+  debug(listener: (event: DebugEvent) => void): () => void {
+    if (this.#tap === undefined) throw new InvalidArgumentError('the debug tap is off for this connection (devtools: false)');
+    return this.#tap.listen(listener);
+  }
+
+  /** What a debugger asks for (when the connection allows actions). */
+  #act(action: DebugAction): void {
+    switch (action.type) {
+      case 'drop':
+        this.#link?.drop('dropped by DevTools');
+        return;
+      case 'pause':
+        this.#channels.pause(action.channel);
+        return;
+      case 'resume':
+        this.#channels.resume(action.channel);
+        return;
+      case 'send':
+        if (this.#closed || channelIdProblem(action.channel) !== undefined) return;
+        try {
+          this.channel(action.channel).send(action.data);
+        } catch (error) {
+          if (error instanceof RxmuxError) this.#tap?.error(error);
+        }
+        return;
+    }
+  }
+
   #eventStreams(): EventStream {
-    this.#eventStream ??= createEventStream(this.url, this.#settings.eventStream);
+    const tap = this.#tap;
+    this.#eventStream ??= createEventStream(this.url, {
+      ...this.#settings.eventStream,
+      ...(tap === undefined
+        ? {}
+        : {
+            observe: (transport, event, payload, bytes) => {
+              if (tap.active) tap.stream(transport, event, payload, bytes);
+            },
+          }),
+    });
     return this.#eventStream;
   }
 
@@ -227,6 +312,7 @@ export class Connection {
    */
   #welcomed(link: Link, welcome: WelcomeFrame): void {
     this.#link = link;
+    this.#resumed = welcome.resumed;
     for (const wire of this.#channels.rejoinFrames()) link.write(wire, true);
     this.#outbox.welcomed(link, welcome.resumed === true, welcome.received);
     link.flush();
@@ -272,6 +358,7 @@ export class Connection {
         const error = new RemoteError(frame.code, frame.message, frame.channel);
         if (frame.id !== undefined && this.#outbox.refused(frame.id, error)) return; // one message's ack errors; the channel goes on
         if (frame.channel === undefined || !this.#channels.fail(frame.channel, error)) this.#errors.next(error);
+        else if (this.#tap?.active === true) this.#tap.error(error); // a channel's own failure: its subscribers got it
         return;
       }
       case 'ping':
@@ -334,28 +421,45 @@ export class Connection {
     this.#enqueue(item);
     if (ackTimeout !== undefined) {
       // Driven here, not by a subscriber of the returned Observable: it must end even if nobody listens.
-      this.#outbox.expireWith(id, this.#settings.scheduler.schedule(() => this.#outbox.expire(id, new AckTimeoutError(channel, id, ackTimeout)), ackTimeout));
+      this.#outbox.expireWith(
+        id,
+        this.#settings.scheduler.schedule(() => {
+          if (this.#tap?.active === true) this.#tap.ackTimedOut(id);
+          this.#outbox.expire(id, new AckTimeoutError(channel, id, ackTimeout));
+        }, ackTimeout),
+      );
     }
     return ack;
   }
 
   #request(channel: string, data: JsonValue, options: RequestOptions): Observable<JsonValue> {
     const ms = options.timeout ?? this.#settings.requestTimeout;
-    return new Observable<JsonValue>((subscriber) => {
-      this.#assertOpen();
-      const id = this.#nextId++;
-      const wire = encodeText({ type: 'request', channel, id, data });
-      const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
-      // Added before the send, so it also runs when the send throws (a full buffer under the 'error' policy).
-      subscriber.add(() => {
-        if (this.#outbox.forget(id)) this.#link?.write(encodeText({ type: 'cancel', id }), true);
-        demand.unsubscribe();
-      });
-      const item: BufferedMessage = { kind: 'request', channel, wire, bytes: wire.length, id };
-      this.#outbox.expectResponse(id, item, subscriber);
-      this.#enqueue(item);
-    }).pipe(
-      timeout({ first: ms, scheduler: this.#settings.scheduler, with: () => throwError(() => new RequestTimeoutError(channel, ms)) }),
-    );
+    // One scope per subscription: each subscription is its own request with its own id.
+    return defer(() => {
+      let id = 0;
+      return new Observable<JsonValue>((subscriber) => {
+        this.#assertOpen();
+        id = this.#nextId++;
+        const wire = encodeText({ type: 'request', channel, id, data });
+        const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
+        // Added before the send, so it also runs when the send throws (a full buffer under the 'error' policy).
+        subscriber.add(() => {
+          if (this.#outbox.forget(id)) this.#link?.write(encodeText({ type: 'cancel', id }), true);
+          demand.unsubscribe();
+        });
+        const item: BufferedMessage = { kind: 'request', channel, wire, bytes: wire.length, id };
+        this.#outbox.expectResponse(id, item, subscriber);
+        this.#enqueue(item);
+      }).pipe(
+        timeout({
+          first: ms,
+          scheduler: this.#settings.scheduler,
+          with: () => {
+            if (this.#tap?.active === true) this.#tap.timedOut(id);
+            return throwError(() => new RequestTimeoutError(channel, ms));
+          },
+        }),
+      );
+    });
   }
 }

@@ -43,8 +43,8 @@ export interface LifecycleHooks {
   failed(failure: ReconnectFailedError): void;
   /** Whether the connection was closed for good (no more attempts). */
   closed(): boolean;
-  /** Every frame the lifecycle writes itself (hello, pongs before the welcome), for the debug tap. */
-  wrote?(wire: string): void;
+  /** Every WebSocket message written on the socket (by the lifecycle or the link), for the debug tap. */
+  wrote?(wire: string | Uint8Array): void;
   /** Every socket message received, for the debug tap. */
   received?(raw: unknown, frames: readonly Frame[]): void;
 }
@@ -139,7 +139,14 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
               if (link !== undefined) {
                 hooks.frame(frame, link);
               } else if (frame.type === 'welcome' && socket !== undefined) {
-                const welcomed: Link = new Link(socket, linkLimits(frame.limits, options.maxFrameBytes), options.scheduler, () => hooks.drained(welcomed), spent);
+                const welcomed: Link = new Link(
+                  socket,
+                  linkLimits(frame.limits, options.maxFrameBytes),
+                  options.scheduler,
+                  () => hooks.drained(welcomed),
+                  spent,
+                  hooks.wrote === undefined ? undefined : (wire) => hooks.wrote?.(wire),
+                );
                 link = welcomed;
                 session = frame.session;
                 if (options.heartbeat !== false) {

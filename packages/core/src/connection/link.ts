@@ -1,5 +1,6 @@
 import { asapScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { encodeBatch } from '../protocol/codec.js';
+import { CloseCode } from '../protocol/close-codes.js';
 import type { ServerLimits } from '../protocol/frames.js';
 import { delayFor, fullBucket, takeTokens, type BucketRate, type BucketState } from '../protocol/rate.js';
 import type { WebSocketLike } from '../transport/websocket.js';
@@ -69,6 +70,8 @@ export class Link {
     private readonly onDrain: () => void = () => undefined,
     /** Envelopes already charged on this socket before the link existed (the hello). */
     spent = 0,
+    /** Every WebSocket message written, as written (the debug tap listens). */
+    private readonly sent?: (wire: string | Uint8Array) => void,
     private readonly flushScheduler: SchedulerLike = asapScheduler,
   ) {
     if (limits.rate !== undefined) {
@@ -116,13 +119,9 @@ export class Link {
         return;
       }
       const head = this.#pending[0] as string | Uint8Array;
-      if (typeof head !== 'string') {
-        this.#pending.shift();
-        this.socket.send(head);
-      } else {
-        const batch = this.#pending.splice(0, count) as string[];
-        this.socket.send(encodeBatch(batch));
-      }
+      const message = typeof head === 'string' ? encodeBatch(this.#pending.splice(0, count) as string[]) : (this.#pending.shift() as Uint8Array);
+      this.socket.send(message);
+      this.sent?.(message);
     }
     if (!this.#starved) return;
     if (!this.#hasBudget()) {
@@ -131,6 +130,11 @@ export class Link {
     }
     this.#starved = false;
     this.onDrain();
+  }
+
+  /** Closes the socket as a lost link would be (a debugger's "drop": the connection reconnects and resumes). */
+  drop(reason: string): void {
+    if (!this.closed) this.socket.close(CloseCode.HeartbeatTimeout, reason);
   }
 
   /** Stops writing; queued frames are flushed first when `flush` is true (as far as the budget allows). */

@@ -36,6 +36,14 @@ export interface ConnectOptions {
    * `EventSource` and `fetch` implementations, `forceLongPoll`, `withCredentials`, timings.
    */
   readonly eventStream?: EventStreamOptions;
+  /**
+   * The debug tap. By default the connection registers with the rxmux
+   * DevTools hook when one is installed (the extension installs it) and
+   * allows no actions; `{ actions: true }` lets the panel drop the socket,
+   * pause a channel or send a frame; `false` turns the tap off for good
+   * (production builds: nothing is registered, `conn.debug()` throws).
+   */
+  readonly devtools?: boolean | { readonly actions?: boolean };
 }
 
 /** A message the connection could not deliver, reported on `conn.dropped$`. */
@@ -67,6 +75,8 @@ export interface ConnectionSettings {
   readonly maxFrameBytes: number;
   readonly requestTimeout: number;
   readonly eventStream: EventStreamOptions;
+  /** `undefined`: no tap at all (`devtools: false`). */
+  readonly devtools: { readonly actions: boolean } | undefined;
 }
 
 /** Applies the defaults and checks every number; API misuse throws `InvalidArgumentError` at once. */
@@ -97,5 +107,6 @@ export function resolveOptions(options: ConnectOptions): ConnectionSettings {
     random: options.random ?? Math.random,
     buffer: { ...DEFAULT_BUFFER, ...options.buffer },
     eventStream: { scheduler, linger: numbers.linger, ...options.eventStream },
+    devtools: options.devtools === false ? undefined : { actions: typeof options.devtools === 'object' && options.devtools.actions === true },
   };
 }

@@ -17,6 +17,9 @@
 import type { FrameTypeName, JsonValue } from '../protocol/frames.js';
 import type { ConnectionStatus } from '../connection/status.js';
 
+/** The version of this vocabulary: a debugger reads {@link DebugTap.version} before it trusts an event's shape. */
+export const DEBUG_PROTOCOL_VERSION = 1;
+
 /** Which transport a frame or event travelled on. */
 export type DebugTransport = 'ws' | 'sse' | 'poll';
 
@@ -54,6 +57,8 @@ export interface DebugStatusEvent extends DebugEventBase {
   readonly retryIn?: number;
   readonly code?: number;
   readonly reason?: string;
+  /** On a transition to `'open'`: whether the server resumed the session (a reconnect that lost nothing the server kept). */
+  readonly resumed?: boolean;
 }
 
 /**
@@ -65,6 +70,7 @@ export interface DebugFrameEvent extends DebugEventBase {
   readonly dir: 'in' | 'out';
   readonly transport: DebugTransport;
   readonly frame: FrameTypeName | 'ready' | 'reset' | 'channel-error';
+  /** The channel: the frame's own, or for a `response`, `request-error`, `ack` or `cancel` the channel of the request or message it answers. */
   readonly channel?: string;
   /** Size on the wire in bytes (its share of a batch for batched envelopes). */
   readonly bytes: number;
@@ -80,13 +86,18 @@ export interface DebugFrameEvent extends DebugEventBase {
   readonly code?: string;
 }
 
-/** A channel was joined, confirmed, or left. */
+/** A channel was joined, confirmed, left, or paused and resumed by a debugger. */
 export interface DebugChannelEvent extends DebugEventBase {
   readonly type: 'channel';
   readonly channel: string;
   readonly transport: DebugTransport;
-  /** `'join'`: first subscriber, subscribe sent; `'joined'`: the server confirmed; `'leave'`: the last subscriber left. */
-  readonly action: 'join' | 'joined' | 'leave';
+  /**
+   * `'join'`: first subscriber, subscribe sent; `'joined'`: the server
+   * confirmed; `'leave'`: the last subscriber left; `'paused'` / `'resumed'`:
+   * a debugger paused or resumed its delivery (a `listen()` starts with
+   * `'paused'` for every channel paused at the time).
+   */
+  readonly action: 'join' | 'joined' | 'leave' | 'paused' | 'resumed';
   /** Local subscribers after the change. */
   readonly subscribers: number;
 }
@@ -140,6 +151,11 @@ export interface DebugErrorEvent extends DebugEventBase {
   readonly channel?: string;
 }
 
+/** The connection was closed for good (`conn.close()`): it reports nothing more and its tap is unregistered. */
+export interface DebugDisposedEvent extends DebugEventBase {
+  readonly type: 'disposed';
+}
+
 /** Everything the tap reports. Discriminated by `type`. */
 export type DebugEvent =
   | DebugConnectionEvent
@@ -150,7 +166,8 @@ export type DebugEvent =
   | DebugAckEvent
   | DebugGapEvent
   | DebugDropEvent
-  | DebugErrorEvent;
+  | DebugErrorEvent
+  | DebugDisposedEvent;
 
 /**
  * What a debugger may ask a connection to do, when its tap allows actions
@@ -169,6 +186,8 @@ export type DebugAction =
 
 /** One connection as the hook sees it. */
 export interface DebugTap {
+  /** The vocabulary's version ({@link DEBUG_PROTOCOL_VERSION}). */
+  readonly version: number;
   /** The connection's debug id (the `conn` of its events). */
   readonly id: string;
   readonly url: string;
@@ -186,10 +205,12 @@ export interface DebugTap {
 /**
  * The page hook a debugger installs before the app runs, at
  * `globalThis[Symbol.for('rxmux.devtools')]`. Every connection created while
- * it is present (and not created with `devtools: false`) registers itself.
+ * it is present (and not created with `devtools: false`) registers itself,
+ * and calls the function `register` returned (if any) when it is closed for
+ * good, after its `disposed` event.
  */
 export interface DevtoolsHook {
-  register(tap: DebugTap): void;
+  register(tap: DebugTap): (() => void) | undefined;
 }
 
 /** The global key of the {@link DevtoolsHook}. */

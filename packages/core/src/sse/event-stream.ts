@@ -22,7 +22,7 @@ import {
 } from 'rxjs';
 import { ErrorCode, RxmuxError } from '../protocol/errors.js';
 import type { Payload } from '../protocol/frames.js';
-import { parsePollAnswer, parseStreamEvent, streamUrl, type ResetReason, type StreamItem } from '../protocol/sse.js';
+import { parsePollAnswer, parseStreamEvent, streamUrl, type ResetReason, type SseEventName, type StreamItem } from '../protocol/sse.js';
 import { linger } from '../operators/linger.js';
 
 /** The part of `MessageEvent` the stream reads. */
@@ -67,6 +67,11 @@ export interface EventStreamOptions {
   readonly maxRetryDelay?: number;
   /** How long a channel stays in the stream after its last subscriber left, in ms (as `channel()` lingers). Default 0. */
   readonly linger?: number;
+  /**
+   * Called with every event received (its name, its parsed JSON, its size),
+   * before it is routed: how the connection's debug tap sees the stream.
+   */
+  readonly observe?: (transport: 'sse' | 'poll', event: SseEventName, payload: unknown, bytes: number) => void;
 }
 
 /** Defaults of {@link EventStreamOptions} (frozen). */
@@ -124,6 +129,7 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
   const maxRetryDelay = options.maxRetryDelay ?? DEFAULT_EVENT_STREAM.maxRetryDelay;
   const withCredentials = options.withCredentials === true;
   const lingerMs = options.linger ?? 0;
+  const observe = options.observe;
 
   /** Subscriber counts per channel; its key list is the stream's channel set. */
   const counts$ = new BehaviorSubject<ReadonlyMap<string, number>>(new Map());
@@ -146,16 +152,17 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
       const remember = (event: SseMessage): void => {
         if (event.lastEventId !== '') cursor = event.lastEventId;
       };
-      es.addEventListener('ready', remember);
-      for (const type of ['publication', 'reset', 'channel-error']) {
+      for (const type of ['ready', 'publication', 'reset', 'channel-error'] as const) {
         es.addEventListener(type, (event) => {
-          let item: StreamItem | undefined;
+          let payload: unknown;
           try {
-            item = parseStreamEvent(type, JSON.parse(event.data));
+            payload = JSON.parse(event.data);
           } catch {
-            item = undefined; // a garbled event costs itself only
+            payload = undefined; // a garbled event costs itself only
           }
           remember(event);
+          observe?.('sse', type, payload, event.data.length);
+          const item = type === 'ready' ? undefined : parseStreamEvent(type, payload);
           if (item !== undefined) subscriber.next(item);
         });
       }
@@ -179,7 +186,14 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
           if (!res.ok) {
             throw new RxmuxError(FATAL_STATUS.has(res.status) ? ErrorCode.Forbidden : ErrorCode.ConnectionLost, `long-poll failed (HTTP ${res.status})`);
           }
-          const answer = parsePollAnswer(await res.json());
+          const body: unknown = await res.json();
+          if (observe !== undefined && typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) {
+            for (const raw of (body as { events: unknown[] }).events) {
+              const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+              if (type === 'publication' || type === 'reset' || type === 'channel-error') observe('poll', type, raw, JSON.stringify(raw).length);
+            }
+          }
+          const answer = parsePollAnswer(body);
           if (answer.cursor !== undefined) cursor = answer.cursor;
           for (const item of answer.items) subscriber.next(item);
           subscriber.complete();
