@@ -15,7 +15,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.config.ts', 'packages/*/vite.config.ts', 'devtools-extension/vite.config.ts'] },
+        projectService: { allowDefaultProject: ['*.config.ts', 'packages/*/vite.config.ts'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

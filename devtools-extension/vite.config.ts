@@ -55,7 +55,7 @@ export default defineConfig(({ mode }): UserConfig => {
       target,
       sourcemap: true,
       modulePreload: false,
-      rollupOptions: {
+      rolldownOptions: {
         input: {
           devtools: here('./src/devtools/devtools.html'),
           panel: here('./src/devtools/panel.html'),

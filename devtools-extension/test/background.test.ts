@@ -15,16 +15,17 @@ import { FakePort, FakeStorage, portPair, publication, until } from './fakes.js'
 class FakeDebugger implements DebuggerLike {
   readonly calls: string[] = [];
   failAttach: string | undefined;
-  async attach(target: DebuggeeLike): Promise<void> {
+  attach(target: DebuggeeLike): Promise<void> {
     this.calls.push(`attach ${target.tabId}`);
-    if (this.failAttach !== undefined) throw new Error(this.failAttach);
+    return this.failAttach === undefined ? Promise.resolve() : Promise.reject(new Error(this.failAttach));
   }
-  async detach(target: DebuggeeLike): Promise<void> {
+  detach(target: DebuggeeLike): Promise<void> {
     this.calls.push(`detach ${target.tabId}`);
+    return Promise.resolve();
   }
-  async sendCommand(target: DebuggeeLike, method: string): Promise<unknown> {
+  sendCommand(target: DebuggeeLike, method: string): Promise<unknown> {
     this.calls.push(`${method} ${target.tabId}`);
-    return {};
+    return Promise.resolve({});
   }
 }
 
@@ -35,7 +36,10 @@ function setup(storage = new FakeStorage(), capacity?: number) {
   const router = new Router({
     storage,
     onCapturing: (on) => void capturing.push(on),
-    sendToTab: async (tabId, message) => void sentToTabs.push({ tabId, message }),
+    sendToTab: (tabId, message) => {
+      sentToTabs.push({ tabId, message });
+      return Promise.resolve();
+    },
     debugger: dbg,
     flushDelay: 5,
     ...(capacity === undefined ? {} : { capacity }),

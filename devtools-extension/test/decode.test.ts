@@ -46,7 +46,7 @@ describe('CdpDecoder: WebSocket', () => {
   it('decodes every envelope per channel, binary as size + hex, with wall-clock times', () => {
     const events = cdpSession(new CdpDecoder());
     expect(events[0]).toEqual({ type: 'connection', conn: 'cdp-ws-7.1', at: 1_700_000_000_000, url: 'ws://127.0.0.1:9/rt', actions: false });
-    expect(events.filter((e) => e.type === 'status').map((e) => e.type === 'status' && `${e.from}->${e.to}`)).toEqual(['closed->connecting', 'connecting->open', 'open->closed']);
+    expect(events.filter((e) => e.type === 'status').map((e) => `${e.from}->${e.to}`)).toEqual(['closed->connecting', 'connecting->open', 'open->closed']);
     const f = frames(events);
     expect(f.map((e) => `${e.dir} ${e.frame} ${e.channel ?? ''}`.trim())).toEqual([
       'out hello',
@@ -80,7 +80,7 @@ describe('CdpDecoder: WebSocket', () => {
     const events = cdpSession(new CdpDecoder());
     expect(events.find((e) => e.type === 'gap')).toMatchObject({ channel: 'b', reason: 'epoch', seq: 0, since: 11, epoch: 'E2' });
     const errors = events.filter((e) => e.type === 'error');
-    expect(errors.map((e) => e.type === 'error' && e.code)).toEqual(['RXMUX_ERR_MALFORMED_JSON', 'RXMUX_ERR_INVALID_BINARY_HEADER']);
+    expect(errors.map((e) => e.code)).toEqual(['RXMUX_ERR_MALFORMED_JSON', 'RXMUX_ERR_INVALID_BINARY_HEADER']);
     expect(JSON.stringify(events)).not.toMatch(/r-secret|token=secret|s-1/);
   });
 
@@ -116,7 +116,7 @@ describe('CdpDecoder: EventSource', () => {
     expect(f[1]).toMatchObject({ seq: 6, epoch: 'Xk3p', data: { home: 1 } });
     expect(f[2]).toMatchObject({ seq: 3, epoch: 'Q8vT', binary: { length: 3, head: '0102ff' } });
     expect(out.find((e) => e.type === 'gap')).toMatchObject({ channel: 'score', transport: 'sse', reason: 'history', seq: 40, epoch: 'N3w' });
-    expect(out.filter((e) => e.type === 'status').map((e) => e.type === 'status' && e.to)).toEqual(['open', 'reconnecting', 'open']);
+    expect(out.filter((e) => e.type === 'status').map((e) => e.to)).toEqual(['open', 'reconnecting', 'open']);
   });
 
   it('reads epochs from cursors, ignoring malformed parts', () => {
@@ -166,7 +166,7 @@ describe('decodeHar', () => {
     expect(f.filter((e) => e.channel === 'player-1' && e.frame === 'publication').map((e) => e.data)).toEqual([{ bpm: 72 }, { bpm: 73 }]);
     expect(f.at(-1)?.binary).toEqual({ length: 3, head: '010203' });
     expect(f[3]?.at).toBe(time(0.4) * 1000);
-    const statuses = result.events.filter((e) => e.type === 'status').map((e) => e.type === 'status' && e.to);
+    const statuses = result.events.filter((e) => e.type === 'status').map((e) => e.to);
     expect(statuses).toEqual(['connecting', 'open', 'closed']);
   });
 

@@ -24,16 +24,17 @@ const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const CHROMIUM = process.env.RXMUX_CHROMIUM ?? '/usr/bin/chromium';
 const poll = { timeout: 15_000, interval: 100 };
 
-let server: Server;
-let wss: WebSocketServer;
+// Undefined until beforeAll gets that far: afterAll cleans up what was started, also after a failed start.
+let server: Server | undefined;
+let wss: WebSocketServer | undefined;
 let origin: string;
-let context: BrowserContext;
-let profile: string;
+let context: BrowserContext | undefined;
+let profile: string | undefined;
 let extensionId: string;
 
 /** A tiny rxmux server: welcome, subscribed, a publication per channel, a response, a binary echo. */
-function startWs(): WebSocketServer {
-  const ws = new WebSocketServer({ server, path: '/rt', handleProtocols: (protocols) => (protocols.has('rxmux.v1') ? 'rxmux.v1' : false) });
+function startWs(http: Server): WebSocketServer {
+  const ws = new WebSocketServer({ server: http, path: '/rt', handleProtocols: (protocols) => (protocols.has('rxmux.v1') ? 'rxmux.v1' : false) });
   ws.on('connection', (socket) => {
     socket.on('message', (raw, isBinary) => {
       const { frames } = decode(isBinary ? new Uint8Array(raw as Buffer) : (raw as Buffer).toString());
@@ -60,7 +61,7 @@ async function buildExtension(): Promise<void> {
 
 /** The extension's service worker now (Chrome may have stopped and restarted it since). */
 async function serviceWorker(): Promise<Worker> {
-  return context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: 15_000 }));
+  return context!.serviceWorkers()[0] ?? (await context!.waitForEvent('serviceworker', { timeout: 15_000 }));
 }
 
 /** Opens `path` on the test server in a new tab; returns the page and its tab id (found as the tab that was not there before). */
@@ -68,7 +69,7 @@ async function openTab(path: string): Promise<{ page: Page; tabId: number }> {
   interface Tabs { tabs: { query(query: object): Promise<{ id?: number }[]> } }
   const ids = async (): Promise<number[]> => (await serviceWorker()).evaluate(async () => (await (globalThis as unknown as { chrome: Tabs }).chrome.tabs.query({})).map((t) => t.id ?? -1));
   const before = new Set(await ids());
-  const page = await context.newPage();
+  const page = await context!.newPage();
   await page.goto(`${origin}${path}`);
   let tabId: number | undefined;
   await expect.poll(async () => (tabId = (await ids()).find((id) => !before.has(id))), poll).toBeDefined();
@@ -76,7 +77,7 @@ async function openTab(path: string): Promise<{ page: Page; tabId: number }> {
 }
 
 async function openPanel(tabId: number, viewport = { width: 1280, height: 720 }): Promise<Page> {
-  const panel = await context.newPage();
+  const panel = await context!.newPage();
   await panel.setViewportSize(viewport);
   await panel.goto(`chrome-extension://${extensionId}/panel.html?tabId=${tabId}`);
   return panel;
@@ -97,14 +98,15 @@ const cell = (panel: Page, channel: string, col: string): Promise<string | null>
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`node scripts/ensure-chromium.mjs\``);
   await buildExtension();
-  server = createServer((req, res) => {
+  const http = createServer((req, res) => {
     const page = req.url === '/tap.html' ? TAP_PAGE : req.url === '/ws.html' ? WS_PAGE : undefined;
     res.writeHead(page === undefined ? 404 : 200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(page ?? 'not found');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  wss = startWs();
+  server = http;
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  wss = startWs(http);
   profile = mkdtempSync(join(tmpdir(), 'rxmux-devtools-e2e-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -26,7 +26,8 @@ export class FakeWindow {
     this.#listeners.delete(listener);
   }
 
-  postMessage(data: unknown, _targetOrigin?: string): void {
+  /** Posts `data` (a caller's target origin is not checked: everything here is one origin). */
+  postMessage(data: unknown): void {
     this.dispatch(structuredClone(data), this);
   }
 
@@ -119,22 +120,24 @@ export class FakeStorage implements StorageAreaLike {
   readonly data = new Map<string, string>();
   sets = 0;
 
-  async get(keys: string | string[]): Promise<Record<string, unknown>> {
+  get(keys: string | string[]): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
     for (const key of typeof keys === 'string' ? [keys] : keys) {
       const value = this.data.get(key);
       if (value !== undefined) out[key] = JSON.parse(value);
     }
-    return out;
+    return Promise.resolve(out);
   }
 
-  async set(items: Record<string, unknown>): Promise<void> {
+  set(items: Record<string, unknown>): Promise<void> {
     this.sets++;
     for (const [key, value] of Object.entries(items)) this.data.set(key, JSON.stringify(value));
+    return Promise.resolve();
   }
 
-  async remove(keys: string | string[]): Promise<void> {
+  remove(keys: string | string[]): Promise<void> {
     for (const key of typeof keys === 'string' ? [keys] : keys) this.data.delete(key);
+    return Promise.resolve();
   }
 }
 

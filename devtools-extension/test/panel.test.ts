@@ -64,10 +64,10 @@ afterEach(() => {
 
 const logRows = (): HTMLElement[] => within(getByRole(root, 'grid', { name: 'Messages' })).queryAllByRole('row');
 const channelRow = (name: string): HTMLElement => root.querySelector(`tr[data-channel="${name}"]`) as HTMLElement;
-const cell = (name: string, col: string): string | null | undefined => channelRow(name)?.querySelector(`[data-col="${col}"]`)?.textContent;
+const cell = (name: string, col: string): string | undefined => root.querySelector(`tr[data-channel="${name}"] [data-col="${col}"]`)?.textContent;
 const summary = (): string => getByRole(root, 'toolbar').querySelector('[role="status"]')?.textContent ?? '';
 const select = (label: string, value: string): void => {
-  const el = getByRole(root, 'combobox', { name: label }) as HTMLSelectElement;
+  const el = getByRole<HTMLSelectElement>(root, 'combobox', { name: label });
   el.value = value;
   fireEvent.change(el);
 };
@@ -233,22 +233,22 @@ describe('detail', () => {
   it('shows a binary payload as its size and a hex dump', () => {
     mount();
     source.emit(session());
-    fireEvent.click(logRows().find((r) => r.textContent?.includes('binary')) as HTMLElement);
+    fireEvent.click(logRows().find((r) => r.textContent.includes('binary')) as HTMLElement);
     const detail = getByRole(root, 'complementary', { name: 'Detail' });
     expect(detail.textContent).toContain('Binary, 4,096 bytes (first 64 shown)');
-    const dump = within(detail).getByLabelText('Hex dump').textContent ?? '';
+    const dump = within(detail).getByLabelText('Hex dump').textContent;
     expect(dump.split('\n')[0]).toBe(`00000000  ${'de ad be ef '.repeat(4).trim()}  ${'....'.repeat(4)}`);
     expect(dump.split('\n')).toHaveLength(4);
-    expect(logRows().find((r) => r.textContent?.includes('binary'))?.textContent).toContain('binary 4.1 kB  de ad be ef');
+    expect(logRows().find((r) => r.textContent.includes('binary'))?.textContent).toContain('binary 4.1 kB  de ad be ef');
   });
 
   it('shows JSON as a collapsible tree, built when opened', () => {
     mount();
     source.emit(session());
-    fireEvent.click(logRows().find((r) => r.textContent?.includes('nested')) as HTMLElement);
+    fireEvent.click(logRows().find((r) => r.textContent.includes('nested')) as HTMLElement);
     const detail = getByRole(root, 'complementary', { name: 'Detail' });
     const nodes = detail.querySelectorAll('details');
-    const nested = [...nodes].find((d) => d.querySelector('summary')?.textContent?.startsWith('nested')) as HTMLDetailsElement;
+    const nested = [...nodes].find((d) => d.querySelector('summary')?.textContent.startsWith('nested')) as HTMLDetailsElement;
     expect(nested.open).toBe(false);
     expect(nested.querySelector('.json-children')).toBeNull();
     nested.open = true;
@@ -287,6 +287,7 @@ describe('export and import', () => {
     mount();
     source.emit([
       ...session(),
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- `link` is a key of the JSON data, not String.prototype.link (the rule looks it up on JsonValue's `string` member)
       { type: 'frame', conn: 'c1', at: T0 + 2700, dir: 'out', transport: 'ws', frame: 'message', channel: 'auth', bytes: 80, data: { token: 'abc', nested: { Authorization: 'Bearer xyz' }, jwt: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig', link: 'https://x.test/cb?access_token=s3cret', ok: 'fine' } },
     ]);
     fireEvent.click(getByRole(root, 'button', { name: 'Export' }));

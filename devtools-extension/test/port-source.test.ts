@@ -19,7 +19,7 @@ class Browser {
   readonly ports: FakePort[] = [];
 
   #start(): Router {
-    return new Router({ storage: this.storage, sendToTab: async () => undefined, flushDelay: 1 });
+    return new Router({ storage: this.storage, sendToTab: () => Promise.resolve(), flushDelay: 1 });
   }
 
   connect(name: string, sender?: PortLike['sender']): FakePort {

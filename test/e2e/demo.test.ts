@@ -48,8 +48,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await demo?.kill();
+  // Set for every test, but afterAll also runs when beforeAll failed before starting them.
+  await (browser as Browser | undefined)?.close();
+  await (demo as DemoProcess | undefined)?.kill();
 });
 
 describe('the recorder page in Chromium', () => {
@@ -114,7 +115,7 @@ describe('the recorder page in Chromium', () => {
     const down = outage();
     await demo.kill('SIGKILL');
     await expect.poll(bannerStatus, poll).toBe('reconnecting');
-    const retryText = await page.locator('status-banner').evaluate((el) => el.shadowRoot?.textContent?.replace(/\s+/g, ' '));
+    const retryText = await page.locator('status-banner').evaluate((el) => el.shadowRoot?.textContent.replace(/\s+/g, ' '));
 
     expect(retryText).toMatch(/Reconnecting.*attempt \d+/); // with the next retry time
 

@@ -52,8 +52,8 @@ export class DemoProcess {
           resolve(match[1]);
         }
       };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
       child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`demo server exited with ${code}:\n${output}`));

@@ -5,7 +5,6 @@
  * @packageDocumentation
  */
 import browser from 'webextension-polyfill';
-import type { PortLike } from '../messaging/port.js';
 import { CDP_METHODS } from '../decode/cdp.js';
 import { Router, type DebuggeeLike, type DebuggerLike } from './router.js';
 

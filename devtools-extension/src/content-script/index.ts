@@ -3,7 +3,6 @@
  * @packageDocumentation
  */
 import browser from 'webextension-polyfill';
-import type { PortLike } from '../messaging/port.js';
 import { startBridge } from './bridge.js';
 
 startBridge(window, {

@@ -7,7 +7,6 @@
  */
 import browser from 'webextension-polyfill';
 import { PANEL_PORT } from '../messaging/runtime.js';
-import type { PortLike } from '../messaging/port.js';
 import { mountPanel } from '../panel/panel.js';
 import { createPortSource } from './port-source.js';
 import '../panel/panel.css';

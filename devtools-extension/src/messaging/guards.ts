@@ -42,7 +42,8 @@ export function isOneOf<const T extends string>(value: unknown, options: readonl
  */
 export function jsonLength(value: unknown): number | undefined {
   try {
-    return JSON.stringify(value)?.length;
+    // JSON.stringify returns undefined (despite its type) for undefined, functions and symbols.
+    return (JSON.stringify(value) as string | undefined)?.length;
   } catch {
     return undefined;
   }

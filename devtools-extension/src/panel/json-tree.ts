@@ -11,7 +11,10 @@ import { h } from './dom.js';
 /** Children shown per object or array before a "… n more" line. */
 const MAX_CHILDREN = 500;
 
-function leaf(value: JsonValue): HTMLElement {
+/** A value that is not an object or array: what `jsonNode` shows on one line. */
+type JsonScalar = Exclude<JsonValue, object>;
+
+function leaf(value: JsonScalar): HTMLElement {
   if (value === null) return h('span', { class: 'json-null' }, 'null');
   switch (typeof value) {
     case 'string':
@@ -21,6 +24,7 @@ function leaf(value: JsonValue): HTMLElement {
     case 'boolean':
       return h('span', { class: 'json-boolean' }, String(value));
     default:
+      // Never, by type; a value outside JSON (an `undefined` field) still shows as JavaScript prints it.
       return h('span', {}, String(value));
   }
 }

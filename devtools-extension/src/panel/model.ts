@@ -162,7 +162,8 @@ export function jsonPreview(value: JsonValue | undefined, max = 300): string {
   try {
     text = JSON.stringify(value);
   } catch {
-    return String(value);
+    // Only an object can fail (a cycle): it has no JSON text, so the preview names what it is, "[object Object]".
+    return Object.prototype.toString.call(value);
   }
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }

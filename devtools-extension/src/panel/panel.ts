@@ -73,6 +73,11 @@ function transitionText(t: Transition): string {
   return parts.join(' ');
 }
 
+/** A connection as rows name it: its URL once known (empty until its `connection` event), else its id. */
+function connectionName(info: ConnectionInfo | undefined, id: string): string {
+  return info === undefined || info.url === '' ? id : info.url;
+}
+
 function actionText(action: DebugAction): string {
   switch (action.type) {
     case 'drop':
@@ -384,7 +389,7 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
         h(
           'tr',
           { 'data-channel': c.channel, class: `${selectedRow ? 'selected' : ''}${c.state === 'left' ? ' left' : ''}${c.paused ? ' paused' : ''}`, title: 'Show this channel’s messages', onclick: () => setFilter({ ...filter, channel: selectedRow ? '' : c.channel }) },
-          h('td', { class: 'ch-name' }, h('span', { class: `dot ${c.state === 'left' ? 'status-closed' : c.paused ? 'status-reconnecting' : 'status-open'}`, 'aria-hidden': 'true' }), c.channel, multi ? h('span', { class: 'muted' }, ` ${conn?.url || c.conn}`) : undefined, c.paused ? h('span', { class: 'badge' }, 'paused') : undefined),
+          h('td', { class: 'ch-name' }, h('span', { class: `dot ${c.state === 'left' ? 'status-closed' : c.paused ? 'status-reconnecting' : 'status-open'}`, 'aria-hidden': 'true' }), c.channel, multi ? h('span', { class: 'muted' }, ` ${connectionName(conn, c.conn)}`) : undefined, c.paused ? h('span', { class: 'badge' }, 'paused') : undefined),
           h('td', { class: 'num' }, c.transport),
           h('td', { class: 'num', 'data-col': 'subscribers' }, c.subscribers === undefined ? '–' : String(c.subscribers)),
           h('td', { class: 'num', 'data-col': 'in' }, formatCount(c.messagesIn)),
@@ -399,8 +404,26 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
           h(
             'td',
             { class: 'ch-actions' },
-            canAct ? h('button', { type: 'button', class: 'tb-button tb-text small', onclick: (e) => (e.stopPropagation(), act(c.conn, { type: c.paused ? 'resume' : 'pause', channel: c.channel })) }, c.paused ? 'Resume' : 'Pause') : undefined,
-            canAct ? h('button', { type: 'button', class: 'tb-button tb-text small', onclick: (e) => (e.stopPropagation(), openComposer(c)) }, 'Send…') : undefined,
+            canAct
+              ? h('button', {
+                  type: 'button',
+                  class: 'tb-button tb-text small',
+                  onclick: (e) => {
+                    e.stopPropagation();
+                    act(c.conn, { type: c.paused ? 'resume' : 'pause', channel: c.channel });
+                  },
+                }, c.paused ? 'Resume' : 'Pause')
+              : undefined,
+            canAct
+              ? h('button', {
+                  type: 'button',
+                  class: 'tb-button tb-text small',
+                  onclick: (e) => {
+                    e.stopPropagation();
+                    openComposer(c);
+                  },
+                }, 'Send…')
+              : undefined,
           ),
         ),
       );
@@ -479,7 +502,7 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
     const r = entry.record;
     const fields: [string, string][] = [
       ['Time', formatTime(r.at)],
-      ['Connection', model().connections.get(r.conn)?.url || r.conn],
+      ['Connection', connectionName(model().connections.get(r.conn), r.conn)],
     ];
     if (entry.channel !== undefined) fields.push(['Channel', entry.channel]);
     fields.push(['Type', entry.kind === 'panel-action' ? 'DevTools action' : entry.kind]);
@@ -495,7 +518,11 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
       if (r.binary !== undefined) body = hexView(r.binary.length, r.binary.head);
       else if (r.data !== undefined) body = jsonTree(r.data);
     } else {
-      const { conn: _conn, at: _at, type: _type, ...rest } = r;
+      // The record without the fields listed above it.
+      const rest: Record<string, JsonValue> = { ...r };
+      delete rest.conn;
+      delete rest.at;
+      delete rest.type;
       body = jsonTree(rest);
     }
     detail.replaceChildren(

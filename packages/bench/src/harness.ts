@@ -250,7 +250,7 @@ const ratio = (a: number | undefined, b: number | undefined): number => (a === u
 const x = (v: number): string => `${v.toFixed(2)}×`;
 
 function atLeast(target: string, m: Record<string, Record<string, number>>, key: string, factor: number, anchors: readonly string[]): Verdict {
-  const present = anchors.filter((a) => m[a]?.[key] !== undefined && Number.isFinite(m[a]?.[key]));
+  const present = anchors.filter((a) => Number.isFinite(m[a]?.[key]));
   const best = Math.max(...present.map((a) => m[a]?.[key] as number));
   const r = ratio(m.rxmux?.[key], best);
   return { target, met: r >= factor, detail: `rxmux / best of ${present.join(', ')} = ${x(r)}` };

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { AddressInfo } from 'node:net';
 import type { RxmuxServer } from '@rxmux/server';
 import type { RawData, WebSocket } from 'ws';
-import { CH, type Contender, type RawWsMessage } from './contenders.js';
+import type { Contender, RawWsMessage } from './contenders.js';
 import { serve } from './ipc.js';
 import { turn, wall, waitFor } from './util.js';
 
@@ -89,7 +89,7 @@ async function startSocketIo(): Promise<BenchServer> {
   const io = new SocketIoServer(http, { transports: ['websocket'], perMessageDeflate: false, httpCompression: false, serveClient: false });
   io.on('connection', (socket) => {
     socket.on('sub', (channel: string) => void socket.join(channel));
-    socket.on('msg', (_channel: string, _data: unknown) => received(1));
+    socket.on('msg', () => received(1));
     socket.on('req', (id: number, data: unknown) => socket.emit('res', id, data));
     socket.on('bin', (_channel: string, bytes: Buffer) => received(bytes.byteLength));
   });
@@ -99,7 +99,10 @@ async function startSocketIo(): Promise<BenchServer> {
     subscribers: (channel) => io.sockets.adapter.rooms.get(channel)?.size ?? 0,
     publish: (channel, data) => void io.to(channel).emit('pub', channel, data),
     close: async () => {
-      await new Promise((resolve) => io.close(resolve));
+      // Done when the HTTP server has closed (the callback); a failure on the way rejects.
+      await new Promise((resolve, reject) => {
+        io.close(resolve).catch(reject);
+      });
     },
   };
 }

@@ -72,7 +72,8 @@ function countFrames(data: unknown, direction: 'in' | 'out'): void {
   }
 }
 
-const NativeWebSocket = globalThis.WebSocket;
+// The DOM types declare both globals; a page may still lack one (the library falls back to long-poll without EventSource).
+const NativeWebSocket = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
 if (NativeWebSocket !== undefined) {
   class CountingWebSocket extends NativeWebSocket {
     constructor(url: string | URL, protocols?: string | string[]) {
@@ -90,7 +91,7 @@ if (NativeWebSocket !== undefined) {
   globalThis.WebSocket = CountingWebSocket;
 }
 
-const NativeEventSource = globalThis.EventSource;
+const NativeEventSource = (globalThis as { EventSource?: typeof EventSource }).EventSource;
 if (NativeEventSource !== undefined) {
   class CountingEventSource extends NativeEventSource {
     #live = true;
@@ -108,7 +109,7 @@ if (NativeEventSource !== undefined) {
       });
       // CLOSED after an error: the browser gave up and will not reconnect by itself.
       this.addEventListener('error', () => {
-        if (this.readyState === NativeEventSource.CLOSED) this.#release();
+        if (this.readyState === this.CLOSED) this.#release();
       });
     }
 

@@ -33,11 +33,14 @@ const conn = connect(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${locat
   reconnect: { initialDelay: 500, maxDelay: 5000 },
 });
 
-const grid = document.querySelector<HTMLElement>('#components');
-if (grid === null) throw new Error('index.html lacks #components');
+function missing(selector: string): never {
+  throw new Error(`index.html lacks ${selector}`);
+}
+
+const grid = document.querySelector<HTMLElement>('#components') ?? missing('#components');
 
 function instances(kind: Kind): LiveElement[] {
-  return [...grid!.querySelectorAll<LiveElement>(kind)];
+  return [...grid.querySelectorAll<LiveElement>(kind)];
 }
 
 /** Channel id of a new instance: the first keeps the plain name, later ones get `-2`, `-3`… (players: `player-N`). */
@@ -63,7 +66,7 @@ function add(kind: Kind): void {
     const next = KINDS.slice(KINDS.indexOf(kind) + 1)
       .map((k) => instances(k)[0])
       .find((e) => e !== undefined);
-    grid!.insertBefore(el, next ?? null);
+    grid.insertBefore(el, next ?? null);
   }
   refreshCounts();
 }

@@ -53,9 +53,6 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   const serveFile = staticFiles(pageDir);
   const sockets = new Set<Socket>();
   const knownChannels = new Set<string>();
-  // Assigned below, before the server listens: no request can arrive earlier.
-  let rt!: RxmuxServer;
-  let simulation!: Simulation;
 
   const api = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     if (path === '/demo/api/state' && req.method === 'GET') {
@@ -107,9 +104,10 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     socket.on('close', () => sockets.delete(socket));
   });
 
-  rt = createServer({ server: http, path: RT_PATH });
+  // `api` above reads these two: defined before the server listens, so before any request.
+  const rt = createServer({ server: http, path: RT_PATH });
   rt.onPresence((event) => knownChannels.add(event.channel));
-  simulation = startSimulation(rt, options.simulation ?? DEFAULT_SIMULATION);
+  const simulation = startSimulation(rt, options.simulation ?? DEFAULT_SIMULATION);
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

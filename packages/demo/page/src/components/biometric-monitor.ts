@@ -1,4 +1,4 @@
-import type { Connection, GapNotice } from '@rxmux/core';
+import type { Connection } from '@rxmux/core';
 import { css, html, svg, unsafeCSS } from 'lit';
 import { Subscription } from 'rxjs';
 import { cardCss, LiveElement } from './live-element';
@@ -42,7 +42,8 @@ export class BiometricMonitor extends LiveElement {
   }
 
   protected override live(conn: Connection): Subscription {
-    const channel = conn.channel<Beat>(this.player);
+    // Nothing checks what the server publishes on the way: a beat is checked before use.
+    const channel = conn.channel<Partial<Beat> | null>(this.player);
     const sub = new Subscription();
     sub.add(
       channel.subscribe({
@@ -55,7 +56,7 @@ export class BiometricMonitor extends LiveElement {
         error: () => (this.dataset.state = 'error'),
       }),
     );
-    sub.add(channel.gaps$.subscribe((_notice: GapNotice) => (this.gaps += 1)));
+    sub.add(channel.gaps$.subscribe(() => (this.gaps += 1)));
     return sub;
   }
 

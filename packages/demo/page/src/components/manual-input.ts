@@ -93,11 +93,12 @@ export class ManualInput extends LiveElement {
     const data = new FormData(form);
     const channel = this.#channel;
     if (channel === undefined) return;
+    const note = data.get('note');
     const entry: Entry = {
       key: this.#nextKey++,
       team: data.get('team') === 'away' ? 'away' : 'home',
       kind: (data.get('kind') as Kind | null) ?? 'goal',
-      note: String(data.get('note') ?? '').slice(0, 120),
+      note: typeof note === 'string' ? note.slice(0, 120) : '', // a text field: never a File
       state: 'pending',
       detail: '',
     };
