@@ -19,7 +19,7 @@
  * socket.closed(1000, '');
  */
 import { randomBytes } from 'node:crypto';
-import { channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type Payload } from '@rxmux/core/protocol';
+import { channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
 import type { Awaitable, Engine, HistoryResult, PresenceEvent, PresenceMember } from '../engines/engine.js';
 import { MemoryEngine } from '../engines/memory.js';
 import { resolveHeartbeat, resolveLimits, type Heartbeat, type Limits } from '../limits.js';
@@ -112,8 +112,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   state: CoreState = 'running';
   readonly limits: Limits;
   readonly heartbeat: Heartbeat;
-  readonly rate: { readonly rate: number; readonly burst: number };
-  readonly announced: { readonly maxFrameBytes: number; readonly maxBatch: number; readonly rate: number; readonly burst: number };
+  readonly rate: BucketRate;
+  readonly announced: ServerLimits;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
   readonly outbox: Outbox;

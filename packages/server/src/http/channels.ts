@@ -5,6 +5,7 @@
 import { channelIdProblem, ErrorCode, type ChannelErrorEvent } from '@rxmux/core/protocol';
 import type { HistoryResult } from '../engines/engine.js';
 import type { StreamHost } from '../core/server-core.js';
+import type { Subscriber } from '../core/hub.js';
 import type { ReplayGate } from '../core/replay-gate.js';
 
 /** A channel of an SSE / poll request that was refused; the others carry on. */
@@ -36,7 +37,7 @@ export async function admitChannels<P>(host: StreamHost<P>, principal: P, names:
  * `subscriber` to live delivery first, then reads every history and settles
  * the gate. The caller writes its opening and then releases each channel.
  */
-export async function catchUp<P>(host: StreamHost<P>, gate: ReplayGate, subscriber: Parameters<StreamHost<P>['subscribe']>[1], channels: readonly string[]): Promise<void> {
+export async function catchUp<P>(host: StreamHost<P>, gate: ReplayGate, subscriber: Subscriber, channels: readonly string[]): Promise<void> {
   for (const channel of [...gate.positions.keys()]) if (!channels.includes(channel)) gate.drop(channel);
   for (const channel of channels) {
     gate.hold(channel);

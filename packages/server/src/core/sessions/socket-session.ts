@@ -225,7 +225,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     this.lastSeen = now;
     const { frames, errors } = decode(data, this.host.limits);
     const count = frames.length + errors.length;
-    this.host.outbox.received(data, count);
+    this.host.outbox.countIn(data, count);
     if (!takeTokens(this.bucket, Math.max(1, count), now, this.host.rate)) {
       this.rateLimited(count);
       return;

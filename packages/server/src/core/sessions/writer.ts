@@ -76,7 +76,7 @@ export class Outbox {
   }
 
   /** Counts an incoming WebSocket message, measured as its UTF-8 (text) or byte length. */
-  received(data: string | Uint8Array, frames: number): void {
+  countIn(data: string | Uint8Array, frames: number): void {
     this.count('in', frames, utf8Length(data));
   }
 
