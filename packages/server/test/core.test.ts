@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, decode, encode, ErrorCode, type Frame } from '@rxmux/core/protocol';
-import { createServerCore, MemorySessionStore, type Awaitable, type Session, type ServerCore, type SessionStore, type SocketHandle, type Transport } from '../src/index.js';
+import { createServerCore, DEFAULT_LIMITS, MemorySessionStore, type Awaitable, type Session, type ServerCore, type SessionStore, type SocketHandle, type Transport } from '../src/index.js';
 
 /** A transport that records what the core writes; `close()` completes the handshake like a peer would. */
 class MemoryTransport implements Transport {
@@ -179,7 +179,7 @@ describe('the server core with an in-memory transport', () => {
   });
 
   it('holds the frames behind a hello while an asynchronous session store answers, then runs them in order', async () => {
-    const memory = new MemorySessionStore<null>(createServerCore().limits);
+    const memory = new MemorySessionStore<null>(DEFAULT_LIMITS);
     let answer: (() => void) | undefined;
     const slow: SessionStore<null> = {
       open: (name, principal, socket) => new Promise((resolve) => (answer = () => resolve(memory.open(name, principal, socket)))),
@@ -200,7 +200,7 @@ describe('the server core with an in-memory transport', () => {
   });
 
   it('keeps frame order and dedupe when the session answers its lookups asynchronously (a store like Redis)', async () => {
-    const memory = new MemorySessionStore<null>(createServerCore().limits);
+    const memory = new MemorySessionStore<null>(DEFAULT_LIMITS);
     /** A value a turn later, as from a round trip. */
     const later = async <T>(value: Awaitable<T>): Promise<T> => {
       const answer = await value;

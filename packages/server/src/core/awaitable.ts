@@ -26,3 +26,13 @@ export function after<T>(
   const next = then(value);
   return next instanceof Promise ? next : undefined;
 }
+
+/** Runs a call that may throw or reject (an engine's, a session store's): a failure is reported, never thrown, never left unhandled. */
+export function reported(call: () => unknown, onError: (error: unknown) => void): void {
+  try {
+    const result = call();
+    if (result instanceof Promise) result.catch(onError);
+  } catch (error) {
+    onError(error);
+  }
+}

@@ -5,6 +5,7 @@
  */
 import { encodeBinary, encodeText, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
 import type { Engine, EnginePublication } from '../engines/engine.js';
+import { reported } from './awaitable.js';
 
 /** One publication on its way to local subscribers, encoded on first use and then shared. */
 export class OutgoingPublication {
@@ -119,11 +120,6 @@ export class Hub {
 
   /** Runs an engine call that may throw or reject, reporting instead of crashing. */
   guard(call: () => unknown): void {
-    try {
-      const result = call();
-      if (result instanceof Promise) result.catch(this.onError);
-    } catch (error) {
-      this.onError(error);
-    }
+    reported(call, this.onError);
   }
 }

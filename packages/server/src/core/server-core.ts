@@ -24,10 +24,12 @@ import type { Awaitable, Engine, HistoryResult, PresenceEvent, PresenceMember } 
 import { MemoryEngine } from '../engines/memory.js';
 import { resolveHeartbeat, resolveLimits, type Heartbeat, type Limits } from '../limits.js';
 import type { ChannelAction, ChannelHandler, ConnectionInfo, CoreOptions, ServerMetrics } from '../types.js';
+import { reported } from './awaitable.js';
 import { Hooks } from './hooks.js';
 import { Hub, type Subscriber } from './hub.js';
 import { Router } from './router.js';
 import { ReceiptClock } from './sessions/receipts.js';
+import type { Session } from './sessions/session.js';
 import { MemorySessionStore, type SessionStore } from './sessions/session-store.js';
 import type { AppHost } from './sessions/handler-socket.js';
 import { SocketSession, type SocketHost } from './sessions/socket-session.js';
@@ -237,10 +239,14 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     const session = socket.session;
     if (session !== undefined) {
       // 1000 is the client's own close(): nobody will resume. Any other loss keeps the session for a while.
-      this.hub.guard(() => this.store.detach(session, socket, code !== CloseCode.Normal && this.state === 'running'));
+      this.detach(socket, session, code !== CloseCode.Normal && this.state === 'running');
       this.hooks.notify('onClose', socket.info, code, reason);
     }
     if (this.sockets.size === 0) this.allGone?.();
+  }
+
+  detach(socket: SocketSession<P>, session: Session<P>, keep: boolean): void {
+    reported(() => this.store.detach(session, socket, keep), (error) => this.hooks.error(error, socket.info));
   }
 
   rateLimited(socket: SocketSession<P>): void {

@@ -60,6 +60,8 @@ export interface SocketHost<P> {
   readonly receipts: ReceiptClock;
   /** The welcome went out: the session (new or resumed) is open on this socket. */
   welcomed(socket: SocketSession<P>): void;
+  /** Lets the store keep `session` for a resume (`keep`) or end it; never throws, failures are reported. */
+  detach(socket: SocketSession<P>, session: Session<P>, keep: boolean): void;
   /** The socket is gone; `code` and `reason` are the ones the server chose when it closed it. */
   closed(socket: SocketSession<P>, code: number, reason: string): void;
   /** The socket sent more than its rate allows; it is being closed with 1008. */
@@ -336,7 +338,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private welcome({ session, resumed }: OpenedSession<P>, named: boolean): Promise<void> | undefined {
     if (this.state !== 'attaching') {
       // Gone while the store answered: the client never saw this welcome. A resumed session stays resumable.
-      void this.host.store.detach(session, this, resumed);
+      this.host.detach(this, session, resumed);
       return undefined;
     }
     this.state = 'open';
