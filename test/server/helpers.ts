@@ -1,7 +1,7 @@
 /** Starts real servers on 127.0.0.1, port 0, and closes them after each test. */
 import { afterEach } from 'vitest';
 import type { WelcomeFrame } from '@rxmux/core/protocol';
-import { createServer, MemoryEngine, type Engine, type HistoryResult, type RxmuxServer, type ServerOptions } from '@rxmux/server';
+import { createServer, MemoryEngine, type AuthenticatedServerOptions, type Engine, type HistoryResult, type RxmuxServer, type ServerOptions } from '@rxmux/server';
 import { tclient, type TClient, type TClientOptions } from './tclient.js';
 
 export interface Running<P> {
@@ -22,11 +22,18 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-export async function start<P = null>(options: ServerOptions<P> = {}): Promise<Running<P>> {
-  const server = createServer<P>({ host: '127.0.0.1', port: 0, ...options });
+/** A server on 127.0.0.1, port 0 (closed after the test); its principal type is what `authenticate` returns, `null` without. */
+export function start(options?: ServerOptions<null>): Promise<Running<null>>;
+export function start<P>(options: AuthenticatedServerOptions<P>): Promise<Running<P>>;
+export function start<P>(options: AuthenticatedServerOptions<P> | ServerOptions<null> = {}): Promise<Running<P> | Running<null>> {
+  // The same call twice on purpose: each branch picks its overload (principal null without authenticate, P with it).
+  if (options.authenticate === undefined) return running(createServer({ host: '127.0.0.1', port: 0, ...options }), options.path);
+  return running(createServer({ host: '127.0.0.1', port: 0, ...options }), options.path);
+}
+
+async function running<P>(server: RxmuxServer<P>, path = '/rt'): Promise<Running<P>> {
   servers.push(server as RxmuxServer<unknown>);
   await server.ready();
-  const path = options.path ?? '/rt';
   const url = `ws://127.0.0.1:${server.port}${path}`;
   return {
     server,

@@ -6,7 +6,7 @@ import { connect, sleep, start } from './helpers.js';
 /** A second, well-behaved client must keep working while the other one misbehaves. */
 async function stillWorks(c: TClient, t: number): Promise<void> {
   c.send({ type: 'ping', t });
-  expect(await c.waitForFrame((f) => f.type === 'pong' && f.t === t)).toBeTruthy();
+  expect(await c.waitFor('pong')).toEqual({ type: 'pong', t });
 }
 
 describe('limits, each with its documented outcome', () => {

@@ -22,7 +22,7 @@ describe('graceful shutdown', () => {
     }
     await closing;
     expect(closes).toEqual([1001, 1001]);
-    await expect(connect(first.url)).rejects.toBeTruthy(); // stopped accepting
+    await expect(connect(first.url)).rejects.toMatchObject({ code: 'ECONNREFUSED' }); // stopped accepting: its own HTTP server is closed
     await first.server.close(); // idempotent
 
     const second = await start();

@@ -2,6 +2,10 @@
  * `@rxmux/server`: the Node server for protocol v1 (on `ws`), with channel
  * routing, auth, limits, heartbeat, SSE and long-poll endpoints, and engines.
  *
+ * `createServer` composes three parts that also stand alone: the HTTP door
+ * and routes, the server core (`createServerCore`, no `ws` in it: an adapter
+ * hands it open sockets), and the `ws` adapter.
+ *
  * @example
  * import { createServer } from '@rxmux/server';
  * const server = createServer({ port: 8080 });
@@ -11,10 +15,14 @@
  */
 export { createServer } from './server.js';
 export type {
+  Authenticate,
+  AuthenticatedServerOptions,
+  BaseServerOptions,
   ChannelAction,
   ChannelContext,
   ChannelHandler,
   ConnectionInfo,
+  CoreOptions,
   MessageContext,
   RequestContext,
   RequestResult,
@@ -34,8 +42,14 @@ export type {
   PresenceMember,
 } from './engines/engine.js';
 export { MemoryEngine, type MemoryEngineOptions } from './engines/memory.js';
-export { extractToken, type TokenSources } from './http.js';
-export type { ChannelError } from './sse.js';
+export { createServerCore, type CoreMetrics, type CoreState, type ServerCore } from './core/server-core.js';
+export type { SocketHandle, Transport } from './core/transport.js';
+export { MemorySessionStore, type OpenedSession, type SessionStore } from './core/sessions/session-store.js';
+export type { Session, SessionSocket } from './core/sessions/session.js';
+export type { Seen } from './core/sessions/dedupe.js';
+export { PendingRequest } from './core/sessions/requests.js';
+export { extractToken, type TokenSources } from './http/token.js';
+export type { ChannelError } from './http/channels.js';
 export type { PollEvent, StreamPublication } from '@rxmux/core/protocol';
 /** The WebSocket subprotocol (`rxmux.v1`) and protocol version the server speaks. */
 export { SUBPROTOCOL, PROTOCOL_VERSION } from '@rxmux/core/protocol';

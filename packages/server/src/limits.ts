@@ -17,6 +17,8 @@
  * | replyCacheSize           | 1 000     | request replies remembered per session for re-sent requests |
  */
 
+import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
+
 /** Every limit of a server. Pass a `Partial<Limits>` to `createServer` to change some. */
 export interface Limits {
   /** Largest WebSocket message accepted, in bytes. Larger ones close the socket with 1009. */
@@ -84,12 +86,24 @@ export interface Heartbeat {
 /** The default heartbeat: ping every 30 s, terminate after 45 s of silence (frozen). */
 export const DEFAULT_HEARTBEAT: Heartbeat = Object.freeze({ interval: 30_000, timeout: 45_000 });
 
-/** Merges user limits over the defaults and checks them (API misuse throws at once). */
+/**
+ * Merges user limits over the defaults and checks them. API misuse throws at
+ * once: an `RxmuxError` with `RXMUX_ERR_INVALID_ARGUMENT`.
+ */
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...partial });
   for (const [name, value] of Object.entries(limits)) {
-    if (typeof value !== 'number' || !(value > 0)) throw new RangeError(`limits.${name} must be a positive number`);
+    if (typeof value !== 'number' || !(value > 0)) throw new RxmuxError(ErrorCode.InvalidArgument, `limits.${name} must be a positive number`);
   }
   return limits;
+}
+
+/** Merges user heartbeat timing over the default and checks it (`RXMUX_ERR_INVALID_ARGUMENT` on misuse). */
+export function resolveHeartbeat(partial: Partial<Heartbeat> = {}): Heartbeat {
+  const heartbeat: Heartbeat = Object.freeze({ ...DEFAULT_HEARTBEAT, ...partial });
+  if (!(heartbeat.interval > 0) || !(heartbeat.timeout > heartbeat.interval)) {
+    throw new RxmuxError(ErrorCode.InvalidArgument, 'heartbeat: interval must be positive and timeout greater than interval');
+  }
+  return heartbeat;
 }
 

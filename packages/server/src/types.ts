@@ -4,6 +4,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JsonValue, Payload } from '@rxmux/core/protocol';
+import type { SessionStore } from './core/sessions/session-store.js';
 import type { Engine, PresenceEvent, PresenceMember } from './engines/engine.js';
 import type { Heartbeat, Limits } from './limits.js';
 
@@ -97,26 +98,17 @@ export interface ServerHooks<P = unknown> {
   onRateLimited?(info: ConnectionInfo<P>): void;
 }
 
-/** Options of `createServer`. */
-export interface ServerOptions<P = null> {
-  /** Attach to this HTTP server (Express, Fastify, plain node). Otherwise the server listens on `port`. */
-  readonly server?: HttpServer;
-  /** Port to listen on when no `server` is given (0: any free port). Default 0. */
-  readonly port?: number;
-  /** Host to listen on when no `server` is given. Default: all interfaces. */
-  readonly host?: string;
-  /** URL path of the WebSocket endpoint; SSE is at `{path}/sse`, long-poll at `{path}/poll`. Default `/rt`. */
-  readonly path?: string;
-  /**
-   * Authenticates an HTTP request (WebSocket upgrade, SSE, poll). Return the
-   * principal, or `null`/`undefined` to reject with 401 before any WebSocket
-   * exists. Read the token from a header, cookie or subprotocol: see {@link extractToken}.
-   */
-  readonly authenticate?: (request: IncomingMessage) => P | null | undefined | Promise<P | null | undefined>;
+/**
+ * Authenticates an HTTP request (WebSocket upgrade, SSE, poll): the principal,
+ * or `null`/`undefined` to refuse it with 401 before any WebSocket exists.
+ * Read the token from a header, cookie or subprotocol: see `extractToken`.
+ */
+export type Authenticate<P> = (request: IncomingMessage) => P | null | undefined | Promise<P | null | undefined>;
+
+/** Options of the server core (`createServerCore`), which `createServer` passes on. */
+export interface CoreOptions<P> {
   /** Decides subscribe and publish per channel. A refusal errors only that channel. Default: allow all. */
   readonly authorize?: (principal: P, channel: string, action: ChannelAction) => boolean | Promise<boolean>;
-  /** Origins allowed to connect (exact `scheme://host[:port]`). Others get 403. Requests without Origin (non-browsers) pass. Default: all. */
-  readonly allowedOrigins?: readonly string[];
   /** The engine (history, fan-out, presence). Default: a new `MemoryEngine` sized by `limits`. */
   readonly engine?: Engine;
   /** Limits to change (see `DEFAULT_LIMITS`). */
@@ -125,6 +117,37 @@ export interface ServerOptions<P = null> {
   readonly heartbeat?: Partial<Heartbeat>;
   /** Lifecycle hooks. */
   readonly hooks?: ServerHooks<P>;
+  /** Where sessions live between sockets. Default: a `MemorySessionStore` sized by `limits`. */
+  readonly sessions?: SessionStore<P>;
+}
+
+/** Options of `createServer` other than `authenticate`. */
+export interface BaseServerOptions<P> extends Omit<CoreOptions<P>, 'sessions'> {
+  /** Attach to this HTTP server (Express, Fastify, plain node). Otherwise the server listens on `port`. */
+  readonly server?: HttpServer;
+  /** Port to listen on when no `server` is given (0: any free port). Default 0. */
+  readonly port?: number;
+  /** Host to listen on when no `server` is given. Default: all interfaces. */
+  readonly host?: string;
+  /** URL path of the WebSocket endpoint; SSE is at `{path}/sse`, long-poll at `{path}/poll`. Default `/rt`. */
+  readonly path?: string;
+  /** Origins allowed to connect (exact `scheme://host[:port]`). Others get 403. Requests without Origin (non-browsers) pass. Default: all. */
+  readonly allowedOrigins?: readonly string[];
+}
+
+/**
+ * Options of `createServer`. Without `authenticate` every request is admitted
+ * and the principal is `null` (`ServerOptions<null>`, the default); with it,
+ * the principal is what it returns (see {@link AuthenticatedServerOptions}).
+ */
+export interface ServerOptions<P = null> extends BaseServerOptions<P> {
+  /** Authenticates each request (see {@link Authenticate}); only with a principal type other than `null`. */
+  readonly authenticate?: [P] extends [null] ? undefined : Authenticate<P>;
+}
+
+/** Options of `createServer` with `authenticate`: the principal type `P` is what it returns. */
+export interface AuthenticatedServerOptions<P> extends BaseServerOptions<P> {
+  readonly authenticate: Authenticate<P>;
 }
 
 /** Counters of a server, read with `server.metrics()`. */

@@ -1,16 +1,32 @@
 /**
- * The thin `ws` adapter: turns a `ws` WebSocket into a {@link Transport} and
- * feeds its events to a {@link Session}. Nothing protocol-specific lives here.
+ * The `ws` adapter: everything that knows about `ws`. It owns the
+ * `WebSocketServer` (no server of its own: upgrades come from the HTTP
+ * server), completes admitted upgrades, checks the subprotocol, and turns
+ * each `ws` socket into a {@link Transport} for the core (WebSocket ping
+ * frames, `maxPayload`, sends with shared options). Nothing protocol-specific
+ * lives here.
+ *
+ * ```
+ *  upgrade ─▶ door.admit (403/401/503 as plain HTTP) ─▶ wss.handleUpgrade ─▶ rxmux.v1? ──no──▶ close 4406
+ *                                                                              │
+ *                                                core.opened(transport, principal) ◀── yes
+ *  ws 'message' ─▶ socket.message   ws 'pong' ─▶ socket.pong   ws 'close' ─▶ socket.closed
+ * ```
  */
-import { CloseCode } from '@rxmux/core/protocol';
-import type { RawData, WebSocket } from 'ws';
-import type { Session, Transport } from '../session.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CloseCode, SUBPROTOCOL } from '@rxmux/core/protocol';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { ServerCore } from '../core/server-core.js';
+import type { Transport } from '../core/transport.js';
+import type { Admission } from '../http/door.js';
+import { refuseUpgrade } from '../http/errors.js';
 
 // Shared send options: a write to every recipient of a publish must not allocate.
 const TEXT = Object.freeze({ binary: false });
 const BINARY = Object.freeze({ binary: true });
 
-/** A `ws` socket as a session transport (methods on the prototype: no closures per connection). */
+/** A `ws` socket as a core transport (methods on the prototype: no closures per connection). */
 class WsTransport implements Transport {
   constructor(private readonly ws: WebSocket) {}
 
@@ -35,33 +51,62 @@ class WsTransport implements Transport {
   }
 }
 
-/** Wraps a `ws` socket as a session transport. */
-export function wsTransport(ws: WebSocket): Transport {
-  return new WsTransport(ws);
+/** What the server composes: the upgrade handler and shutdown. */
+export interface WsAdapter {
+  /** Handles an HTTP upgrade for the WebSocket path: the door first, then the WebSocket handshake. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes the `WebSocketServer` (the core closes the sockets). */
+  close(): void;
+}
+
+/**
+ * Serves `core` over `ws`. `admit` is the HTTP door: it runs before any
+ * WebSocket exists, and its refusals are plain HTTP responses.
+ */
+export function wsAdapter<P>(core: ServerCore<P>, admit: (req: IncomingMessage) => Promise<Admission<P>>): WsAdapter {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: core.limits.maxFrameBytes, // larger messages close with 1009 before reaching the core
+    perMessageDeflate: false,
+    clientTracking: false,
+    // Select rxmux.v1 only; a token subprotocol offered next to it is read by authenticate, never selected.
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+
+  const connected = (ws: WebSocket, principal: P): void => {
+    if (ws.protocol !== SUBPROTOCOL) {
+      ws.on('error', () => undefined);
+      ws.close(CloseCode.UnsupportedProtocol, `subprotocol ${SUBPROTOCOL} required`);
+      return;
+    }
+    const socket = core.opened(new WsTransport(ws), principal);
+    // Text arrives UTF-8 validated by ws (invalid UTF-8 closes with 1007 before reaching us).
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      const bytes = bytesOf(data);
+      socket.message(isBinary ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    });
+    ws.on('pong', () => socket.pong());
+    ws.on('error', (error: Error) => socket.error(error));
+    ws.on('close', (code: number, reason: Buffer) => socket.closed(code, reason.toString('utf8')));
+  };
+
+  return {
+    upgrade(req, socket, head) {
+      const ignore = (): void => undefined; // a client vanishing during authenticate is not an error
+      socket.on('error', ignore);
+      void admit(req).then((admission) => {
+        socket.off('error', ignore);
+        if ('status' in admission) return refuseUpgrade(socket, admission.status, admission.message);
+        if (core.state !== 'running') return refuseUpgrade(socket, 503, 'server is shutting down');
+        if (socket.destroyed) return;
+        wss.handleUpgrade(req, socket, head, (ws) => connected(ws, admission.principal));
+      });
+    },
+    close: () => wss.close(),
+  };
 }
 
 function bytesOf(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-}
-
-/**
- * Routes a socket's events to its session. Text arrives already UTF-8
- * validated by `ws` (invalid UTF-8 closes with 1007 before reaching us) and
- * oversized messages are refused by `maxPayload` (close 1009).
- */
-export function bindSession<P>(ws: WebSocket, session: Session<P>, onError: (error: unknown) => void): void {
-  ws.on('message', (data: RawData, isBinary: boolean) => {
-    try {
-      const bytes = bytesOf(data);
-      session.receive(isBinary ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), Date.now());
-    } catch (error) {
-      // A bug of ours must cost this connection at most, never the process.
-      onError(error);
-      session.close(CloseCode.InternalError, 'internal error');
-    }
-  });
-  ws.on('pong', () => session.touch(Date.now()));
-  ws.on('error', onError);
-  ws.on('close', (code: number, reason: Buffer) => session.closed(code, reason.toString('utf8')));
 }

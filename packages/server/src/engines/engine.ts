@@ -77,11 +77,19 @@ export interface HistoryResult {
  * The contract between the server and its engine. Implementations must deliver
  * a channel's publications to the sink in seq order.
  *
- * Resume relies on one ordering rule: a publication that is not yet in what
- * `history()` returns must still reach the sink afterwards. The server adds a
- * subscriber to its hub *before* it reads the history, holds live
- * publications until the replay is written, and drops those the replay
- * already carried (by seq), so nothing is lost or doubled in between.
+ * Resume relies on two ordering rules, which the server's replay gate
+ * (`core/replay-gate.ts`) builds on: it subscribes *before* it reads the
+ * history, holds live publications until the replay is written, and drops
+ * those the replay already carried by (epoch, seq).
+ *
+ * 1. A publication that is not in what `history()` returns still reaches the
+ *    sink afterwards (nothing falls between the read and live delivery).
+ * 2. The sink receives a channel's publications in the order they were
+ *    sequenced, across epochs too, and every publication sequenced before a
+ *    history answer's snapshot reaches the sink before that answer resolves.
+ *    So a live publication of another epoch after an answer belongs to a newer
+ *    history, never an older one (an engine whose pub/sub may lag behind its
+ *    history reads must wait for it before answering).
  */
 export interface Engine {
   /** Starts the engine; from now on it delivers to `sink`. Called once by the server. */

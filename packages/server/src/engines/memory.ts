@@ -1,22 +1,28 @@
 /**
- * The default engine: one process, everything in memory, bounded.
+ * The default engine: one process, everything in memory, bounded. Like every
+ * engine it knows nothing of the server: the server passes its limits in.
  */
 import { randomBytes } from 'node:crypto';
-import type { Payload } from '@rxmux/core/protocol';
-import { DEFAULT_LIMITS } from '../limits.js';
+import { ErrorCode, RxmuxError, type Payload } from '@rxmux/core/protocol';
 import type { Engine, EnginePublication, EngineSink, HistoryResult, PresenceMember } from './engine.js';
 
 /** Options of {@link MemoryEngine}. */
 export interface MemoryEngineOptions {
-  /** Publications kept per channel. Default `DEFAULT_LIMITS.historySize` (100). */
+  /** Publications kept per channel. Default 100. */
   readonly historySize?: number;
-  /** How long a publication is kept, in ms. Default `DEFAULT_LIMITS.historyTtlMs` (5 min). */
+  /** How long a publication is kept, in ms. Default 5 min. */
   readonly historyTtlMs?: number;
   /** Channels whose history is kept; the least recently used is forgotten first. Default 10 000. */
   readonly historyChannels?: number;
   /** Clock in ms, for the history age bound. Default `Date.now`. */
   readonly now?: () => number;
 }
+
+/**
+ * The engine's own defaults (the same numbers as the server's `DEFAULT_LIMITS`,
+ * which `createServer` passes in; an engine imports nothing of the server).
+ */
+const DEFAULTS = Object.freeze({ historySize: 100, historyTtlMs: 5 * 60_000, historyChannels: 10_000 });
 
 /** A ring buffer of one channel's newest publications, in one epoch. */
 interface History {
@@ -52,12 +58,12 @@ export class MemoryEngine implements Engine {
   private readonly now: () => number;
 
   constructor(options: MemoryEngineOptions = {}) {
-    this.historySize = options.historySize ?? DEFAULT_LIMITS.historySize;
-    this.historyTtlMs = options.historyTtlMs ?? DEFAULT_LIMITS.historyTtlMs;
-    this.historyChannels = options.historyChannels ?? DEFAULT_LIMITS.historyChannels;
+    this.historySize = options.historySize ?? DEFAULTS.historySize;
+    this.historyTtlMs = options.historyTtlMs ?? DEFAULTS.historyTtlMs;
+    this.historyChannels = options.historyChannels ?? DEFAULTS.historyChannels;
     this.now = options.now ?? Date.now;
     if (!(this.historySize >= 1) || !(this.historyChannels >= 1) || !(this.historyTtlMs > 0)) {
-      throw new RangeError('MemoryEngine: historySize and historyChannels must be at least 1, historyTtlMs positive');
+      throw new RxmuxError(ErrorCode.InvalidArgument, 'MemoryEngine: historySize and historyChannels must be at least 1, historyTtlMs positive');
     }
   }
 
@@ -132,7 +138,6 @@ export class MemoryEngine implements Engine {
     this.sink = undefined;
   }
 
-  /** The channel's history, created (with a new epoch) when missing; marks it most recently used. */
   /**
    * The epoch told to subscribers of a channel with no history yet. The first
    * publish adopts it, so those subscribers see no false epoch change. Bounded
@@ -151,6 +156,7 @@ export class MemoryEngine implements Engine {
     return epoch;
   }
 
+  /** The channel's history, created (with a new epoch) when missing; marks it most recently used. */
   private historyOf(channel: string): History {
     let history = this.histories.get(channel);
     if (history === undefined) {

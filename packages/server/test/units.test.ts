@@ -1,9 +1,22 @@
-/** Unit tests of the server's pure parts: router, limits, memory engine. */
+/** Unit tests of the server's pure parts: router, limits, memory engine, pending requests, the dedupe window. */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, MemoryEngine, type EnginePublication } from '@rxmux/server';
-import { resolveLimits } from '../../packages/server/src/limits.js';
-import { Router } from '../../packages/server/src/router.js';
-import { PendingRequest } from '../../packages/server/src/resume.js';
+import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
+import { DEFAULT_HEARTBEAT, DEFAULT_LIMITS, MemoryEngine, PendingRequest, type EnginePublication } from '../src/index.js';
+import { Router } from '../src/core/router.js';
+import { DedupeWindow } from '../src/core/sessions/dedupe.js';
+import { resolveHeartbeat, resolveLimits } from '../src/limits.js';
+
+/** What `f` throws (undefined when it returns). */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+const misuse = { name: 'RxmuxError', code: ErrorCode.InvalidArgument };
 
 describe('Router', () => {
   it('prefers exact names, then the pattern with the most literal text, and forgets removed handlers', () => {
@@ -18,7 +31,9 @@ describe('Router', () => {
     expect(router.resolve('lobby')).toBe('fallback');
     removeLonger();
     expect(router.resolve('player-13')).toBe('any player'); // the memo was invalidated
-    expect(() => router.add('player-2', 'again')).toThrow(/already/);
+    expect(thrown(() => router.add('player-2', 'again'))).toMatchObject({ ...misuse, message: expect.stringMatching(/already/) });
+    expect(thrown(() => router.add('player-*', 'again'))).toMatchObject({ ...misuse, message: expect.stringMatching(/already/) });
+    expect(thrown(() => router.add('', 'empty'))).toMatchObject(misuse);
   });
 
   it('treats regex characters in patterns literally', () => {
@@ -38,10 +53,17 @@ describe('Router', () => {
 });
 
 describe('limits', () => {
-  it('resolves limits over frozen defaults and rejects nonsense', () => {
+  it('resolves limits over frozen defaults and rejects nonsense with RXMUX_ERR_INVALID_ARGUMENT', () => {
     expect(Object.isFrozen(DEFAULT_LIMITS)).toBe(true);
     expect(resolveLimits({ maxBatch: 8 })).toMatchObject({ maxBatch: 8, maxFrameBytes: 1024 * 1024 });
-    expect(() => resolveLimits({ rateBurst: 0 })).toThrow(RangeError);
+    expect(thrown(() => resolveLimits({ rateBurst: 0 }))).toBeInstanceOf(RxmuxError);
+    expect(thrown(() => resolveLimits({ rateBurst: 0 }))).toMatchObject({ ...misuse, message: 'limits.rateBurst must be a positive number' });
+  });
+
+  it('resolves the heartbeat and rejects a timeout not above the interval', () => {
+    expect(resolveHeartbeat({ interval: 10 })).toEqual({ interval: 10, timeout: DEFAULT_HEARTBEAT.timeout });
+    expect(thrown(() => resolveHeartbeat({ interval: 100, timeout: 100 }))).toMatchObject(misuse);
+    expect(thrown(() => resolveHeartbeat({ interval: 0 }))).toMatchObject(misuse);
   });
 });
 
@@ -79,6 +101,15 @@ describe('MemoryEngine', () => {
     expect(engine.history('a', 1, 10)).toMatchObject({ complete: false, publications: [] });
   });
 
+  it('has its own defaults, the numbers of DEFAULT_LIMITS, and rejects nonsense options', () => {
+    const engine = new MemoryEngine();
+    for (let i = 0; i <= DEFAULT_LIMITS.historySize; i++) engine.publish('a', i);
+    const history = engine.history('a', 0, 10_000);
+    expect(history.publications).toHaveLength(DEFAULT_LIMITS.historySize);
+    expect(history.complete).toBe(false);
+    expect(thrown(() => new MemoryEngine({ historySize: 0 }))).toMatchObject(misuse);
+  });
+
   it('forgets the least recently published channel beyond historyChannels', () => {
     const engine = new MemoryEngine({ historyChannels: 2 });
     engine.publish('a', 1);
@@ -108,5 +139,22 @@ describe('PendingRequest', () => {
     late.abort();
     late.abort();
     expect([signal.aborted, fired]).toEqual([true, 1]);
+  });
+});
+
+describe('DedupeWindow', () => {
+  it('answers running, then the remembered answer, and forgets the oldest id beyond its size', () => {
+    const window = new DedupeWindow(2);
+    expect(window.seen(1)).toBeUndefined();
+    window.started(1);
+    expect(window.seen(1)).toBe('running');
+    window.finished(1, 'ack 1');
+    expect(window.seen(1)).toEqual({ answer: 'ack 1' });
+    window.finished(2, 'ack 2');
+    window.finished(3, 'ack 3');
+    expect([window.seen(1), window.seen(2), window.seen(3)]).toEqual([undefined, { answer: 'ack 2' }, { answer: 'ack 3' }]);
+    window.started(4);
+    window.stop();
+    expect(window.seen(4)).toBeUndefined();
   });
 });

@@ -4,7 +4,8 @@
  * recipients (text envelope, its UTF-8 bytes, binary frame, SSE data line).
  */
 import { encodeBinary, encodeText, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
-import type { Engine, EnginePublication } from './engines/engine.js';
+import type { Engine, EnginePublication } from '../engines/engine.js';
+import { reported } from './awaitable.js';
 
 /** One publication on its way to local subscribers, encoded on first use and then shared. */
 export class OutgoingPublication {
@@ -18,10 +19,6 @@ export class OutgoingPublication {
 
   get channel(): string {
     return this.publication.channel;
-  }
-
-  get isBinary(): boolean {
-    return this.publication.data instanceof Uint8Array;
   }
 
   /**
@@ -46,7 +43,7 @@ export class OutgoingPublication {
    * `maxFrameBytes`: bytes for a binary frame, UTF-16 code units for text.
    */
   get size(): number {
-    return this.isBinary ? this.binary.byteLength : this.text.length;
+    return this.binary?.byteLength ?? this.text.length;
   }
 
   /** {@link text} as UTF-8, so a lone publication is sent to every socket from one buffer. */
@@ -54,10 +51,10 @@ export class OutgoingPublication {
     return (this.bytesCache ??= Buffer.from(this.text, 'utf8'));
   }
 
-  /** The binary frame (bytes data only). */
-  get binary(): Uint8Array {
+  /** The binary frame of a bytes publication; `undefined` for JSON data (see {@link text}). */
+  get binary(): Uint8Array | undefined {
     const data = this.publication.data;
-    if (!(data instanceof Uint8Array)) throw new TypeError('not a binary publication');
+    if (!(data instanceof Uint8Array)) return undefined;
     return (this.binaryCache ??= encodeBinary({ type: 'publication', channel: this.channel, data, seq: this.publication.seq }));
   }
 
@@ -123,11 +120,6 @@ export class Hub {
 
   /** Runs an engine call that may throw or reject, reporting instead of crashing. */
   guard(call: () => unknown): void {
-    try {
-      const result = call();
-      if (result instanceof Promise) result.catch(this.onError);
-    } catch (error) {
-      this.onError(error);
-    }
+    reported(call, this.onError);
   }
 }

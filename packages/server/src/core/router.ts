@@ -6,6 +6,7 @@
  * channel name, never per frame). The memo is bounded so hostile clients
  * inventing channel names cannot grow it without limit.
  */
+import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
 
 /** Most channel names whose pattern resolution is remembered. */
 const MEMO_LIMIT = 10_000;
@@ -35,11 +36,15 @@ export class Router<H> {
   private patterns: PatternEntry<H>[] = [];
   private readonly memo = new Map<string, H | null>();
 
-  /** Registers `handler` for a channel or pattern. Returns a function that removes it. */
+  /**
+   * Registers `handler` for a channel or pattern. Returns a function that
+   * removes it. Throws `RXMUX_ERR_INVALID_ARGUMENT` for an empty name or a
+   * name that already has a handler.
+   */
   add(name: string, handler: H): () => void {
-    if (typeof name !== 'string' || name.length === 0) throw new TypeError('handle(): channel or pattern must be a non-empty string');
+    if (typeof name !== 'string' || name.length === 0) throw misuse('handle(): channel or pattern must be a non-empty string');
     if (isPattern(name)) {
-      if (this.patterns.some((p) => p.pattern === name)) throw new Error(`handle(): pattern ${name} already has a handler`);
+      if (this.patterns.some((p) => p.pattern === name)) throw misuse(`handle(): pattern ${name} already has a handler`);
       const entry: PatternEntry<H> = { pattern: name, regex: patternRegex(name), handler };
       this.patterns = [...this.patterns, entry].sort((a, b) => literalLength(b.pattern) - literalLength(a.pattern));
       this.memo.clear();
@@ -48,7 +53,7 @@ export class Router<H> {
         this.memo.clear();
       };
     }
-    if (this.exact.has(name)) throw new Error(`handle(): channel ${name} already has a handler`);
+    if (this.exact.has(name)) throw misuse(`handle(): channel ${name} already has a handler`);
     this.exact.set(name, handler);
     return () => {
       if (this.exact.get(name) === handler) this.exact.delete(name);
@@ -69,6 +74,8 @@ export class Router<H> {
     return found ?? undefined;
   }
 }
+
+const misuse = (message: string): RxmuxError => new RxmuxError(ErrorCode.InvalidArgument, message);
 
 function literalLength(pattern: string): number {
   return pattern.replaceAll('*', '').length;

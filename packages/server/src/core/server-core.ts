@@ -1,0 +1,379 @@
+/**
+ * The server core: everything rxmux does over an open WebSocket, with no
+ * `ws` and no HTTP in it (as graphql-ws's `makeServer`). A transport adapter
+ * hands it sockets that are already open and authenticated; the HTTP door
+ * hands it SSE and long-poll streams through {@link ServerCore.streams}.
+ *
+ * ```
+ *  adapter ── opened(transport, principal) ──▶ SocketSession ──▶ message / pong / closed
+ *  http ───── streams (hub, history, presence, hooks) ──▶ SSE streams, polls
+ *  publish() ─▶ engine (seq, history, fan-out) ─▶ hub ─▶ sockets / streams / polls
+ *                 sessions ◀── hello ──  SessionStore (what a resume needs)
+ * ```
+ *
+ * @example
+ * const core = createServerCore({ limits: { maxBatch: 64 } });
+ * core.handle('echo', { onRequest: (_ctx, data) => data });
+ * const socket = core.opened(transport, principal);   // transport: send, close, terminate, ping, bufferedAmount
+ * socket.message('[2,1]');                              // hello → welcome through transport.send
+ * socket.closed(1000, '');
+ */
+import { randomBytes } from 'node:crypto';
+import { channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
+import type { Awaitable, Engine, HistoryResult, PresenceEvent, PresenceMember } from '../engines/engine.js';
+import { MemoryEngine } from '../engines/memory.js';
+import { resolveHeartbeat, resolveLimits, type Heartbeat, type Limits } from '../limits.js';
+import type { ChannelAction, ChannelHandler, ConnectionInfo, CoreOptions, ServerMetrics } from '../types.js';
+import { reported } from './awaitable.js';
+import { Hooks } from './hooks.js';
+import { Hub, type Subscriber } from './hub.js';
+import { Router } from './router.js';
+import { ReceiptClock } from './sessions/receipts.js';
+import type { Session } from './sessions/session.js';
+import { MemorySessionStore, type SessionStore } from './sessions/session-store.js';
+import type { AppHost } from './sessions/handler-socket.js';
+import { SocketSession, type SocketHost } from './sessions/socket-session.js';
+import type { SocketHandle, Transport } from './transport.js';
+import type { ChannelHost } from './sessions/subscriptions.js';
+import { Outbox, type Traffic } from './sessions/writer.js';
+
+/** How long `close()` waits for clients to finish the close handshake before terminating them. */
+const CLOSE_GRACE_MS = 3_000;
+
+/** Where the core stands: accepting, shutting down, or shut down. */
+export type CoreState = 'running' | 'closing' | 'closed';
+
+/** The core's counters: `ServerMetrics` without what the HTTP door counts. */
+export type CoreMetrics = Omit<ServerMetrics, 'rejected'>;
+
+/** Something the core must end on shutdown and pings every heartbeat: an SSE stream, a held poll. */
+export interface Endable {
+  end(code: number, reason: string): void;
+  ping(): void;
+}
+
+/** What the SSE and long-poll endpoints need from the core. */
+export interface StreamHost<P> {
+  readonly limits: Limits;
+  /** Never rejects: a throwing or rejecting authorize counts as a refusal (and is reported). */
+  authorize(principal: P, channel: string, action: ChannelAction): boolean | Promise<boolean>;
+  /** Live delivery of `channel` to `subscriber` starts (before its history is read). */
+  subscribe(channel: string, subscriber: Subscriber): void;
+  unsubscribe(channel: string, subscriber: Subscriber): void;
+  history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
+  /** Presence. */
+  join(channel: string, member: PresenceMember<P>): void;
+  leave(channel: string, session: string): void;
+  /** A stream started (SSE: `info`; a held poll: none): counted, pinged, ended on shutdown. */
+  opened(stream: Endable, info: ConnectionInfo<P> | undefined): void;
+  ended(stream: Endable, info: ConnectionInfo<P> | undefined, code: number, reason: string): void;
+  slowConsumer(info: ConnectionInfo<P>, buffered: number): void;
+  error(error: unknown, info?: ConnectionInfo<P>): void;
+}
+
+/** The rxmux server without `ws` and HTTP. */
+export interface ServerCore<P> {
+  readonly limits: Limits;
+  readonly heartbeat: Heartbeat;
+  readonly state: CoreState;
+  /**
+   * A WebSocket speaking `rxmux.v1` is open and its principal authenticated:
+   * the core takes it over. The adapter feeds the returned handle.
+   */
+  opened(transport: Transport, principal: P, now?: number): SocketHandle;
+  /** See `RxmuxServer.handle`. */
+  handle(channelOrPattern: string, handler: ChannelHandler<P>): () => void;
+  /** See `RxmuxServer.publish`. */
+  publish(channel: string, data: Payload): Promise<void>;
+  presence(channel: string): Promise<readonly PresenceMember<P>[]>;
+  onPresence(listener: (event: PresenceEvent<P>) => void): () => void;
+  metrics(): CoreMetrics;
+  /** For the SSE and long-poll endpoints. */
+  readonly streams: StreamHost<P>;
+  /** Closes every socket with 1001 after flushing, ends streams, waits (3 s at most), then ends sessions and stops the engine. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the server core.
+ *
+ * @example
+ * // an adapter for another WebSocket server
+ * const core = createServerCore<User>({ authorize: (user, channel) => channel.startsWith(user.team) });
+ * server.on('open', (ws) => {
+ *   const socket = core.opened(toTransport(ws), ws.user);
+ *   ws.on('message', (data) => socket.message(data));
+ *   ws.on('close', (code, reason) => socket.closed(code, reason));
+ * });
+ */
+export function createServerCore<P>(options: CoreOptions<P> = {}): ServerCore<P> {
+  return new Core(options);
+}
+
+class Core<P> implements ServerCore<P>, SocketHost<P> {
+  state: CoreState = 'running';
+  readonly limits: Limits;
+  readonly heartbeat: Heartbeat;
+  readonly rate: BucketRate;
+  readonly announced: ServerLimits;
+  readonly heartbeatInterval: number;
+  readonly store: SessionStore<P>;
+  readonly outbox: Outbox;
+  readonly receipts = new ReceiptClock();
+  readonly app: AppHost<P>;
+  readonly channels: ChannelHost<P>;
+  readonly streams: StreamHost<P>;
+  private readonly engine: Engine;
+  private readonly hub: Hub;
+  private readonly hooks: Hooks<P>;
+  private readonly router = new Router<ChannelHandler<P>>();
+  private readonly sockets = new Set<SocketSession<P>>();
+  private readonly endables = new Set<Endable>();
+  private readonly presenceListeners = new Set<(event: PresenceEvent<P>) => void>();
+  private readonly traffic: Traffic = { messagesIn: 0, framesIn: 0, bytesIn: 0, messagesOut: 0, framesOut: 0, bytesOut: 0 };
+  private readonly counters = { streams: 0, polls: 0, rateLimited: 0, slowConsumers: 0 };
+  private readonly timer: NodeJS.Timeout;
+  private closing: Promise<void> | undefined;
+  private allGone: (() => void) | undefined;
+
+  constructor(private readonly options: CoreOptions<P>) {
+    this.limits = resolveLimits(options.limits);
+    this.heartbeat = resolveHeartbeat(options.heartbeat);
+    const { historySize, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
+    this.rate = Object.freeze({ rate: ratePerSecond, burst: rateBurst });
+    this.announced = Object.freeze({ maxFrameBytes, maxBatch, rate: ratePerSecond, burst: rateBurst });
+    this.heartbeatInterval = this.heartbeat.interval;
+    this.hooks = new Hooks(options.hooks);
+    this.engine = options.engine ?? new MemoryEngine({ historySize, historyTtlMs, historyChannels });
+    this.hub = new Hub(this.engine, (error) => this.hooks.error(error));
+    this.store = options.sessions ?? new MemorySessionStore<P>(this.limits);
+    this.outbox = new Outbox(this.limits, this.traffic);
+    this.app = {
+      resolve: (channel) => this.router.resolve(channel),
+      authorize: (principal, channel, action) => this.authorize(principal, channel, action),
+      publish: (channel, data) => {
+        this.publish(channel, data).catch((error: unknown) => this.hooks.error(error));
+      },
+    };
+    this.channels = {
+      limits: this.limits,
+      join: (channel, subscriber, member) => {
+        this.hub.add(channel, subscriber);
+        this.hub.guard(() => this.engine.join(channel, member));
+      },
+      leave: (channel, subscriber, session) => {
+        this.hub.remove(channel, subscriber);
+        this.hub.guard(() => this.engine.leave(channel, session));
+      },
+      history: (channel, since, limit) => this.engine.history(channel, since, limit),
+    };
+    this.streams = this.makeStreamHost();
+    this.hub.guard(() =>
+      this.engine.start({
+        publication: (p) => this.hub.deliver(p),
+        // The engine hands back the members the server gave it: their principals are P.
+        presence: (event) => this.announce(event as PresenceEvent<P>),
+      }),
+    );
+    this.timer = setInterval(() => this.beat(), this.heartbeat.interval);
+    this.timer.unref();
+  }
+
+  // ---- the app's API -------------------------------------------------------------
+
+  opened(transport: Transport, principal: P, now = Date.now()): SocketHandle {
+    const socket = new SocketSession<P>(this, transport, randomBytes(12).toString('base64url'), principal, now);
+    this.sockets.add(socket);
+    if (this.state !== 'running') socket.close(CloseCode.GoingAway, 'going away'); // opened while shutting down
+    return socket;
+  }
+
+  handle(channelOrPattern: string, handler: ChannelHandler<P>): () => void {
+    if (typeof handler !== 'object' || handler === null) throw new RxmuxError(ErrorCode.InvalidArgument, 'handle(): handler must be an object');
+    return this.router.add(channelOrPattern, handler);
+  }
+
+  publish(channel: string, data: Payload): Promise<void> {
+    const problem = channelIdProblem(channel);
+    if (problem !== undefined) throw new RxmuxError(ErrorCode.InvalidArgument, `publish(): ${problem}`);
+    // Checked before the engine numbers it: a publication no subscriber could take must not take a seq.
+    const size = publicationSize(channel, data);
+    if (size > this.limits.maxFrameBytes) {
+      throw new RxmuxError(ErrorCode.FrameTooBig, `publish(): a publication of ${size} bytes on "${channel}" exceeds maxFrameBytes ${this.limits.maxFrameBytes}, what clients accept`);
+    }
+    if (this.state === 'closed') throw new RxmuxError(ErrorCode.ConnectionClosed, 'publish(): the server is closed');
+    try {
+      return Promise.resolve(this.engine.publish(channel, data)).then(() => undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async presence(channel: string): Promise<readonly PresenceMember<P>[]> {
+    // The engine hands back the members the server gave it: their principals are P.
+    return (await this.engine.presence(channel)) as readonly PresenceMember<P>[];
+  }
+
+  onPresence(listener: (event: PresenceEvent<P>) => void): () => void {
+    this.presenceListeners.add(listener);
+    return () => this.presenceListeners.delete(listener);
+  }
+
+  metrics(): CoreMetrics {
+    return { ...this.traffic, ...this.counters, connections: this.sockets.size, channels: this.hub.size, detachedSessions: this.store.detachedCount };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  // ---- SocketHost ------------------------------------------------------------------
+
+  welcomed(socket: SocketSession<P>): void {
+    this.hooks.notify('onConnect', socket.info);
+  }
+
+  closed(socket: SocketSession<P>, code: number, reason: string): void {
+    this.sockets.delete(socket);
+    const session = socket.session;
+    if (session !== undefined) {
+      // 1000 is the client's own close(): nobody will resume. Any other loss keeps the session for a while.
+      this.detach(socket, session, code !== CloseCode.Normal && this.state === 'running');
+      this.hooks.notify('onClose', socket.info, code, reason);
+    }
+    if (this.sockets.size === 0) this.allGone?.();
+  }
+
+  detach(socket: SocketSession<P>, session: Session<P>, keep: boolean): void {
+    reported(() => this.store.detach(session, socket, keep), (error) => this.hooks.error(error, socket.info));
+  }
+
+  rateLimited(socket: SocketSession<P>): void {
+    this.counters.rateLimited++;
+    this.hooks.notify('onRateLimited', socket.info);
+  }
+
+  slowConsumer(socket: SocketSession<P>, buffered: number): void {
+    this.counters.slowConsumers++;
+    this.hooks.notify('onSlowConsumer', socket.info, buffered);
+  }
+
+  error(error: unknown, socket?: SocketSession<P>): void {
+    this.hooks.error(error, socket?.info);
+  }
+
+  // ---- internals ---------------------------------------------------------------------
+
+  private makeStreamHost(): StreamHost<P> {
+    const { counters, hooks } = this;
+    return {
+      limits: this.limits,
+      authorize: (principal, channel, action) => this.authorize(principal, channel, action),
+      subscribe: (channel, subscriber) => this.hub.add(channel, subscriber),
+      unsubscribe: (channel, subscriber) => this.hub.remove(channel, subscriber),
+      history: (channel, since, limit) => this.engine.history(channel, since, limit),
+      join: (channel, member) => this.hub.guard(() => this.engine.join(channel, member)),
+      leave: (channel, session) => this.hub.guard(() => this.engine.leave(channel, session)),
+      opened: (endable, info) => {
+        this.endables.add(endable);
+        if (this.state !== 'running') {
+          // Admitted while shutdown was already ending streams (authorize or history was awaited): end it too.
+          queueMicrotask(() => endable.end(CloseCode.GoingAway, 'going away'));
+        }
+        if (info === undefined) counters.polls++;
+        else {
+          counters.streams++;
+          hooks.notify('onConnect', info);
+        }
+      },
+      ended: (endable, info, code, reason) => {
+        if (!this.endables.delete(endable)) return;
+        if (info === undefined) counters.polls--;
+        else {
+          counters.streams--;
+          hooks.notify('onClose', info, code, reason);
+        }
+      },
+      slowConsumer: (info, buffered) => {
+        counters.slowConsumers++;
+        hooks.notify('onSlowConsumer', info, buffered);
+      },
+      error: (error, info) => hooks.error(error, info),
+    };
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'closing';
+    clearInterval(this.timer);
+    this.receipts.stop();
+    const gone = new Promise<void>((resolve) => {
+      this.allGone = resolve;
+      if (this.sockets.size === 0) resolve();
+    });
+    for (const socket of [...this.sockets]) socket.close(CloseCode.GoingAway, 'going away');
+    for (const endable of [...this.endables]) endable.end(CloseCode.GoingAway, 'going away');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([gone, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+    clearTimeout(timer);
+    for (const socket of [...this.sockets]) socket.abort();
+    try {
+      await this.store.clear();
+      await this.engine.close();
+    } catch (error) {
+      this.hooks.error(error);
+    }
+    this.state = 'closed';
+  }
+
+  private beat(): void {
+    const now = Date.now();
+    for (const socket of this.sockets) socket.heartbeat(now, this.heartbeat.timeout);
+    for (const endable of this.endables) endable.ping();
+  }
+
+  /** The app's authorize, made total: throwing or rejecting counts as a refusal. */
+  private authorize(principal: P, channel: string, action: ChannelAction): boolean | Promise<boolean> {
+    const authorize = this.options.authorize;
+    if (authorize === undefined) return true;
+    try {
+      const verdict = authorize(principal, channel, action);
+      if (typeof verdict === 'boolean') return verdict;
+      return Promise.resolve(verdict).then(
+        (ok) => ok === true,
+        (error: unknown) => {
+          this.hooks.error(error);
+          return false;
+        },
+      );
+    } catch (error) {
+      this.hooks.error(error);
+      return false;
+    }
+  }
+
+  private announce(event: PresenceEvent<P>): void {
+    for (const listener of this.presenceListeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.hooks.error(error);
+      }
+    }
+  }
+}
+
+/**
+ * The size of `data`'s publication frame as a client's decoder measures it
+ * (bytes for binary, UTF-16 code units for text, with the largest seq).
+ * Throws a `ProtocolError` when `data` cannot travel at all (not JSON, cyclic,
+ * nested too deep), so the app learns it from `publish()`.
+ */
+function publicationSize(channel: string, data: Payload): number {
+  if (data instanceof Uint8Array) return encodeBinary({ type: 'publication', channel, data: EMPTY, seq: 0 }).byteLength + data.byteLength;
+  const problem = dataProblem(data);
+  if (problem !== undefined) throw new ProtocolError(ErrorCode.InvalidField, `publish(): data ${problem}`);
+  return encodeText({ type: 'publication', channel, data, seq: Number.MAX_SAFE_INTEGER }).length;
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,149 @@
+/**
+ * Client `request` and `cancel` frames (PROTOCOL.md 5.10-5.13, 6.4): one
+ * handler run per request id and session, one answer (`response` or
+ * `request-error`), remembered within `limits.replyCacheSize` so a re-sent
+ * request gets it again; a re-sent id whose handler still runs is ignored
+ * (its one answer follows). `cancel` aborts the handler's `ctx.signal`.
+ */
+import { encodeText, ErrorCode, type JsonValue, type RequestFrame, type ServerFrame } from '@rxmux/core/protocol';
+import type { ChannelHandler, RequestContext, RequestResult } from '../../types.js';
+import { after } from '../awaitable.js';
+import type { Session } from './session.js';
+import type { HandlerSocket } from './handler-socket.js';
+
+/**
+ * A request whose handler is running. Its `AbortSignal` is created only when
+ * the handler reads `ctx.signal` (an `AbortController` costs microseconds, and
+ * most handlers never look at it); a cancel before that is remembered.
+ */
+export class PendingRequest {
+  #controller: AbortController | undefined;
+  #aborted = false;
+
+  /** Whether the client cancelled the request or the session ended. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** The signal handed to the handler as `ctx.signal`. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#controller?.abort();
+  }
+}
+
+/** Why a thrown value becomes a request-error: its own string `code` (and message), or a generic one that leaks nothing. */
+export function failureOf(error: unknown): { code: string; message: string } {
+  if (typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string') {
+    const message = (error as { message?: unknown }).message;
+    return { code: (error as { code: string }).code, message: typeof message === 'string' ? message : 'request failed' };
+  }
+  return { code: ErrorCode.Remote, message: 'the handler failed' };
+}
+
+/**
+ * Handles one `request` frame. Returns a promise only when something
+ * asynchronous (a session store lookup, authorize) holds the frames behind it.
+ */
+export function handleRequest<P>(socket: HandlerSocket<P>, frame: RequestFrame): Promise<void> | undefined {
+  const session = socket.session;
+  if (session === undefined) return undefined; // cannot happen: requests are only handled after hello
+  if (session.requests.has(frame.id)) return undefined; // still running here: its answer follows
+  return after(
+    session.reply(frame.id),
+    (cached) => {
+      if (cached !== undefined) return socket.writer.enqueue(cached);
+      return start(socket, session, frame);
+    },
+    (error: unknown) => {
+      socket.error(error);
+      socket.writer.frame({ type: 'request-error', id: frame.id, code: ErrorCode.Remote, message: 'the request could not be checked for duplicates' });
+    },
+  );
+}
+
+/** A `cancel`: aborts a running request and forgets its id. Unknown ids are ignored: the response may simply have crossed the cancel. */
+export function cancelRequest(session: Session<unknown> | undefined, id: number): void {
+  const pending = session?.requests.get(id);
+  session?.requests.delete(id);
+  pending?.abort();
+}
+
+function start<P>(socket: HandlerSocket<P>, session: Session<P>, frame: RequestFrame): Promise<void> | undefined {
+  const { channel, id } = frame;
+  const pending = new PendingRequest();
+  session.requests.set(id, pending);
+  return socket.authorized(
+    channel,
+    'publish',
+    () => {
+      if (pending.aborted) return; // cancelled while authorize ran
+      const handler = socket.handler(channel);
+      if (handler?.onRequest === undefined) {
+        session.requests.delete(id);
+        socket.writer.frame({ type: 'request-error', id, code: ErrorCode.NoHandler, message: `no request handler on ${channel}` });
+        return;
+      }
+      run(socket, session, handler, pending, frame);
+    },
+    () => {
+      session.requests.delete(id);
+      socket.writer.frame({ type: 'request-error', id, code: ErrorCode.Forbidden, message: `not allowed to send requests to ${channel}` });
+    },
+    () => {
+      // The socket went away while authorize ran: forget the request, so the client's re-send runs it.
+      if (session.requests.get(id) === pending) session.requests.delete(id);
+    },
+  );
+}
+
+/** Runs the handler; its first answer (return value, `ctx.reply` or `ctx.fail`, or a throw) is the one sent and remembered. */
+function run<P>(socket: HandlerSocket<P>, session: Session<P>, handler: ChannelHandler<P>, pending: PendingRequest, { channel, id, data }: RequestFrame): void {
+  let settled = false;
+  const settle = (frame: ServerFrame): void => {
+    if (settled) return;
+    settled = true;
+    if (pending.aborted || session.requests.get(id) !== pending) return; // cancelled: no answer
+    let envelope: string;
+    try {
+      envelope = encodeText(frame);
+    } catch (error) {
+      socket.error(error);
+      envelope = encodeText({ type: 'request-error', id, code: ErrorCode.Remote, message: 'the reply could not be encoded' });
+    }
+    session.replied(id, envelope);
+  };
+  const reply = (value: JsonValue): void => settle({ type: 'response', id, data: value });
+  const fail = (code: string, message: string): void => settle({ type: 'request-error', id, code, message });
+  const failed = (error: unknown): void => {
+    if (!pending.aborted) socket.error(error);
+    const { code, message } = failureOf(error);
+    fail(code, message);
+  };
+  const returned = (value: RequestResult): void => reply(value === undefined ? null : value);
+  const ctx: RequestContext<P> = {
+    ...socket.context(channel),
+    id,
+    get signal() {
+      return pending.signal;
+    },
+    reply,
+    fail,
+  };
+  try {
+    const result = handler.onRequest?.(ctx, data);
+    if (result instanceof Promise) result.then(returned, failed);
+    else returned(result);
+  } catch (error) {
+    failed(error);
+  }
+}

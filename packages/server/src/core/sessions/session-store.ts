@@ -1,0 +1,118 @@
+/**
+ * Where sessions live between sockets. The server asks the store at three
+ * moments: a `hello` opens a session (new, or resumed by id), a socket goes
+ * away (keep the session for a resume, or end it), the server shuts down.
+ *
+ * ```
+ *   hello{session?} ──▶ open(name, principal, socket) ──▶ { session, resumed }   (may be asynchronous)
+ *   socket gone     ──▶ detach(session, socket, keep)                            (fire and forget)
+ *   server.close()  ──▶ clear()                                                  (awaited)
+ * ```
+ *
+ * Every method may answer with a promise: a store that keeps sessions in
+ * Redis (so a client resumes on any node) answers `open` after a round trip;
+ * the socket holds the frames behind the `hello` until it has (they run in
+ * order afterwards). {@link MemorySessionStore} answers synchronously.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Awaitable } from '../../engines/engine.js';
+import type { Limits } from '../../limits.js';
+import { MemorySession, type Session, type SessionSocket } from './session.js';
+
+/** What {@link SessionStore.open} answers. */
+export interface OpenedSession<P> {
+  readonly session: Session<P>;
+  /** Whether the hello's session id named a session of the same principal, now attached to this socket. */
+  readonly resumed: boolean;
+}
+
+/** The sessions of a server, attached and detached. */
+export interface SessionStore<P> {
+  /**
+   * A hello arrived on `socket`. Resumes the session `name` names when it
+   * exists and belongs to the same principal (taking it over from a socket
+   * that still holds it: that one is `superseded()`), otherwise opens a new one.
+   */
+  open(name: string | undefined, principal: P, socket: SessionSocket): Awaitable<OpenedSession<P>>;
+  /**
+   * `socket` is gone: keep its session for a resume (`keep`), or end it (a
+   * normal close, or the server is shutting down). Does nothing when another
+   * socket took the session over meanwhile.
+   */
+  detach(session: Session<P>, socket: SessionSocket, keep: boolean): Awaitable<void>;
+  /** Sessions kept for a resume right now (`server.metrics().detachedSessions`). */
+  readonly detachedCount: number;
+  /** Ends every session (server shutdown). */
+  clear(): Awaitable<void>;
+}
+
+/**
+ * Sessions in this process. Detached sessions are kept for
+ * `limits.sessionTtlMs`, at most `limits.maxDetachedSessions` of them (the
+ * oldest detached is forgotten first).
+ */
+export class MemorySessionStore<P> implements SessionStore<P> {
+  private readonly sessions = new Map<string, MemorySession<P>>();
+  /** Detached sessions, oldest first. */
+  private readonly detached = new Set<MemorySession<P>>();
+
+  constructor(private readonly limits: Pick<Limits, 'sessionTtlMs' | 'maxDetachedSessions' | 'dedupeWindow' | 'replyCacheSize'>) {}
+
+  get detachedCount(): number {
+    return this.detached.size;
+  }
+
+  open(name: string | undefined, principal: P, socket: SessionSocket): OpenedSession<P> {
+    const known = name === undefined ? undefined : this.sessions.get(name);
+    if (known !== undefined && samePrincipal(known.principal, principal)) {
+      this.detached.delete(known);
+      clearTimeout(known.expiry);
+      known.expiry = undefined;
+      const previous = known.attached;
+      known.attached = undefined;
+      previous?.superseded();
+      known.attached = socket;
+      return { session: known, resumed: true };
+    }
+    // 128 random bits: the session id is what a resuming hello presents.
+    const session = new MemorySession<P>(randomBytes(16).toString('base64url'), principal, this.limits);
+    this.sessions.set(session.id, session);
+    session.attached = socket;
+    return { session, resumed: false };
+  }
+
+  detach(session: Session<P>, socket: SessionSocket, keep: boolean): void {
+    const memory = this.sessions.get(session.id);
+    if (memory === undefined || memory.attached !== socket) return; // taken over by another socket already
+    memory.attached = undefined;
+    if (!keep) return this.end(memory);
+    this.detached.add(memory);
+    memory.expiry = setTimeout(() => this.end(memory), this.limits.sessionTtlMs);
+    memory.expiry.unref();
+    while (this.detached.size > this.limits.maxDetachedSessions) {
+      const oldest = this.detached.values().next().value;
+      if (oldest === undefined) break;
+      this.end(oldest);
+    }
+  }
+
+  clear(): void {
+    for (const session of [...this.sessions.values()]) this.end(session);
+  }
+
+  private end(session: MemorySession<P>): void {
+    this.detached.delete(session);
+    if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    session.end();
+  }
+}
+
+/** Whether a resuming socket's principal is the session's: identical, or equal as JSON. */
+function samePrincipal(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
+}

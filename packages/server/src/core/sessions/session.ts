@@ -1,0 +1,142 @@
+/**
+ * The resumable session: what outlives a socket. A `hello` opens one (new, or
+ * the one it names: a resume) and attaches it to its socket; the socket may
+ * drop and a later socket resume it within `limits.sessionTtlMs`.
+ *
+ * ```
+ *   socket 1 ──hello──▶ attached ──socket drops──▶ detached ──hello{session}──▶ attached (socket 2)
+ *                                                     │  sessionTtlMs, or maxDetachedSessions exceeded
+ *                                                     ▼
+ *                                                  ended: running requests aborted, memory freed
+ * ```
+ *
+ * What a resume needs (the id, the principal, the dedupe window, the reply
+ * cache, the answers owed, the `received` count) is the session's; what runs
+ * here (handlers, their `AbortSignal`s, the socket) stays on this node. The
+ * lookups a resumed socket makes are `Awaitable`, so a store that keeps
+ * sessions elsewhere (Redis) can answer them asynchronously; see
+ * {@link SessionStore}.
+ */
+import type { Awaitable } from '../../engines/engine.js';
+import type { Limits } from '../../limits.js';
+import { DedupeWindow, remember, type Seen } from './dedupe.js';
+import type { PendingRequest } from './requests.js';
+
+/** The socket a session is attached to: where its answers go. */
+export interface SessionSocket {
+  /** Queues one encoded server envelope on this socket. */
+  enqueue(envelope: string): void;
+  /** Another socket took the session over (a resuming hello): this one is dropped. */
+  superseded(): void;
+}
+
+/** A session as the socket handling its frames sees it. */
+export interface Session<P> {
+  /** 128 random bits, base64url: what a resuming hello presents. */
+  readonly id: string;
+  /** What `authenticate` returned for the socket that opened it; a resume needs the same one. */
+  readonly principal: P;
+  /** `message` envelopes of this session taken so far, over every socket: what receipts and the resuming welcome report. */
+  readonly received: number;
+  /** One more `message` envelope was taken; returns the new count. */
+  take(): number;
+  /** Whether message `id` was seen (dedupe, PROTOCOL.md 6.4). */
+  seen(id: number): Awaitable<Seen>;
+  /** Message `id`'s handler starts. */
+  started(id: number): void;
+  /** Message `id` was handled: `answer` is remembered within the dedupe window and sent. */
+  finished(id: number, answer: string): void;
+  /** The remembered reply of request `id`, if it was answered and not forgotten. */
+  reply(id: number): Awaitable<string | undefined>;
+  /** Request `id` was answered: `answer` is remembered (bounded) and sent. */
+  replied(id: number, answer: string): void;
+  /** Requests whose handler runs on this node, by id. */
+  readonly requests: Map<number, PendingRequest>;
+  /** Sends an answer to the attached socket, or keeps it for the resuming one. */
+  send(envelope: string): void;
+  /** Takes the answers that completed while detached (sent after the resuming welcome). */
+  drain(): Awaitable<readonly string[]>;
+}
+
+/**
+ * A session kept in this process. Every collection is created on first use:
+ * an idle session holds none, which keeps the per-connection memory close to
+ * a bare socket's.
+ */
+export class MemorySession<P> implements Session<P> {
+  /** The socket the session is attached to (undefined: detached). */
+  attached: SessionSocket | undefined;
+  received = 0;
+  /** The timer that forgets a detached session. */
+  expiry: NodeJS.Timeout | undefined;
+  private dedupe: DedupeWindow | undefined;
+  private runningRequests: Map<number, PendingRequest> | undefined;
+  /** Answered request ids → the encoded response or request-error, oldest first. */
+  private replies: Map<number, string> | undefined;
+  /** Answers completed while detached, sent after the resuming welcome. */
+  private undelivered: string[] | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly principal: P,
+    private readonly limits: Pick<Limits, 'dedupeWindow' | 'replyCacheSize'>,
+  ) {}
+
+  get requests(): Map<number, PendingRequest> {
+    return (this.runningRequests ??= new Map());
+  }
+
+  take(): number {
+    return ++this.received;
+  }
+
+  seen(id: number): Seen {
+    return this.dedupe?.seen(id);
+  }
+
+  started(id: number): void {
+    (this.dedupe ??= new DedupeWindow(this.limits.dedupeWindow)).started(id);
+  }
+
+  finished(id: number, answer: string): void {
+    (this.dedupe ??= new DedupeWindow(this.limits.dedupeWindow)).finished(id, answer);
+    this.send(answer);
+  }
+
+  reply(id: number): string | undefined {
+    return this.replies?.get(id);
+  }
+
+  replied(id: number, answer: string): void {
+    this.runningRequests?.delete(id);
+    remember((this.replies ??= new Map()), id, answer, this.limits.replyCacheSize);
+    this.send(answer);
+  }
+
+  send(envelope: string): void {
+    if (this.attached !== undefined) {
+      this.attached.enqueue(envelope);
+      return;
+    }
+    // The client re-sends what it has not seen answered, so an answer dropped here is answered again.
+    const undelivered = (this.undelivered ??= []);
+    if (undelivered.push(envelope) > this.limits.dedupeWindow) undelivered.shift();
+  }
+
+  drain(): readonly string[] {
+    const pending = this.undelivered ?? [];
+    this.undelivered = undefined;
+    return pending;
+  }
+
+  /** The session ends for good: running requests are aborted, nothing is kept for a resume. */
+  end(): void {
+    clearTimeout(this.expiry);
+    this.expiry = undefined;
+    this.attached = undefined;
+    for (const pending of this.runningRequests?.values() ?? []) pending.abort();
+    this.runningRequests = undefined;
+    this.dedupe?.stop();
+    this.undelivered = undefined;
+  }
+}

@@ -1,0 +1,417 @@
+/**
+ * One WebSocket connection's protocol state machine: lifecycle, heartbeat,
+ * and the order frames are handled in. It knows nothing about `ws`: an
+ * adapter hands it a {@link Transport} and feeds it messages.
+ *
+ * ```
+ *   socket open ──▶ awaiting-hello ──hello──▶ attaching ──session opened──▶ open ──close()──▶ closing ──▶ closed
+ *                        │  (other frames: error UNEXPECTED_FRAME, close 4400)                 ▲
+ *                        └─────────────────────────── transport closed ────────────────────────┘
+ * ```
+ *
+ * `attaching` lasts while the session store answers the hello (at once for
+ * the memory store). What outlives the socket is its {@link Session}. The
+ * concerns live next to this file: channels and replay (`subscriptions.ts`),
+ * messages and acks (`acks.ts`), requests (`requests.ts`), receipts
+ * (`receipts.ts`), the batching writer (`writer.ts`).
+ */
+import {
+  CloseCode,
+  decode,
+  encodeBinary,
+  ErrorCode,
+  fullBucket,
+  PROTOCOL_VERSION,
+  takeTokens,
+  type BucketRate,
+  type BucketState,
+  type Frame,
+  type HelloFrame,
+  type ServerLimits,
+} from '@rxmux/core/protocol';
+import type { Limits } from '../../limits.js';
+import type { ChannelAction, ChannelContext, ChannelHandler, ConnectionInfo } from '../../types.js';
+import { after } from '../awaitable.js';
+import type { SocketHandle, Transport } from '../transport.js';
+import type { AppHost, HandlerSocket } from './handler-socket.js';
+import { handleMessage, type MessageSocket } from './acks.js';
+import { receiptEnvelope, sendReceipt, taken, type ReceiptClock, type ReceiptSocket } from './receipts.js';
+import { cancelRequest, handleRequest } from './requests.js';
+import type { Session, SessionSocket } from './session.js';
+import type { OpenedSession, SessionStore } from './session-store.js';
+import { Subscriptions, type ChannelHost } from './subscriptions.js';
+import { Writer, type Outbox, type WriterOwner } from './writer.js';
+
+/** The protocol states of a socket. */
+export type SocketState = 'awaiting-hello' | 'attaching' | 'open' | 'closing' | 'closed';
+
+/** What a socket needs from the server core; each concern takes its own part. */
+export interface SocketHost<P> {
+  readonly limits: Limits;
+  /** The per-connection token bucket's rate (from `limits`). */
+  readonly rate: BucketRate;
+  /** What `welcome` announces: the decode limits and the rate the client must keep. */
+  readonly announced: ServerLimits;
+  readonly heartbeatInterval: number;
+  readonly store: SessionStore<P>;
+  readonly app: AppHost<P>;
+  readonly channels: ChannelHost<P>;
+  readonly outbox: Outbox;
+  readonly receipts: ReceiptClock;
+  /** The welcome went out: the session (new or resumed) is open on this socket. */
+  welcomed(socket: SocketSession<P>): void;
+  /** Lets the store keep `session` for a resume (`keep`) or end it; never throws, failures are reported. */
+  detach(socket: SocketSession<P>, session: Session<P>, keep: boolean): void;
+  /** The socket is gone; `code` and `reason` are the ones the server chose when it closed it. */
+  closed(socket: SocketSession<P>, code: number, reason: string): void;
+  /** The socket sent more than its rate allows; it is being closed with 1008. */
+  rateLimited(socket: SocketSession<P>): void;
+  /** The socket buffered more than `limits.slowConsumerBytes`; it is being closed with 1008. */
+  slowConsumer(socket: SocketSession<P>, buffered: number): void;
+  error(error: unknown, socket?: SocketSession<P>): void;
+}
+
+/** Most error frames sent in answer to one incoming message (a bad batch yields one per envelope). */
+const MAX_ERRORS_PER_MESSAGE = 16;
+
+/** The smallest frame size a client may ask for in `hello.limits` (a hostile tiny value only hurts itself, but stays sane). */
+const MIN_PEER_FRAME_BYTES = 1024;
+
+/** One connection's protocol state. Kept small: an idle socket is a handful of fields. */
+export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P> {
+  state: SocketState = 'awaiting-hello';
+  /** When the peer was last heard from (any message, pong). */
+  lastSeen: number;
+  /** The session this socket serves, once hello opened it. */
+  session: Session<P> | undefined;
+  /** The `received` count of the last receipt (or welcome) this socket sent. */
+  receipted = 0;
+  readonly writer: Writer;
+  private readonly createdAt: number;
+  private sessionId: string;
+  private channels: Subscriptions<P> | undefined;
+  /** Frames waiting while an asynchronous step runs (authorize, the session store), so frames keep their order. */
+  private inbox: Frame[] | undefined;
+  private readonly bucket: BucketState;
+  /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
+  private closedWith: { readonly code: number; readonly reason: string } | undefined;
+
+  constructor(
+    private readonly host: SocketHost<P>,
+    private readonly transport: Transport,
+    /** A provisional id until hello opens a session (new or resumed). */
+    id: string,
+    readonly principal: P,
+    now: number,
+  ) {
+    this.sessionId = id;
+    this.lastSeen = now;
+    this.createdAt = now;
+    this.bucket = fullBucket(host.rate, now);
+    this.writer = new Writer(this, transport, host.outbox, host.limits);
+  }
+
+  /** The session id: the one `welcome` announced (after hello), provisional before. */
+  get id(): string {
+    return this.sessionId;
+  }
+
+  get info(): ConnectionInfo<P> {
+    return { session: this.id, principal: this.principal, transport: 'ws' };
+  }
+
+  // ---- SocketHandle: what the adapter calls -------------------------------------
+
+  message(data: string | Uint8Array, now = Date.now()): void {
+    try {
+      this.receive(data, now);
+    } catch (error) {
+      // A bug of ours must cost this connection at most, never the process.
+      this.error(error);
+      this.close(CloseCode.InternalError, 'internal error');
+    }
+  }
+
+  pong(now = Date.now()): void {
+    this.lastSeen = now;
+  }
+
+  /**
+   * The socket is gone: leave every channel (a resuming client re-joins with
+   * its positions). Running handlers go on; their answers wait in the session
+   * for a resume, which the host decides on.
+   */
+  closed(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.release();
+    // The code the server chose, when it chose one: a peer that never answered the close frame shows as 1006.
+    this.host.closed(this, this.closedWith?.code ?? code, this.closedWith?.reason ?? reason);
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------
+
+  /** Heartbeat tick: terminate if silent too long, otherwise ping (protocol + transport) and send an owed receipt. */
+  heartbeat(now: number, timeout: number): void {
+    if (now - this.lastSeen > timeout) {
+      this.transport.terminate();
+      return;
+    }
+    if (this.state === 'awaiting-hello' && now - this.createdAt > timeout) {
+      // Answering WebSocket pings is not enough: a socket that never says hello is dropped.
+      this.close(CloseCode.PolicyViolation, 'no hello');
+      return;
+    }
+    if (this.state !== 'open') return;
+    this.writer.frame({ type: 'ping', t: now });
+    sendReceipt(this);
+    this.guard(() => this.transport.ping());
+  }
+
+  /** Starts closing: flushes what is queued, then the close handshake. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.writer.flush();
+    this.state = 'closing';
+    this.closedWith = { code, reason };
+    this.guard(() => this.transport.close(code, reason));
+  }
+
+  /** Destroys the socket at once (shutdown grace period over). */
+  abort(): void {
+    this.guard(() => this.transport.terminate());
+  }
+
+  /** {@link SessionSocket}: a resuming hello on another socket took this session over. */
+  superseded(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    // The session lives on in the socket that took it over. This one leaves its channels now,
+    // as any socket does (presence leave, onUnsubscribe), before the new socket's subscribes are
+    // read: channels the client gave up during the outage must not keep a member, and the ones
+    // it re-joins get leave then join. Its close event comes later and finds nothing to leave.
+    this.release();
+    this.closedWith = { code: CloseCode.Abnormal, reason: 'superseded by a resuming socket' };
+    this.guard(() => this.transport.terminate());
+  }
+
+  /** {@link SessionSocket}: an answer of the session (ack, response) for this socket. */
+  enqueue(envelope: string): void {
+    this.writer.enqueue(envelope);
+  }
+
+  /** {@link WriterOwner}: the receipt that rides with this write, if one is owed. */
+  receipt(): string | undefined {
+    return receiptEnvelope(this);
+  }
+
+  /** {@link WriterOwner}: buffered beyond `limits.slowConsumerBytes`. */
+  slowConsumer(buffered: number): void {
+    this.host.slowConsumer(this, buffered);
+    this.close(CloseCode.PolicyViolation, 'slow consumer');
+  }
+
+  /** {@link MessageSocket}: one `message` envelope was taken. */
+  take(): void {
+    taken(this, this.host.receipts);
+  }
+
+  error(error: unknown): void {
+    this.host.error(error, this);
+  }
+
+  // ---- incoming --------------------------------------------------------------------
+
+  private receive(data: string | Uint8Array, now: number): void {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.lastSeen = now;
+    const { frames, errors } = decode(data, this.host.limits);
+    const count = frames.length + errors.length;
+    this.host.outbox.countIn(data, count);
+    if (!takeTokens(this.bucket, Math.max(1, count), now, this.host.rate)) {
+      this.rateLimited(count);
+      return;
+    }
+    for (const error of errors.slice(0, MAX_ERRORS_PER_MESSAGE)) this.writer.error(error.code, error.message, error.channel);
+    if (frames.length > 0) this.process(frames);
+  }
+
+  /**
+   * The connection sent more than its announced rate allows. Nothing of the
+   * message runs, and the socket is closed: dropping it and going on would
+   * lose frames silently (a subscribe, a message whose receipt count the
+   * client relies on). A resuming client re-sends what was not received.
+   */
+  private rateLimited(envelopes: number): void {
+    this.host.rateLimited(this);
+    const { rate, burst } = this.host.announced;
+    this.writer.error(ErrorCode.RateLimited, `${envelopes} envelope(s) over the rate limit (${rate}/s, burst ${burst}): closing`);
+    this.close(CloseCode.PolicyViolation, 'rate limit exceeded');
+  }
+
+  /** Handles frames in order; an asynchronous step parks the rest in the inbox until it settles. */
+  private process(frames: readonly Frame[]): void {
+    if (this.inbox !== undefined) {
+      this.inbox.push(...frames);
+      return;
+    }
+    for (let i = 0; i < frames.length; i++) {
+      const pending = this.handle(frames[i] as Frame);
+      if (pending !== undefined) {
+        this.inbox = frames.slice(i + 1);
+        const resume = (): void => {
+          const rest = this.inbox;
+          this.inbox = undefined;
+          if (rest !== undefined && rest.length > 0 && this.state === 'open') this.process(rest);
+        };
+        // A step that fails must neither stay unhandled nor leave the frames behind it parked forever.
+        void pending.then(resume, (error: unknown) => {
+          this.error(error);
+          resume();
+        });
+        return;
+      }
+    }
+  }
+
+  private handle(frame: Frame): Promise<void> | undefined {
+    if (frame.type === 'hello') return this.hello(frame);
+    if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); lastSeen is already updated
+    if (this.state !== 'open') {
+      // PROTOCOL.md 5.2: hello first. Retrying cannot help a client that does not speak the protocol.
+      this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} before hello: the first frame must be hello`);
+      this.close(CloseCode.BadRequest, 'hello expected');
+      return undefined;
+    }
+    switch (frame.type) {
+      case 'ping':
+        this.writer.frame(frame.t === undefined ? { type: 'pong' } : { type: 'pong', t: frame.t });
+        return undefined;
+      case 'subscribe':
+        return (this.channels ??= new Subscriptions(this, this.host.channels)).subscribe(frame);
+      case 'unsubscribe':
+        this.channels?.unsubscribe(frame.channel);
+        return undefined;
+      case 'message':
+        return handleMessage(this, frame);
+      case 'request':
+        return handleRequest(this, frame);
+      case 'cancel':
+        cancelRequest(this.session, frame.id);
+        return undefined;
+      default:
+        this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} is not a frame a client may send`);
+        return undefined;
+    }
+  }
+
+  /** Opens the session the hello names (a resume) or a new one; frames behind the hello wait for the store. */
+  private hello({ version, session: name, limits }: HelloFrame): Promise<void> | undefined {
+    if (this.state !== 'awaiting-hello') {
+      this.writer.error(ErrorCode.UnexpectedFrame, 'hello was already received on this socket');
+      return undefined;
+    }
+    if (version !== PROTOCOL_VERSION) {
+      this.writer.error(ErrorCode.UnsupportedProtocol, `protocol version ${version} is not supported (server speaks ${PROTOCOL_VERSION})`);
+      this.close(CloseCode.UnsupportedProtocol, 'unsupported protocol version');
+      return undefined;
+    }
+    this.state = 'attaching';
+    if (limits !== undefined) {
+      const own = this.host.limits;
+      this.writer.peer = {
+        maxFrameBytes: Math.max(MIN_PEER_FRAME_BYTES, Math.min(own.maxFrameBytes, limits.maxFrameBytes)),
+        maxBatch: Math.min(own.maxBatch, limits.maxBatch),
+      };
+    }
+    return after(
+      this.host.store.open(name, this.principal, this),
+      (opened) => this.welcome(opened, name !== undefined),
+      (error: unknown) => {
+        this.error(error);
+        this.close(CloseCode.InternalError, 'session store unavailable');
+      },
+    );
+  }
+
+  /** The store answered: welcome, then the answers that completed while the session was detached. */
+  private welcome({ session, resumed }: OpenedSession<P>, named: boolean): Promise<void> | undefined {
+    if (this.state !== 'attaching') {
+      // Gone while the store answered: the client never saw this welcome. A resumed session stays resumable.
+      this.host.detach(this, session, resumed);
+      return undefined;
+    }
+    this.state = 'open';
+    this.session = session;
+    this.sessionId = session.id;
+    this.receipted = session.received;
+    this.writer.frame({
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      session: session.id,
+      heartbeat: this.host.heartbeatInterval,
+      ...(named ? { resumed } : {}),
+      received: session.received,
+      limits: this.host.announced,
+    });
+    this.host.welcomed(this);
+    return after(
+      session.drain(),
+      (answers) => {
+        for (const envelope of answers) this.writer.enqueue(envelope);
+      },
+      (error: unknown) => this.error(error),
+    );
+  }
+
+  // ---- for the frame handlers (HandlerSocket) -----------------------------------------
+
+  authorized(channel: string, action: ChannelAction, allowed: () => Promise<void> | void, refused: () => void, gone?: () => void): Promise<void> | undefined {
+    const verdict = this.host.app.authorize(this.principal, channel, action);
+    const decide = (ok: boolean): Promise<void> | void => {
+      if (this.state !== 'open') return gone?.();
+      return ok ? allowed() : refused();
+    };
+    if (typeof verdict !== 'boolean') return verdict.then(decide);
+    const next = decide(verdict);
+    return next instanceof Promise ? next : undefined;
+  }
+
+  handler(channel: string): ChannelHandler<P> | undefined {
+    return this.host.app.resolve(channel);
+  }
+
+  context(channel: string): ChannelContext<P> {
+    return {
+      channel,
+      session: this.id,
+      principal: this.principal,
+      publish: (data) => this.host.app.publish(channel, data),
+      send: (data) => {
+        if (this.state !== 'open') return;
+        if (data instanceof Uint8Array) this.writer.binary(encodeBinary({ type: 'publication', channel, data }));
+        else this.writer.frame({ type: 'publication', channel, data });
+      },
+    };
+  }
+
+  // ---- internals ---------------------------------------------------------------------
+
+  /** Nothing more goes out or comes in; the socket leaves its channels. */
+  private release(): void {
+    this.writer.drop();
+    this.inbox = undefined;
+    const channels = this.channels;
+    this.channels = undefined;
+    channels?.leaveAll();
+  }
+
+  private guard(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.error(error);
+    }
+  }
+}
+

@@ -1,0 +1,159 @@
+/**
+ * The channels one socket joined: `subscribe` (authorize, the channel limit,
+ * the replay through the {@link ReplayGate}), `unsubscribe`, leaving them all
+ * when the socket goes, and live delivery. The gate decides what is written;
+ * this file formats it for the WebSocket (PROTOCOL.md 6.3):
+ *
+ * | gate | frame |
+ * | --- | --- |
+ * | joined | `subscribed {epoch, seq: newest}` |
+ * | reset | `gap {epoch, seq, reason, since}` |
+ * | publication | the publication, or `gap 'too-big'` for a frame larger than the client accepts |
+ */
+import { ErrorCode, type ResetReason, type SubscribeFrame } from '@rxmux/core/protocol';
+import type { Awaitable, HistoryResult, PresenceMember } from '../../engines/engine.js';
+import type { Limits } from '../../limits.js';
+import { after } from '../awaitable.js';
+import type { OutgoingPublication, Subscriber } from '../hub.js';
+import { ReplayGate, type GateOutput, type GatePosition } from '../replay-gate.js';
+import type { HandlerSocket } from './handler-socket.js';
+
+/** What joining channels needs from the server. */
+export interface ChannelHost<P> {
+  readonly limits: Pick<Limits, 'historySize' | 'maxChannelsPerConnection'>;
+  /** Adds `subscriber` to the channel's local subscribers (live delivery starts) and `member` to its presence. */
+  join(channel: string, subscriber: Subscriber, member: PresenceMember<P>): void;
+  /** The reverse of {@link join}. */
+  leave(channel: string, subscriber: Subscriber, session: string): void;
+  /** The engine's history of `channel` after `since` (at most `limit` publications), its epoch and newest seq. */
+  history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
+}
+
+/** One socket's channels. Created on its first `subscribe`. */
+export class Subscriptions<P> implements Subscriber, GateOutput {
+  private readonly gate: ReplayGate = new ReplayGate(this, 'newest');
+
+  constructor(
+    private readonly socket: HandlerSocket<P>,
+    private readonly host: ChannelHost<P>,
+  ) {}
+
+  /**
+   * Joins a channel. The hub gets the subscriber first, then the history is
+   * read: live publications that race the read are held by the gate and
+   * dropped by (epoch, seq) when the replay carried them.
+   */
+  subscribe(frame: SubscribeFrame): Promise<void> | undefined {
+    const { channel } = frame;
+    if (this.joinedAgain(channel) || !this.hasRoomFor(channel)) return undefined;
+    return this.socket.authorized(
+      channel,
+      'subscribe',
+      () => {
+        if (this.joinedAgain(channel) || !this.hasRoomFor(channel)) return undefined;
+        const since = frame.since === undefined ? undefined : { seq: frame.since, epoch: frame.epoch };
+        this.gate.hold(channel, since);
+        const position = this.gate.positions.get(channel);
+        this.host.join(channel, this, this.socket.info);
+        let history: Awaitable<HistoryResult>;
+        try {
+          history = this.gate.read(channel, (from, limit) => this.host.history(channel, from, limit), this.host.limits.historySize);
+        } catch (error) {
+          return this.historyFailed(channel, position, error);
+        }
+        return after(
+          history,
+          (h) => this.answered(channel, position, h),
+          (error: unknown) => this.historyFailed(channel, position, error),
+        );
+      },
+      () => this.socket.writer.error(ErrorCode.Forbidden, `not allowed to subscribe to ${channel}`, channel),
+    );
+  }
+
+  /** Leaves a joined channel; a channel not joined is ignored (the server does not confirm unsubscribe). */
+  unsubscribe(channel: string): void {
+    if (this.gate.drop(channel)) this.leave(channel);
+  }
+
+  /** The socket is gone (or superseded): it leaves every channel, as any socket does (presence leave, onUnsubscribe). */
+  leaveAll(): void {
+    const channels = [...this.gate.positions.keys()];
+    this.gate.positions.clear();
+    for (const channel of channels) this.leave(channel);
+  }
+
+  /** {@link Subscriber}: a live publication of a joined channel. */
+  deliver(out: OutgoingPublication): void {
+    if (this.socket.state === 'open') this.gate.deliver(out);
+  }
+
+  /** {@link GateOutput}: the history answered. */
+  joined(channel: string, epoch: string, newest: number): void {
+    this.socket.writer.frame({ type: 'subscribed', channel, epoch, seq: newest });
+  }
+
+  /** {@link GateOutput}: what the client missed cannot be replayed, or the epoch changed. */
+  reset(channel: string, epoch: string, seq: number, reason: ResetReason, since: number): void {
+    this.socket.writer.frame({ type: 'gap', channel, epoch, seq, reason, since });
+  }
+
+  /** {@link GateOutput}: one publication; one that cannot be encoded costs only itself. */
+  publication(out: OutgoingPublication): void {
+    try {
+      this.socket.writer.publication(out);
+    } catch (error) {
+      this.socket.error(error);
+    }
+  }
+
+  /** The history arrived: the gate writes the position, the replay or the gap, then what was held; then `onSubscribe`. */
+  private answered(channel: string, position: GatePosition | undefined, history: HistoryResult): void {
+    if (this.gate.positions.get(channel) !== position || this.socket.state !== 'open') return; // left (or closed) meanwhile
+    this.gate.settle(channel, history);
+    this.gate.release(channel);
+    this.notify('onSubscribe', channel);
+  }
+
+  /** Already joined (live, not still replaying): `subscribed` again with where the socket stands. */
+  private joinedAgain(channel: string): boolean {
+    const position = this.gate.positions.get(channel);
+    if (position === undefined) return false;
+    if (position.hold === undefined && position.epoch !== undefined) {
+      this.socket.writer.frame({ type: 'subscribed', channel, epoch: position.epoch, seq: position.seq });
+    }
+    return true; // still replaying: the pending join answers
+  }
+
+  private hasRoomFor(channel: string): boolean {
+    const max = this.host.limits.maxChannelsPerConnection;
+    if (this.gate.positions.size < max) return true;
+    this.socket.writer.error(ErrorCode.TooManyChannels, `at most ${max} channels per connection`, channel);
+    return false;
+  }
+
+  /** The engine could not read the history: the join fails like a refusal, the channel is left. */
+  private historyFailed(channel: string, position: GatePosition | undefined, error: unknown): void {
+    this.socket.error(error);
+    if (this.gate.positions.get(channel) !== position) return;
+    this.gate.drop(channel);
+    this.host.leave(channel, this, this.socket.info.session);
+    this.socket.writer.error(ErrorCode.Remote, `history of ${channel} is unavailable`, channel);
+  }
+
+  private leave(channel: string): void {
+    this.host.leave(channel, this, this.socket.info.session);
+    this.notify('onUnsubscribe', channel);
+  }
+
+  /** Tells the channel's handler; a throw costs nothing but its report. */
+  private notify(hook: 'onSubscribe' | 'onUnsubscribe', channel: string): void {
+    const handler = this.socket.handler(channel);
+    if (handler?.[hook] === undefined) return;
+    try {
+      handler[hook](this.socket.context(channel));
+    } catch (error) {
+      this.socket.error(error);
+    }
+  }
+}

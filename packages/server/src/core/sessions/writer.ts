@@ -1,0 +1,231 @@
+/**
+ * The batching writer of one socket, and the outbox that flushes every
+ * socket's writer once per turn of the event loop.
+ *
+ * Text envelopes queued during one turn leave in one WebSocket message (a
+ * batch), split only where the peer's decode limits require it. A lone
+ * publication is written from its shared buffer (serialized once for every
+ * recipient); a binary frame flushes the text queue first, so order is kept.
+ * After every write the socket's `bufferedAmount` is checked: above
+ * `limits.slowConsumerBytes` it is a slow consumer and is closed.
+ */
+import { channelIdProblem, encodeBatch, encodeText, type PeerLimits, type ServerFrame } from '@rxmux/core/protocol';
+import type { Limits } from '../../limits.js';
+import type { OutgoingPublication } from '../hub.js';
+import type { Transport } from '../transport.js';
+import type { SocketState } from './socket-session.js';
+
+/** Longest error message text sent (the codec caps strings at 4096). */
+const MAX_MESSAGE = 1000;
+
+const utf8Length = (data: string | Uint8Array): number => (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
+
+/** Message and byte counters of every socket (the `server.metrics()` traffic figures). */
+export interface Traffic {
+  messagesIn: number;
+  framesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  framesOut: number;
+  bytesOut: number;
+}
+
+/** What a writer needs from its socket. */
+export interface WriterOwner {
+  readonly state: SocketState;
+  /** The receipt envelope to send with this write, if the count moved since the last one. */
+  receipt(): string | undefined;
+  /** More than `limits.slowConsumerBytes` is buffered: the socket closes with 1008. */
+  slowConsumer(buffered: number): void;
+  error(error: unknown): void;
+}
+
+/**
+ * Every socket's writer with something queued, flushed together in
+ * `setImmediate`, not in a microtask: a microtask flushes after each socket's
+ * `data` callback, `setImmediate` after the whole poll phase, so frames caused
+ * by many sockets' input share a write. Measured (100 subscribers, 10
+ * publishers, 300k deliveries, 5 runs each): median 272 vs 62 envelopes per
+ * ws message, throughput equal or better, round-trip median equal (~160 us).
+ */
+export class Outbox {
+  private dirty: Writer[] = [];
+
+  constructor(
+    readonly limits: Pick<Limits, 'maxFrameBytes' | 'slowConsumerBytes'>,
+    private readonly traffic: Traffic,
+  ) {}
+
+  /** Calls `writer.flush()` later in this turn of the event loop (the writer asks once per turn). */
+  schedule(writer: Writer): void {
+    if (this.dirty.push(writer) === 1) setImmediate(() => this.flush());
+  }
+
+  /** Counts one WebSocket message of `frames` envelopes and `bytes` bytes. */
+  count(direction: 'in' | 'out', frames: number, bytes: number): void {
+    const t = this.traffic;
+    if (direction === 'in') {
+      t.messagesIn++;
+      t.framesIn += frames;
+      t.bytesIn += bytes;
+    } else {
+      t.messagesOut++;
+      t.framesOut += frames;
+      t.bytesOut += bytes;
+    }
+  }
+
+  /** Counts an incoming WebSocket message, measured as its UTF-8 (text) or byte length. */
+  countIn(data: string | Uint8Array, frames: number): void {
+    this.count('in', frames, utf8Length(data));
+  }
+
+  private flush(): void {
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (const writer of dirty) writer.flushReporting();
+  }
+}
+
+/** One socket's outgoing queue. */
+export class Writer {
+  private queue: (string | OutgoingPublication)[] | undefined;
+  /** What the client accepts (from hello), within the server's own limits. */
+  peer: PeerLimits;
+
+  constructor(
+    private readonly owner: WriterOwner,
+    private readonly transport: Transport,
+    private readonly outbox: Outbox,
+    peer: PeerLimits,
+  ) {
+    this.peer = peer;
+  }
+
+  /** Queues a frame; returns false (and reports) when it cannot be encoded, e.g. a reply that is not JSON. */
+  frame(frame: ServerFrame): boolean {
+    let envelope: string;
+    try {
+      envelope = encodeText(frame);
+    } catch (error) {
+      this.owner.error(error);
+      return false;
+    }
+    this.enqueue(envelope);
+    return true;
+  }
+
+  /** An error frame; with the `id` of the client message it refuses, so only that message's ack fails. */
+  error(code: string, message: string, channel?: string, id?: number): void {
+    const text = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}...` : message;
+    // A codec error may name a channel that is itself invalid (empty, too long): then it is left out.
+    const valid = channel !== undefined && channelIdProblem(channel) === undefined;
+    this.frame({ type: 'error', code, message: text, ...(valid ? { channel } : {}), ...(id === undefined ? {} : { id }) });
+  }
+
+  /** Queues an encoded envelope or a publication (whose shared encoding is used at flush time). */
+  enqueue(envelope: string | OutgoingPublication): void {
+    if (!writable(this.owner.state)) return;
+    if (this.queue === undefined) {
+      this.queue = [envelope];
+      this.outbox.schedule(this);
+    } else {
+      this.queue.push(envelope);
+    }
+  }
+
+  /**
+   * Writes one sequenced publication (live or replayed). One larger than this
+   * client accepts would be dropped by its decoder and its seq missed: it gets
+   * a `gap` `'too-big'` for that seq instead.
+   */
+  publication(out: OutgoingPublication): void {
+    if (this.peer.maxFrameBytes < this.outbox.limits.maxFrameBytes && out.size > this.peer.maxFrameBytes) {
+      const { channel, epoch, seq } = out.publication;
+      this.frame({ type: 'gap', channel, epoch, seq, reason: 'too-big', since: seq - 1 });
+      return;
+    }
+    const binary = out.binary;
+    if (binary !== undefined) this.binary(binary);
+    else if (out.text.length > 0) this.enqueue(out); // encoded now, so a failure stays in the caller's guard
+  }
+
+  /** Binary frames cannot join a batch: flush the text queue first to keep order. */
+  binary(bytes: Uint8Array): void {
+    this.flush();
+    this.write(bytes, true, 1);
+  }
+
+  /** Makes sure a flush runs this turn, even with nothing queued (a receipt is owed: the flush appends it). */
+  touch(): void {
+    if (!writable(this.owner.state) || this.queue !== undefined) return;
+    this.queue = [];
+    this.outbox.schedule(this);
+  }
+
+  /** Forgets what is queued (the socket is gone or superseded). */
+  drop(): void {
+    this.queue = undefined;
+  }
+
+  /**
+   * Sends whatever was queued as one WebSocket message (a batch), split only
+   * where the peer's decode limits require it: at most `maxBatch` envelopes
+   * and about `maxFrameBytes` per message.
+   */
+  flush(): void {
+    let queue = this.queue;
+    this.queue = undefined;
+    if (this.owner.state === 'closed') return;
+    const receipt = this.owner.receipt();
+    if (receipt !== undefined) (queue ??= []).push(receipt);
+    if (queue === undefined || queue.length === 0) return;
+    const only = queue.length === 1 ? queue[0] : undefined;
+    if (only !== undefined && typeof only !== 'string') {
+      // A lone publication goes out from its shared buffer: serialized once for every recipient.
+      this.write(only.textBytes, false, 1);
+      return;
+    }
+    const { maxBatch, maxFrameBytes } = this.peer;
+    let batch: string[] = [];
+    let size = 2;
+    for (const entry of queue) {
+      const text = typeof entry === 'string' ? entry : entry.text;
+      if (batch.length > 0 && (batch.length >= maxBatch || size + text.length + 1 > maxFrameBytes)) {
+        this.write(encodeBatch(batch), false, batch.length);
+        if (!writable(this.owner.state)) return; // dropped as a slow consumer
+        batch = [];
+        size = 2;
+      }
+      batch.push(text);
+      size += text.length + 1;
+    }
+    this.write(encodeBatch(batch), false, batch.length);
+  }
+
+  /** {@link flush} from the outbox: a failure costs this socket's write, reported, never the others'. */
+  flushReporting(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      this.owner.error(error);
+    }
+  }
+
+  private write(message: string | Uint8Array, binary: boolean, frames: number): void {
+    if (this.owner.state === 'closed') return;
+    try {
+      this.transport.send(message, binary); // no closure per write on the fan-out path
+    } catch (error) {
+      this.owner.error(error);
+    }
+    this.outbox.count('out', frames, utf8Length(message));
+    const buffered = this.transport.bufferedAmount;
+    if (buffered > this.outbox.limits.slowConsumerBytes && this.owner.state === 'open') this.owner.slowConsumer(buffered);
+  }
+}
+
+/** Whether frames may still be queued: not closing or closed. */
+export function writable(state: SocketState): boolean {
+  return state === 'open' || state === 'awaiting-hello' || state === 'attaching';
+}

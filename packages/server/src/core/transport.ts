@@ -1,0 +1,47 @@
+/**
+ * The contract between the server core and a transport adapter (the `ws`
+ * adapter, or any other WebSocket server): the adapter gives the core an
+ * open socket as a {@link Transport}, and feeds the {@link SocketHandle} the
+ * core returns from `opened()`.
+ *
+ * ```
+ *  adapter                                   core
+ *  ws open, rxmux.v1 ── opened(transport, principal) ──▶ SocketHandle
+ *  ws 'message' ─────── handle.message(data) ──────────▶ frames, in order
+ *  ws 'pong' ────────── handle.pong() ─────────────────▶ alive
+ *  ws 'close' ───────── handle.closed(code, reason) ───▶ channels left, session detached
+ *               ◀────── transport.send / close / terminate / ping
+ * ```
+ */
+
+/**
+ * An open WebSocket as the server core needs it. The `ws` adapter implements
+ * it; any other WebSocket server can too.
+ */
+export interface Transport {
+  /** Sends a text (`binary` false) or binary message. */
+  send(data: string | Uint8Array, binary: boolean): void;
+  /** Bytes queued but not yet written to the network. */
+  readonly bufferedAmount: number;
+  /** Starts the close handshake. */
+  close(code: number, reason: string): void;
+  /** Destroys the socket at once. */
+  terminate(): void;
+  /** Sends a transport-level ping (a WebSocket ping frame). */
+  ping(): void;
+}
+
+/**
+ * What a transport adapter calls on the socket the core opened. None of them
+ * throws: a failure of ours is reported and costs this socket (close 1011).
+ */
+export interface SocketHandle {
+  /** A WebSocket message arrived: text (already UTF-8 validated) as a string, binary as bytes. */
+  message(data: string | Uint8Array, now?: number): void;
+  /** The peer answered a transport ping. */
+  pong(now?: number): void;
+  /** The socket closed (the code and reason it saw). */
+  closed(code: number, reason: string): void;
+  /** The transport reported an error: it goes to `hooks.onError` with this socket's info. */
+  error(error: unknown): void;
+}

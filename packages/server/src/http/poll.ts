@@ -1,0 +1,125 @@
+/**
+ * `GET {path}/poll`: the long-poll fallback (PROTOCOL.md 14.7). The cursor is
+ * a parameter; the replay gate decides what is new after it, this file
+ * collects it into one JSON answer.
+ *
+ * `GET {path}/poll?channel=a&cursor=a%3D5.E1` answers
+ * `{"cursor":"a=6.E1","events":[{"type":"publication","channel":"a","seq":6,"data":…}]}`
+ * at once when something is newer than the cursor, otherwise holds the
+ * request until something is (gathering what arrives in the same turn) or
+ * `limits.pollTimeoutMs` passes.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CloseCode, decodeCursor, encodeCursor, ErrorCode, type Cursor, type PollEvent, type ResetReason } from '@rxmux/core/protocol';
+import { streamEvent, type OutgoingPublication, type Subscriber } from '../core/hub.js';
+import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
+import type { Endable, StreamHost } from '../core/server-core.js';
+import { admitChannels, catchUp, type ChannelError } from './channels.js';
+import { corsHeaders } from './door.js';
+import { HttpErrorCode, refuseRequest } from './errors.js';
+
+/** One held long-poll request. */
+class Poll<P> implements Subscriber, Endable, GateOutput {
+  private events: PollEvent[] = [];
+  private readonly gate: ReplayGate;
+  private holding = true;
+  /** Set once the request is held (nothing was new at once): from then on a publication answers it. */
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+
+  constructor(
+    private readonly host: StreamHost<P>,
+    private readonly res: ServerResponse,
+    private readonly headers: Record<string, string>,
+    private readonly channels: readonly string[],
+    cursor: Cursor,
+  ) {
+    this.gate = new ReplayGate(this, 'remaining', cursor);
+  }
+
+  async start(errors: readonly ChannelError[]): Promise<void> {
+    try {
+      await catchUp(this.host, this.gate, this, this.channels);
+    } catch (error) {
+      this.host.error(error);
+      this.release();
+      refuseRequest(this.res, 500, HttpErrorCode.Remote, 'history unavailable');
+      return;
+    }
+    if (!this.holding) return;
+    this.events = errors.map((e): PollEvent => ({ type: 'channel-error', ...e }));
+    for (const channel of this.channels) this.gate.release(channel);
+    if (this.events.length > 0) return this.end();
+    this.host.opened(this, undefined);
+    this.timer = setTimeout(() => this.end(), this.host.limits.pollTimeoutMs);
+  }
+
+  deliver(out: OutgoingPublication): void {
+    if (this.holding) this.gate.deliver(out);
+  }
+
+  /** {@link GateOutput}: the answer's cursor carries where each channel starts. */
+  joined(): void {}
+
+  reset(channel: string, epoch: string, seq: number, reason: ResetReason): void {
+    this.add({ type: 'reset', channel, seq, epoch, reason });
+  }
+
+  publication(out: OutgoingPublication): void {
+    this.add({ type: 'publication', ...streamEvent(out.publication) });
+  }
+
+  ping(): void {}
+
+  /** Answers with what was collected. */
+  end(): void {
+    if (!this.holding) return;
+    const wasHeld = this.timer !== undefined;
+    this.release();
+    if (wasHeld) this.host.ended(this, undefined, CloseCode.Normal, 'answered');
+    const body = `{"cursor":${JSON.stringify(encodeCursor(this.gate.positions))},"events":[${this.events.map(eventJson).join(',')}]}`;
+    this.res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...this.headers });
+    this.res.end(body);
+  }
+
+  /** The client gave up waiting. */
+  abandon(): void {
+    if (!this.holding) return;
+    const wasHeld = this.timer !== undefined;
+    this.release();
+    if (wasHeld) this.host.ended(this, undefined, CloseCode.GoingAway, 'client left');
+  }
+
+  /** Collects an event; once the request is held, the first one answers it (with what else arrives in this turn). */
+  private add(event: PollEvent): void {
+    this.events.push(event);
+    if (this.timer === undefined || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.end());
+  }
+
+  private release(): void {
+    this.holding = false;
+    clearTimeout(this.timer);
+    for (const channel of this.channels) this.host.unsubscribe(channel, this);
+  }
+}
+
+/** One poll event as JSON; a publication whose data cannot be encoded (too deep) becomes a channel-error. */
+function eventJson(event: PollEvent): string {
+  try {
+    return JSON.stringify(event);
+  } catch {
+    return JSON.stringify({ type: 'channel-error', channel: event.channel, code: ErrorCode.InvalidField, message: 'a publication could not be encoded' });
+  }
+}
+
+/** Serves `GET {path}/poll`. The request is already through the door. */
+export async function servePoll<P>(host: StreamHost<P>, request: IncomingMessage, res: ServerResponse, url: URL, names: readonly string[], principal: P): Promise<void> {
+  const cursor = decodeCursor(url.searchParams.get('cursor') ?? undefined, host.limits.maxChannelsPerConnection);
+  const { channels, errors } = await admitChannels(host, principal, names);
+  const poll = new Poll(host, res, corsHeaders(request), channels, cursor);
+  res.on('close', () => poll.abandon());
+  if (res.destroyed) return;
+  await poll.start(errors);
+}
