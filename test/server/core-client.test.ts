@@ -29,8 +29,8 @@ describe('core client against the server', () => {
   it('exchanges messages between two clients, with acks and binary', async () => {
     const { server, url } = await start();
     server.handle('room', { onMessage: (ctx, data) => ctx.publish(data) });
-    const a = client(url).channel<unknown>('room');
-    const b = client(url).channel<unknown>('room');
+    const a = client(url).channel('room');
+    const b = client(url).channel('room');
     const seenByB = firstValueFrom(b.pipe(take(2), toArray()));
     const subA = a.subscribe();
     await until(async () => (await server.presence('room')).length === 2, 'both to join');

@@ -70,7 +70,7 @@ describe('createEventStream pipeline', () => {
       scheduler.schedule(() => current().emit('channel-error', { channel: 'no', code: 'RXMUX_ERR_FORBIDDEN', message: 'nope' }), 5);
       scheduler.schedule(() => current().emit('publication', { channel: 'ok', seq: 1, data: true }), 10);
       scheduler.schedule(() => current().fail(401), 20);
-      const forbidden = expect.objectContaining({ code: 'RXMUX_ERR_FORBIDDEN' });
+      const forbidden: unknown = expect.objectContaining({ code: 'RXMUX_ERR_FORBIDDEN' });
       expectObservable(stream.events('no')).toBe('5ms #', undefined, forbidden);
       expectObservable(stream.events('ok')).toBe('10ms t 9ms #', { t: true }, forbidden);
     });

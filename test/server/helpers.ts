@@ -11,7 +11,7 @@ export interface Running<P> {
   /** http://127.0.0.1:port/rt */
   readonly http: string;
   /** A connected client that already said hello. */
-  client(options?: TClientOptions): Promise<TClient>;
+  readonly client: (options?: TClientOptions) => Promise<TClient>;
 }
 
 const servers: RxmuxServer<unknown>[] = [];
@@ -23,16 +23,16 @@ afterEach(async () => {
 });
 
 /** A server on 127.0.0.1, port 0 (closed after the test); its principal type is what `authenticate` returns, `null` without. */
-export function start(options?: ServerOptions<null>): Promise<Running<null>>;
+export function start(options?: ServerOptions): Promise<Running<null>>;
 export function start<P>(options: AuthenticatedServerOptions<P>): Promise<Running<P>>;
-export function start<P>(options: AuthenticatedServerOptions<P> | ServerOptions<null> = {}): Promise<Running<P> | Running<null>> {
+export function start<P>(options: AuthenticatedServerOptions<P> | ServerOptions = {}): Promise<Running<P> | Running<null>> {
   // The same call twice on purpose: each branch picks its overload (principal null without authenticate, P with it).
   if (options.authenticate === undefined) return running(createServer({ host: '127.0.0.1', port: 0, ...options }), options.path);
   return running(createServer({ host: '127.0.0.1', port: 0, ...options }), options.path);
 }
 
 async function running<P>(server: RxmuxServer<P>, path = '/rt'): Promise<Running<P>> {
-  servers.push(server as RxmuxServer<unknown>);
+  servers.push(server);
   await server.ready();
   const url = `ws://127.0.0.1:${server.port}${path}`;
   return {

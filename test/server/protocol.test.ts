@@ -81,7 +81,7 @@ describe('session', () => {
   it('answers requests with response, request-error, or a coded error thrown by the handler', async () => {
     const { server, client } = await start();
     server.handle('calc', {
-      onRequest: async (ctx, data) => {
+      onRequest: (ctx, data) => {
         const { op } = data as { op: string };
         if (op === 'add') return 1 + 2;
         if (op === 'fail') return ctx.fail('APP_ERR_NOPE', 'not today');

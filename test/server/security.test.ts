@@ -16,7 +16,7 @@ describe('security at the door', () => {
   it('accepts a token from the Authorization header, a token subprotocol or a cookie', async () => {
     const principals: string[] = [];
     const { server, url } = await start<string>({
-      authenticate: async (req) => users[extractToken(req) ?? ''] ?? null,
+      authenticate: (req) => Promise.resolve(users[extractToken(req) ?? ''] ?? null),
       hooks: { onConnect: (info) => void principals.push(info.principal) },
     });
     const viaHeader = await connect(url, { headers: { authorization: 'Bearer token-ann' } });
@@ -47,10 +47,10 @@ describe('security at the door', () => {
   it('errors only the unauthorized channel, for subscribe and publish alike', async () => {
     const { server, client } = await start<string>({
       authenticate: (req) => users[extractToken(req) ?? ''] ?? null,
-      authorize: async (user, channel, action) => {
-        if (channel === 'secret') return user === 'bob';
-        if (channel === 'announcements') return action === 'subscribe';
-        return true;
+      authorize: (user, channel, action) => {
+        if (channel === 'secret') return Promise.resolve(user === 'bob');
+        if (channel === 'announcements') return Promise.resolve(action === 'subscribe');
+        return Promise.resolve(true);
       },
     });
     server.handle('*', { onMessage: (ctx, data) => ctx.publish(data), onRequest: () => 'ok' });

@@ -20,13 +20,13 @@ afterEach(() => {
 /** An EventSource that records ready / publication / reset / channel-error events. */
 function open(url: string, init: { headers?: Record<string, string> } = {}): { es: EventSource; events: Received[]; next(type: string, timeout?: number): Promise<Received> } {
   const es = new EventSource(url, {
-    fetch: (input, options) => fetch(input, { ...options, headers: { ...options?.headers, ...init.headers } }),
+    fetch: (input, options) => fetch(input, { ...options, headers: { ...options.headers, ...init.headers } }),
   });
   sources.push(es);
   const events: Received[] = [];
   let taken = 0;
   for (const type of ['ready', 'publication', 'reset', 'channel-error']) {
-    es.addEventListener(type, (e) => events.push({ type, id: e.lastEventId, data: JSON.parse(e.data) as Record<string, unknown> }));
+    es.addEventListener(type, (e: MessageEvent<string>) => events.push({ type, id: e.lastEventId, data: JSON.parse(e.data) as Record<string, unknown> }));
   }
   return {
     es,

@@ -43,8 +43,8 @@ import type { AuthenticatedServerOptions, BaseServerOptions, ChannelHandler, Rxm
  * httpServer.listen(8080);
  */
 export function createServer<P>(options: AuthenticatedServerOptions<P>): RxmuxServer<P>;
-export function createServer<P extends null = null>(options?: ServerOptions<P>): RxmuxServer<null>;
-export function createServer<P>(options: AuthenticatedServerOptions<P> | ServerOptions<null> = {}): RxmuxServer<P> | RxmuxServer<null> {
+export function createServer<P extends null = null>(options?: ServerOptions<P>): RxmuxServer;
+export function createServer<P>(options: AuthenticatedServerOptions<P> | ServerOptions = {}): RxmuxServer<P> | RxmuxServer {
   if (options.authenticate === undefined) return new Server<null>(options, () => anonymous);
   const authenticate = options.authenticate;
   return new Server<P>(options, (report) => authenticated(authenticate, report));

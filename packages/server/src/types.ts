@@ -44,6 +44,7 @@ export interface RequestContext<P = unknown> extends ChannelContext<P> {
 }
 
 /** What a request handler may return: the reply, or nothing (the reply is then `null` unless `ctx.reply` was called). */
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a handler body that returns nothing is typed void by TypeScript; `undefined` alone would refuse it
 export type RequestResult = JsonValue | undefined | void;
 
 /**

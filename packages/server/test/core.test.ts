@@ -55,7 +55,7 @@ afterEach(async () => {
 
 function core<P>(options: Parameters<typeof createServerCore<P>>[0] = {}): ServerCore<P> {
   const created = createServerCore<P>(options);
-  cores.push(created as ServerCore<unknown>);
+  cores.push(created);
   return created;
 }
 
@@ -127,7 +127,10 @@ describe('the server core with an in-memory transport', () => {
     c.handle('calc', {
       onRequest: (ctx, data) => {
         runs++;
-        if (data === 'fail') return ctx.fail('APP_ERR_NOPE', 'no');
+        if (data === 'fail') {
+          ctx.fail('APP_ERR_NOPE', 'no');
+          return undefined;
+        }
         return (data as number) * 2;
       },
     });
@@ -237,7 +240,12 @@ describe('the server core with an in-memory transport', () => {
     };
     const c = core({ sessions: store });
     let runs = 0;
-    c.handle('svc', { onMessage: () => void runs++, onRequest: () => ++runs });
+    c.handle('svc', {
+      onMessage: () => {
+        runs++;
+      },
+      onRequest: () => ++runs,
+    });
     const a = open(c, null);
     a.send(
       { type: 'hello', version: 1 },

@@ -182,7 +182,9 @@ function play(s: Scenario, trailing: boolean): Run {
     presence: () => undefined,
   });
   let x = 0;
-  const apply = (o: Op): void => void (o === 'publish' ? engine.publish('c', published.length) : engine.publish('x', x++));
+  const apply = (o: Op): void => {
+    engine.publish(o === 'publish' ? 'c' : 'x', o === 'publish' ? published.length : x++);
+  };
   s.before.forEach(apply);
   const now = engine.history('c', 0, 0);
   const since: CursorEntry | undefined =
@@ -224,7 +226,7 @@ function follow(run: Run): { epoch: string; seq: number } | undefined {
       at ??= { epoch: w.epoch, seq: w.newest };
     } else if (w.kind === 'reset') {
       // every epoch change is announced as one, and only an epoch change is
-      expect(w.reason === 'epoch').toBe(at === undefined || at.epoch !== w.epoch);
+      expect(w.reason === 'epoch').toBe(at?.epoch !== w.epoch);
       at = { epoch: w.epoch, seq: w.seq };
     } else {
       const key = `${w.epoch}:${w.seq}`;
@@ -256,7 +258,7 @@ describe('ReplayGate properties (random interleavings of live publications, hist
         const { since, snapshot } = run;
         fc.pre(since !== undefined && !run.evictedAfterSince && since.epoch === snapshot.epoch && snapshot.complete);
         expect(run.written.filter((w) => w.kind === 'reset')).toEqual([]);
-        const missed = run.published.filter((p) => p.epoch === since?.epoch && p.seq > (since?.seq ?? 0));
+        const missed = run.published.filter((p) => p.epoch === since.epoch && p.seq > since.seq);
         expect(pubs(run.written)).toEqual(missed.map((p) => `${p.epoch}:${p.seq}`));
         expect(follow(run)).toEqual({ epoch: run.final.epoch, seq: run.final.last });
       }),

@@ -53,6 +53,14 @@ export const ErrorCode = {
   Remote: 'RXMUX_ERR_REMOTE',
   /** An argument given to the API is invalid (thrown synchronously). */
   InvalidArgument: 'RXMUX_ERR_INVALID_ARGUMENT',
+  /** HTTP 401: `authenticate` returned no principal (or threw). */
+  Unauthorized: 'RXMUX_ERR_UNAUTHORIZED',
+  /** HTTP 404: no rxmux endpoint at this path (a server that owns its HTTP server). */
+  NotFound: 'RXMUX_ERR_NOT_FOUND',
+  /** HTTP 405: the SSE and long-poll endpoints answer GET (and OPTIONS) only. */
+  MethodNotAllowed: 'RXMUX_ERR_METHOD_NOT_ALLOWED',
+  /** HTTP 503: the server is shutting down (`close()` was called). */
+  ShuttingDown: 'RXMUX_ERR_SHUTTING_DOWN',
 } as const;
 
 /** One of the {@link ErrorCode} values. Servers may send codes of their own too. */

@@ -54,9 +54,9 @@ class WsTransport implements Transport {
 /** What the server composes: the upgrade handler and shutdown. */
 export interface WsAdapter {
   /** Handles an HTTP upgrade for the WebSocket path: the door first, then the WebSocket handshake. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Closes the `WebSocketServer` (the core closes the sockets). */
-  close(): void;
+  readonly close: () => void;
 }
 
 /**

@@ -3,7 +3,7 @@
  * publications to them. A publication is encoded once, lazily, for all its
  * recipients (text envelope, its UTF-8 bytes, binary frame, SSE data line).
  */
-import { encodeBinary, encodeText, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
+import { encodeBinary, encodeText, ErrorCode, RxmuxError, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
 import type { Engine, EnginePublication } from '../engines/engine.js';
 import { reported } from './awaitable.js';
 
@@ -13,7 +13,7 @@ export class OutgoingPublication {
   private bytesCache: Buffer | undefined;
   private binaryCache: Uint8Array | undefined;
   private sseCache: string | undefined;
-  private failure: unknown;
+  private failure: Error | undefined;
 
   constructor(readonly publication: EnginePublication) {}
 
@@ -33,8 +33,8 @@ export class OutgoingPublication {
     try {
       return (this.textCache = encodeText({ type: 'publication', channel: this.channel, data: this.publication.data, seq: this.publication.seq }));
     } catch (error) {
-      this.failure = error;
-      throw error;
+      this.failure = error instanceof Error ? error : new RxmuxError(ErrorCode.InvalidField, 'the publication could not be encoded');
+      throw this.failure;
     }
   }
 

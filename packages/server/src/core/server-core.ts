@@ -189,7 +189,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   }
 
   handle(channelOrPattern: string, handler: ChannelHandler<P>): () => void {
-    if (typeof handler !== 'object' || handler === null) throw new RxmuxError(ErrorCode.InvalidArgument, 'handle(): handler must be an object');
+    const given: unknown = handler; // checked at run time too: JavaScript callers have no types
+    if (typeof given !== 'object' || given === null) throw new RxmuxError(ErrorCode.InvalidArgument, 'handle(): handler must be an object');
     return this.router.add(channelOrPattern, handler);
   }
 
@@ -205,7 +206,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     try {
       return Promise.resolve(this.engine.publish(channel, data)).then(() => undefined);
     } catch (error) {
-      return Promise.reject(error);
+      // A synchronous engine that throws: the caller learns it from the promise, as from an asynchronous one.
+      return Promise.reject(error instanceof Error ? error : new RxmuxError(ErrorCode.Remote, 'the engine refused the publication'));
     }
   }
 
@@ -340,7 +342,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       const verdict = authorize(principal, channel, action);
       if (typeof verdict === 'boolean') return verdict;
       return Promise.resolve(verdict).then(
-        (ok) => ok === true,
+        (ok) => ok,
         (error: unknown) => {
           this.hooks.error(error);
           return false;

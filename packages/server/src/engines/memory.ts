@@ -86,7 +86,9 @@ export class MemoryEngine implements Engine {
     // One process: every publication already reaches the sink.
   }
 
-  unsubscribe(): void {}
+  unsubscribe(): void {
+    // One process: nothing to stop listening to.
+  }
 
   history(channel: string, since: number, limit: number): HistoryResult {
     const history = this.histories.get(channel);
@@ -108,14 +110,14 @@ export class MemoryEngine implements Engine {
     const publications: EnginePublication[] = [];
     for (let seq = from; seq <= last; seq++) {
       const p = history.ring[seq % this.historySize];
-      if (p !== undefined && p.seq === seq) publications.push(p);
+      if (p?.seq === seq) publications.push(p);
     }
     return { publications, complete: complete && from === since + 1, last, epoch };
   }
 
   join(channel: string, member: PresenceMember): void {
     let members = this.members.get(channel);
-    if (members === undefined) this.members.set(channel, (members = new Map()));
+    if (members === undefined) this.members.set(channel, (members = new Map<string, PresenceMember>()));
     members.set(member.session, member);
     this.sink?.presence({ type: 'join', channel, member });
   }

@@ -23,7 +23,7 @@ export async function admitChannels<P>(host: StreamHost<P>, principal: P, names:
     else if (candidates.length >= max) errors.push({ channel, code: ErrorCode.TooManyChannels, message: `at most ${max} channels per stream` });
     else candidates.push(channel);
   }
-  const verdicts = await Promise.all(candidates.map((c) => host.authorize(principal, c, 'subscribe')));
+  const verdicts = await Promise.all(candidates.map((c) => Promise.resolve(host.authorize(principal, c, 'subscribe'))));
   candidates.forEach((channel, i) => {
     if (verdicts[i] === true) channels.push(channel);
     else errors.push({ channel, code: ErrorCode.Forbidden, message: `not allowed to subscribe to ${channel}` });
@@ -44,7 +44,7 @@ export async function catchUp<P>(host: StreamHost<P>, gate: ReplayGate, subscrib
     host.subscribe(channel, subscriber);
   }
   const histories: HistoryResult[] = await Promise.all(
-    channels.map((channel) => gate.read(channel, (since, limit) => host.history(channel, since, limit), host.limits.historySize)),
+    channels.map((channel) => Promise.resolve(gate.read(channel, (since, limit) => host.history(channel, since, limit), host.limits.historySize))),
   );
   channels.forEach((channel, i) => {
     const history = histories[i];

@@ -9,7 +9,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Authenticate } from '../types.js';
-import { HttpErrorCode, type Refusal } from './errors.js';
+import { ErrorCode } from '@rxmux/core/protocol';
+import type { Refusal } from './errors.js';
 
 /** The door's verdict: the request's principal, or why it is refused. */
 export type Admission<P> = { readonly principal: P } | Refusal;
@@ -39,7 +40,7 @@ export function authenticated<P>(authenticate: Authenticate<P>, onError: (error:
     } catch (error) {
       onError(error);
     }
-    return { status: 401, code: HttpErrorCode.Unauthorized, message: 'authentication failed' };
+    return { status: 401, code: ErrorCode.Unauthorized, message: 'authentication failed' };
   };
 }
 
@@ -57,10 +58,10 @@ export function createDoor<P>(options: {
     },
     originAllowed: (request) => originAllowed(request, allowedOrigins),
     async admit(request) {
-      if (!accepting()) return { status: 503, code: HttpErrorCode.ShuttingDown, message: 'server is shutting down' };
+      if (!accepting()) return { status: 503, code: ErrorCode.ShuttingDown, message: 'server is shutting down' };
       if (!originAllowed(request, allowedOrigins)) {
         rejected++;
-        return { status: 403, code: HttpErrorCode.Forbidden, message: 'origin not allowed' };
+        return { status: 403, code: ErrorCode.Forbidden, message: 'origin not allowed' };
       }
       const admission = await identify(request);
       if ('status' in admission) rejected++;

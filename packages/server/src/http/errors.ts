@@ -2,27 +2,9 @@
  * HTTP refusals: the error codes of the door and the endpoints, and how a
  * refusal is written (a plain response before any WebSocket exists, or a JSON
  * body for SSE and long-poll requests).
- *
- * The four HTTP codes below are not in the protocol's `ErrorCode` yet; every
- * server module takes its codes from {@link HttpErrorCode}, so when they join
- * `ErrorCode` this object becomes `export const HttpErrorCode = ErrorCode;`.
  */
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCode } from '@rxmux/core/protocol';
-
-/** The protocol's error codes, plus the HTTP ones the door answers with. */
-export const HttpErrorCode = {
-  ...ErrorCode,
-  /** 401: `authenticate` returned no principal (or threw). */
-  Unauthorized: 'RXMUX_ERR_UNAUTHORIZED',
-  /** 404: no endpoint at this path (own HTTP server only; attached, the app's handler answers). */
-  NotFound: 'RXMUX_ERR_NOT_FOUND',
-  /** 405: the SSE and long-poll endpoints answer GET (and OPTIONS) only. */
-  MethodNotAllowed: 'RXMUX_ERR_METHOD',
-  /** 503: the server is shutting down (`close()` was called). */
-  ShuttingDown: 'RXMUX_ERR_SHUTTING_DOWN',
-} as const;
 
 /** Why a request was refused: its HTTP status, a stable code and a message for humans. */
 export interface Refusal {

@@ -16,7 +16,7 @@ import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
 import type { Endable, StreamHost } from '../core/server-core.js';
 import { admitChannels, catchUp, type ChannelError } from './channels.js';
 import { corsHeaders } from './door.js';
-import { HttpErrorCode, refuseRequest } from './errors.js';
+import { refuseRequest } from './errors.js';
 
 /** One held long-poll request. */
 class Poll<P> implements Subscriber, Endable, GateOutput {
@@ -43,13 +43,16 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
     } catch (error) {
       this.host.error(error);
       this.release();
-      refuseRequest(this.res, 500, HttpErrorCode.Remote, 'history unavailable');
+      refuseRequest(this.res, 500, ErrorCode.Remote, 'history unavailable');
       return;
     }
     if (!this.holding) return;
     this.events = errors.map((e): PollEvent => ({ type: 'channel-error', ...e }));
     for (const channel of this.channels) this.gate.release(channel);
-    if (this.events.length > 0) return this.end();
+    if (this.events.length > 0) {
+      this.end();
+      return;
+    }
     this.host.opened(this, undefined);
     this.timer = setTimeout(() => this.end(), this.host.limits.pollTimeoutMs);
   }
@@ -59,7 +62,9 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
   }
 
   /** {@link GateOutput}: the answer's cursor carries where each channel starts. */
-  joined(): void {}
+  joined(): void {
+    // nothing to write: the answer's cursor tells where the channel starts
+  }
 
   reset(channel: string, epoch: string, seq: number, reason: ResetReason): void {
     this.add({ type: 'reset', channel, seq, epoch, reason });
@@ -69,7 +74,9 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
     this.add({ type: 'publication', ...streamEvent(out.publication) });
   }
 
-  ping(): void {}
+  ping(): void {
+    // a held poll answers within pollTimeoutMs: no keep-alive needed
+  }
 
   /** Answers with what was collected. */
   end(): void {

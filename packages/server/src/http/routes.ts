@@ -11,10 +11,10 @@
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { channelsOf } from '@rxmux/core/protocol';
+import { channelsOf, ErrorCode } from '@rxmux/core/protocol';
 import type { StreamHost } from '../core/server-core.js';
 import { corsHeaders, type Door } from './door.js';
-import { HttpErrorCode, refuseRequest, refuseUpgrade } from './errors.js';
+import { refuseRequest, refuseUpgrade } from './errors.js';
 import { servePoll } from './poll.js';
 import { serveSse } from './sse.js';
 
@@ -27,9 +27,15 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>, onError: (error: unknown) => void): (req: IncomingMessage, res: ServerResponse) => boolean {
   const serve = async (kind: 'sse' | 'poll', req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const admission = await door.admit(req);
-    if ('status' in admission) return refuseRequest(res, admission.status, admission.code, admission.message);
+    if ('status' in admission) {
+      refuseRequest(res, admission.status, admission.code, admission.message);
+      return;
+    }
     const names = channelsOf(url);
-    if (names.length === 0) return refuseRequest(res, 400, HttpErrorCode.InvalidChannel, 'name at least one channel: ?channel=a&channel=b or ?channels=a,b');
+    if (names.length === 0) {
+      refuseRequest(res, 400, ErrorCode.InvalidChannel, 'name at least one channel: ?channel=a&channel=b or ?channels=a,b');
+      return;
+    }
     await (kind === 'sse' ? serveSse : servePoll)(host, req, res, url, names, admission.principal);
   };
   return (req, res) => {
@@ -37,7 +43,7 @@ export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>
     const kind = url.pathname === `${path}/sse` ? 'sse' : url.pathname === `${path}/poll` ? 'poll' : undefined;
     if (kind === undefined) return false;
     if (req.method === 'OPTIONS') {
-      if (!door.originAllowed(req)) refuseRequest(res, 403, HttpErrorCode.Forbidden, 'origin not allowed');
+      if (!door.originAllowed(req)) refuseRequest(res, 403, ErrorCode.Forbidden, 'origin not allowed');
       else {
         res.writeHead(204, { ...corsHeaders(req), 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'authorization, last-event-id', 'access-control-max-age': '600' });
         res.end();
@@ -45,12 +51,12 @@ export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>
       return true;
     }
     if (req.method !== 'GET') {
-      refuseRequest(res, 405, HttpErrorCode.MethodNotAllowed, 'use GET');
+      refuseRequest(res, 405, ErrorCode.MethodNotAllowed, 'use GET');
       return true;
     }
     serve(kind, req, res, url).catch((error: unknown) => {
       onError(error);
-      refuseRequest(res, 500, HttpErrorCode.Remote, 'internal error');
+      refuseRequest(res, 500, ErrorCode.Remote, 'internal error');
     });
     return true;
   };
@@ -82,7 +88,7 @@ export function attach(http: HttpServer, attachment: Attachment): () => void {
   http.removeAllListeners('request');
   const onRequest: RequestListener = (req, res) => {
     if (attachment.request(req, res)) return;
-    if (original.length === 0) refuseRequest(res, 404, HttpErrorCode.NotFound, 'not found');
+    if (original.length === 0) refuseRequest(res, 404, ErrorCode.NotFound, 'not found');
     for (const listener of original) listener.call(http, req, res);
   };
   http.on('request', onRequest);

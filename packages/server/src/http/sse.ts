@@ -21,14 +21,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CloseCode, decodeCursor, encodeCursor, formatSseEvent, type Cursor, type ResetReason } from '@rxmux/core/protocol';
+import { CloseCode, decodeCursor, encodeCursor, ErrorCode, formatSseEvent, type Cursor, type ResetReason } from '@rxmux/core/protocol';
 import type { OutgoingPublication, Subscriber } from '../core/hub.js';
 import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
 import type { Endable, StreamHost } from '../core/server-core.js';
 import type { ConnectionInfo } from '../types.js';
 import { admitChannels, catchUp, type ChannelError } from './channels.js';
 import { corsHeaders } from './door.js';
-import { HttpErrorCode, refuseRequest } from './errors.js';
+import { refuseRequest } from './errors.js';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -64,7 +64,7 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
     } catch (error) {
       this.host.error(error, this.info);
       this.release();
-      refuseRequest(this.res, 500, HttpErrorCode.Remote, 'history unavailable');
+      refuseRequest(this.res, 500, ErrorCode.Remote, 'history unavailable');
       return;
     }
     if (this.ended) return;
@@ -83,7 +83,9 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
   }
 
   /** {@link GateOutput}: `ready` already carried where each channel starts. */
-  joined(): void {}
+  joined(): void {
+    // nothing to write: `ready` carried the cursor
+  }
 
   reset(channel: string, epoch: string, seq: number, reason: ResetReason): void {
     this.write(formatSseEvent('reset', JSON.stringify({ channel, seq, epoch, reason }), encodeCursor(this.gate.positions)));

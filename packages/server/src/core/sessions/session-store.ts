@@ -83,7 +83,7 @@ export class MemorySessionStore<P> implements SessionStore<P> {
 
   detach(session: Session<P>, socket: SessionSocket, keep: boolean): void {
     const memory = this.sessions.get(session.id);
-    if (memory === undefined || memory.attached !== socket) return; // taken over by another socket already
+    if (memory?.attached !== socket) return; // unknown, or taken over by another socket already
     memory.attached = undefined;
     if (!keep) return this.end(memory);
     this.detached.add(memory);

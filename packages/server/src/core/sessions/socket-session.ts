@@ -33,7 +33,7 @@ import type { Limits } from '../../limits.js';
 import type { ChannelAction, ChannelContext, ChannelHandler, ConnectionInfo } from '../../types.js';
 import { after } from '../awaitable.js';
 import type { SocketHandle, Transport } from '../transport.js';
-import type { AppHost, HandlerSocket } from './handler-socket.js';
+import type { AppHost } from './handler-socket.js';
 import { handleMessage, type MessageSocket } from './acks.js';
 import { receiptEnvelope, sendReceipt, taken, type ReceiptClock, type ReceiptSocket } from './receipts.js';
 import { cancelRequest, handleRequest } from './requests.js';
