@@ -6,11 +6,35 @@ import { connect, start } from './helpers.js';
 const users: Record<string, string> = { 'token-ann': 'ann', 'token-bob': 'bob' };
 
 describe('security at the door', () => {
-  it('rejects a failed authenticate with 401 before any WebSocket exists', async () => {
-    const { server, url } = await start<string>({ authenticate: (req) => users[extractToken(req) ?? ''] ?? null });
-    await expect(connect(url)).rejects.toMatchObject({ status: 401 });
-    await expect(connect(url, { headers: { authorization: 'Bearer nope' } })).rejects.toMatchObject({ status: 401 });
-    expect(server.metrics()).toMatchObject({ connections: 0, rejected: 2 });
+  it('refuses failed credentials at the hello: error UNAUTHORIZED, then close 4401 (fatal for the client); nothing of the socket runs', async () => {
+    const seen: string[] = [];
+    const { server, url } = await start<string>({ authenticate: (req, token) => users[token ?? extractToken(req) ?? ''] ?? null });
+    server.handle('*', { onMessage: (ctx) => void seen.push(ctx.channel) });
+    for (const c of [await connect(url), await connect(url, { headers: { authorization: 'Bearer nope' } })]) {
+      c.send(`[[2,1],[4,"a"],[0,"a",1]]`); // hello, subscribe, message in one batch: none may run
+      expect(await c.waitFor('error')).toMatchObject({ code: ErrorCode.Unauthorized });
+      expect(await c.waitForClose()).toEqual({ code: 4401, reason: 'unauthorized' });
+    }
+    const wrongToken = await connect(url);
+    wrongToken.send({ type: 'hello', version: 1, token: 'token-eve' });
+    expect(await wrongToken.waitForClose()).toMatchObject({ code: 4401 });
+    expect(seen).toEqual([]);
+    expect(await server.presence('a')).toEqual([]);
+    expect(server.metrics()).toMatchObject({ connections: 0, rejected: 3 });
+  });
+
+  it('takes the token from the hello (never the URL), and the hello holds the frames behind it until the verdict', async () => {
+    const principals: string[] = [];
+    const { server, url } = await start<string>({
+      authenticate: (_req, token) => new Promise<string | null>((resolve) => setTimeout(() => resolve(users[token ?? ''] ?? null), 20)),
+      hooks: { onConnect: (info) => void principals.push(info.principal) },
+    });
+    server.handle('echo', { onRequest: (ctx) => ctx.principal });
+    const c = await connect(url);
+    c.send(`[[2,1,null,null,null,"token-bob"],[10,"echo",1,null]]`);
+    expect(await c.waitFor('welcome')).toMatchObject({ type: 'welcome' });
+    expect(await c.waitFor('response')).toEqual({ type: 'response', id: 1, data: 'bob' });
+    expect(principals).toEqual(['bob']);
   });
 
   it('accepts a token from the Authorization header, a token subprotocol or a cookie', async () => {
@@ -23,14 +47,16 @@ describe('security at the door', () => {
     const viaProtocol = await connect(url, { protocols: ['rxmux.v1', 'rxmux.token.token-bob'] });
     const viaCookie = await connect(url, { headers: { cookie: 'theme=dark; rxmux_token=token-ann' } });
     expect(viaProtocol.ws.protocol).toBe('rxmux.v1');
-    for (const c of [viaHeader, viaProtocol, viaCookie]) await c.hello();
+    for (const c of [viaHeader, viaProtocol, viaCookie]) await c.hello(); // the upgrade request is what authenticate reads
     expect(principals).toEqual(['ann', 'bob', 'ann']);
     expect(server.metrics().connections).toBe(3);
   });
 
-  it('rejects a foreign Origin with 403 and lets allowed or absent origins in', async () => {
-    const { url } = await start({ allowedOrigins: ['https://good.example'] });
-    await expect(connect(url, { origin: 'https://evil.example' })).rejects.toMatchObject({ status: 403 });
+  it('refuses a foreign Origin with close 4403 (fatal, unlike an HTTP 403 a browser shows as 1006) and lets allowed or absent origins in', async () => {
+    const { url, server } = await start({ allowedOrigins: ['https://good.example'] });
+    const evil = await connect(url, { origin: 'https://evil.example' });
+    expect(await evil.waitForClose()).toEqual({ code: 4403, reason: 'origin not allowed' });
+    expect(server.metrics().rejected).toBe(1);
     const good = await connect(url, { origin: 'https://good.example' });
     await good.hello();
     const cli = await connect(url); // no Origin header: not a browser

@@ -150,6 +150,8 @@ export function frameEvent(conn: string, dir: 'in' | 'out', at: number, frame: F
       return { ...base, channel: frame.channel, seq: frame.seq, epoch: frame.epoch, code: frame.reason };
     case 'receipt':
       return { ...base, data: { received: frame.received } };
+    case 'refreshed':
+    case 'refresh':
     case 'hello':
     case 'welcome':
     case 'ping':

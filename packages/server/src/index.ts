@@ -15,7 +15,6 @@
  */
 export { createServer } from './server.js';
 export type {
-  Authenticate,
   AuthenticatedServerOptions,
   BaseServerOptions,
   ChannelAction,
@@ -43,7 +42,9 @@ export type {
 } from './engines/engine.js';
 export { MemoryEngine, type MemoryEngineOptions } from './engines/memory.js';
 export { createServerCore, type CoreMetrics, type CoreState, type ServerCore } from './core/server-core.js';
-export type { SocketHandle, Transport } from './core/transport.js';
+export type { SocketAuth, SocketHandle, Transport } from './core/transport.js';
+export { withExpiry, type Authenticate, type Expiring, type Verified, type Verify } from './credentials.js';
+export { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './core/tickets.js';
 export { MemorySessionStore, type OpenedSession, type SessionStore } from './core/sessions/session-store.js';
 export type { Session, SessionSocket } from './core/sessions/session.js';
 export type { Seen } from './core/sessions/dedupe.js';

@@ -17,7 +17,7 @@ import { wsAdapter, type WsAdapter } from './adapters/ws.js';
 import { Hooks } from './core/hooks.js';
 import { createServerCore, type ServerCore } from './core/server-core.js';
 import type { PresenceEvent, PresenceMember } from './engines/engine.js';
-import { anonymous, authenticated, createDoor, type Door, type Identify } from './http/door.js';
+import { anonymous, authenticated, createDoor, type Credentials, type Door } from './http/door.js';
 import { attach, normalizePath, streamRoutes } from './http/routes.js';
 import type { AuthenticatedServerOptions, BaseServerOptions, ChannelHandler, RxmuxServer, ServerMetrics, ServerOptions } from './types.js';
 
@@ -60,13 +60,19 @@ class Server<P> implements RxmuxServer<P> {
   private readonly started: Promise<void>;
   private closing: Promise<void> | undefined;
 
-  constructor(options: BaseServerOptions<P>, identify: (report: (error: unknown) => void) => Identify<P>) {
-    const { authorize, engine, limits, heartbeat, hooks } = options;
-    this.core = createServerCore<P>({ authorize, engine, limits, heartbeat, hooks }); // checks the options first: throws before anything is attached
+  constructor(options: BaseServerOptions<P>, credentials: (report: (error: unknown) => void) => Credentials<P>) {
+    const { authorize, engine, limits, heartbeat, hooks, tickets } = options;
+    this.core = createServerCore<P>({ authorize, engine, limits, heartbeat, hooks, ...(tickets === undefined ? {} : { tickets }) }); // checks the options first: throws before anything is attached
     const errors = new Hooks(hooks);
     const report = (error: unknown): void => errors.error(error);
-    this.door = createDoor({ allowedOrigins: options.allowedOrigins, identify: identify(report), accepting: () => this.core.state === 'running' });
-    this.ws = wsAdapter(this.core, (req) => this.door.admit(req));
+    const streams = this.core.streams;
+    this.door = createDoor({
+      allowedOrigins: options.allowedOrigins,
+      credentials: credentials(report),
+      accepting: () => this.core.state === 'running',
+      redeem: (ticket) => streams.redeem(ticket),
+    });
+    this.ws = wsAdapter(this.core, (req) => this.door.upgrade(req));
     this.ownsHttp = options.server === undefined;
     this.http = options.server ?? createHttpServer();
     const path = normalizePath(options.path ?? '/rt');
@@ -105,7 +111,8 @@ class Server<P> implements RxmuxServer<P> {
   }
 
   metrics(): ServerMetrics {
-    return { ...this.core.metrics(), rejected: this.door.rejected };
+    const { refusedCredentials, ...core } = this.core.metrics();
+    return { ...core, rejected: this.door.rejected + refusedCredentials };
   }
 
   close(): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * Public types of `@rxmux/server`: options, handlers, contexts, hooks, metrics.
  */
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import type { Authenticate } from './credentials.js';
+import type { TicketStore } from './core/tickets.js';
 import type { AddressInfo } from 'node:net';
 import type { JsonValue, Payload } from '@rxmux/core/protocol';
 import type { SessionStore } from './core/sessions/session-store.js';
@@ -99,12 +101,6 @@ export interface ServerHooks<P = unknown> {
   onRateLimited?(info: ConnectionInfo<P>): void;
 }
 
-/**
- * Authenticates an HTTP request (WebSocket upgrade, SSE, poll): the principal,
- * or `null`/`undefined` to refuse it with 401 before any WebSocket exists.
- * Read the token from a header, cookie or subprotocol: see `extractToken`.
- */
-export type Authenticate<P> = (request: IncomingMessage) => P | null | undefined | Promise<P | null | undefined>;
 
 /** Options of the server core (`createServerCore`), which `createServer` passes on. */
 export interface CoreOptions<P> {
@@ -120,6 +116,8 @@ export interface CoreOptions<P> {
   readonly hooks?: ServerHooks<P>;
   /** Where sessions live between sockets. Default: a `MemorySessionStore` sized by `limits`. */
   readonly sessions?: SessionStore<P>;
+  /** Where the single-use tickets of the SSE and long-poll endpoints live. Default: a `MemoryTicketStore`. */
+  readonly tickets?: TicketStore<P>;
 }
 
 /** Options of `createServer` other than `authenticate`. */

@@ -62,7 +62,7 @@ function core<P>(options: Parameters<typeof createServerCore<P>>[0] = {}): Serve
 /** Opens a socket on `core` and feeds it `frames` (one WebSocket message each). */
 function open<P>(c: ServerCore<P>, principal: P): { transport: MemoryTransport; send(...frames: Frame[]): void; handle: SocketHandle } {
   const transport = new MemoryTransport();
-  const handle = c.opened(transport, principal);
+  const handle = c.opened(transport, { principal });
   transport.handle = handle;
   return { transport, handle, send: (...frames) => frames.forEach((f) => handle.message(encode(f))) };
 }

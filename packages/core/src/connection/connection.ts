@@ -2,6 +2,7 @@ import {
   catchError,
   defer,
   EMPTY,
+  firstValueFrom,
   map,
   Observable,
   of,
@@ -20,6 +21,7 @@ import type { Frame, JsonValue, WelcomeFrame } from '../protocol/frames.js';
 import type { Channel, Outgoing, RequestOptions } from '../channel/channel.js';
 import { Multiplexer } from '../channel/multiplexer.js';
 import type { GapNotice } from '../channel/positions.js';
+import { TICKET_CHANNEL } from '../protocol/sse.js';
 import { createEventStream, type EventStream } from '../sse/index.js';
 import { AckTimeoutError, ConnectionClosedError, InvalidArgumentError, RemoteError, RequestTimeoutError } from '../errors.js';
 import { linger } from '../operators/linger.js';
@@ -288,6 +290,8 @@ export class Connection {
     const tap = this.#tap;
     this.#eventStream ??= createEventStream(this.url, {
       ...this.#settings.eventStream,
+      // With a token, the streams authenticate with single-use tickets the WebSocket asks for (no token in a URL).
+      ...(this.#settings.token === undefined ? {} : { ticket: () => this.#ticket() }),
       ...(tap === undefined
         ? {}
         : {
@@ -297,6 +301,14 @@ export class Connection {
           }),
     });
     return this.#eventStream;
+  }
+
+  /** A single-use ticket for the SSE / long-poll endpoints, asked of the server over the WebSocket. */
+  async #ticket(): Promise<string> {
+    const answer = await firstValueFrom(this.#request(TICKET_CHANNEL, null, {}));
+    const ticket = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? answer.ticket : undefined;
+    if (typeof ticket !== 'string') throw new RxmuxError(ErrorCode.Unauthorized, 'the server answered no ticket');
+    return ticket;
   }
 
   #assertOpen(): void {

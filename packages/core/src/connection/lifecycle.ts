@@ -1,4 +1,4 @@
-import { defer, finalize, interval, Observable, retry, share, Subscription, throwError, timer, type SchedulerLike } from 'rxjs';
+import { defer, finalize, from, interval, Observable, of, retry, share, Subscription, switchMap, throwError, timer, type SchedulerLike } from 'rxjs';
 import { encodeText } from '../protocol/codec.js';
 import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
 import { ErrorCode, RxmuxError, type ProtocolError } from '../protocol/errors.js';
@@ -8,6 +8,7 @@ import { backoffDelay, type BackoffPolicy } from '../operators/backoff.js';
 import { heartbeat, type HeartbeatOptions } from '../operators/heartbeat.js';
 import { openSocket, type WebSocketConstructor, type WebSocketLike } from '../transport/websocket.js';
 import { Link, linkLimits, MAX_BATCH } from './link.js';
+import type { TokenProvider } from './options.js';
 import type { StatusMachine } from './status.js';
 
 const OPEN = 1;
@@ -22,6 +23,8 @@ export interface LifecycleOptions {
   readonly backoff: BackoffPolicy;
   readonly random: () => number;
   readonly maxFrameBytes: number;
+  /** The credential for each hello (and each refresh), when the app gave one. */
+  readonly token: TokenProvider | undefined;
 }
 
 /** What the lifecycle tells the connection (the layers above it). */
@@ -90,11 +93,35 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
     return timer(retryIn, options.scheduler);
   };
 
+  /** The current credential, asked of the provider; a throw, a rejection or a non-string fails this attempt (retried). */
+  const currentToken = (provider: TokenProvider): Observable<string> =>
+    // A string is used at once (no extra turn); a promise is awaited. A throw errors the defer.
+    defer(() => {
+      const token: unknown = provider();
+      return token instanceof Promise ? from(token as Promise<unknown>) : of(token);
+    }).pipe(
+      switchMap((token: unknown) =>
+        typeof token === 'string' ? of(token) : throwError(() => new RxmuxError(ErrorCode.Unauthorized, `the token provider returned ${typeof token}, not a string`)),
+      ),
+    );
+
+  /** One attempt: the credential first (when there is a provider), then the socket. */
+  const attempt = (): Observable<Link> => {
+    const status = hooks.status;
+    if (status.value === 'closed' || status.value === 'failed') status.transition('connecting');
+    const provider = options.token;
+    return provider === undefined ? openOne(undefined, undefined) : currentToken(provider).pipe(switchMap((token) => openOne(token, provider)));
+  };
+
+  /**
+   * When to ask for new credentials: a minute before they expire, or half way
+   * for short-lived ones, so a slow provider or a retry still fits.
+   */
+  const refreshDelay = (expiresIn: number): number => Math.max(expiresIn / 2, expiresIn - 60_000);
+
   /** One socket from open to loss: emits the Link once the welcome arrived (and it stayed up `minUptime`). */
-  const openOne = (): Observable<Link> =>
+  const openOne = (token: string | undefined, provider: TokenProvider | undefined): Observable<Link> =>
     new Observable<Link>((subscriber) => {
-      const status = hooks.status;
-      if (status.value === 'closed' || status.value === 'failed') status.transition('connecting');
       let socket: WebSocketLike | undefined;
       let link: Link | undefined;
       /** Envelopes written before the welcome (the hello, pongs): the server charged them to this socket's rate. */
@@ -104,6 +131,22 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
         (socket as WebSocketLike).send(wire);
         spent++;
         hooks.wrote?.(wire);
+      };
+      /** Sends new credentials before the current ones expire; `expiresIn` undefined: they do not. */
+      let refreshing: Subscription | undefined;
+      const refreshBefore = (live: Link, expiresIn: number | undefined): void => {
+        if (refreshing !== undefined) {
+          refreshing.unsubscribe();
+          timers.remove(refreshing);
+        }
+        if (expiresIn === undefined || provider === undefined) return;
+        refreshing = timer(refreshDelay(expiresIn), options.scheduler)
+          .pipe(
+            // A provider that fails is asked again (a second apart) until the credentials expire: the server closes with 4401 then.
+            switchMap(() => currentToken(provider).pipe(retry({ delay: () => timer(1_000, options.scheduler) }))),
+          )
+          .subscribe((fresh) => live.write(encodeText({ type: 'refresh', token: fresh }), true));
+        timers.add(refreshing);
       };
       const events = openSocket(options.WebSocket, options.url, { maxFrameBytes: options.maxFrameBytes })
         .pipe(
@@ -128,6 +171,7 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
                   version: PROTOCOL_VERSION,
                   ...(session === undefined ? {} : { session }),
                   limits: { maxFrameBytes: options.maxFrameBytes, maxBatch: MAX_BATCH },
+                  ...(token === undefined ? {} : { token }),
                 }),
               );
               return;
@@ -136,7 +180,9 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
             for (const error of event.result.errors) hooks.decodeError(error, event.raw);
             for (const frame of event.result.frames) {
               if (subscriber.closed) return;
-              if (link !== undefined) {
+              if (link !== undefined && frame.type === 'refreshed') {
+                refreshBefore(link, frame.expiresIn);
+              } else if (link !== undefined) {
                 hooks.frame(frame, link);
               } else if (frame.type === 'welcome' && socket !== undefined) {
                 const welcomed: Link = new Link(
@@ -157,6 +203,7 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
                   );
                 }
                 hooks.welcomed(welcomed, frame);
+                refreshBefore(welcomed, frame.expiresIn);
                 // The retry counter resets only for a link that stayed up `minUptime`: a server that
                 // welcomes and then drops the link (a poison message, a crash loop) still backs off.
                 timers.add(options.scheduler.schedule(() => subscriber.next(welcomed), options.backoff.minUptime));
@@ -181,7 +228,7 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
 
   return defer(() => {
     const current = ++cycle;
-    return defer(openOne).pipe(
+    return defer(attempt).pipe(
       retry({ resetOnSuccess: true, delay: retryDelay }),
       finalize(() => {
         if (current === cycle && hooks.status.value !== 'failed') hooks.status.transition('closed');

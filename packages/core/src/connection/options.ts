@@ -44,7 +44,24 @@ export interface ConnectOptions {
    * (production builds: nothing is registered, `conn.debug()` throws).
    */
   readonly devtools?: boolean | { readonly actions?: boolean };
+  /**
+   * The credential sent in the first frame of every socket (never in the
+   * URL): a string, or a function returning one (or a promise of one),
+   * called before every connection attempt and again before the credentials
+   * expire (when the server says they do) to refresh them on the live
+   * connection. A provider that throws or rejects is retried with the
+   * reconnect backoff. Refused credentials close the socket with 4401:
+   * status `failed`, no retry loop; subscribing again (after a new login)
+   * starts over.
+   *
+   * @example
+   * connect(url, { token: () => auth.getAccessToken() });
+   */
+  readonly token?: string | TokenProvider;
 }
+
+/** Returns the current credential (a bearer token), or a promise of it. */
+export type TokenProvider = () => string | Promise<string>;
 
 /** A message the connection could not deliver, reported on `conn.dropped$`. */
 export interface DroppedMessage {
@@ -77,6 +94,7 @@ export interface ConnectionSettings {
   readonly eventStream: EventStreamOptions;
   /** `undefined`: no tap at all (`devtools: false`). */
   readonly devtools: { readonly actions: boolean } | undefined;
+  readonly token: TokenProvider | undefined;
 }
 
 /** Applies the defaults and checks every number; API misuse throws `InvalidArgumentError` at once. */
@@ -108,5 +126,13 @@ export function resolveOptions(options: ConnectOptions): ConnectionSettings {
     buffer: { ...DEFAULT_BUFFER, ...options.buffer },
     eventStream: { scheduler, linger: numbers.linger, ...options.eventStream },
     devtools: options.devtools === false ? undefined : { actions: typeof options.devtools === 'object' && options.devtools.actions === true },
+    token: tokenProvider(options.token),
   };
+}
+
+function tokenProvider(token: ConnectOptions['token']): TokenProvider | undefined {
+  if (token === undefined) return undefined;
+  if (typeof token === 'string') return () => token;
+  if (typeof token === 'function') return token;
+  throw new InvalidArgumentError('option token must be a string or a function returning one');
 }

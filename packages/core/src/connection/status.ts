@@ -12,6 +12,7 @@ import { BehaviorSubject, distinctUntilChanged, queueScheduler, Subject, type Ob
  * | `reconnecting` | `reconnecting` | the next attempt is scheduled (`attempt`, `retryIn` tell when) |
  * | `reconnecting` | `open`         | a retry succeeded; every active channel is re-joined, the buffer flushed |
  * | `connecting`, `reconnecting` | `failed` | `maxAttempts` reached, or the close code is fatal |
+ * | `open`         | `failed`       | the server closed with a fatal code (4401: the credentials expired or a refresh was refused) |
  * | `failed`       | `connecting`   | a channel subscribes again after the failure |
  * | any            | `closed`       | nothing needs the socket any more (after the linger), or `conn.close()` |
  */
@@ -38,7 +39,7 @@ export interface StatusTransition {
 const ALLOWED: Readonly<Record<ConnectionStatus, readonly ConnectionStatus[]>> = {
   closed: ['connecting'],
   connecting: ['open', 'reconnecting', 'failed', 'closed'],
-  open: ['reconnecting', 'closed'],
+  open: ['reconnecting', 'failed', 'closed'],
   reconnecting: ['reconnecting', 'open', 'failed', 'closed'],
   failed: ['connecting', 'closed'],
 };

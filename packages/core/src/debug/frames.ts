@@ -85,6 +85,9 @@ export function frameEvent(
       return { ...base, channel: frame.channel, seq: frame.seq, epoch: frame.epoch, code: frame.reason };
     case 'receipt':
       return { ...base, data: { received: frame.received } };
+    case 'refreshed':
+      return frame.expiresIn === undefined ? base : { ...base, data: { expiresIn: frame.expiresIn } };
+    case 'refresh': // the token is a credential: never in a debug event
     case 'hello':
     case 'welcome':
     case 'ping':

@@ -41,7 +41,7 @@ const opt = (name: string, kind: FieldKind): FieldSpec => ({ name, kind, optiona
 const LAYOUT: Readonly<Record<FrameTypeName, readonly FieldSpec[]>> = {
   message: [req('channel', 'channel'), req('data', 'json'), opt('id', 'uint')],
   publication: [req('channel', 'channel'), req('data', 'json'), opt('seq', 'uint')],
-  hello: [req('version', 'uint'), opt('session', 'string'), opt('resumeToken', 'string'), opt('limits', 'peer-limits')],
+  hello: [req('version', 'uint'), opt('session', 'string'), opt('resumeToken', 'string'), opt('limits', 'peer-limits'), opt('token', 'string')],
   welcome: [
     req('version', 'uint'),
     req('session', 'string'),
@@ -50,6 +50,7 @@ const LAYOUT: Readonly<Record<FrameTypeName, readonly FieldSpec[]>> = {
     opt('resumed', 'bool'),
     opt('received', 'uint'),
     opt('limits', 'server-limits'),
+    opt('expiresIn', 'uint'),
   ],
   subscribe: [req('channel', 'channel'), opt('since', 'uint'), opt('epoch', 'string')],
   unsubscribe: [req('channel', 'channel')],
@@ -65,6 +66,8 @@ const LAYOUT: Readonly<Record<FrameTypeName, readonly FieldSpec[]>> = {
   pong: [opt('t', 'uint')],
   gap: [req('channel', 'channel'), req('epoch', 'string'), req('seq', 'uint'), req('reason', 'string'), opt('since', 'uint')],
   receipt: [req('received', 'uint')],
+  refresh: [req('token', 'string')],
+  refreshed: [opt('expiresIn', 'uint')],
 };
 
 /** Required field count per type, computed once (decoding is a hot path). */

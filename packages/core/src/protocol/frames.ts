@@ -40,6 +40,8 @@ export const FrameType = {
   pong: 15,
   gap: 16,
   receipt: 17,
+  refresh: 18,
+  refreshed: 19,
 } as const;
 
 /** The name of a frame type, e.g. `'message'`. */
@@ -80,6 +82,12 @@ export interface HelloFrame {
   readonly resumeToken?: string;
   /** What the client accepts: the server splits its batches to fit and never sends a larger frame. */
   readonly limits?: PeerLimits;
+  /**
+   * The client's credential (a bearer token), for the server's
+   * `authenticate`. It travels inside the socket, never in the URL (URLs end
+   * up in logs).
+   */
+  readonly token?: string;
 }
 
 // server -> client
@@ -102,6 +110,12 @@ export interface WelcomeFrame {
   readonly received?: number;
   /** What the server accepts and the rate it allows. */
   readonly limits?: ServerLimits;
+  /**
+   * Milliseconds until the credentials expire (absent: they do not): the
+   * client sends a `refresh` with a new token before, or the server closes
+   * the socket with 4401 then.
+   */
+  readonly expiresIn?: number;
 }
 
 // client -> server
@@ -264,6 +278,20 @@ export interface ReceiptFrame {
   readonly received: number;
 }
 
+// client -> server
+/** New credentials on a live connection: the server authenticates them again, nothing is dropped. */
+export interface RefreshFrame {
+  readonly type: 'refresh';
+  readonly token: string;
+}
+
+// server -> client
+/** The refreshed credentials were accepted; `expiresIn` as in `welcome`. */
+export interface RefreshedFrame {
+  readonly type: 'refreshed';
+  readonly expiresIn?: number;
+}
+
 /** Every frame of protocol v1. Discriminated by `type`. */
 export type Frame =
   | HelloFrame
@@ -283,7 +311,9 @@ export type Frame =
   | PingFrame
   | PongFrame
   | GapFrame
-  | ReceiptFrame;
+  | ReceiptFrame
+  | RefreshFrame
+  | RefreshedFrame;
 
 /** Frames a client sends. */
 export type ClientFrame =
@@ -294,7 +324,8 @@ export type ClientFrame =
   | RequestFrame
   | CancelFrame
   | PingFrame
-  | PongFrame;
+  | PongFrame
+  | RefreshFrame;
 
 /** Frames a server sends. */
 export type ServerFrame =
@@ -309,7 +340,8 @@ export type ServerFrame =
   | PingFrame
   | PongFrame
   | GapFrame
-  | ReceiptFrame;
+  | ReceiptFrame
+  | RefreshedFrame;
 
 /** The frames that may travel as binary (raw bytes after a compact header). */
 export type BinaryCapableFrame = MessageFrame | PublicationFrame;

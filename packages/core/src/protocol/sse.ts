@@ -62,6 +62,26 @@ export type PollEvent =
 export interface PollAnswer {
   readonly cursor: string;
   readonly events: readonly PollEvent[];
+  /** When the poll was admitted by a ticket: the single-use ticket for the next poll. */
+  readonly ticket?: string;
+}
+
+/** Channel ids starting with this are the protocol's own: an app can neither subscribe to nor send on them. */
+export const RESERVED_CHANNEL_PREFIX = '$rxmux.';
+
+/**
+ * A `request` on this channel (data `null`) answers `{ ticket, expiresIn }`:
+ * a short-lived, single-use credential for the SSE and long-poll endpoints
+ * (`?ticket=`), which cannot carry the WebSocket's token in a header. It is
+ * bound to the socket's principal.
+ */
+export const TICKET_CHANNEL = '$rxmux.ticket';
+
+/** What a ticket request answers. */
+export interface TicketAnswer {
+  readonly ticket: string;
+  /** Milliseconds the ticket stays redeemable. */
+  readonly expiresIn: number;
 }
 
 /** A stream event decoded by the client: a publication's data is back to JSON or bytes. */
@@ -199,15 +219,19 @@ export function parseStreamEvent(event: string, payload: unknown): StreamItem | 
   }
 }
 
-/** Decodes a long-poll answer body: the next cursor and the events (malformed ones dropped). */
-export function parsePollAnswer(body: unknown): { readonly cursor: string | undefined; readonly items: StreamItem[] } {
-  if (!isRecord(body)) return { cursor: undefined, items: [] };
+/** Decodes a long-poll answer body: the next cursor, the next ticket, and the events (malformed ones dropped). */
+export function parsePollAnswer(body: unknown): { readonly cursor: string | undefined; readonly ticket: string | undefined; readonly items: StreamItem[] } {
+  if (!isRecord(body)) return { cursor: undefined, ticket: undefined, items: [] };
   const items: StreamItem[] = [];
   for (const raw of Array.isArray(body.events) ? (body.events as unknown[]) : []) {
     const item = isRecord(raw) && typeof raw.type === 'string' ? parseStreamEvent(raw.type, raw) : undefined;
     if (item !== undefined) items.push(item);
   }
-  return { cursor: typeof body.cursor === 'string' ? body.cursor : undefined, items };
+  return {
+    cursor: typeof body.cursor === 'string' ? body.cursor : undefined,
+    ticket: typeof body.ticket === 'string' ? body.ticket : undefined,
+    items,
+  };
 }
 
 // ---- endpoints ---------------------------------------------------------------

@@ -6,9 +6,11 @@ import {
   distinctUntilChanged,
   EMPTY,
   finalize,
+  from,
   ignoreElements,
   map,
   Observable,
+  of,
   repeat,
   retry,
   share,
@@ -72,6 +74,12 @@ export interface EventStreamOptions {
    * before it is routed: how the connection's debug tap sees the stream.
    */
   readonly observe?: (transport: 'sse' | 'poll', event: SseEventName, payload: unknown, bytes: number) => void;
+  /**
+   * Obtains a single-use ticket for each stream and first poll (`?ticket=`):
+   * how a stream authenticates when cookies cannot (the connection asks its
+   * WebSocket for one when it has a `token`). A poll answer carries the next.
+   */
+  readonly ticket?: () => Promise<string>;
 }
 
 /** Defaults of {@link EventStreamOptions} (frozen). */
@@ -130,6 +138,18 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
   const withCredentials = options.withCredentials === true;
   const lingerMs = options.linger ?? 0;
   const observe = options.observe;
+  const ticketOf = options.ticket;
+  /** The ticket a poll answer carried, for the next poll (single use). */
+  let nextTicket: string | undefined;
+  /** Whether an HTTP status ends the stream for good: with tickets a 401 only means this one was spent (a retry takes a fresh one). */
+  const fatal = (status: number | undefined): boolean => status !== undefined && FATAL_STATUS.has(status) && !(status === 401 && ticketOf !== undefined);
+  /** A ticket for the next request: the one a poll answer carried, or a fresh one (none without a provider). */
+  const ticket = (): Observable<Record<string, string>> => {
+    if (ticketOf === undefined) return of({});
+    const carried = nextTicket;
+    nextTicket = undefined;
+    return carried !== undefined ? of({ ticket: carried }) : defer(() => from(ticketOf())).pipe(map((fresh) => ({ ticket: fresh })));
+  };
 
   /** Subscriber counts per channel; its key list is the stream's channel set. */
   const counts$ = new BehaviorSubject<ReadonlyMap<string, number>>(new Map());
@@ -145,10 +165,10 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
     counts$.next(next);
   };
 
-  const openSse = (channels: readonly string[]): Observable<StreamItem> =>
+  const openSse = (channels: readonly string[], auth: Record<string, string>): Observable<StreamItem> =>
     new Observable<StreamItem>((subscriber) => {
       const Ctor = EventSourceCtor as EventSourceConstructor;
-      const es = new Ctor(streamUrl(baseUrl, 'sse', channels, { lastEventId: cursor }), { withCredentials });
+      const es = new Ctor(streamUrl(baseUrl, 'sse', channels, { lastEventId: cursor, ...auth }), { withCredentials });
       const remember = (event: SseMessage): void => {
         if (event.lastEventId !== '') cursor = event.lastEventId;
       };
@@ -171,20 +191,20 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
         if (es.readyState !== CLOSED) return;
         const status = event.code;
         subscriber.error(
-          new RxmuxError(status !== undefined && FATAL_STATUS.has(status) ? ErrorCode.Forbidden : ErrorCode.ConnectionLost, `event stream closed${status === undefined ? '' : ` (HTTP ${status})`}`),
+          new RxmuxError(fatal(status) ? ErrorCode.Forbidden : ErrorCode.ConnectionLost, `event stream closed${status === undefined ? '' : ` (HTTP ${status})`}`),
         );
       });
       return () => es.close();
     });
 
-  const pollOnce = (channels: readonly string[]): Observable<StreamItem> =>
+  const pollOnce = (channels: readonly string[], auth: Record<string, string>): Observable<StreamItem> =>
     new Observable<StreamItem>((subscriber) => {
       const abort = new AbortController();
-      const url = streamUrl(baseUrl, 'poll', channels, { cursor });
+      const url = streamUrl(baseUrl, 'poll', channels, { cursor, ...auth });
       (fetchImpl as FetchLike)(url, { signal: abort.signal, credentials: withCredentials ? 'include' : 'same-origin' })
         .then(async (res) => {
           if (!res.ok) {
-            throw new RxmuxError(FATAL_STATUS.has(res.status) ? ErrorCode.Forbidden : ErrorCode.ConnectionLost, `long-poll failed (HTTP ${res.status})`);
+            throw new RxmuxError(fatal(res.status) ? ErrorCode.Forbidden : ErrorCode.ConnectionLost, `long-poll failed (HTTP ${res.status})`);
           }
           const body: unknown = await res.json();
           if (observe !== undefined && typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) {
@@ -195,6 +215,7 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
           }
           const answer = parsePollAnswer(body);
           if (answer.cursor !== undefined) cursor = answer.cursor;
+          nextTicket = answer.ticket;
           for (const item of answer.items) subscriber.next(item);
           subscriber.complete();
         })
@@ -205,7 +226,10 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
     });
 
   const open = (channels: readonly string[]): Observable<StreamItem> =>
-    (transport === 'sse' ? openSse(channels) : pollOnce(channels).pipe(repeat())).pipe(
+    (transport === 'sse'
+      ? ticket().pipe(switchMap((auth) => openSse(channels, auth)))
+      : defer(() => ticket().pipe(switchMap((auth) => pollOnce(channels, auth)))).pipe(repeat())
+    ).pipe(
       retry({
         resetOnSuccess: true,
         delay: (error: unknown, attempt) =>

@@ -7,9 +7,9 @@
  * lives here.
  *
  * ```
- *  upgrade ─▶ door.admit (403/401/503 as plain HTTP) ─▶ wss.handleUpgrade ─▶ rxmux.v1? ──no──▶ close 4406
- *                                                                              │
- *                                                core.opened(transport, principal) ◀── yes
+ *  upgrade ─▶ door.upgrade (503 as plain HTTP) ─▶ wss.handleUpgrade ─▶ Origin refused? ─▶ close 4403
+ *                                                                      rxmux.v1? ──no──▶ close 4406
+ *                                          core.opened(transport, auth) ◀── yes (credentials checked at the hello)
  *  ws 'message' ─▶ socket.message   ws 'pong' ─▶ socket.pong   ws 'close' ─▶ socket.closed
  * ```
  */
@@ -18,8 +18,8 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, SUBPROTOCOL } from '@rxmux/core/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ServerCore } from '../core/server-core.js';
-import type { Transport } from '../core/transport.js';
-import type { Admission } from '../http/door.js';
+import type { SocketAuth, Transport } from '../core/transport.js';
+import type { UpgradeAdmission } from '../http/door.js';
 import { refuseUpgrade } from '../http/errors.js';
 
 // Shared send options: a write to every recipient of a publish must not allocate.
@@ -63,7 +63,7 @@ export interface WsAdapter {
  * Serves `core` over `ws`. `admit` is the HTTP door: it runs before any
  * WebSocket exists, and its refusals are plain HTTP responses.
  */
-export function wsAdapter<P>(core: ServerCore<P>, admit: (req: IncomingMessage) => Promise<Admission<P>>): WsAdapter {
+export function wsAdapter<P>(core: ServerCore<P>, door: (req: IncomingMessage) => UpgradeAdmission<P>): WsAdapter {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: core.limits.maxFrameBytes, // larger messages close with 1009 before reaching the core
@@ -73,13 +73,13 @@ export function wsAdapter<P>(core: ServerCore<P>, admit: (req: IncomingMessage) 
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
 
-  const connected = (ws: WebSocket, principal: P): void => {
+  const connected = (ws: WebSocket, auth: SocketAuth<P>): void => {
     if (ws.protocol !== SUBPROTOCOL) {
       ws.on('error', () => undefined);
       ws.close(CloseCode.UnsupportedProtocol, `subprotocol ${SUBPROTOCOL} required`);
       return;
     }
-    const socket = core.opened(new WsTransport(ws), principal);
+    const socket = core.opened(new WsTransport(ws), auth);
     // Text arrives UTF-8 validated by ws (invalid UTF-8 closes with 1007 before reaching us).
     ws.on('message', (data: RawData, isBinary: boolean) => {
       const bytes = bytesOf(data);
@@ -92,14 +92,20 @@ export function wsAdapter<P>(core: ServerCore<P>, admit: (req: IncomingMessage) 
 
   return {
     upgrade(req, socket, head) {
-      const ignore = (): void => undefined; // a client vanishing during authenticate is not an error
-      socket.on('error', ignore);
-      void admit(req).then((admission) => {
-        socket.off('error', ignore);
-        if ('status' in admission) return refuseUpgrade(socket, admission.status, admission.message);
-        if (core.state !== 'running') return refuseUpgrade(socket, 503, 'server is shutting down');
-        if (socket.destroyed) return;
-        wss.handleUpgrade(req, socket, head, (ws) => connected(ws, admission.principal));
+      const admission = door(req);
+      if ('status' in admission && admission.status !== 403) {
+        refuseUpgrade(socket, admission.status, admission.message);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        if ('auth' in admission) {
+          connected(ws, admission.auth);
+          return;
+        }
+        // A foreign Origin gets a close code, not an HTTP status: a browser reports a refused upgrade as 1006,
+        // which a client retries forever; 4403 is fatal (PROTOCOL.md 9).
+        ws.on('error', () => undefined);
+        ws.close(CloseCode.Forbidden, admission.message);
       });
     },
     close: () => wss.close(),

@@ -33,7 +33,10 @@ import type { Session } from './sessions/session.js';
 import { MemorySessionStore, type SessionStore } from './sessions/session-store.js';
 import type { AppHost } from './sessions/handler-socket.js';
 import { SocketSession, type SocketHost } from './sessions/socket-session.js';
-import type { SocketHandle, Transport } from './transport.js';
+import type { SocketAuth, SocketHandle, Transport } from './transport.js';
+import type { Verified, Verify } from '../credentials.js';
+import { PendingSocket, type PendingHost } from './sessions/pending-socket.js';
+import { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './tickets.js';
 import type { ChannelHost } from './sessions/subscriptions.js';
 import { Outbox, type Traffic } from './sessions/writer.js';
 
@@ -44,7 +47,10 @@ const CLOSE_GRACE_MS = 3_000;
 export type CoreState = 'running' | 'closing' | 'closed';
 
 /** The core's counters: `ServerMetrics` without what the HTTP door counts. */
-export type CoreMetrics = Omit<ServerMetrics, 'rejected'>;
+export type CoreMetrics = Omit<ServerMetrics, 'rejected'> & {
+  /** WebSockets closed with 4401 because the hello's credentials were refused. */
+  readonly refusedCredentials: number;
+};
 
 /** Something the core must end on shutdown and pings every heartbeat: an SSE stream, a held poll. */
 export interface Endable {
@@ -61,6 +67,10 @@ export interface StreamHost<P> {
   subscribe(channel: string, subscriber: Subscriber): void;
   unsubscribe(channel: string, subscriber: Subscriber): void;
   history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
+  /** The principal of a single-use ticket (`undefined`: unknown, used or expired). */
+  redeem(ticket: string): Awaitable<P | undefined>;
+  /** A new single-use ticket for `principal` (a poll answer carries the next poll's). */
+  ticket(principal: P): Awaitable<string>;
   /** Presence. */
   join(channel: string, member: PresenceMember<P>): void;
   leave(channel: string, session: string): void;
@@ -80,7 +90,7 @@ export interface ServerCore<P> {
    * A WebSocket speaking `rxmux.v1` is open and its principal authenticated:
    * the core takes it over. The adapter feeds the returned handle.
    */
-  opened(transport: Transport, principal: P, now?: number): SocketHandle;
+  opened(transport: Transport, auth: SocketAuth<P>, now?: number): SocketHandle;
   /** See `RxmuxServer.handle`. */
   handle(channelOrPattern: string, handler: ChannelHandler<P>): () => void;
   /** See `RxmuxServer.publish`. */
@@ -118,6 +128,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   readonly announced: ServerLimits;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
+  readonly tickets: TicketStore<P>;
   readonly outbox: Outbox;
   readonly receipts = new ReceiptClock();
   readonly app: AppHost<P>;
@@ -128,6 +139,11 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   private readonly hooks: Hooks<P>;
   private readonly router = new Router<ChannelHandler<P>>();
   private readonly sockets = new Set<SocketSession<P>>();
+  /** Sockets waiting for their hello's credentials to be verified. */
+  private readonly pending = new Set<PendingSocket<P>>();
+  private readonly pendingHost: PendingHost<P>;
+  /** Sockets refused for their credentials (`metrics().rejected` adds them to the door's). */
+  private refusedCredentials = 0;
   private readonly endables = new Set<Endable>();
   private readonly presenceListeners = new Set<(event: PresenceEvent<P>) => void>();
   private readonly traffic: Traffic = { messagesIn: 0, framesIn: 0, bytesIn: 0, messagesOut: 0, framesOut: 0, bytesOut: 0 };
@@ -147,6 +163,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.engine = options.engine ?? new MemoryEngine({ historySize, historyTtlMs, historyChannels });
     this.hub = new Hub(this.engine, (error) => this.hooks.error(error));
     this.store = options.sessions ?? new MemorySessionStore<P>(this.limits);
+    this.tickets = options.tickets ?? new MemoryTicketStore<P>();
     this.outbox = new Outbox(this.limits, this.traffic);
     this.app = {
       resolve: (channel) => this.router.resolve(channel),
@@ -168,6 +185,15 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       history: (channel, since, limit) => this.engine.history(channel, since, limit),
     };
     this.streams = this.makeStreamHost();
+    this.pendingHost = {
+      limits: this.limits,
+      admitted: (_pending, verified, verify) => this.socket(_pending.transport, verified, verify, Date.now()),
+      settled: (pending, refused) => {
+        this.pending.delete(pending);
+        if (refused) this.refusedCredentials++;
+      },
+      error: (error) => this.hooks.error(error),
+    };
     this.hub.guard(() =>
       this.engine.start({
         publication: (p) => this.hub.deliver(p),
@@ -181,8 +207,17 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
 
   // ---- the app's API -------------------------------------------------------------
 
-  opened(transport: Transport, principal: P, now = Date.now()): SocketHandle {
-    const socket = new SocketSession<P>(this, transport, randomBytes(12).toString('base64url'), principal, now);
+  opened(transport: Transport, auth: SocketAuth<P>, now = Date.now()): SocketHandle {
+    if (auth.verify === undefined) return this.socket(transport, { principal: auth.principal }, undefined, now);
+    const pending = new PendingSocket<P>(this.pendingHost, transport, auth.verify, now);
+    this.pending.add(pending);
+    if (this.state !== 'running') pending.shutdown(); // opened while shutting down
+    return pending;
+  }
+
+  /** The socket proper, for a principal (known to the adapter, or verified from the hello's token). */
+  private socket(transport: Transport, verified: Verified<P>, verify: Verify<P> | undefined, now: number): SocketSession<P> {
+    const socket = new SocketSession<P>(this, transport, randomBytes(12).toString('base64url'), verified.principal, now, verify, verified.expiresAt);
     this.sockets.add(socket);
     if (this.state !== 'running') socket.close(CloseCode.GoingAway, 'going away'); // opened while shutting down
     return socket;
@@ -222,7 +257,14 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   }
 
   metrics(): CoreMetrics {
-    return { ...this.traffic, ...this.counters, connections: this.sockets.size, channels: this.hub.size, detachedSessions: this.store.detachedCount };
+    return {
+      ...this.traffic,
+      ...this.counters,
+      connections: this.sockets.size,
+      channels: this.hub.size,
+      detachedSessions: this.store.detachedCount,
+      refusedCredentials: this.refusedCredentials,
+    };
   }
 
   close(): Promise<void> {
@@ -275,6 +317,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       subscribe: (channel, subscriber) => this.hub.add(channel, subscriber),
       unsubscribe: (channel, subscriber) => this.hub.remove(channel, subscriber),
       history: (channel, since, limit) => this.engine.history(channel, since, limit),
+      redeem: (ticket) => this.tickets.redeem(ticket),
+      ticket: (principal) => this.tickets.issue(principal, TICKET_TTL_MS),
       join: (channel, member) => this.hub.guard(() => this.engine.join(channel, member)),
       leave: (channel, session) => this.hub.guard(() => this.engine.leave(channel, session)),
       opened: (endable, info) => {
@@ -313,6 +357,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       this.allGone = resolve;
       if (this.sockets.size === 0) resolve();
     });
+    for (const pending of [...this.pending]) pending.shutdown();
     for (const socket of [...this.sockets]) socket.close(CloseCode.GoingAway, 'going away');
     for (const endable of [...this.endables]) endable.end(CloseCode.GoingAway, 'going away');
     let timer: NodeJS.Timeout | undefined;
@@ -330,6 +375,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
 
   private beat(): void {
     const now = Date.now();
+    for (const pending of [...this.pending]) pending.heartbeat(now, this.heartbeat.timeout);
     for (const socket of this.sockets) socket.heartbeat(now, this.heartbeat.timeout);
     for (const endable of this.endables) endable.ping();
   }

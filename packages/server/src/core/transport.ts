@@ -13,6 +13,7 @@
  *               ◀────── transport.send / close / terminate / ping
  * ```
  */
+import type { Verify } from '../credentials.js';
 
 /**
  * An open WebSocket as the server core needs it. The `ws` adapter implements
@@ -30,6 +31,13 @@ export interface Transport {
   /** Sends a transport-level ping (a WebSocket ping frame). */
   ping(): void;
 }
+
+/**
+ * Who is on a socket the adapter hands over: a principal it already knows
+ * (its own authentication, or none), or a `verify` the core calls with the
+ * token of the first frame (`hello`) and of every `refresh`.
+ */
+export type SocketAuth<P> = { readonly principal: P; readonly verify?: undefined } | { readonly verify: Verify<P>; readonly principal?: undefined };
 
 /**
  * What a transport adapter calls on the socket the core opened. None of them

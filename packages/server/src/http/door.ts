@@ -4,68 +4,99 @@
  * (PROTOCOL.md 14.1):
  *
  * ```
- *  request ─▶ server running? (503) ─▶ Origin allowed? (403) ─▶ authenticate (401) ─▶ { principal }
+ *  SSE / poll request ─▶ server running? (503) ─▶ Origin allowed? (403) ─▶ authenticate(request) (401) ─▶ { principal }
+ *  WebSocket upgrade  ─▶ server running? (503) ─▶ Origin allowed? (close 4403) ─▶ { auth }: authenticate(request, hello.token) at the hello
  * ```
  */
 import type { IncomingMessage } from 'node:http';
-import type { Authenticate } from '../types.js';
 import { ErrorCode } from '@rxmux/core/protocol';
+import type { SocketAuth } from '../core/transport.js';
+import { verifier, type Authenticate, type Verified } from '../credentials.js';
+import type { Awaitable } from '../engines/engine.js';
 import type { Refusal } from './errors.js';
 
-/** The door's verdict: the request's principal, or why it is refused. */
-export type Admission<P> = { readonly principal: P } | Refusal;
+/**
+ * The door's verdict for an HTTP request (SSE, poll): the request's principal
+ * (and whether a single-use ticket brought it), or why it is refused.
+ */
+export type Admission<P> = { readonly principal: P; readonly byTicket: boolean } | Refusal;
 
-/** Who a request is: its principal, or a refusal. Built by {@link authenticated} or {@link anonymous}. */
-export type Identify<P> = (request: IncomingMessage) => Promise<Admission<P>>;
+/** The door's verdict for a WebSocket upgrade: who the socket will be (checked at its hello), or why it is refused. */
+export type UpgradeAdmission<P> = { readonly auth: SocketAuth<P> } | Refusal;
+
+/** How the door tells who a request is: no credentials at all, or the app's `authenticate`. */
+export interface Credentials<P> {
+  /** An HTTP request (SSE, poll): cookies, headers. Resolves `undefined` when refused (401). */
+  request(request: IncomingMessage): Promise<Verified<P> | undefined>;
+  /** A WebSocket: checked when its first frame, `hello`, brings the token (and on every `refresh`). */
+  socket(request: IncomingMessage): SocketAuth<P>;
+}
+
+/** Every request is admitted, with the principal `null` (no `authenticate`). */
+export const anonymous: Credentials<null> = {
+  request: () => Promise.resolve({ principal: null }),
+  socket: () => ({ principal: null }),
+};
+
+/** The app's `authenticate`, made total: `null`, `undefined`, a throw or a rejection refuse (the error is reported). */
+export function authenticated<P>(authenticate: Authenticate<P>, onError: (error: unknown) => void): Credentials<P> {
+  return {
+    request: (request) => verifier(authenticate, request, onError)(undefined),
+    socket: (request) => ({ verify: verifier(authenticate, request, onError) }),
+  };
+}
 
 /** The door of one server. */
 export interface Door<P> {
-  /** Runs the checks in order. Never rejects. */
+  /** An SSE or long-poll request: running? Origin? a `?ticket=` or the request's own credentials? Never rejects. */
   admit(request: IncomingMessage): Promise<Admission<P>>;
+  /** A WebSocket upgrade: running? Origin? (its credentials come with its hello). */
+  upgrade(request: IncomingMessage): UpgradeAdmission<P>;
   /** Whether the request's Origin may connect (CORS preflights check only this). */
   originAllowed(request: IncomingMessage): boolean;
   /** Requests refused so far for their origin or credentials (`server.metrics().rejected`). */
   readonly rejected: number;
 }
 
-/** Every request is admitted, with the principal `null` (no `authenticate`). */
-export const anonymous: Identify<null> = () => Promise.resolve({ principal: null });
-
-/** The app's `authenticate`, made total: `null`, `undefined`, a throw or a rejection refuse with 401 (the error is reported). */
-export function authenticated<P>(authenticate: Authenticate<P>, onError: (error: unknown) => void): Identify<P> {
-  return async (request) => {
-    try {
-      const principal = await authenticate(request);
-      if (principal !== null && principal !== undefined) return { principal };
-    } catch (error) {
-      onError(error);
-    }
-    return { status: 401, code: ErrorCode.Unauthorized, message: 'authentication failed' };
-  };
-}
-
 /** Creates a door: `accepting` says whether the server still takes new clients. */
 export function createDoor<P>(options: {
   readonly allowedOrigins: readonly string[] | undefined;
-  readonly identify: Identify<P>;
+  readonly credentials: Credentials<P>;
   readonly accepting: () => boolean;
+  /** The principal of a single-use ticket (issued over an authenticated WebSocket). */
+  readonly redeem: (ticket: string) => Awaitable<P | undefined>;
 }): Door<P> {
-  const { allowedOrigins, identify, accepting } = options;
+  const { allowedOrigins, credentials, accepting, redeem } = options;
   let rejected = 0;
+  const check = (request: IncomingMessage): Refusal | undefined => {
+    if (!accepting()) return { status: 503, code: ErrorCode.ShuttingDown, message: 'server is shutting down' };
+    if (!originAllowed(request, allowedOrigins)) {
+      rejected++;
+      return { status: 403, code: ErrorCode.Forbidden, message: 'origin not allowed' };
+    }
+    return undefined;
+  };
   return {
     get rejected() {
       return rejected;
     },
     originAllowed: (request) => originAllowed(request, allowedOrigins),
     async admit(request) {
-      if (!accepting()) return { status: 503, code: ErrorCode.ShuttingDown, message: 'server is shutting down' };
-      if (!originAllowed(request, allowedOrigins)) {
-        rejected++;
-        return { status: 403, code: ErrorCode.Forbidden, message: 'origin not allowed' };
+      const refused = check(request);
+      if (refused !== undefined) return refused;
+      const ticket = new URL(request.url ?? '/', 'http://localhost').searchParams.get('ticket');
+      if (ticket !== null) {
+        const principal = await redeem(ticket);
+        if (principal !== undefined) return { principal, byTicket: true };
+      } else {
+        const verified = await credentials.request(request);
+        if (verified !== undefined) return { principal: verified.principal, byTicket: false };
       }
-      const admission = await identify(request);
-      if ('status' in admission) rejected++;
-      return admission;
+      rejected++;
+      return { status: 401, code: ErrorCode.Unauthorized, message: ticket === null ? 'authentication failed' : 'unknown, used or expired ticket' };
+    },
+    upgrade(request) {
+      return check(request) ?? { auth: credentials.socket(request) };
     },
   };
 }

@@ -17,6 +17,8 @@ import type { Endable, StreamHost } from '../core/server-core.js';
 import { admitChannels, catchUp, type ChannelError } from './channels.js';
 import { corsHeaders } from './door.js';
 import { refuseRequest } from './errors.js';
+import { after } from '../core/awaitable.js';
+import type { Awaitable } from '../engines/engine.js';
 
 /** One held long-poll request. */
 class Poll<P> implements Subscriber, Endable, GateOutput {
@@ -33,6 +35,8 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
     private readonly headers: Record<string, string>,
     private readonly channels: readonly string[],
     cursor: Cursor,
+    /** Admitted by a single-use ticket: the answer carries the next poll's ticket (for this principal). */
+    private readonly next: (() => Awaitable<string>) | undefined,
   ) {
     this.gate = new ReplayGate(this, 'remaining', cursor);
   }
@@ -84,9 +88,21 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
     const wasHeld = this.timer !== undefined;
     this.release();
     if (wasHeld) this.host.ended(this, undefined, CloseCode.Normal, 'answered');
-    const body = `{"cursor":${JSON.stringify(encodeCursor(this.gate.positions))},"events":[${this.events.map(eventJson).join(',')}]}`;
-    this.res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...this.headers });
-    this.res.end(body);
+    const head = `{"cursor":${JSON.stringify(encodeCursor(this.gate.positions))},"events":[${this.events.map(eventJson).join(',')}]`;
+    const write = (body: string): void => {
+      if (this.res.destroyed) return;
+      this.res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...this.headers });
+      this.res.end(body);
+    };
+    if (this.next === undefined) return write(`${head}}`);
+    void after(
+      this.next(),
+      (ticket) => write(`${head},"ticket":${JSON.stringify(ticket)}}`),
+      (error: unknown) => {
+        this.host.error(error);
+        write(`${head}}`); // the client asks the socket for a new ticket
+      },
+    );
   }
 
   /** The client gave up waiting. */
@@ -122,10 +138,18 @@ function eventJson(event: PollEvent): string {
 }
 
 /** Serves `GET {path}/poll`. The request is already through the door. */
-export async function servePoll<P>(host: StreamHost<P>, request: IncomingMessage, res: ServerResponse, url: URL, names: readonly string[], principal: P): Promise<void> {
+export async function servePoll<P>(
+  host: StreamHost<P>,
+  request: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  names: readonly string[],
+  principal: P,
+  byTicket: boolean,
+): Promise<void> {
   const cursor = decodeCursor(url.searchParams.get('cursor') ?? undefined, host.limits.maxChannelsPerConnection);
   const { channels, errors } = await admitChannels(host, principal, names);
-  const poll = new Poll(host, res, corsHeaders(request), channels, cursor);
+  const poll = new Poll(host, res, corsHeaders(request), channels, cursor, byTicket ? () => host.ticket(principal) : undefined);
   res.on('close', () => poll.abandon());
   if (res.destroyed) return;
   await poll.start(errors);

@@ -36,7 +36,8 @@ export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>
       refuseRequest(res, 400, ErrorCode.InvalidChannel, 'name at least one channel: ?channel=a&channel=b or ?channels=a,b');
       return;
     }
-    await (kind === 'sse' ? serveSse : servePoll)(host, req, res, url, names, admission.principal);
+    if (kind === 'sse') await serveSse(host, req, res, url, names, admission.principal);
+    else await servePoll(host, req, res, url, names, admission.principal, admission.byTicket);
   };
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');

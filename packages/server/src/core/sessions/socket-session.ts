@@ -27,8 +27,16 @@ import {
   type BucketState,
   type Frame,
   type HelloFrame,
+  type MessageFrame,
+  type RefreshFrame,
+  type RequestFrame,
+  type SubscribeFrame,
+  RESERVED_CHANNEL_PREFIX,
+  TICKET_CHANNEL,
   type ServerLimits,
 } from '@rxmux/core/protocol';
+import type { Verified, Verify } from '../../credentials.js';
+import { TICKET_TTL_MS, type TicketStore } from '../tickets.js';
 import type { Limits } from '../../limits.js';
 import type { ChannelAction, ChannelContext, ChannelHandler, ConnectionInfo } from '../../types.js';
 import { after } from '../awaitable.js';
@@ -54,6 +62,7 @@ export interface SocketHost<P> {
   readonly announced: ServerLimits;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
+  readonly tickets: TicketStore<P>;
   readonly app: AppHost<P>;
   readonly channels: ChannelHost<P>;
   readonly outbox: Outbox;
@@ -95,20 +104,29 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private readonly bucket: BucketState;
   /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
+  /** When the credentials expire (`Date.now()` ms), if they do. */
+  private expiresAt: number | undefined;
+  /** Closes the socket with 4401 when the credentials expire without a refresh. */
+  private expiry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly host: SocketHost<P>,
     private readonly transport: Transport,
     /** A provisional id until hello opens a session (new or resumed). */
     id: string,
-    readonly principal: P,
+    /** Who is on the socket; replaced when a `refresh` brings new credentials. */
+    public principal: P,
     now: number,
+    /** Checks the token of a `refresh` (absent: the adapter authenticated, and refreshes are refused). */
+    private readonly verify?: Verify<P>,
+    expiresAt?: number,
   ) {
     this.sessionId = id;
     this.lastSeen = now;
     this.createdAt = now;
     this.bucket = fullBucket(host.rate, now);
     this.writer = new Writer(this, transport, host.outbox, host.limits);
+    this.expireAt(expiresAt, now);
   }
 
   /** The session id: the one `welcome` announced (after hello), provisional before. */
@@ -283,6 +301,9 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       this.close(CloseCode.BadRequest, 'hello expected');
       return undefined;
     }
+    if ((frame.type === 'subscribe' || frame.type === 'message' || frame.type === 'request') && frame.channel.startsWith(RESERVED_CHANNEL_PREFIX)) {
+      return this.reserved(frame);
+    }
     switch (frame.type) {
       case 'ping':
         this.writer.frame(frame.t === undefined ? { type: 'pong' } : { type: 'pong', t: frame.t });
@@ -299,6 +320,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       case 'cancel':
         cancelRequest(this.session, frame.id);
         return undefined;
+      case 'refresh':
+        return this.refresh(frame);
       default:
         this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} is not a frame a client may send`);
         return undefined;
@@ -353,6 +376,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       ...(named ? { resumed } : {}),
       received: session.received,
       limits: this.host.announced,
+      ...(this.expiresAt === undefined ? {} : { expiresIn: Math.max(0, this.expiresAt - Date.now()) }),
     });
     this.host.welcomed(this);
     return after(
@@ -397,8 +421,93 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
 
   // ---- internals ---------------------------------------------------------------------
 
+  /**
+   * A frame on one of the protocol's own channels (`$rxmux.…`): a ticket
+   * request is answered; anything else is refused, as an app's channel
+   * refused by `authorize` would be.
+   */
+  private reserved(frame: SubscribeFrame | MessageFrame | RequestFrame): Promise<void> | undefined {
+    const refused = `${frame.channel} is reserved for the protocol`;
+    if (frame.type === 'subscribe') {
+      this.writer.error(ErrorCode.Forbidden, refused, frame.channel);
+      return undefined;
+    }
+    if (frame.type === 'message') {
+      this.take(); // counted like any message taken (receipts)
+      this.writer.error(ErrorCode.Forbidden, refused, frame.channel, frame.id);
+      return undefined;
+    }
+    if (frame.channel !== TICKET_CHANNEL) {
+      this.writer.frame({ type: 'request-error', id: frame.id, code: ErrorCode.Forbidden, message: refused });
+      return undefined;
+    }
+    const { id } = frame;
+    return after(
+      this.host.tickets.issue(this.principal, TICKET_TTL_MS),
+      (ticket) => {
+        if (this.state === 'open') this.writer.frame({ type: 'response', id, data: { ticket, expiresIn: TICKET_TTL_MS } });
+      },
+      (error: unknown) => {
+        this.error(error);
+        this.writer.frame({ type: 'request-error', id, code: ErrorCode.Remote, message: 'no ticket could be issued' });
+      },
+    );
+  }
+
+  /**
+   * New credentials on the live socket: checked as the hello's were; refused,
+   * the socket closes with 4401; accepted, the principal and expiry are
+   * replaced and every joined channel is authorized again. Frames behind the
+   * refresh wait for the verdict, so nothing runs with stale rights.
+   */
+  private refresh({ token }: RefreshFrame): Promise<void> | undefined {
+    const verify = this.verify;
+    if (verify === undefined) {
+      this.writer.error(ErrorCode.UnexpectedFrame, 'this server does not take credentials from the client');
+      return undefined;
+    }
+    return verify(token).then((verified) => this.refreshed(verified));
+  }
+
+  private refreshed(verified: Verified<P> | undefined): Promise<void> | undefined {
+    if (this.state !== 'open') return undefined;
+    if (verified === undefined) {
+      this.writer.error(ErrorCode.Unauthorized, 'the new credentials were refused');
+      this.close(CloseCode.Unauthorized, 'unauthorized');
+      return undefined;
+    }
+    this.principal = verified.principal;
+    this.expireAt(verified.expiresAt, Date.now());
+    const rechecked = this.channels?.reauthorize();
+    const answer = (): void => {
+      if (this.state !== 'open') return;
+      this.writer.frame(this.expiresAt === undefined ? { type: 'refreshed' } : { type: 'refreshed', expiresIn: Math.max(0, this.expiresAt - Date.now()) });
+    };
+    if (rechecked === undefined) {
+      answer();
+      return undefined;
+    }
+    return rechecked.then(answer);
+  }
+
+  /** Arms (or clears) the expiry of the credentials. */
+  private expireAt(expiresAt: number | undefined, now: number): void {
+    clearTimeout(this.expiry);
+    this.expiry = undefined;
+    this.expiresAt = expiresAt;
+    if (expiresAt === undefined) return;
+    // setTimeout takes at most 2^31-1 ms; an expiry further away is re-armed by the next refresh anyway.
+    this.expiry = setTimeout(() => {
+      this.writer.error(ErrorCode.Unauthorized, 'the credentials expired');
+      this.close(CloseCode.Unauthorized, 'credentials expired');
+    }, Math.min(Math.max(0, expiresAt - now), 2 ** 31 - 1));
+    this.expiry.unref();
+  }
+
   /** Nothing more goes out or comes in; the socket leaves its channels. */
   private release(): void {
+    clearTimeout(this.expiry);
+    this.expiry = undefined;
     this.writer.drop();
     this.inbox = undefined;
     const channels = this.channels;

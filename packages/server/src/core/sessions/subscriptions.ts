@@ -76,6 +76,30 @@ export class Subscriptions<P> implements Subscriber, GateOutput {
     if (this.gate.drop(channel)) this.leave(channel);
   }
 
+  /**
+   * New credentials: every joined channel is authorized again; one the
+   * principal may no longer join is ended with `unsubscribed`
+   * `RXMUX_ERR_FORBIDDEN` and left. Returns a promise only when `authorize`
+   * answered asynchronously for some channel.
+   */
+  reauthorize(): Promise<void> | undefined {
+    const pending: Promise<void>[] = [];
+    for (const channel of [...this.gate.positions.keys()]) {
+      const verdict = this.socket.authorized(
+        channel,
+        'subscribe',
+        () => undefined,
+        () => {
+          if (!this.gate.drop(channel)) return;
+          this.socket.writer.frame({ type: 'unsubscribed', channel, code: ErrorCode.Forbidden, reason: 'not allowed any more (new credentials)' });
+          this.leave(channel);
+        },
+      );
+      if (verdict !== undefined) pending.push(verdict);
+    }
+    return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined);
+  }
+
   /** The socket is gone (or superseded): it leaves every channel, as any socket does (presence leave, onUnsubscribe). */
   leaveAll(): void {
     const channels = [...this.gate.positions.keys()];
