@@ -84,11 +84,11 @@ describe('security at the door', () => {
     ann.send({ type: 'subscribe', channel: 'secret' });
     ann.send({ type: 'subscribe', channel: 'public' });
     ann.send({ type: 'subscribe', channel: 'announcements' });
-    expect(await ann.waitFor('error')).toMatchObject({ code: ErrorCode.Forbidden, channel: 'secret' });
+    expect(await ann.waitFor('unsubscribed')).toMatchObject({ code: ErrorCode.Forbidden, channel: 'secret' }); // the subscription is refused
     expect(await ann.waitFor('subscribed')).toMatchObject({ channel: 'public' });
     expect(await ann.waitFor('subscribed')).toMatchObject({ channel: 'announcements' });
     ann.send({ type: 'message', channel: 'announcements', data: 'spam', id: 1 });
-    expect(await ann.waitFor('error')).toMatchObject({ code: ErrorCode.Forbidden, channel: 'announcements' });
+    expect(await ann.waitFor('error')).toMatchObject({ code: ErrorCode.Forbidden, channel: 'announcements', id: 1 }); // the send is refused, the channel goes on
     ann.send({ type: 'request', channel: 'announcements', id: 2, data: null });
     expect(await ann.waitFor('request-error')).toMatchObject({ id: 2, code: ErrorCode.Forbidden });
     ann.send({ type: 'message', channel: 'public', data: 'hello', id: 3 });

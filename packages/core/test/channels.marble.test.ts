@@ -192,7 +192,7 @@ describe('join and leave (marbles)', () => {
     });
   });
 
-  it('a server error on one channel errors that channel only', () => {
+  it('a refused subscription (unsubscribed) errors that channel only', () => {
     testScheduler().run(({ expectObservable }) => {
       const { conn, fake } = fakeConnection();
       fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
@@ -202,8 +202,22 @@ describe('join and leave (marbles)', () => {
         new RemoteError('RXMUX_ERR_FORBIDDEN', 'not allowed', 'secret'),
       );
       expectObservable(conn.channel('public'), '^ 100ms !').toBe(marbles([[20, 'x']]), { x: 'still here' });
-      later(() => fake.last.receive({ type: 'error', code: 'RXMUX_ERR_FORBIDDEN', message: 'not allowed', channel: 'secret' }), 10);
+      later(() => fake.last.receive({ type: 'unsubscribed', channel: 'secret', code: 'RXMUX_ERR_FORBIDDEN', reason: 'not allowed' }), 10);
       later(() => fake.last.receive({ type: 'publication', channel: 'public', data: 'still here' }), 20);
+    });
+  });
+
+  it('an error frame about a channel (a refused send) is reported on its errors$ and conn.errors$; its subscribers go on', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const { conn, fake } = fakeConnection();
+      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+      const refused = new RemoteError('RXMUX_ERR_FORBIDDEN', 'not allowed to publish to board', 'board');
+      expectObservable(conn.channel('board'), '^ 100ms !').toBe(marbles([[20, 'x']]), { x: 'after' });
+      expectObservable(conn.channel('board').errors$, '^ 100ms !').toBe(marbles([[10, 'e']]), { e: refused });
+      expectObservable(conn.errors$, '^ 100ms !').toBe(marbles([[10, 'e']]), { e: refused });
+      later(() => conn.channel('board').send('spam'), 8);
+      later(() => fake.last.receive({ type: 'error', code: 'RXMUX_ERR_FORBIDDEN', message: 'not allowed to publish to board', channel: 'board' }), 10);
+      later(() => fake.last.receive({ type: 'publication', channel: 'board', data: 'after' }), 20);
     });
   });
 });

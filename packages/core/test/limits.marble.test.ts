@@ -204,7 +204,7 @@ describe('channel.state$', () => {
       const ch = conn.channel('secret');
       expectObservable(ch.state$, '^ 100ms !').toBe('i 9ms g 9ms i', { i: 'idle', g: 'joining' });
       later(() => ch.subscribe({ error: () => undefined }), 10);
-      later(() => fake.last.receive({ type: 'error', code: ErrorCode.Forbidden, message: 'no', channel: 'secret' }), 20);
+      later(() => fake.last.receive({ type: 'unsubscribed', channel: 'secret', code: ErrorCode.Forbidden, reason: 'no' }), 20);
     });
   });
 });

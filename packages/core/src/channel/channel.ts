@@ -3,6 +3,7 @@ import { encodeBinary } from '../protocol/binary.js';
 import { messageEncoder } from '../protocol/codec.js';
 import type { JsonValue, Payload } from '../protocol/frames.js';
 import type { Ack } from '../connection/outbox.js';
+import type { RxmuxError } from '../protocol/errors.js';
 import type { GapNotice } from './positions.js';
 
 /** Options of `channel.send()` and `channel.sendBinary()`. */
@@ -55,6 +56,7 @@ export interface ChannelTransport {
 export interface ChannelHost extends ChannelTransport {
   readonly stream$: Observable<Payload>;
   readonly gaps$: Observable<GapNotice>;
+  readonly errors$: Observable<RxmuxError>;
   readonly state$: Observable<ChannelState>;
 }
 
@@ -80,6 +82,14 @@ export class Channel<T = unknown> extends Observable<T> {
   /** Notices of messages lost for good on this channel (history exceeded, epoch reset). Hot. */
   readonly gaps$: Observable<GapNotice>;
   /**
+   * Failures this channel survives, hot: a send the server refused or whose
+   * handler failed (`RemoteError` with the server's code), a frame for it that
+   * failed to decode (`ProtocolError`). They are on `conn.errors$` too. The
+   * channel's subscribers go on; only a refused or ended subscription, or the
+   * connection failing or closing, ends them.
+   */
+  readonly errors$: Observable<RxmuxError>;
+  /**
    * Where the subscription stands on the server ({@link ChannelState}),
    * replayed to each subscriber. Observing it does not join the channel.
    *
@@ -101,6 +111,7 @@ export class Channel<T = unknown> extends Observable<T> {
     this.#host = host;
     this.#encode = messageEncoder(id);
     this.gaps$ = host.gaps$.pipe(filter((gap) => gap.channel === id));
+    this.errors$ = host.errors$;
     this.state$ = host.state$;
   }
 

@@ -1,4 +1,5 @@
-import { BehaviorSubject, distinctUntilChanged, finalize, Observable, Subject, takeUntil, type SchedulerLike, type Subscriber } from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, filter, finalize, map, Observable, Subject, takeUntil, type SchedulerLike, type Subscriber } from 'rxjs';
+import type { RxmuxError } from '../protocol/errors.js';
 import { encodeText } from '../protocol/codec.js';
 import type { GapFrame, Payload, PublicationFrame, SubscribedFrame, UnsubscribedFrame } from '../protocol/frames.js';
 import { RemoteError } from '../errors.js';
@@ -42,6 +43,8 @@ export class Multiplexer {
   /** Notices of messages lost for good, on any channel. */
   readonly gaps$: Observable<GapNotice>;
   readonly #gaps = new Subject<GapNotice>();
+  /** Failures a channel survives (a refused send, a frame that failed to decode), on any channel. */
+  readonly #problems = new Subject<{ readonly channel: string; readonly error: RxmuxError }>();
   readonly #positions = new Positions();
   /** `Channel` objects by id, for reuse (bounded). */
   readonly #channels = new Map<string, Channel>();
@@ -76,6 +79,10 @@ export class Multiplexer {
           };
         }),
         gaps$: this.gaps$,
+        errors$: this.#problems.pipe(
+          filter((problem) => problem.channel === id),
+          map((problem) => problem.error),
+        ),
         state$: this.#stateOf(id),
         ...transport,
       });
@@ -170,11 +177,9 @@ export class Multiplexer {
     else joined?.error(new RemoteError(frame.code, frame.reason ?? 'unsubscribed by the server', frame.channel));
   }
 
-  /** A refusal of the join (or another failure of the channel): its subscribers error. Returns false when the channel is not joined. */
-  fail(channel: string, error: Error): boolean {
-    const joined = this.#end(channel);
-    joined?.error(error);
-    return joined !== undefined;
+  /** A failure channel `channel` survives: told on its `errors$`, its subscribers go on. */
+  report(channel: string, error: RxmuxError): void {
+    this.#problems.next({ channel, error });
   }
 
   /** The connection closed for good: join states end. */
@@ -185,6 +190,7 @@ export class Multiplexer {
     }
     this.#states.clear();
     this.#gaps.complete();
+    this.#problems.complete();
   }
 
   #end(channel: string): Subscriber<Payload> | undefined {

@@ -343,11 +343,11 @@ export class Connection {
       case 'gap':
         this.#channels.gap(frame);
         if (frame.reason === 'too-big') {
-          this.#errors.next(
-            new ProtocolError(ErrorCode.FrameTooBig, `publication ${frame.seq} on "${frame.channel}" is larger than maxFrameBytes ${this.#settings.maxFrameBytes}: skipped`, {
-              channel: frame.channel,
-            }),
-          );
+          const error = new ProtocolError(ErrorCode.FrameTooBig, `publication ${frame.seq} on "${frame.channel}" is larger than maxFrameBytes ${this.#settings.maxFrameBytes}: skipped`, {
+            channel: frame.channel,
+          });
+          this.#channels.report(frame.channel, error);
+          this.#errors.next(error);
         }
         return;
       case 'unsubscribed':
@@ -367,10 +367,12 @@ export class Connection {
         this.#outbox.answered(frame.id, { error: new RemoteError(frame.code, frame.message) });
         return;
       case 'error': {
+        // A failure the connection and the channel survive: a refused send, a failed handler, a bad frame.
+        // Only `unsubscribed` (a refused or ended subscription) ends a channel's subscribers.
         const error = new RemoteError(frame.code, frame.message, frame.channel);
-        if (frame.id !== undefined && this.#outbox.refused(frame.id, error)) return; // one message's ack errors; the channel goes on
-        if (frame.channel === undefined || !this.#channels.fail(frame.channel, error)) this.#errors.next(error);
-        else if (this.#tap?.active === true) this.#tap.error(error); // a channel's own failure: its subscribers got it
+        if (frame.id !== undefined && this.#outbox.refused(frame.id, error)) return; // its ack Observable errors
+        if (frame.channel !== undefined) this.#channels.report(frame.channel, error);
+        this.#errors.next(error);
         return;
       }
       case 'ping':
@@ -383,8 +385,9 @@ export class Connection {
     }
   }
 
-  /** A frame failed to decode: reported; one refused as too big is skipped by its seq, so it is not replayed forever. */
+  /** A frame failed to decode: reported (on its channel too); one refused as too big is skipped by its seq, so it is not replayed forever. */
   #decodeError(error: ProtocolError, raw: unknown): void {
+    if (error.channel !== undefined) this.#channels.report(error.channel, error);
     this.#errors.next(error);
     if (error.code !== ErrorCode.FrameTooBig) return;
     const peek = peekPublication(raw);

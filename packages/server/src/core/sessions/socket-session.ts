@@ -429,7 +429,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private reserved(frame: SubscribeFrame | MessageFrame | RequestFrame): Promise<void> | undefined {
     const refused = `${frame.channel} is reserved for the protocol`;
     if (frame.type === 'subscribe') {
-      this.writer.error(ErrorCode.Forbidden, refused, frame.channel);
+      this.writer.frame({ type: 'unsubscribed', channel: frame.channel, code: ErrorCode.Forbidden, reason: refused });
       return undefined;
     }
     if (frame.type === 'message') {

@@ -67,7 +67,7 @@ export class Subscriptions<P> implements Subscriber, GateOutput {
           (error: unknown) => this.historyFailed(channel, position, error),
         );
       },
-      () => this.socket.writer.error(ErrorCode.Forbidden, `not allowed to subscribe to ${channel}`, channel),
+      () => this.refuse(channel, ErrorCode.Forbidden, `not allowed to subscribe to ${channel}`),
     );
   }
 
@@ -152,7 +152,7 @@ export class Subscriptions<P> implements Subscriber, GateOutput {
   private hasRoomFor(channel: string): boolean {
     const max = this.host.limits.maxChannelsPerConnection;
     if (this.gate.positions.size < max) return true;
-    this.socket.writer.error(ErrorCode.TooManyChannels, `at most ${max} channels per connection`, channel);
+    this.refuse(channel, ErrorCode.TooManyChannels, `at most ${max} channels per connection`);
     return false;
   }
 
@@ -162,7 +162,17 @@ export class Subscriptions<P> implements Subscriber, GateOutput {
     if (this.gate.positions.get(channel) !== position) return;
     this.gate.drop(channel);
     this.host.leave(channel, this, this.socket.info.session);
-    this.socket.writer.error(ErrorCode.Remote, `history of ${channel} is unavailable`, channel);
+    this.refuse(channel, ErrorCode.Remote, `history of ${channel} is unavailable`);
+  }
+
+  /**
+   * The subscription is refused (or could not be set up): `unsubscribed` with
+   * the reason, which ends the channel's subscribers on the client. An `error`
+   * frame with a channel, by contrast, reports a failure the channel survives
+   * (a refused send).
+   */
+  refuse(channel: string, code: string, reason: string): void {
+    this.socket.writer.frame({ type: 'unsubscribed', channel, code, reason });
   }
 
   private leave(channel: string): void {
