@@ -22,15 +22,18 @@ describe('client ↔ server on a real socket', () => {
     server.handle('room-*', { onMessage: (ctx, data) => ctx.publish(data) });
     const alice = client(url);
     const bob = client(url);
-    const bobSees = firstValueFrom(bob.channel('room-1').pipe(take(2), toArray()));
+    const room = bob.channel<{ hi: string }>('room-1');
+    const bobSeesJson = firstValueFrom(room);
+    const bobSeesBytes = firstValueFrom(room.binary$); // the same join: binary frames on their own typed stream
     await opened(bob);
     await expect.poll(async () => (await server.presence('room-1')).length).toBe(1);
     alice.channel('room-1').send({ hi: 'bob' });
     alice.channel('room-1').sendBinary(new Uint8Array([1, 2, 3, 250]));
-    const [json, bytes] = await bobSees;
-    expect(json).toEqual({ hi: 'bob' });
+    expect(await bobSeesJson).toEqual({ hi: 'bob' });
+    const bytes = await bobSeesBytes;
     expect(bytes).toBeInstanceOf(Uint8Array);
-    expect(Array.from(bytes as Uint8Array)).toEqual([1, 2, 3, 250]);
+    expect(Array.from(bytes)).toEqual([1, 2, 3, 250]);
+    expect(server.metrics().connections).toBe(2);
   });
 
   it('request/reply and request-error travel with their codes', async () => {

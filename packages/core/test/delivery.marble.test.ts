@@ -30,7 +30,7 @@ describe('acknowledged sends (marbles)', () => {
     testScheduler().run(({ expectObservable }) => {
       const { conn, fake } = fakeConnection();
       fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
-      const c = conn.channel<number>('score');
+      const c = conn.channel<number, number | string>('score');
       expectObservable(c, '^ 50ms !').toBe(marbles([[20, 'x']]), { x: 9 });
       expectObservable(c.send('bad', { ack: true })).toBe(marbles([[10, '#']]), undefined, new RemoteError('E_BAD', 'bad score', 'score'));
       later(() => fake.last.receive({ type: 'error', code: 'E_BAD', message: 'bad score', channel: 'score', id: 1 }), 10);

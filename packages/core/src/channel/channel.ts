@@ -1,7 +1,7 @@
 import { filter, Observable } from 'rxjs';
 import { encodeBinary } from '../protocol/binary.js';
 import { messageEncoder } from '../protocol/codec.js';
-import type { JsonValue, Payload } from '../protocol/frames.js';
+import type { JsonSafe, JsonValue, Payload } from '../protocol/frames.js';
 import type { Ack } from '../connection/outbox.js';
 import type { RxmuxError } from '../protocol/errors.js';
 import type { GapNotice } from './positions.js';
@@ -66,19 +66,32 @@ function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
 
 /**
  * One logical channel on a pooled connection: an Observable of the channel's
- * messages (JSON values, or `Uint8Array` for binary frames) that joins the
- * channel on the server when its first subscriber arrives, shares one stream
- * among all subscribers, and leaves `linger` ms after the last one is gone.
+ * JSON messages, typed `In` (binary frames arrive on {@link Channel.binary$}),
+ * that joins the channel on the server when its first subscriber arrives,
+ * shares one stream among all subscribers, and leaves `linger` ms after the
+ * last one is gone. What it sends is typed `Out` (`In` unless told otherwise).
  * Publications the server numbers are delivered in order without duplicates,
  * also across reconnects; what cannot be replayed is announced on `gaps$`.
  *
+ * `In` is what the app expects from the server: nothing checks it at run
+ * time (validate untrusted data yourself). `Out` is checked by the compiler
+ * ({@link JsonSafe}: interfaces welcome, functions and dates refused) and by
+ * the encoder at run time.
+ *
  * @example
- * const p1 = conn.channel<Heartbeat>('player-1');
- * const sub = p1.subscribe((beat) => render(beat));
+ * interface Beat { bpm: number }
+ * const p1 = conn.channel<Beat>('player-1');
+ * const sub = p1.subscribe((beat) => render(beat.bpm));
  * p1.send({ bpm: 72 });
  * sub.unsubscribe();
  */
-export class Channel<T = unknown> extends Observable<T> {
+export class Channel<In = JsonValue, Out = In> extends Observable<In> {
+  /**
+   * The channel's binary frames (`sendBinary` on the other side, or a
+   * `Uint8Array` published by the server), as `Uint8Array` views. Shares the
+   * channel's one join with the JSON stream: subscribing to either joins.
+   */
+  readonly binary$: Observable<Uint8Array>;
   /** Notices of messages lost for good on this channel (history exceeded, epoch reset). Hot. */
   readonly gaps$: Observable<GapNotice>;
   /**
@@ -107,7 +120,25 @@ export class Channel<T = unknown> extends Observable<T> {
     readonly id: string,
     host: ChannelHost,
   ) {
-    super((subscriber) => (host.stream$ as Observable<T>).subscribe(subscriber));
+    super((subscriber) =>
+      host.stream$.subscribe({
+        // JSON values here, bytes on binary$: one check per message, no operator layer.
+        next: (value) => {
+          if (!(value instanceof Uint8Array)) subscriber.next(value as In);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
+    this.binary$ = new Observable<Uint8Array>((subscriber) =>
+      host.stream$.subscribe({
+        next: (value) => {
+          if (value instanceof Uint8Array) subscriber.next(value);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
     this.#host = host;
     this.#encode = messageEncoder(id);
     this.gaps$ = host.gaps$.pipe(filter((gap) => gap.channel === id));
@@ -129,16 +160,16 @@ export class Channel<T = unknown> extends Observable<T> {
    * @example
    * await lastValueFrom(conn.channel('score').send({ goal: 1 }, { ack: true }));
    */
-  send(data: JsonValue): void;
-  send(data: JsonValue, options: SendOptions): Observable<Ack>;
-  send(data: JsonValue, options?: SendOptions): void | Observable<Ack> {
+  send(data: JsonSafe<Out>): void;
+  send(data: JsonSafe<Out>, options: SendOptions): Observable<Ack>;
+  send(data: JsonSafe<Out>, options?: SendOptions): void | Observable<Ack> {
     if (options?.ack !== true) {
-      const wire = this.#encode(data);
+      const wire = this.#encode(data as JsonValue); // checked again at run time by the encoder
       this.#host.send({ wire, bytes: wire.length });
       return;
     }
     const id = this.#host.nextId();
-    const wire = this.#encode(data, id);
+    const wire = this.#encode(data as JsonValue, id);
     return this.#host.sendWithAck({ wire, bytes: wire.length }, id, options.timeout);
   }
 
@@ -166,10 +197,14 @@ export class Channel<T = unknown> extends Observable<T> {
    * handler fails. Unsubscribing before the response sends a cancel frame. A
    * request in flight during a reconnect is sent again on the new socket.
    *
+   * `Res` is what the app expects the handler to answer (not checked at run
+   * time); `Req`, the request's data, is checked like `send`'s.
+   *
    * @example
-   * const stats = await firstValueFrom(conn.channel('match').request({ op: 'stats' }, { timeout: 5000 }));
+   * interface Stats { avg: number }
+   * const stats = await firstValueFrom(conn.channel('match').request<Stats>({ op: 'stats' }, { timeout: 5000 }));
    */
-  request<R = unknown>(data: JsonValue, options: RequestOptions = {}): Observable<R> {
-    return this.#host.request(data, options) as Observable<R>;
+  request<Res = JsonValue, Req = JsonValue>(data: JsonSafe<Req>, options: RequestOptions = {}): Observable<Res> {
+    return this.#host.request(data as JsonValue, options) as Observable<Res>;
   }
 }

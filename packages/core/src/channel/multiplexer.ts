@@ -47,7 +47,7 @@ export class Multiplexer {
   readonly #problems = new Subject<{ readonly channel: string; readonly error: RxmuxError }>();
   readonly #positions = new Positions();
   /** `Channel` objects by id, for reuse (bounded). */
-  readonly #channels = new Map<string, Channel>();
+  readonly #channels = new Map<string, Channel<unknown, unknown>>();
   /** The shared stream of every joined (or lingering) channel, by id. */
   readonly #streams = new Map<string, Observable<Payload>>();
   /** Joined channels: the one inbound subscriber per channel (the shared stream's source). */
@@ -64,10 +64,10 @@ export class Multiplexer {
   }
 
   /** The `Channel` object for `id` (the same one while it is cached). */
-  channel<T>(id: string, transport: ChannelTransport): Channel<T> {
+  channel<In, Out>(id: string, transport: ChannelTransport): Channel<In, Out> {
     let channel = this.#channels.get(id);
     if (channel === undefined) {
-      channel = new Channel<unknown>(id, {
+      channel = new Channel<unknown, unknown>(id, {
         stream$: new Observable<Payload>((subscriber) => {
           this.#subscribers.set(id, (this.#subscribers.get(id) ?? 0) + 1);
           const subscription = this.#streamFor(id).subscribe(subscriber);
@@ -89,7 +89,7 @@ export class Multiplexer {
       this.#channels.set(id, channel);
       if (this.#channels.size > MAX_CACHED_CHANNELS) this.#evictChannels();
     }
-    return channel as Channel<T>;
+    return channel as Channel<In, Out>;
   }
 
   /** Whether a channel is joined here (a publication for it is delivered). */

@@ -2,6 +2,7 @@ import {
   catchError,
   defer,
   EMPTY,
+  filter,
   firstValueFrom,
   map,
   Observable,
@@ -184,11 +185,11 @@ export class Connection {
    * use; in any case every object for an id shares one stream and one join.
    * Throws `InvalidArgumentError` for an invalid id and `ConnectionClosedError` after `close()`.
    */
-  channel<T = unknown>(id: string): Channel<T> {
+  channel<In = JsonValue, Out = In>(id: string): Channel<In, Out> {
     this.#assertOpen();
     const problem = channelIdProblem(id);
     if (problem !== undefined) throw new InvalidArgumentError(problem);
-    return this.#channels.channel<T>(id, {
+    return this.#channels.channel<In, Out>(id, {
       nextId: () => this.#nextId++,
       send: (frame) => this.#send(id, frame),
       sendWithAck: (frame, messageId, ackTimeout) => this.#sendWithAck(id, frame, messageId, ackTimeout),
@@ -201,16 +202,26 @@ export class Connection {
    * (created on first use, shared by every `events()` channel of this
    * connection), or by one long-poll loop where `EventSource` is missing or
    * `eventStream.forceLongPoll` is set. Hot and ref-counted like `channel()`;
-   * resumes with `Last-Event-ID` after a reconnect. Receive-only: send over `channel(id)`.
+   * resumes with `Last-Event-ID` after a reconnect. Receive-only: send over
+   * `channel(id)`. Emits the channel's JSON publications, typed `T` (not
+   * checked at run time); with `{ binary: true }`, its binary ones instead.
    *
    * @example
    * conn.events<Score>('match-score').subscribe((score) => render(score));
    */
-  events<T = unknown>(id: string): Observable<T> {
+  events<T = JsonValue>(id: string): Observable<T>;
+  events(id: string, options: { readonly binary: true }): Observable<Uint8Array>;
+  events<T>(id: string, options?: { readonly binary: true }): Observable<T | Uint8Array> {
     this.#assertOpen();
     const problem = channelIdProblem(id);
     if (problem !== undefined) throw new InvalidArgumentError(problem);
-    return this.#eventStreams().events<T>(id).pipe(takeUntil(this.#closing));
+    const binary = options?.binary === true;
+    return this.#eventStreams()
+      .events<T | Uint8Array>(id)
+      .pipe(
+        filter((value) => value instanceof Uint8Array === binary),
+        takeUntil(this.#closing),
+      );
   }
 
   /** Gap notices of the `events()` channels: what the server could not replay after the EventSource reconnected. */

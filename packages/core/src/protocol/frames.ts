@@ -17,6 +17,27 @@ export const SUBPROTOCOL = 'rxmux.v1';
 /** Any value JSON can carry. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * `T` when JSON can carry it as it is, interfaces included (which
+ * `JsonValue`, an index-signature type, refuses); a property or element JSON
+ * cannot carry (a function, a `Date`, `undefined` in an array, bytes) becomes
+ * `never`, so the compiler points at it. Object properties may be `undefined`
+ * (JSON leaves them out). The encoder checks the value at run time as well.
+ *
+ * @example
+ * interface Beat { bpm: number; zone?: 'green' | 'red' }
+ * const ok: JsonSafe<Beat> = { bpm: 72 };
+ */
+export type JsonSafe<T> = T extends string | number | boolean | null
+  ? T
+  : T extends undefined | symbol | bigint | ((...args: never[]) => unknown) | Uint8Array | ArrayBufferLike | Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown>
+    ? never
+    : T extends readonly (infer E)[]
+      ? readonly JsonSafe<E>[]
+      : T extends object
+        ? { readonly [K in keyof T]: JsonSafe<Exclude<T[K], undefined>> | (undefined extends T[K] ? undefined : never) }
+        : never;
+
 /** What a channel message carries: a JSON value (text frame) or raw bytes (binary frame). */
 export type Payload = JsonValue | Uint8Array;
 

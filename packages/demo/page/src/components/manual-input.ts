@@ -22,6 +22,9 @@ interface Accepted {
   readonly seq: number;
 }
 
+/** What the form sends: the entry without its local bookkeeping. */
+type Submission = Pick<Entry, 'team' | 'kind' | 'note'>;
+
 const KEEP = 6;
 
 /**
@@ -54,7 +57,7 @@ export class ManualInput extends LiveElement {
   declare channelId: string;
   declare entries: readonly Entry[];
   declare accepted: number;
-  #channel: Channel<Accepted> | undefined;
+  #channel: Channel<Accepted, Submission> | undefined;
   #acks: Subscription | undefined;
   #nextKey = 1;
 
@@ -66,7 +69,7 @@ export class ManualInput extends LiveElement {
   }
 
   protected override live(conn: Connection): Subscription {
-    const channel = conn.channel<Accepted>(this.channelId);
+    const channel = conn.channel<Accepted, Submission>(this.channelId);
     this.#channel = channel;
     const sub = new Subscription();
     this.#acks = sub;
