@@ -3,7 +3,7 @@
  * `chrome.debugger`: routing by tab, the bounded buffer written in batches,
  * a simulated worker restart, navigation, actions and the debugger capture.
  */
-import type { DebugEvent } from '@rxmux/core';
+import type { DebugEvent } from '@rxmux/core/debug';
 import { encodeText } from '@rxmux/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { Router, type DebuggeeLike, type DebuggerLike } from '../src/background/router.js';

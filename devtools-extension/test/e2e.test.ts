@@ -141,7 +141,7 @@ describe('the extension in Chromium', () => {
     expect(await page.locator('body').getAttribute('data-hook')).toBe('yes'); // the MAIN-world hook ran first
     const panel = await openPanel(tabId);
 
-    await expect.poll(() => cell(panel, 'player-1', 'in'), poll).toBe('5');
+    await expect.poll(() => cell(panel, 'player-1', 'in'), poll).toBe('6'); // five publications and the response
     expect(await cell(panel, 'player-1', 'out')).toBe('1');
     expect(await cell(panel, 'player-1', 'subscribers')).toBe('2');
     expect(await cell(panel, 'player-1', 'seq')).toBe('45');
@@ -150,16 +150,17 @@ describe('the extension in Chromium', () => {
     expect(await cell(panel, 'audio', 'out')).toBe('2');
     expect(await cell(panel, 'match-score', 'in')).toBe('3');
     expect(await panel.locator('.connection').getAttribute('data-status')).toBe('open');
-    expect(await panel.locator('.timeline .step-text').allTextContents()).toEqual(['connecting', 'open', 'reconnecting #1 in 800 ms (1006 network lost)', 'open']);
+    expect(await panel.locator('.timeline .step-text').allTextContents()).toEqual(['connecting', 'open', 'reconnecting #1 in 800 ms (1006 network lost)', 'open · resumed']);
 
     // An event emitted now appears live.
     await page.evaluate(() => (window as unknown as { __emit: (e: object) => void }).__emit({ type: 'frame', dir: 'in', transport: 'ws', frame: 'publication', channel: 'player-1', bytes: 30, seq: 46, data: { bpm: 99 } }));
-    await expect.poll(() => cell(panel, 'player-1', 'in'), poll).toBe('6');
+    await expect.poll(() => cell(panel, 'player-1', 'in'), poll).toBe('7');
 
     // Pause a channel from the panel: the action reaches the page's tap.
     await panel.locator('tr[data-channel="player-2"] button', { hasText: 'Pause' }).click();
     await expect.poll(() => page.evaluate(() => (window as unknown as { __acted: unknown[] }).__acted), poll).toEqual([{ type: 'pause', channel: 'player-2' }]);
     await expect.poll(() => panel.locator('.log-row[data-kind="panel-action"]').count(), poll).toBe(1);
+    await expect.poll(() => panel.locator('tr[data-channel="player-2"] .badge').textContent(), poll).toBe('paused'); // the tap's word
 
     // The screenshot of the panel with traffic, a payload open in the detail pane.
     await panel.locator('.log-row[data-kind="response"]').click();
@@ -182,7 +183,7 @@ describe('the extension in Chromium', () => {
     await expect.poll(() => panel.getByRole('button', { name: 'Stop capture' }).count(), poll).toBe(1);
     expect(await page.evaluate(() => (window as unknown as { start: () => Promise<number> }).start())).toBeGreaterThanOrEqual(5);
 
-    await expect.poll(() => cell(panel, 'player-1', 'in'), poll).toBe('1');
+    await expect.poll(() => cell(panel, 'player-1', 'in'), poll).toBe('2'); // its publication and the response, named after its request
     await expect.poll(() => cell(panel, 'audio', 'in'), poll).toBe('2'); // its publication and the binary echo
     expect(await cell(panel, 'audio', 'out')).toBe('1');
     expect(await cell(panel, 'player-1', 'out')).toBe('1'); // the request

@@ -13,7 +13,7 @@
  * and last event number they hold to get only what they miss.
  * @packageDocumentation
  */
-import type { DebugEvent } from '@rxmux/core';
+import type { DebugEvent } from '@rxmux/core/debug';
 import { CdpDecoder } from '../decode/cdp.js';
 import type { PortLike } from '../messaging/port.js';
 import {

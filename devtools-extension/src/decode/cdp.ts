@@ -15,11 +15,11 @@
  * Sockets of other protocols (a dev server's HMR socket, say) never show.
  * @packageDocumentation
  */
-import type { DebugEvent } from '@rxmux/core';
+import { stripQuery, type DebugEvent } from '@rxmux/core/debug';
 import { SUBPROTOCOL } from '@rxmux/core/protocol';
 import { isFiniteNumber, isRecord, isShortString } from '../messaging/guards.js';
 import { SseConnection } from './sse.js';
-import { base64ToBytes, stripQuery, WireConnection } from './wire.js';
+import { base64ToBytes, WireConnection } from './wire.js';
 
 /** The `Network` events the decoder reads (what the background must forward). */
 export const CDP_METHODS: readonly string[] = [

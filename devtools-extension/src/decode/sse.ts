@@ -4,10 +4,10 @@
  * `bytes`), `reset` and `channel-error`. No extension API here.
  * @packageDocumentation
  */
-import type { DebugEvent } from '@rxmux/core';
+import { binarySummary, stripQuery, type DebugEvent } from '@rxmux/core/debug';
 import type { JsonValue } from '@rxmux/core/protocol';
 import { isRecord, isShortString, isUint } from '../messaging/guards.js';
-import { base64ToBytes, binarySummary, stripQuery, utf8Length } from './wire.js';
+import { base64ToBytes, utf8Length } from './wire.js';
 
 /** Event names an rxmux SSE stream sends. */
 export const SSE_EVENTS: readonly string[] = ['ready', 'publication', 'reset', 'channel-error'];

@@ -4,15 +4,15 @@
  * stay cheap. The DOM reads it; nothing here touches the DOM.
  *
  * ```
- *  DebugEvent ─▶ ingest ─┬─▶ connections (status timeline)
- *                        ├─▶ channel stats (counts, bytes, rate, seq/epoch, gaps, drops)
+ *  DebugEvent ─▶ ingest ─┬─▶ connections (status timeline, resumed or not, closed for good)
+ *                        ├─▶ channel stats (counts, bytes, rate, seq/epoch, gaps, drops, paused by a debugger)
  *                        ├─▶ request pairs (request out ↔ response / request-error in, by id)
  *                        └─▶ log ring (last N) ─▶ filtered view (matching entries, appended as they come)
  * ```
  * @packageDocumentation
  */
-import type { DebugAction, DebugEvent, DebugFrameEvent, DebugTransport } from '@rxmux/core';
 import type { ConnectionStatus } from '@rxmux/core';
+import type { DebugAction, DebugEvent, DebugFrameEvent, DebugTransport } from '@rxmux/core/debug';
 import type { JsonValue } from '@rxmux/core/protocol';
 import { Ring } from './ring.js';
 
@@ -62,6 +62,8 @@ export interface Transition {
   readonly retryIn?: number;
   readonly code?: number;
   readonly reason?: string;
+  /** On a transition to open: whether the server resumed the session. */
+  readonly resumed?: boolean;
 }
 
 /** A connection of the page. */
@@ -72,6 +74,8 @@ export interface ConnectionInfo {
   status: ConnectionStatus | 'unknown';
   readonly timeline: Transition[];
   transports: Set<DebugTransport>;
+  /** Closed for good (`conn.close()`, the tap's `disposed` event): nothing more will come, no action can reach it. */
+  disposed: boolean;
 }
 
 /** Counts of a sliding window, in one-second buckets. */
@@ -121,8 +125,10 @@ export interface ChannelStats {
   gaps: number;
   drops: number;
   errors: number;
-  /** Paused from this panel (the tap holds its messages). */
+  /** Paused by a debugger, as the tap reports it (`paused` / `resumed` channel events): the tap holds its messages. */
   paused: boolean;
+  /** A pause or resume this panel asked for and the tap has not confirmed yet. */
+  requested: 'pause' | 'resume' | undefined;
   readonly meter: RateMeter;
 }
 
@@ -256,7 +262,7 @@ export class CaptureModel {
   connection(id: string): ConnectionInfo {
     let conn = this.connections.get(id);
     if (conn === undefined) {
-      conn = { id, url: '', actions: false, status: 'unknown', timeline: [], transports: new Set() };
+      conn = { id, url: '', actions: false, status: 'unknown', timeline: [], transports: new Set(), disposed: false };
       this.connections.set(id, conn);
       this.structure++;
     }
@@ -268,7 +274,7 @@ export class CaptureModel {
     const key = `${conn}\u0000${channel}`;
     let stats = this.channels.get(key);
     if (stats === undefined) {
-      stats = { key, conn, channel, transport, subscribers: undefined, state: undefined, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, lastSeq: undefined, epoch: undefined, gaps: 0, drops: 0, errors: 0, paused: false, meter: new RateMeter() };
+      stats = { key, conn, channel, transport, subscribers: undefined, state: undefined, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, lastSeq: undefined, epoch: undefined, gaps: 0, drops: 0, errors: 0, paused: false, requested: undefined, meter: new RateMeter() };
       this.channels.set(key, stats);
       this.connection(conn).transports.add(transport);
       this.structure++;
@@ -299,7 +305,7 @@ export class CaptureModel {
       Object.assign(c, { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, gaps: 0, drops: 0, errors: 0 });
     }
     this.structure++;
-      }
+  }
 
   #trimView(): void {
     const first = this.log.first;
@@ -326,7 +332,7 @@ export class CaptureModel {
       }
       case 'status': {
         const conn = this.connection(record.conn);
-        conn.status = record.to;
+        if (!conn.disposed) conn.status = record.to;
         conn.timeline.push(record);
         if (conn.timeline.length > TIMELINE_MAX) conn.timeline.splice(0, conn.timeline.length - TIMELINE_MAX);
         this.structure++;
@@ -339,9 +345,20 @@ export class CaptureModel {
       case 'channel': {
         channel = record.channel;
         const stats = this.channel(record.conn, record.channel, record.transport);
+        if (record.action === 'paused' || record.action === 'resumed') {
+          // The tap's word, whoever asked (this panel, another debugger, a panel opened after the pause).
+          stats.paused = record.action === 'paused';
+          stats.requested = undefined;
+          break;
+        }
         stats.subscribers = record.subscribers;
         stats.state = record.action === 'join' ? 'joining' : record.action === 'joined' ? 'joined' : 'left';
-                break;
+        if (record.action === 'leave') {
+          // A channel that left is not held any more (the core forgets its pause with it).
+          stats.paused = false;
+          stats.requested = undefined;
+        }
+        break;
       }
       case 'request': {
         channel = record.channel;
@@ -364,23 +381,34 @@ export class CaptureModel {
         stats.gaps++;
         stats.lastSeq = record.seq;
         if (record.epoch !== undefined) stats.epoch = record.epoch;
-                break;
+        break;
       }
       case 'drop':
         channel = record.channel;
         this.channel(record.conn, record.channel).drops++;
-                break;
+        break;
       case 'error':
         channel = record.channel;
-        if (record.channel !== undefined) {
-          this.channel(record.conn, record.channel).errors++;
-                  }
+        if (record.channel !== undefined) this.channel(record.conn, record.channel).errors++;
         break;
+      case 'disposed': {
+        const conn = this.connection(record.conn);
+        conn.disposed = true;
+        conn.actions = false;
+        if (conn.status !== 'closed') conn.status = 'closed';
+        for (const stats of this.channels.values()) {
+          if (stats.conn !== record.conn) continue;
+          stats.state = 'left';
+          stats.paused = false;
+          stats.requested = undefined;
+        }
+        this.structure++;
+        break;
+      }
       case 'panel-action':
         channel = record.action.type === 'drop' ? undefined : record.action.channel;
-        if (record.action.type === 'pause' || record.action.type === 'resume') {
-          this.channel(record.conn, record.action.channel).paused = record.action.type === 'pause';
-                  }
+        // Shown as pending until the tap reports the channel paused or resumed.
+        if (record.action.type === 'pause' || record.action.type === 'resume') this.channel(record.conn, record.action.channel).requested = record.action.type;
         break;
     }
     if (!this.kinds.has(kind)) {
