@@ -388,7 +388,8 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
     const rows: HTMLElement[] = [];
     for (const c of m.channels.values()) {
       const conn = m.connections.get(c.conn);
-      const canAct = conn?.actions === true && !conn.disposed && source.act !== undefined && imported === undefined && c.state !== 'left';
+      // Pause, resume and send act on WebSocket channels (the tap's actions do not reach the EventSource).
+      const canAct = conn?.actions === true && !conn.disposed && c.transport === 'ws' && source.act !== undefined && imported === undefined && c.state !== 'left';
       const selectedRow = filter.channel === c.channel;
       rows.push(
         h(
