@@ -388,7 +388,7 @@ describe('the extension in Chromium, on the demo', () => {
     await expect.poll(() => count(panel, 'manual-input', 'in'), poll).toBe(mi.in + 1);
     const sent = panel.locator('.log-row[data-kind="message"]', { hasText: 'far post, from the e2e test' });
     await expect.poll(() => sent.count(), poll).toBe(1);
-    await expect.poll(() => panel.locator('.log-row[data-kind="ack"] .latency').count(), poll).toBeGreaterThan(0);
+    await expect.poll(() => sent.locator('.latency').count(), poll).toBe(1); // acked, with its round trip
     await expect.poll(() => disagreements(page, panel), { timeout: 20_000, interval: 250 }).toEqual([]);
 
     // The screenshot: live traffic resumed, the acked send picked, its JSON open in the detail pane.
@@ -404,6 +404,13 @@ describe('the extension in Chromium, on the demo', () => {
     });
     await sent.click();
     await panel.locator('.detail .json-tree').waitFor();
+    await panel.evaluate(() => {
+      const row = document.querySelector('.log-box .log-row.selected');
+      const list = document.querySelector('.log-box .vlist');
+      if (row === null || list === null) throw new Error('no selected row');
+      list.scrollTop = Math.max(0, (Number(row.getAttribute('aria-rowindex')) - 1) * 20 - list.clientHeight / 3);
+      list.dispatchEvent(new Event('scroll'));
+    });
     await expect.poll(() => panel.locator('.detail').textContent(), poll).toContain('far post, from the e2e test');
     await panel.locator('.log-row[data-kind="ack"]').first().waitFor();
     await panel.screenshot({ path: shot('screenshot.png') });

@@ -232,6 +232,25 @@ describe('request/reply pairs', () => {
   });
 });
 
+describe('acknowledged sends', () => {
+  it('show the ack’s latency on the message row once the tap reports it, and its outcome in the detail', () => {
+    mount();
+    const sent: DebugEvent = { type: 'frame', conn: 'c1', at: T0, dir: 'out', transport: 'ws', frame: 'message', channel: 'manual-input', bytes: 40, id: 7, data: { kind: 'goal' } };
+    source.emit([sent]);
+    const row = (): HTMLElement | undefined => logRows().find((r) => r.dataset.kind === 'message');
+    expect(row()?.querySelector('.latency')).toBeNull(); // pending
+    source.emit([
+      { type: 'frame', conn: 'c1', at: T0 + 58, dir: 'in', transport: 'ws', frame: 'ack', channel: 'manual-input', bytes: 5, id: 7 },
+      { type: 'ack', conn: 'c1', at: T0 + 58, channel: 'manual-input', id: 7, latency: 58, outcome: 'acked' },
+    ]);
+    expect(row()?.querySelector('.latency')?.textContent).toBe('58 ms');
+    fireEvent.click(row() as HTMLElement);
+    const detail = getByRole(root, 'complementary', { name: 'Detail' });
+    expect(detail.textContent).toContain('Ackacked');
+    expect(detail.textContent).toContain('Latency58 ms');
+  });
+});
+
 describe('detail', () => {
   it('shows a binary payload as its size and a hex dump', () => {
     mount();

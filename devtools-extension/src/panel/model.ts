@@ -47,6 +47,8 @@ export interface LogEntry {
   readonly kind: string;
   /** The request pair of a request, response or request-error frame (its latency may be known only later, from the tap). */
   readonly pair?: RequestPair;
+  /** The acknowledgement of a message sent with `{ ack: true }` (known later, from the tap's `ack` event). */
+  readonly ack?: AckState;
   /** Round trip of an ack or a request event. */
   readonly latency?: number;
   /** Lower-case text the text filter searches; built on first use. */
@@ -147,6 +149,13 @@ export interface RequestPair {
   code: string | undefined;
 }
 
+/** Whether and how fast an acknowledged send was acknowledged. */
+export interface AckState {
+  outcome: 'pending' | 'acked' | 'refused' | 'timeout';
+  latency: number | undefined;
+  code: string | undefined;
+}
+
 /** The log filter. Empty strings mean "any". */
 export interface LogFilter {
   readonly channel: string;
@@ -207,6 +216,8 @@ export class CaptureModel {
   readonly connections = new Map<string, ConnectionInfo>();
   readonly channels = new Map<string, ChannelStats>();
   readonly pairs = new Map<string, RequestPair>();
+  /** Acknowledged sends waiting for (or given) their ack, by `conn:id` (bounded like the pairs). */
+  readonly #acks = new Map<string, AckState>();
   /** Kinds seen, for the type filter's options. */
   readonly kinds = new Set<string>();
   /** Incremented when a connection, channel or kind appears, or a status changes: what the selects and the connection strip show. */
@@ -294,6 +305,7 @@ export class CaptureModel {
   clear(): void {
     this.log.clear();
     this.pairs.clear();
+    this.#acks.clear();
     this.#view = [];
     this.#viewStart = 0;
     for (const conn of this.connections.values()) conn.timeline.length = 0;
@@ -321,6 +333,7 @@ export class CaptureModel {
     let channel: string | undefined;
     let latency: number | undefined;
     let pair: RequestPair | undefined;
+    let ack: AckState | undefined;
     let kind: string = record.type;
     switch (record.type) {
       case 'connection': {
@@ -341,6 +354,7 @@ export class CaptureModel {
       case 'frame':
         kind = record.frame;
         ({ channel, pair } = this.#frame(record));
+        if (record.frame === 'message' && record.dir === 'out' && record.id !== undefined) ack = this.#ack(record.conn, record.id);
         break;
       case 'channel': {
         channel = record.channel;
@@ -371,10 +385,13 @@ export class CaptureModel {
         latency = record.latency;
         break;
       }
-      case 'ack':
+      case 'ack': {
         channel = record.channel;
         latency = record.latency;
+        const sent = this.#acks.get(`${record.conn}:${record.id}`);
+        if (sent !== undefined) Object.assign(sent, { outcome: record.outcome, latency: record.latency, code: record.code });
         break;
+      }
       case 'gap': {
         channel = record.channel;
         const stats = this.channel(record.conn, record.channel, record.transport);
@@ -416,9 +433,21 @@ export class CaptureModel {
       this.structure++;
     }
     if (!this.connections.has(record.conn)) this.connection(record.conn);
-    const entry: LogEntry = { n: this.log.next, record, channel, kind, ...(latency === undefined ? {} : { latency }), ...(pair === undefined ? {} : { pair }) };
+    const entry: LogEntry = { n: this.log.next, record, channel, kind, ...(latency === undefined ? {} : { latency }), ...(pair === undefined ? {} : { pair }), ...(ack === undefined ? {} : { ack }) };
     const n = this.log.push(entry);
     if (matches(entry, this.#filter)) this.#view.push(n);
+  }
+
+  /** A new acknowledged send (a re-send after a reconnect keeps the first one's state). */
+  #ack(conn: string, id: number): AckState {
+    const key = `${conn}:${id}`;
+    let ack = this.#acks.get(key);
+    if (ack === undefined) {
+      ack = { outcome: 'pending', latency: undefined, code: undefined };
+      this.#acks.set(key, ack);
+      if (this.#acks.size > PAIRS_MAX) this.#acks.delete(this.#acks.keys().next().value as string);
+    }
+    return ack;
   }
 
   #pair(conn: string, id: number): RequestPair {

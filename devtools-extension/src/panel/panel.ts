@@ -132,10 +132,10 @@ function entryText(entry: LogEntry): string {
   }
 }
 
-/** Latency shown on a row: a reply's round trip (read now: the tap may report it after the frame), an ack's or a request event's. */
+/** Latency shown on a row: a reply's round trip and an acked send's (read now: the tap reports them after the frame), an ack's or a request event's. */
 function entryLatency(entry: LogEntry): number | undefined {
   const r = entry.record;
-  if (r.type === 'frame') return r.frame === 'response' || r.frame === 'request-error' ? entry.pair?.latency : undefined;
+  if (r.type === 'frame') return r.frame === 'response' || r.frame === 'request-error' ? entry.pair?.latency : r.frame === 'message' ? entry.ack?.latency : undefined;
   return entry.latency;
 }
 
@@ -461,7 +461,7 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
       h('span', { class: 'c-dir', role: 'gridcell', 'aria-label': r.type === 'frame' ? (r.dir === 'out' ? 'sent' : 'received') : r.type }, dir),
       h('span', { class: 'c-channel', role: 'gridcell' }, entry.channel ?? ''),
       h('span', { class: 'c-kind', role: 'gridcell' }, entry.kind === 'panel-action' ? 'action' : entry.kind),
-      h('span', { class: 'c-data', role: 'gridcell' }, entryText(entry), latency),
+      h('span', { class: 'c-data', role: 'gridcell' }, h('span', { class: 'c-text' }, entryText(entry)), latency),
       h('span', { class: 'c-size', role: 'gridcell' }, size),
     );
     return row;
@@ -521,6 +521,7 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
       if (r.epoch !== undefined) fields.push(['Epoch', r.epoch]);
       if (r.id !== undefined) fields.push(['Id', String(r.id)]);
       if (r.code !== undefined) fields.push(['Code', r.code]);
+      if (entry.ack !== undefined) fields.push(['Ack', `${entry.ack.outcome}${entry.ack.code === undefined ? '' : ` ${entry.ack.code}`}`]);
       const ms = entryLatency(entry);
       if (ms !== undefined) fields.push(['Latency', formatDuration(ms)]);
       if (r.binary !== undefined) body = hexView(r.binary.length, r.binary.head);
