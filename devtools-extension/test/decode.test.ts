@@ -71,6 +71,8 @@ describe('CdpDecoder: WebSocket', () => {
     expect(message).toMatchObject({ id: 3, binary: { length: 100, head: '07'.repeat(64) } });
     expect(f.find((e) => e.frame === 'subscribed')).toMatchObject({ seq: 9, epoch: 'E1' });
     expect(f.find((e) => e.frame === 'response')).toMatchObject({ id: 4, data: { avg: 71.5 } });
+    // The acknowledged send's ack, timed from the send, as the tap reports it.
+    expect(events.find((e) => e.type === 'ack')).toEqual({ type: 'ack', conn: 'cdp-ws-7.1', at: 1_700_000_000_100, channel: 'a', id: 3, latency: 20, outcome: 'acked' });
     // An envelope of a batch counts its own bytes, as the tap counts them.
     const envelopes = [encodeText({ type: 'subscribe', channel: 'a' }), encodeText({ type: 'subscribe', channel: 'b', since: 4, epoch: 'E1' })];
     expect(f.filter((e) => e.frame === 'subscribe').map((e) => e.bytes)).toEqual(envelopes.map((e) => e.length));

@@ -61,8 +61,8 @@ function frameBytes(frame: Frame, total: number, count: number): number {
  */
 export class WireConnection {
   #status: ConnectionStatus = 'closed';
-  /** Request and acked-message ids sent, and their channel (oldest first, bounded). */
-  readonly #ids = new Map<number, string>();
+  /** Request and acked-message ids sent: their channel, when and as what (oldest first, bounded). */
+  readonly #ids = new Map<number, { readonly channel: string; readonly at: number; readonly kind: 'request' | 'message' }>();
 
   /**
    * @param conn the debug id of the connection the events will name.
@@ -94,10 +94,20 @@ export class WireConnection {
     const total = typeof payload === 'string' ? utf8Length(payload) : payload.length;
     const count = result.frames.length;
     const out: DebugEvent[] = [];
-    const channelOf = (id: number): string | undefined => this.#ids.get(id);
+    const channelOf = (id: number): string | undefined => this.#ids.get(id)?.channel;
     for (const frame of result.frames) {
-      if (dir === 'out' && (frame.type === 'request' || (frame.type === 'message' && frame.id !== undefined))) this.#remember(frame.id as number, frame.channel);
+      if (dir === 'out' && frame.type === 'request') this.#remember(frame.id, frame.channel, at, 'request');
+      if (dir === 'out' && frame.type === 'message' && frame.id !== undefined) this.#remember(frame.id, frame.channel, at, 'message');
       out.push(frameEvent(this.conn, dir, at, frame, frameBytes(frame, total, count), this.transport, channelOf));
+      // What the tap reports when an acknowledged send is answered (requests pair up in the panel from their frames).
+      if (dir === 'in' && (frame.type === 'ack' || (frame.type === 'error' && frame.id !== undefined))) {
+        const sent = this.#ids.get(frame.id as number);
+        if (sent?.kind === 'message') {
+          this.#ids.delete(frame.id as number);
+          const refused = frame.type === 'error' ? { outcome: 'refused' as const, code: frame.code } : { outcome: 'acked' as const };
+          out.push({ type: 'ack', conn: this.conn, at, channel: sent.channel, id: frame.id as number, latency: at - sent.at, ...refused });
+        }
+      }
       if (frame.type === 'welcome' && dir === 'in') out.push(...this.status('open', at));
       if (frame.type === 'gap') {
         out.push({ type: 'gap', conn: this.conn, at, channel: frame.channel, transport: this.transport, reason: frame.reason, seq: frame.seq, epoch: frame.epoch, ...(frame.since === undefined ? {} : { since: frame.since }) });
@@ -113,9 +123,9 @@ export class WireConnection {
     return out;
   }
 
-  #remember(id: number, channel: string): void {
-    this.#ids.delete(id);
+  #remember(id: number, channel: string, at: number, kind: 'request' | 'message'): void {
+    if (this.#ids.has(id)) return; // a re-send after a reconnect: the wait counts from the first
     if (this.#ids.size >= MAX_IDS) this.#ids.delete(this.#ids.keys().next().value as number);
-    this.#ids.set(id, channel);
+    this.#ids.set(id, { channel, at, kind });
   }
 }
