@@ -394,23 +394,27 @@ describe('the extension in Chromium, on the demo', () => {
     // The screenshot: live traffic resumed, the acked send picked, its JSON open in the detail pane.
     await pauseStreams(false);
     await expect.poll(() => panel.locator('tr[data-channel="player-1"] [data-col="rate"]').textContent(), poll).not.toBe('0/s');
-    // Scroll the log so the send sits mid-view (off the bottom, the list stops following new rows).
-    await panel.evaluate(() => {
-      const row = [...document.querySelectorAll('.log-row[data-kind="message"]')].find((r) => r.textContent.includes('far post'));
-      const list = document.querySelector('.log-box .vlist');
-      if (row === undefined || list === null) throw new Error('the sent row is not in view');
-      list.scrollTop = Math.max(0, (Number(row.getAttribute('aria-rowindex')) - 12) * 20);
-      list.dispatchEvent(new Event('scroll'));
-    });
+    // Pick the send wherever it is now: find it with the text filter, clear the filter (the selection stays),
+    // then step off it and back with the keyboard, which scrolls it into view and off the bottom (the list
+    // stops following new rows there), and place it a third of the way down.
+    const filterBox = panel.getByRole('searchbox', { name: 'Filter text' });
+    await filterBox.fill('far post, from the e2e test');
     await sent.click();
     await panel.locator('.detail .json-tree').waitFor();
+    await filterBox.fill('');
+    const list = panel.getByRole('grid', { name: 'Messages' });
+    await list.focus();
+    await list.press('ArrowUp');
+    await list.press('ArrowDown');
+    await expect.poll(() => panel.locator('.log-box .log-row.selected[data-kind="message"]').count(), poll).toBe(1);
     await panel.evaluate(() => {
       const row = document.querySelector('.log-box .log-row.selected');
-      const list = document.querySelector('.log-box .vlist');
-      if (row === null || list === null) throw new Error('no selected row');
-      list.scrollTop = Math.max(0, (Number(row.getAttribute('aria-rowindex')) - 1) * 20 - list.clientHeight / 3);
-      list.dispatchEvent(new Event('scroll'));
+      const vlist = document.querySelector('.log-box .vlist');
+      if (row === null || vlist === null) throw new Error('no selected row');
+      vlist.scrollTop = Math.max(0, (Number(row.getAttribute('aria-rowindex')) - 1) * 20 - vlist.clientHeight / 3);
+      vlist.dispatchEvent(new Event('scroll'));
     });
+    await expect.poll(() => sent.count(), poll).toBe(1);
     await expect.poll(() => panel.locator('.detail').textContent(), poll).toContain('far post, from the e2e test');
     await panel.locator('.log-row[data-kind="ack"]').first().waitFor();
     await panel.screenshot({ path: shot('screenshot.png') });
@@ -438,8 +442,10 @@ describe('the extension in Chromium, on the demo', () => {
     await bare.locator('manual-input input[name="note"]').fill('captured without a tap');
     await bare.locator('manual-input button[type="submit"]').click();
     for (const channel of DEMO_CHANNELS) await expect.poll(() => count(view, channel, channel === RECORDER || channel === 'manual-input' ? 'out' : 'in'), poll).toBeGreaterThan(0);
-    // The acked send, timed from the frames as the tap would have.
-    await expect.poll(() => view.locator('.log-row[data-kind="message"]', { hasText: 'captured without a tap' }).locator('.latency').count(), poll).toBe(1);
+    // The acked send, timed from the frames as the tap would have (the filter keeps it in view).
+    await view.getByRole('searchbox', { name: 'Filter text' }).fill('captured without a tap');
+    await expect.poll(() => view.locator('.log-row[data-kind="message"] .latency').count(), poll).toBe(1);
+    await view.getByRole('searchbox', { name: 'Filter text' }).fill('');
     expect(await view.locator('.connection').count()).toBe(2); // the socket and the EventSource, as the browser saw them
     expect(await view.locator('tr[data-channel="match-dashboard"] td').nth(1).textContent()).toBe('sse');
     await view.screenshot({ path: shot('demo-debugger.png') });

@@ -110,6 +110,9 @@ export class Router {
     if (!buffer.meta.capture || buffer.meta.next === 0) return;
     buffer.reset({ doc: undefined });
     this.#afterReset(tabId, buffer);
+    // The new document's sockets may have been decoded before this notice arrived: name them again.
+    const known = this.#decoders.get(tabId)?.replay(Date.now()) ?? [];
+    if (known.length > 0) await this.#append(tabId, known);
   }
 
   /** A `chrome.debugger.onEvent` for a tab. */

@@ -157,6 +157,19 @@ export class CdpDecoder {
     }
   }
 
+  /**
+   * The connection and status events of every socket and stream it knows,
+   * at `at`: what a buffer that started over (the tab loaded a new document
+   * while the capture ran) needs so the connections it decodes next have
+   * their names and state, whichever came first, the page load or their frames.
+   */
+  replay(at: number): DebugEvent[] {
+    const out: DebugEvent[] = [];
+    for (const pending of this.#sockets.values()) if (pending.socket !== undefined) out.push(...pending.socket.announce(at));
+    for (const stream of this.#streams.values()) out.push(...stream.announce(at));
+    return out;
+  }
+
   #time(timestamp: unknown): number {
     if (isFiniteNumber(timestamp) && this.#offset !== undefined) return Math.round(timestamp * 1000 + this.#offset);
     return this.#now();

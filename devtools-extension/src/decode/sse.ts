@@ -52,6 +52,13 @@ export class SseConnection {
     readonly url: string,
   ) {}
 
+  /** The connection event and its status again (see `WireConnection.announce`); nothing before its first `ready`. */
+  announce(at: number): DebugEvent[] {
+    if (!this.#announced) return [];
+    const connection: DebugEvent = { type: 'connection', conn: this.conn, at, url: stripQuery(this.url), actions: false };
+    return this.#open ? [connection, { type: 'status', conn: this.conn, at, from: 'closed', to: 'open' }] : [connection];
+  }
+
   /** The stream ended (the browser will reopen it by itself, or the app moved to another channel set). */
   ended(at: number, reason?: string): DebugEvent[] {
     if (!this.#open) return [];

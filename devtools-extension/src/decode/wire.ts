@@ -79,6 +79,15 @@ export class WireConnection {
     return [{ type: 'connection', conn: this.conn, at, url: stripQuery(this.url), actions: false }, ...this.status('connecting', at)];
   }
 
+  /**
+   * The connection event and its current status again, for a buffer that
+   * started over while the socket lives on (a capture across a page load).
+   */
+  announce(at: number): DebugEvent[] {
+    const connection: DebugEvent = { type: 'connection', conn: this.conn, at, url: stripQuery(this.url), actions: false };
+    return this.#status === 'closed' ? [connection] : [connection, { type: 'status', conn: this.conn, at, from: 'closed', to: this.#status }];
+  }
+
   /** A status change, if it is one. */
   status(to: ConnectionStatus, at: number, extra: { code?: number; reason?: string } = {}): DebugEvent[] {
     if (this.#status === to) return [];
