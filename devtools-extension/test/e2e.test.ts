@@ -406,6 +406,7 @@ describe('the extension in Chromium, on the demo', () => {
     await list.focus();
     await list.press('ArrowUp');
     await list.press('ArrowDown');
+    await list.blur(); // no focus ring in the screenshot
     await expect.poll(() => panel.locator('.log-box .log-row.selected[data-kind="message"]').count(), poll).toBe(1);
     await panel.evaluate(() => {
       const row = document.querySelector('.log-box .log-row.selected');
