@@ -14,10 +14,11 @@ import { defineConfig, type UserConfig } from 'vite';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const outDir = here('./dist');
-// The codec and the debug types come from the core's sources: nothing to build first, and
+// The codec, the debug vocabulary (with frameEvent) and the debug types come from the core's sources: nothing to build first, and
 // only what is imported is bundled (the protocol module has no rxjs).
 const alias = [
   { find: /^@rxmux\/core\/protocol$/, replacement: here('../packages/core/src/protocol/index.ts') },
+  { find: /^@rxmux\/core\/debug$/, replacement: here('../packages/core/src/debug/index.ts') },
   { find: /^@rxmux\/core$/, replacement: here('../packages/core/src/index.ts') },
 ];
 const target = 'chrome111';

@@ -4,7 +4,7 @@
  * source, streams 100,000 frames in batches, one batch per task as ports
  * deliver them, and leaves its figures on `window.benchResult`.
  */
-import type { DebugEvent } from '@rxmux/core';
+import type { DebugEvent } from '@rxmux/core/debug';
 import { mountPanel } from '../src/panel/panel.js';
 import type { PanelSink } from '../src/panel/source.js';
 import '../src/panel/panel.css';

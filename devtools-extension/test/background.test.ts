@@ -3,7 +3,7 @@
  * `chrome.debugger`: routing by tab, the bounded buffer written in batches,
  * a simulated worker restart, navigation, actions and the debugger capture.
  */
-import type { DebugEvent } from '@rxmux/core';
+import type { DebugEvent } from '@rxmux/core/debug';
 import { encodeText } from '@rxmux/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { Router, type DebuggeeLike, type DebuggerLike } from '../src/background/router.js';
@@ -222,6 +222,23 @@ describe('debugger capture', () => {
     await until(() => p.state()?.capture === 'off');
     expect(dbg.calls.at(-1)).toBe('detach 3');
     expect(capturing).toEqual([true, false]); // navigations are watched only meanwhile
+  });
+
+  it('keeps naming the sockets it decodes when the page loads again under capture, whatever arrives first', async () => {
+    const { router, panel } = setup();
+    const p = panel(3);
+    await until(() => p.state() !== undefined);
+    p.end.postMessage({ type: 'capture', on: true });
+    await until(() => p.state()?.capture === 'on');
+    router.debuggerEvent(3, 'Network.webSocketCreated', { requestId: 'r1', url: 'ws://127.0.0.1/rt' });
+    router.debuggerEvent(3, 'Network.webSocketHandshakeResponseReceived', { requestId: 'r1', timestamp: 1, response: { headers: { 'sec-websocket-protocol': 'rxmux.v1' } } });
+    router.debuggerEvent(3, 'Network.webSocketFrameReceived', { requestId: 'r1', timestamp: 2, response: { opcode: 1, payloadData: encodeText({ type: 'welcome', version: 1, session: 's', heartbeat: 0 }) } });
+    await until(() => p.events().some((e) => e.type === 'status' && e.to === 'open'));
+    // The tab's 'loading' notice comes after the new document's socket was already decoded.
+    await router.tabLoading(3);
+    await until(() => p.lastEvents()?.events.some((e) => e.type === 'connection') === true);
+    expect(p.lastEvents()?.events.map((e) => e.type)).toEqual(['connection', 'status']);
+    expect(p.lastEvents()?.events[1]).toMatchObject({ conn: 'cdp-ws-r1', from: 'closed', to: 'open' });
   });
 
   it('reports a failed attach (another debugger, say) and a detach by the user', async () => {

@@ -3,13 +3,12 @@
  * `Network` events and HAR WebSocket entries become the tap's DebugEvents,
  * decoded with the shared codec.
  */
-import type { DebugEvent, DebugFrameEvent } from '@rxmux/core';
+import { hexHead, stripQuery, type DebugEvent, type DebugFrameEvent } from '@rxmux/core/debug';
 import { encode, encodeBatch, encodeText } from '@rxmux/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { CdpDecoder } from '../src/decode/cdp.js';
 import { decodeHar } from '../src/decode/har.js';
 import { cursorEpoch } from '../src/decode/sse.js';
-import { hexHead, stripQuery } from '../src/decode/wire.js';
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 const frames = (events: DebugEvent[]): DebugFrameEvent[] => events.filter((e): e is DebugFrameEvent => e.type === 'frame');
@@ -33,6 +32,7 @@ function cdpSession(decoder: CdpDecoder, protocol = 'rxmux.v1'): DebugEvent[] {
   received(encode({ type: 'publication', channel: 'b', data: new Uint8Array([0xde, 0xad, 0xbe, 0xef]), seq: 11 }), 100.07);
   sent(encode({ type: 'message', channel: 'a', data: new Uint8Array(100).fill(7), id: 3 }), 100.08);
   sent(encodeText({ type: 'request', channel: 'a', id: 4, data: { op: 'stats' } }), 100.09);
+  received(encodeText({ type: 'ack', id: 3 }), 100.1);
   received(encodeText({ type: 'response', id: 4, data: { avg: 71.5 } }), 100.12);
   received(encodeText({ type: 'gap', channel: 'b', epoch: 'E2', seq: 0, reason: 'epoch', since: 11 }), 100.13);
   received('not json', 100.14);
@@ -59,7 +59,8 @@ describe('CdpDecoder: WebSocket', () => {
       'in publication b',
       'out message a',
       'out request a',
-      'in response',
+      'in ack a',
+      'in response a', // named after its request, as the tap does
       'in gap b',
     ]);
     const pub = f.filter((e) => e.frame === 'publication');
@@ -70,9 +71,11 @@ describe('CdpDecoder: WebSocket', () => {
     expect(message).toMatchObject({ id: 3, binary: { length: 100, head: '07'.repeat(64) } });
     expect(f.find((e) => e.frame === 'subscribed')).toMatchObject({ seq: 9, epoch: 'E1' });
     expect(f.find((e) => e.frame === 'response')).toMatchObject({ id: 4, data: { avg: 71.5 } });
-    // A batch's bytes are shared among its envelopes, adding up to the message size.
-    const batch = encodeBatch([encodeText({ type: 'subscribe', channel: 'a' }), encodeText({ type: 'subscribe', channel: 'b', since: 4, epoch: 'E1' })]);
-    expect(f.filter((e) => e.frame === 'subscribe').reduce((sum, e) => sum + e.bytes, 0)).toBe(batch.length);
+    // The acknowledged send's ack, timed from the send, as the tap reports it.
+    expect(events.find((e) => e.type === 'ack')).toEqual({ type: 'ack', conn: 'cdp-ws-7.1', at: 1_700_000_000_100, channel: 'a', id: 3, latency: 20, outcome: 'acked' });
+    // An envelope of a batch counts its own bytes, as the tap counts them.
+    const envelopes = [encodeText({ type: 'subscribe', channel: 'a' }), encodeText({ type: 'subscribe', channel: 'b', since: 4, epoch: 'E1' })];
+    expect(f.filter((e) => e.frame === 'subscribe').map((e) => e.bytes)).toEqual(envelopes.map((e) => e.length));
     expect(f.find((e) => e.frame === 'response')?.at).toBe(1_700_000_000_120);
   });
 

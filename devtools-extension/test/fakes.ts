@@ -4,7 +4,7 @@
  * runtime ports that JSON-copy messages as Chrome's do, `storage.session`,
  * and a scripted debug tap.
  */
-import type { DebugAction, DebugEvent, DebugTap } from '@rxmux/core';
+import type { DebugAction, DebugEvent, DebugTap } from '@rxmux/core/debug';
 import type { JsonValue } from '@rxmux/core/protocol';
 import type { PortEvent, PortLike } from '../src/messaging/port.js';
 import type { StorageAreaLike } from '../src/background/tab-buffer.js';
@@ -161,8 +161,12 @@ export class FakeTap implements DebugTap {
     };
   }
 
+  /** Records the action; a pause or resume is reported back as the core's tap does. */
   act(action: DebugAction): void {
     this.acted.push(action);
+    if (action.type === 'pause' || action.type === 'resume') {
+      this.emit({ type: 'channel', conn: this.id, at: 2, channel: action.channel, transport: 'ws', action: action.type === 'pause' ? 'paused' : 'resumed', subscribers: 1 });
+    }
   }
 
   emit(event: DebugEvent): void {

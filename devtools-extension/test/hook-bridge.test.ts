@@ -3,10 +3,10 @@
  * on one fake window, with a fake runtime: buffering before anyone listens,
  * batching, actions back to the tap, and a hostile page's forgeries.
  */
-import { DEVTOOLS_HOOK_KEY, type DebugEvent } from '@rxmux/core';
+import { DEVTOOLS_HOOK_KEY, type DebugEvent } from '@rxmux/core/debug';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge, type BridgeRuntime } from '../src/content-script/bridge.js';
-import { HOOK_KEY } from '../src/messaging/events.js';
+import { isDebugEvent } from '../src/messaging/events.js';
 import { CONTENT_SOURCE, MAX_EVENTS_PER_MESSAGE, PAGE_SOURCE } from '../src/messaging/page.js';
 import type { ContentToBackground } from '../src/messaging/runtime.js';
 import { createPageHook, installPageHook, type PageHook } from '../src/page-hook/hook.js';
@@ -55,7 +55,6 @@ afterEach(() => {
 
 describe('page hook', () => {
   it('is installed at Symbol.for("rxmux.devtools"), once', () => {
-    expect(HOOK_KEY).toBe(DEVTOOLS_HOOK_KEY);
     const win = new FakeWindow();
     hook = installPageHook(win);
     expect(Reflect.get(win, DEVTOOLS_HOOK_KEY)).toBe(hook?.hook);
@@ -134,6 +133,56 @@ describe('page hook', () => {
     hook.hook.register({ id: 42 } as never);
     hook.hook.register(null as never);
     expect([...hook.taps.keys()]).toEqual(['c1']);
+  });
+
+  it('forgets a tap when its connection is closed for good (after its disposed event)', async () => {
+    const win = new FakeWindow();
+    hook = createPageHook(win);
+    const tap = new FakeTap('c1');
+    const unregister = hook.hook.register(tap);
+    const runtime = new FakeRuntime();
+    bridge = startBridge(win, runtime, 'doc-1');
+    tap.emit({ type: 'disposed', conn: 'c1', at: 2 });
+    unregister?.();
+    await until(() => runtime.events().length === 2);
+    expect(runtime.events().map((e) => e.type)).toEqual(['connection', 'disposed']);
+    expect(tap.listening).toBe(false);
+    expect(hook.taps.size).toBe(0);
+  });
+
+  it('does not listen to a tap of another vocabulary version, and says why', async () => {
+    const win = new FakeWindow();
+    hook = createPageHook(win);
+    const tap = Object.assign(new FakeTap('c9', 'ws://h/rt?token=x'), { version: 2 });
+    expect(hook.hook.register(tap)).toBeUndefined();
+    const runtime = new FakeRuntime();
+    bridge = startBridge(win, runtime, 'doc-1');
+    await until(() => runtime.events().length === 2);
+    expect(tap.listening).toBe(false);
+    expect(hook.taps.size).toBe(0);
+    expect(runtime.events()).toMatchObject([
+      { type: 'connection', conn: 'c9', url: 'ws://h/rt', actions: false },
+      { type: 'error', conn: 'c9', code: 'RXMUX_DEVTOOLS_VERSION' },
+    ]);
+  });
+});
+
+describe('event validators', () => {
+  const base = { conn: 'c1', at: 1 };
+  it('accept what the core tap reports', () => {
+    for (const event of [
+      { ...base, type: 'disposed' },
+      { ...base, type: 'status', from: 'reconnecting', to: 'open', resumed: true },
+      { ...base, type: 'channel', channel: 'a', transport: 'ws', action: 'paused', subscribers: 1 },
+      { ...base, type: 'channel', channel: 'a', transport: 'ws', action: 'resumed', subscribers: 1 },
+      { ...base, type: 'frame', dir: 'in', transport: 'ws', frame: 'ack', channel: 'a', id: 3, bytes: 7 },
+      { ...base, type: 'frame', dir: 'in', transport: 'ws', frame: 'response', channel: 'a', id: 4, bytes: 20, data: { ok: true } },
+    ]) expect(isDebugEvent(event), JSON.stringify(event)).toBe(true);
+  });
+  it('refuse malformed new fields', () => {
+    expect(isDebugEvent({ ...base, type: 'status', from: 'reconnecting', to: 'open', resumed: 'yes' })).toBe(false);
+    expect(isDebugEvent({ ...base, type: 'channel', channel: 'a', transport: 'ws', action: 'frozen', subscribers: 1 })).toBe(false);
+    expect(isDebugEvent({ type: 'disposed', conn: 'c1' })).toBe(false);
   });
 });
 

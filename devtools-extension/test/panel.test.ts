@@ -4,7 +4,7 @@
  * pause and clear, request/reply pairing, binary, themes, export and import,
  * actions, and 100,000 frames with a bounded DOM.
  */
-import type { DebugAction, DebugEvent } from '@rxmux/core';
+import type { DebugAction, DebugEvent } from '@rxmux/core/debug';
 import { fireEvent, getByRole, queryAllByRole, within } from '@testing-library/dom';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mountPanel, type PanelHandle, type PanelOptions } from '../src/panel/panel.js';
@@ -39,6 +39,9 @@ class FakeSource implements PanelSource {
     this.sink?.state(state);
   }
 }
+
+/** What the core's tap reports when a debugger pauses or resumes player-1. */
+const channelEvent = (action: 'paused' | 'resumed', subscribers = 2): DebugEvent => ({ type: 'channel', conn: 'c1', at: T0 + 2800, channel: 'player-1', transport: 'ws', action, subscribers });
 
 let root: HTMLElement;
 let panel: PanelHandle | undefined;
@@ -80,12 +83,12 @@ describe('rendering', () => {
     expect(conn.textContent).toContain('ws://127.0.0.1:8080/rt');
     expect(conn.querySelector('[data-status]')?.getAttribute('data-status')).toBe('open');
     const steps = within(conn).getAllByRole('listitem').map((li) => li.querySelector('.step-text')?.textContent);
-    expect(steps).toEqual(['connecting', 'open', 'reconnecting #1 in 500 ms (1006 abnormal closure)', 'open']);
+    expect(steps).toEqual(['connecting', 'open', 'reconnecting #1 in 500 ms (1006 abnormal closure)', 'open · resumed']);
 
     const table = getByRole(root, 'table', { name: 'Channels' });
     expect(within(table).getAllByRole('row').length).toBe(1 + 4); // header + player-1, audio, match-score, admin
     expect(cell('player-1', 'subscribers')).toBe('2');
-    expect(cell('player-1', 'in')).toBe('2');
+    expect(cell('player-1', 'in')).toBe('3'); // two publications and the response (the tap names a reply's channel)
     expect(cell('player-1', 'out')).toBe('2'); // one message, one request
     expect(cell('player-1', 'seq')).toBe('250'); // moved by the gap
     expect(cell('player-1', 'gaps')).toBe('1');
@@ -94,7 +97,7 @@ describe('rendering', () => {
     expect(cell('match-score', 'in')).toBe('1');
     expect(channelRow('match-score').textContent).toContain('sse');
     expect(channelRow('player-1').textContent).toContain('Xk3p9qL2');
-    expect(cell('player-1', 'rate')).toBe('0.4/s'); // 4 data frames in the last 10 s
+    expect(cell('player-1', 'rate')).toBe('0.5/s'); // 5 data frames in the last 10 s
     expect(summary()).toContain(`${session().length} events`);
   });
 
@@ -229,6 +232,25 @@ describe('request/reply pairs', () => {
   });
 });
 
+describe('acknowledged sends', () => {
+  it('show the ack’s latency on the message row once the tap reports it, and its outcome in the detail', () => {
+    mount();
+    const sent: DebugEvent = { type: 'frame', conn: 'c1', at: T0, dir: 'out', transport: 'ws', frame: 'message', channel: 'manual-input', bytes: 40, id: 7, data: { kind: 'goal' } };
+    source.emit([sent]);
+    const row = (): HTMLElement | undefined => logRows().find((r) => r.dataset.kind === 'message');
+    expect(row()?.querySelector('.latency')).toBeNull(); // pending
+    source.emit([
+      { type: 'frame', conn: 'c1', at: T0 + 58, dir: 'in', transport: 'ws', frame: 'ack', channel: 'manual-input', bytes: 5, id: 7 },
+      { type: 'ack', conn: 'c1', at: T0 + 58, channel: 'manual-input', id: 7, latency: 58, outcome: 'acked' },
+    ]);
+    expect(row()?.querySelector('.latency')?.textContent).toBe('58 ms');
+    fireEvent.click(row() as HTMLElement);
+    const detail = getByRole(root, 'complementary', { name: 'Detail' });
+    expect(detail.textContent).toContain('Ackacked');
+    expect(detail.textContent).toContain('Latency58 ms');
+  });
+});
+
 describe('detail', () => {
   it('shows a binary payload as its size and a hex dump', () => {
     mount();
@@ -305,7 +327,7 @@ describe('export and import', () => {
     fireEvent.change(input, { target: { files: [new File([text], 'capture.json', { type: 'application/json' })] } });
     await vi.waitFor(() => expect(root.querySelector('.banner')?.textContent).toContain('Viewing capture.json'));
     expect(logRows()).toHaveLength(session().length + 1);
-    expect(cell('player-1', 'in')).toBe('2');
+    expect(cell('player-1', 'in')).toBe('3');
     expect(cell('player-1', 'gaps')).toBe('1');
     // Live traffic goes on underneath; "Back to live" shows it.
     source.emit(flood(3, 1));
@@ -333,8 +355,14 @@ describe('actions', () => {
     source.emit(session());
     fireEvent.click(getByRole(root, 'button', { name: 'Drop connection' }));
     fireEvent.click(within(channelRow('player-1')).getByRole('button', { name: 'Pause' }));
-    expect(channelRow('player-1').textContent).toContain('paused');
+    // Pending until the tap says so: the table shows the page's state, not the panel's wish.
+    expect(within(channelRow('player-1')).getByRole('button', { name: 'Pausing…' }).hasAttribute('disabled')).toBe(true);
+    expect(channelRow('player-1').querySelector('.badge')).toBeNull();
+    source.emit([channelEvent('paused')]);
+    expect(channelRow('player-1').querySelector('.badge')?.textContent).toBe('paused');
     fireEvent.click(within(channelRow('player-1')).getByRole('button', { name: 'Resume' }));
+    source.emit([channelEvent('resumed')]);
+    expect(within(channelRow('player-1')).getByRole('button', { name: 'Pause' })).toBeDefined();
     fireEvent.click(within(channelRow('audio')).getByRole('button', { name: 'Send…' }));
     const form = getByRole(root, 'form', { name: 'Send a message' });
     const textarea = within(form).getByRole('textbox', { name: 'JSON to send' });
@@ -356,6 +384,29 @@ describe('actions', () => {
       'DevTools: resume player-1',
       'DevTools: send {"gain":0.5}',
     ]);
+  });
+
+  it('shows a channel paused when the tap says so, also when this panel did not ask (a panel opened later)', () => {
+    mount();
+    source.emit([...session(), channelEvent('paused', 0)]);
+    expect(channelRow('player-1').className).toContain('paused');
+    expect(cell('player-1', 'subscribers')).toBe('2'); // a pause is no change of subscribers
+    expect(logRows().at(-1)?.textContent).toContain('paused by DevTools');
+    source.emit([channelEvent('resumed')]);
+    expect(channelRow('player-1').className).not.toContain('paused');
+  });
+
+  it('shows a connection closed for good: no actions, its channels gone', () => {
+    mount();
+    source.emit([...session(), { type: 'status', conn: 'c1', at: T0 + 2700, from: 'open', to: 'closed' }, { type: 'disposed', conn: 'c1', at: T0 + 2700 }]);
+    const conn = root.querySelector('.connection') as HTMLElement;
+    expect(conn.dataset.disposed).toBe('true');
+    expect(conn.querySelector('.conn-status')?.textContent).toBe('closed for good');
+    expect(conn.querySelector('.timeline')?.lastElementChild?.textContent).toBe('closed for good');
+    expect(queryAllByRole(root, 'button', { name: 'Drop connection' })).toHaveLength(0);
+    expect(channelRow('player-1').className).toContain('left');
+    expect(within(channelRow('player-1')).queryAllByRole('button')).toHaveLength(0);
+    expect(logRows().at(-1)?.dataset.kind).toBe('disposed');
   });
 
   it('offers no actions for a tap that does not allow them', () => {

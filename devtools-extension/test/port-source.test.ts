@@ -3,7 +3,7 @@
  * worker restart in the middle: the port reconnects by itself and the panel
  * ends up with every event exactly once.
  */
-import type { DebugEvent } from '@rxmux/core';
+import type { DebugEvent } from '@rxmux/core/debug';
 import { describe, expect, it } from 'vitest';
 import { Router } from '../src/background/router.js';
 import { createPortSource } from '../src/devtools/port-source.js';

@@ -13,7 +13,7 @@
  * and last event number they hold to get only what they miss.
  * @packageDocumentation
  */
-import type { DebugEvent } from '@rxmux/core';
+import type { DebugEvent } from '@rxmux/core/debug';
 import { CdpDecoder } from '../decode/cdp.js';
 import type { PortLike } from '../messaging/port.js';
 import {
@@ -110,6 +110,9 @@ export class Router {
     if (!buffer.meta.capture || buffer.meta.next === 0) return;
     buffer.reset({ doc: undefined });
     this.#afterReset(tabId, buffer);
+    // The new document's sockets may have been decoded before this notice arrived: name them again.
+    const known = this.#decoders.get(tabId)?.replay(Date.now()) ?? [];
+    if (known.length > 0) await this.#append(tabId, known);
   }
 
   /** A `chrome.debugger.onEvent` for a tab. */

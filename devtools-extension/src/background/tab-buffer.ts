@@ -14,7 +14,7 @@
  * one small write per flush, not a rewrite of the whole buffer.
  * @packageDocumentation
  */
-import type { DebugEvent } from '@rxmux/core';
+import type { DebugEvent } from '@rxmux/core/debug';
 import { isDebugEvent } from '../messaging/events.js';
 import { isRecord, isShortString, isUint } from '../messaging/guards.js';
 

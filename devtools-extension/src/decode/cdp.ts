@@ -15,11 +15,11 @@
  * Sockets of other protocols (a dev server's HMR socket, say) never show.
  * @packageDocumentation
  */
-import type { DebugEvent } from '@rxmux/core';
+import { stripQuery, type DebugEvent } from '@rxmux/core/debug';
 import { SUBPROTOCOL } from '@rxmux/core/protocol';
 import { isFiniteNumber, isRecord, isShortString } from '../messaging/guards.js';
 import { SseConnection } from './sse.js';
-import { base64ToBytes, stripQuery, WireConnection } from './wire.js';
+import { base64ToBytes, WireConnection } from './wire.js';
 
 /** The `Network` events the decoder reads (what the background must forward). */
 export const CDP_METHODS: readonly string[] = [
@@ -155,6 +155,19 @@ export class CdpDecoder {
       default:
         return [];
     }
+  }
+
+  /**
+   * The connection and status events of every socket and stream it knows,
+   * at `at`: what a buffer that started over (the tab loaded a new document
+   * while the capture ran) needs so the connections it decodes next have
+   * their names and state, whichever came first, the page load or their frames.
+   */
+  replay(at: number): DebugEvent[] {
+    const out: DebugEvent[] = [];
+    for (const pending of this.#sockets.values()) if (pending.socket !== undefined) out.push(...pending.socket.announce(at));
+    for (const stream of this.#streams.values()) out.push(...stream.announce(at));
+    return out;
   }
 
   #time(timestamp: unknown): number {

@@ -6,7 +6,7 @@
  * `opcode` 1 text / 2 binary with base64 `data`). No extension API here.
  * @packageDocumentation
  */
-import type { DebugEvent } from '@rxmux/core';
+import type { DebugEvent } from '@rxmux/core/debug';
 import { SUBPROTOCOL } from '@rxmux/core/protocol';
 import { isFiniteNumber, isRecord } from '../messaging/guards.js';
 import { base64ToBytes, WireConnection } from './wire.js';

@@ -4,10 +4,10 @@
  * `bytes`), `reset` and `channel-error`. No extension API here.
  * @packageDocumentation
  */
-import type { DebugEvent } from '@rxmux/core';
+import { binarySummary, stripQuery, type DebugEvent } from '@rxmux/core/debug';
 import type { JsonValue } from '@rxmux/core/protocol';
 import { isRecord, isShortString, isUint } from '../messaging/guards.js';
-import { base64ToBytes, binarySummary, stripQuery, utf8Length } from './wire.js';
+import { base64ToBytes, utf8Length } from './wire.js';
 
 /** Event names an rxmux SSE stream sends. */
 export const SSE_EVENTS: readonly string[] = ['ready', 'publication', 'reset', 'channel-error'];
@@ -51,6 +51,13 @@ export class SseConnection {
     readonly conn: string,
     readonly url: string,
   ) {}
+
+  /** The connection event and its status again (see `WireConnection.announce`); nothing before its first `ready`. */
+  announce(at: number): DebugEvent[] {
+    if (!this.#announced) return [];
+    const connection: DebugEvent = { type: 'connection', conn: this.conn, at, url: stripQuery(this.url), actions: false };
+    return this.#open ? [connection, { type: 'status', conn: this.conn, at, from: 'closed', to: 'open' }] : [connection];
+  }
 
   /** The stream ended (the browser will reopen it by itself, or the app moved to another channel set). */
   ended(at: number, reason?: string): DebugEvent[] {

@@ -1,49 +1,28 @@
 /**
  * Turns what a WebSocket carried (a text or binary message, as the browser's
  * network stack recorded it) into the tap's {@link DebugEvent}s, with the
- * shared codec. This is how a page without the hook is still shown per
- * channel: from `chrome.debugger` (see `cdp.ts`) or a HAR file (`har.ts`).
- * No extension API here.
+ * shared codec and the core's own `frameEvent`, so a page without the tap
+ * shows exactly what the tap would have reported. This is how a page without
+ * the hook is still shown per channel: from `chrome.debugger` (see `cdp.ts`)
+ * or a HAR file (`har.ts`). No extension API here.
  * @packageDocumentation
  */
-import type { DebugBinary, DebugEvent, DebugFrameEvent, DebugTransport } from '@rxmux/core';
 import type { ConnectionStatus } from '@rxmux/core';
-import { decode, type Frame } from '@rxmux/core/protocol';
-
-/** Hex of the first bytes a debug event keeps of a binary payload. */
-export const BINARY_HEAD_BYTES = 64;
+import { frameEvent, stripQuery, type DebugEvent, type DebugTransport } from '@rxmux/core/debug';
+import { base64ToBytes as decodeBase64, decode, encode, type Frame } from '@rxmux/core/protocol';
 
 const utf8 = new TextEncoder();
 
-/** Lowercase hex of the first `max` bytes. */
-export function hexHead(bytes: Uint8Array, max = BINARY_HEAD_BYTES): string {
-  let out = '';
-  const end = Math.min(bytes.length, max);
-  for (let i = 0; i < end; i++) out += (bytes[i] as number).toString(16).padStart(2, '0');
-  return out;
-}
-
-/** Summarizes bytes as the tap does. */
-export function binarySummary(bytes: Uint8Array): DebugBinary {
-  return { length: bytes.length, head: hexHead(bytes) };
-}
+/** Most request and acked-message ids remembered to name the channel of their replies (the tap keeps as many). */
+const MAX_IDS = 4096;
 
 /** Decodes standard base64 (as CDP and HAR carry binary frames). Returns `undefined` when it is not base64. */
 export function base64ToBytes(base64: string): Uint8Array | undefined {
   try {
-    const raw = atob(base64);
-    const out = new Uint8Array(raw.length);
-    for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-    return out;
+    return decodeBase64(base64);
   } catch {
     return undefined;
   }
-}
-
-/** The URL without query string or fragment: those may carry tokens, and the tap drops them too. */
-export function stripQuery(url: string): string {
-  const cut = url.search(/[?#]/);
-  return cut === -1 ? url : url.slice(0, cut);
 }
 
 /** Byte length of a string in UTF-8. */
@@ -61,11 +40,29 @@ export interface WireMessage {
 }
 
 /**
+ * A frame's size on the wire, as the tap counts it: the whole message when it
+ * travelled alone, its own envelope when it shared a batch.
+ */
+function frameBytes(frame: Frame, total: number, count: number): number {
+  if (count === 1) return total;
+  try {
+    const wire = encode(frame);
+    return typeof wire === 'string' ? utf8Length(wire) : wire.length;
+  } catch {
+    return Math.floor(total / count);
+  }
+}
+
+/**
  * One recorded rxmux socket: feeds its messages through the codec and keeps
- * the little state needed to derive status changes (a `welcome` means open).
+ * the little state needed to derive what the tap would have said: status
+ * changes (a `welcome` means open) and the channel of a reply (a `response`,
+ * `request-error`, `ack` or `cancel` names only the id of what it answers).
  */
 export class WireConnection {
   #status: ConnectionStatus = 'closed';
+  /** Request and acked-message ids sent: their channel, when and as what (oldest first, bounded). */
+  readonly #ids = new Map<number, { readonly channel: string; readonly at: number; readonly kind: 'request' | 'message' }>();
 
   /**
    * @param conn the debug id of the connection the events will name.
@@ -80,6 +77,15 @@ export class WireConnection {
   /** The connection event and the first status change, at `at`. */
   opened(at: number): DebugEvent[] {
     return [{ type: 'connection', conn: this.conn, at, url: stripQuery(this.url), actions: false }, ...this.status('connecting', at)];
+  }
+
+  /**
+   * The connection event and its current status again, for a buffer that
+   * started over while the socket lives on (a capture across a page load).
+   */
+  announce(at: number): DebugEvent[] {
+    const connection: DebugEvent = { type: 'connection', conn: this.conn, at, url: stripQuery(this.url), actions: false };
+    return this.#status === 'closed' ? [connection] : [connection, { type: 'status', conn: this.conn, at, from: 'closed', to: this.#status }];
   }
 
   /** A status change, if it is one. */
@@ -97,65 +103,38 @@ export class WireConnection {
     const total = typeof payload === 'string' ? utf8Length(payload) : payload.length;
     const count = result.frames.length;
     const out: DebugEvent[] = [];
-    result.frames.forEach((frame, i) => {
-      // Each envelope's share of its batch: what the tap reports too.
-      const bytes = Math.floor(total / count) + (i === 0 ? total % count : 0);
-      out.push(frameEvent(this.conn, dir, at, frame, bytes, this.transport));
+    const channelOf = (id: number): string | undefined => this.#ids.get(id)?.channel;
+    for (const frame of result.frames) {
+      if (dir === 'out' && frame.type === 'request') this.#remember(frame.id, frame.channel, at, 'request');
+      if (dir === 'out' && frame.type === 'message' && frame.id !== undefined) this.#remember(frame.id, frame.channel, at, 'message');
+      out.push(frameEvent(this.conn, dir, at, frame, frameBytes(frame, total, count), this.transport, channelOf));
+      // What the tap reports when an acknowledged send is answered (requests pair up in the panel from their frames).
+      if (dir === 'in' && (frame.type === 'ack' || (frame.type === 'error' && frame.id !== undefined))) {
+        const sent = this.#ids.get(frame.id as number);
+        if (sent?.kind === 'message') {
+          this.#ids.delete(frame.id as number);
+          const refused = frame.type === 'error' ? { outcome: 'refused' as const, code: frame.code } : { outcome: 'acked' as const };
+          out.push({ type: 'ack', conn: this.conn, at, channel: sent.channel, id: frame.id as number, latency: at - sent.at, ...refused });
+        }
+      }
       if (frame.type === 'welcome' && dir === 'in') out.push(...this.status('open', at));
       if (frame.type === 'gap') {
         out.push({ type: 'gap', conn: this.conn, at, channel: frame.channel, transport: this.transport, reason: frame.reason, seq: frame.seq, epoch: frame.epoch, ...(frame.since === undefined ? {} : { since: frame.since }) });
       }
       if (frame.type === 'error') {
-        out.push({ type: 'error', conn: this.conn, at, code: frame.code, message: frame.message, ...(frame.channel === undefined ? {} : { channel: frame.channel }) });
+        const channel = frame.channel ?? (frame.id === undefined ? undefined : channelOf(frame.id));
+        out.push({ type: 'error', conn: this.conn, at, code: frame.code, message: frame.message, ...(channel === undefined ? {} : { channel }) });
       }
-    });
+    }
     for (const error of result.errors) {
       out.push({ type: 'error', conn: this.conn, at, code: error.code, message: `${dir === 'in' ? 'received' : 'sent'}: ${error.message}`, ...(error.channel === undefined ? {} : { channel: error.channel }) });
     }
     return out;
   }
-}
 
-/** The frame event of one decoded frame. Credentials (`hello.resumeToken`, `welcome.session`) are left out on purpose. */
-export function frameEvent(conn: string, dir: 'in' | 'out', at: number, frame: Frame, bytes: number, transport: DebugTransport): DebugFrameEvent {
-  const base = { type: 'frame', conn, at, dir, transport, frame: frame.type, bytes } as const;
-  switch (frame.type) {
-    case 'message':
-    case 'publication': {
-      const num = frame.type === 'message' ? (frame.id === undefined ? {} : { id: frame.id }) : frame.seq === undefined ? {} : { seq: frame.seq };
-      return frame.data instanceof Uint8Array
-        ? { ...base, channel: frame.channel, binary: binarySummary(frame.data), ...num }
-        : { ...base, channel: frame.channel, data: frame.data, ...num };
-    }
-    case 'subscribe':
-      return { ...base, channel: frame.channel, ...(frame.since === undefined ? {} : { seq: frame.since }), ...(frame.epoch === undefined ? {} : { epoch: frame.epoch }) };
-    case 'subscribed':
-      return { ...base, channel: frame.channel, ...(frame.seq === undefined ? {} : { seq: frame.seq }), ...(frame.epoch === undefined ? {} : { epoch: frame.epoch }) };
-    case 'unsubscribe':
-      return { ...base, channel: frame.channel };
-    case 'unsubscribed':
-      return { ...base, channel: frame.channel, ...(frame.code === undefined ? {} : { code: frame.code }) };
-    case 'error':
-      return { ...base, code: frame.code, ...(frame.channel === undefined ? {} : { channel: frame.channel }), ...(frame.id === undefined ? {} : { id: frame.id }) };
-    case 'ack':
-    case 'cancel':
-      return { ...base, id: frame.id };
-    case 'request':
-      return { ...base, channel: frame.channel, id: frame.id, data: frame.data };
-    case 'response':
-      return { ...base, id: frame.id, data: frame.data };
-    case 'request-error':
-      return { ...base, id: frame.id, code: frame.code };
-    case 'gap':
-      return { ...base, channel: frame.channel, seq: frame.seq, epoch: frame.epoch, code: frame.reason };
-    case 'receipt':
-      return { ...base, data: { received: frame.received } };
-    case 'refreshed':
-    case 'refresh':
-    case 'hello':
-    case 'welcome':
-    case 'ping':
-    case 'pong':
-      return base;
+  #remember(id: number, channel: string, at: number, kind: 'request' | 'message'): void {
+    if (this.#ids.has(id)) return; // a re-send after a reconnect: the wait counts from the first
+    if (this.#ids.size >= MAX_IDS) this.#ids.delete(this.#ids.keys().next().value as number);
+    this.#ids.set(id, { channel, at, kind });
   }
 }

@@ -4,7 +4,7 @@
  * (the background numbers events per tab; see `messaging/runtime.ts`).
  * @packageDocumentation
  */
-import type { DebugAction } from '@rxmux/core';
+import type { DebugAction } from '@rxmux/core/debug';
 import type { PanelSource, SourceState } from '../panel/source.js';
 import { ReconnectingPort, type PortLike } from '../messaging/port.js';
 import { parseBackgroundToPanel, type BackgroundToPanel, type PanelToBackground, type TabState } from '../messaging/runtime.js';

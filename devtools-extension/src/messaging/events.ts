@@ -1,21 +1,21 @@
 /**
  * Runtime validators of the core's debug vocabulary (`DebugEvent`,
- * `DebugAction` from `@rxmux/core`). The types are the core's; only the
- * checks live here, because the extension receives these values from places
- * it cannot trust (a page's `postMessage`, an imported file).
+ * `DebugAction`, `DebugTap` from `@rxmux/core/debug`, version
+ * {@link DEBUG_PROTOCOL_VERSION}). The types are the core's; only the checks
+ * live here, because the extension receives these values from places it
+ * cannot trust (a page's `postMessage`, an imported file, a page's tap).
  * @packageDocumentation
  */
-import type { DebugAction, DebugEvent, DebugTransport, DEVTOOLS_HOOK_KEY } from '@rxmux/core';
 import type { ConnectionStatus } from '@rxmux/core';
+import { DEBUG_PROTOCOL_VERSION, type DebugAction, type DebugChannelEvent, type DebugEvent, type DebugTap, type DebugTransport } from '@rxmux/core/debug';
 import { FrameType, type FrameTypeName } from '@rxmux/core/protocol';
 import { isFiniteNumber, isOneOf, isRecord, isShortString, isUint, optional } from './guards.js';
 
-/**
- * The page hook's global key, `Symbol.for('rxmux.devtools')`. Spelled here
- * rather than imported so the page hook bundle does not pull in the client
- * (a test checks it is the core's {@link DEVTOOLS_HOOK_KEY}).
- */
-export const HOOK_KEY = Symbol.for('rxmux.devtools') as typeof DEVTOOLS_HOOK_KEY;
+/** The debug vocabulary version this extension reads: a tap of another version is not listened to. */
+export const SUPPORTED_TAP_VERSION = DEBUG_PROTOCOL_VERSION;
+
+/** Channel actions a tap reports. */
+export const CHANNEL_ACTIONS: readonly DebugChannelEvent['action'][] = ['join', 'joined', 'leave', 'paused', 'resumed'];
 
 /** Connection statuses, as the core names them. */
 export const STATUSES: readonly ConnectionStatus[] = ['connecting', 'open', 'reconnecting', 'closed', 'failed'];
@@ -54,7 +54,8 @@ export function isDebugEvent(value: unknown): value is DebugEvent {
         optional(v.attempt, isUint) &&
         optional(v.retryIn, isFiniteNumber) &&
         optional(v.code, isUint) &&
-        optional(v.reason, isShortString)
+        optional(v.reason, isShortString) &&
+        optional(v.resumed, (r): r is boolean => typeof r === 'boolean')
       );
     case 'frame':
       return (
@@ -71,7 +72,7 @@ export function isDebugEvent(value: unknown): value is DebugEvent {
         typeof v.data !== 'function'
       );
     case 'channel':
-      return isShortString(v.channel, MAX_ID) && isOneOf(v.transport, TRANSPORTS) && isOneOf(v.action, ['join', 'joined', 'leave'] as const) && isUint(v.subscribers);
+      return isShortString(v.channel, MAX_ID) && isOneOf(v.transport, TRANSPORTS) && isOneOf(v.action, CHANNEL_ACTIONS) && isUint(v.subscribers);
     case 'request':
       return (
         isShortString(v.channel, MAX_ID) &&
@@ -101,9 +102,22 @@ export function isDebugEvent(value: unknown): value is DebugEvent {
       return isShortString(v.channel, MAX_ID) && isShortString(v.reason, MAX_ID) && isUint(v.bytes) && optional(v.id, isUint);
     case 'error':
       return isShortString(v.code, MAX_ID) && isShortString(v.message) && optional(v.channel, (c): c is string => isShortString(c, MAX_ID));
+    case 'disposed':
+      return true;
     default:
       return false;
   }
+}
+
+/** What a page's hook was handed, as far as the hook uses it: a {@link DebugTap} of any version. */
+export function isTapLike(value: unknown): value is DebugTap {
+  const tap = value as Partial<DebugTap> | null;
+  return typeof tap === 'object' && tap !== null && isShortString(tap.id, MAX_ID) && typeof tap.listen === 'function' && typeof tap.act === 'function';
+}
+
+/** Whether `tap` speaks the vocabulary this extension reads ({@link DebugTap.version}). */
+export function isSupportedTap(tap: DebugTap): boolean {
+  return tap.version === SUPPORTED_TAP_VERSION;
 }
 
 /** Whether `value` is a well-formed {@link DebugAction}. */

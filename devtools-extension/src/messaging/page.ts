@@ -14,7 +14,7 @@
  * itself in its own debugger, or acting on its own connections.
  * @packageDocumentation
  */
-import type { DebugAction, DebugEvent } from '@rxmux/core';
+import type { DebugAction, DebugEvent } from '@rxmux/core/debug';
 import { isDebugAction, isDebugEventList } from './events.js';
 import { isRecord, isShortString, jsonLength } from './guards.js';
 

@@ -15,7 +15,7 @@
  * is gone.
  * @packageDocumentation
  */
-import type { DebugAction, DebugEvent } from '@rxmux/core';
+import type { DebugAction, DebugEvent } from '@rxmux/core/debug';
 import { isDebugAction, isDebugEventList } from './events.js';
 import { isRecord, isShortString, isUint, jsonLength } from './guards.js';
 import { MAX_EVENTS_PER_MESSAGE, MAX_MESSAGE_CHARS } from './page.js';

@@ -13,8 +13,8 @@
  * produced), so a busy socket costs one message per turn, not one per frame.
  * @packageDocumentation
  */
-import type { DebugEvent, DebugTap, DevtoolsHook } from '@rxmux/core';
-import { HOOK_KEY } from '../messaging/events.js';
+import { DEVTOOLS_HOOK_KEY, stripQuery, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core/debug';
+import { isSupportedTap, isTapLike, SUPPORTED_TAP_VERSION } from '../messaging/events.js';
 import { MAX_EVENTS_PER_MESSAGE, PAGE_SOURCE, parseContentMessage, type PageToContent } from '../messaging/page.js';
 
 /** Events kept while nobody listens (page-load traffic before the bridge is up). */
@@ -42,11 +42,6 @@ export interface PageHook {
   readonly taps: ReadonlyMap<string, DebugTap>;
   /** Stops every tap listener and the message listener. */
   dispose(): void;
-}
-
-function isTap(value: unknown): value is DebugTap {
-  const tap = value as Partial<DebugTap> | null;
-  return typeof tap === 'object' && tap !== null && typeof tap.id === 'string' && typeof tap.listen === 'function' && typeof tap.act === 'function';
 }
 
 /**
@@ -140,7 +135,15 @@ export function createPageHook(win: HookWindow, options: PageHookOptions = {}): 
 
   const hook: DevtoolsHook = {
     register(tap: DebugTap): (() => void) | undefined {
-      if (!isTap(tap) || taps.get(tap.id) === tap) return undefined;
+      if (!isTapLike(tap) || taps.get(tap.id) === tap) return undefined;
+      if (!isSupportedTap(tap)) {
+        // Another vocabulary: its events may not mean what the panel thinks. Say so instead of guessing.
+        const at = Date.now();
+        const url = typeof tap.url === 'string' ? stripQuery(tap.url).slice(0, 8192) : '';
+        push({ type: 'connection', conn: tap.id, at, url, actions: false });
+        push({ type: 'error', conn: tap.id, at, code: 'RXMUX_DEVTOOLS_VERSION', message: `this connection's debug tap speaks version ${String(tap.version)}; this extension reads version ${SUPPORTED_TAP_VERSION}: update the extension or @rxmux/core` });
+        return undefined;
+      }
       stops.get(tap.id)?.();
       taps.set(tap.id, tap);
       try {
@@ -180,8 +183,8 @@ export function createPageHook(win: HookWindow, options: PageHookOptions = {}): 
  * @returns the installed hook, or `undefined` when the slot was taken.
  */
 export function installPageHook(win: HookWindow & object, options?: PageHookOptions): PageHook | undefined {
-  if (Reflect.get(win, HOOK_KEY) !== undefined) return undefined;
+  if (Reflect.get(win, DEVTOOLS_HOOK_KEY) !== undefined) return undefined;
   const created = createPageHook(win, options);
-  Object.defineProperty(win, HOOK_KEY, { value: created.hook, configurable: true, enumerable: false, writable: false });
+  Object.defineProperty(win, DEVTOOLS_HOOK_KEY, { value: created.hook, configurable: true, enumerable: false, writable: false });
   return created;
 }

@@ -4,7 +4,7 @@
  * token- or credential-like leaves the browser in it.
  * @packageDocumentation
  */
-import type { DebugEvent } from '@rxmux/core';
+import type { DebugEvent } from '@rxmux/core/debug';
 import type { JsonValue } from '@rxmux/core/protocol';
 import { decodeHar, isHar } from '../decode/har.js';
 import { isDebugEvent } from '../messaging/events.js';

@@ -4,15 +4,15 @@
  * stay cheap. The DOM reads it; nothing here touches the DOM.
  *
  * ```
- *  DebugEvent ─▶ ingest ─┬─▶ connections (status timeline)
- *                        ├─▶ channel stats (counts, bytes, rate, seq/epoch, gaps, drops)
+ *  DebugEvent ─▶ ingest ─┬─▶ connections (status timeline, resumed or not, closed for good)
+ *                        ├─▶ channel stats (counts, bytes, rate, seq/epoch, gaps, drops, paused by a debugger)
  *                        ├─▶ request pairs (request out ↔ response / request-error in, by id)
  *                        └─▶ log ring (last N) ─▶ filtered view (matching entries, appended as they come)
  * ```
  * @packageDocumentation
  */
-import type { DebugAction, DebugEvent, DebugFrameEvent, DebugTransport } from '@rxmux/core';
 import type { ConnectionStatus } from '@rxmux/core';
+import type { DebugAction, DebugEvent, DebugFrameEvent, DebugTransport } from '@rxmux/core/debug';
 import type { JsonValue } from '@rxmux/core/protocol';
 import { Ring } from './ring.js';
 
@@ -47,6 +47,8 @@ export interface LogEntry {
   readonly kind: string;
   /** The request pair of a request, response or request-error frame (its latency may be known only later, from the tap). */
   readonly pair?: RequestPair;
+  /** The acknowledgement of a message sent with `{ ack: true }` (known later, from the tap's `ack` event). */
+  readonly ack?: AckState;
   /** Round trip of an ack or a request event. */
   readonly latency?: number;
   /** Lower-case text the text filter searches; built on first use. */
@@ -62,6 +64,8 @@ export interface Transition {
   readonly retryIn?: number;
   readonly code?: number;
   readonly reason?: string;
+  /** On a transition to open: whether the server resumed the session. */
+  readonly resumed?: boolean;
 }
 
 /** A connection of the page. */
@@ -72,6 +76,8 @@ export interface ConnectionInfo {
   status: ConnectionStatus | 'unknown';
   readonly timeline: Transition[];
   transports: Set<DebugTransport>;
+  /** Closed for good (`conn.close()`, the tap's `disposed` event): nothing more will come, no action can reach it. */
+  disposed: boolean;
 }
 
 /** Counts of a sliding window, in one-second buckets. */
@@ -121,8 +127,10 @@ export interface ChannelStats {
   gaps: number;
   drops: number;
   errors: number;
-  /** Paused from this panel (the tap holds its messages). */
+  /** Paused by a debugger, as the tap reports it (`paused` / `resumed` channel events): the tap holds its messages. */
   paused: boolean;
+  /** A pause or resume this panel asked for and the tap has not confirmed yet. */
+  requested: 'pause' | 'resume' | undefined;
   readonly meter: RateMeter;
 }
 
@@ -138,6 +146,13 @@ export interface RequestPair {
   endedAt: number | undefined;
   latency: number | undefined;
   outcome: 'pending' | 'response' | 'error' | 'timeout' | 'cancelled';
+  code: string | undefined;
+}
+
+/** Whether and how fast an acknowledged send was acknowledged. */
+export interface AckState {
+  outcome: 'pending' | 'acked' | 'refused' | 'timeout';
+  latency: number | undefined;
   code: string | undefined;
 }
 
@@ -201,6 +216,8 @@ export class CaptureModel {
   readonly connections = new Map<string, ConnectionInfo>();
   readonly channels = new Map<string, ChannelStats>();
   readonly pairs = new Map<string, RequestPair>();
+  /** Acknowledged sends waiting for (or given) their ack, by `conn:id` (bounded like the pairs). */
+  readonly #acks = new Map<string, AckState>();
   /** Kinds seen, for the type filter's options. */
   readonly kinds = new Set<string>();
   /** Incremented when a connection, channel or kind appears, or a status changes: what the selects and the connection strip show. */
@@ -256,7 +273,7 @@ export class CaptureModel {
   connection(id: string): ConnectionInfo {
     let conn = this.connections.get(id);
     if (conn === undefined) {
-      conn = { id, url: '', actions: false, status: 'unknown', timeline: [], transports: new Set() };
+      conn = { id, url: '', actions: false, status: 'unknown', timeline: [], transports: new Set(), disposed: false };
       this.connections.set(id, conn);
       this.structure++;
     }
@@ -268,7 +285,7 @@ export class CaptureModel {
     const key = `${conn}\u0000${channel}`;
     let stats = this.channels.get(key);
     if (stats === undefined) {
-      stats = { key, conn, channel, transport, subscribers: undefined, state: undefined, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, lastSeq: undefined, epoch: undefined, gaps: 0, drops: 0, errors: 0, paused: false, meter: new RateMeter() };
+      stats = { key, conn, channel, transport, subscribers: undefined, state: undefined, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, lastSeq: undefined, epoch: undefined, gaps: 0, drops: 0, errors: 0, paused: false, requested: undefined, meter: new RateMeter() };
       this.channels.set(key, stats);
       this.connection(conn).transports.add(transport);
       this.structure++;
@@ -288,6 +305,7 @@ export class CaptureModel {
   clear(): void {
     this.log.clear();
     this.pairs.clear();
+    this.#acks.clear();
     this.#view = [];
     this.#viewStart = 0;
     for (const conn of this.connections.values()) conn.timeline.length = 0;
@@ -299,7 +317,7 @@ export class CaptureModel {
       Object.assign(c, { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, gaps: 0, drops: 0, errors: 0 });
     }
     this.structure++;
-      }
+  }
 
   #trimView(): void {
     const first = this.log.first;
@@ -315,6 +333,7 @@ export class CaptureModel {
     let channel: string | undefined;
     let latency: number | undefined;
     let pair: RequestPair | undefined;
+    let ack: AckState | undefined;
     let kind: string = record.type;
     switch (record.type) {
       case 'connection': {
@@ -326,7 +345,7 @@ export class CaptureModel {
       }
       case 'status': {
         const conn = this.connection(record.conn);
-        conn.status = record.to;
+        if (!conn.disposed) conn.status = record.to;
         conn.timeline.push(record);
         if (conn.timeline.length > TIMELINE_MAX) conn.timeline.splice(0, conn.timeline.length - TIMELINE_MAX);
         this.structure++;
@@ -335,13 +354,25 @@ export class CaptureModel {
       case 'frame':
         kind = record.frame;
         ({ channel, pair } = this.#frame(record));
+        if (record.frame === 'message' && record.dir === 'out' && record.id !== undefined) ack = this.#ack(record.conn, record.id);
         break;
       case 'channel': {
         channel = record.channel;
         const stats = this.channel(record.conn, record.channel, record.transport);
+        if (record.action === 'paused' || record.action === 'resumed') {
+          // The tap's word, whoever asked (this panel, another debugger, a panel opened after the pause).
+          stats.paused = record.action === 'paused';
+          stats.requested = undefined;
+          break;
+        }
         stats.subscribers = record.subscribers;
         stats.state = record.action === 'join' ? 'joining' : record.action === 'joined' ? 'joined' : 'left';
-                break;
+        if (record.action === 'leave') {
+          // A channel that left is not held any more (the core forgets its pause with it).
+          stats.paused = false;
+          stats.requested = undefined;
+        }
+        break;
       }
       case 'request': {
         channel = record.channel;
@@ -354,33 +385,47 @@ export class CaptureModel {
         latency = record.latency;
         break;
       }
-      case 'ack':
+      case 'ack': {
         channel = record.channel;
         latency = record.latency;
+        const sent = this.#acks.get(`${record.conn}:${record.id}`);
+        if (sent !== undefined) Object.assign(sent, { outcome: record.outcome, latency: record.latency, code: record.code });
         break;
+      }
       case 'gap': {
         channel = record.channel;
         const stats = this.channel(record.conn, record.channel, record.transport);
         stats.gaps++;
         stats.lastSeq = record.seq;
         if (record.epoch !== undefined) stats.epoch = record.epoch;
-                break;
+        break;
       }
       case 'drop':
         channel = record.channel;
         this.channel(record.conn, record.channel).drops++;
-                break;
+        break;
       case 'error':
         channel = record.channel;
-        if (record.channel !== undefined) {
-          this.channel(record.conn, record.channel).errors++;
-                  }
+        if (record.channel !== undefined) this.channel(record.conn, record.channel).errors++;
         break;
+      case 'disposed': {
+        const conn = this.connection(record.conn);
+        conn.disposed = true;
+        conn.actions = false;
+        if (conn.status !== 'closed') conn.status = 'closed';
+        for (const stats of this.channels.values()) {
+          if (stats.conn !== record.conn) continue;
+          stats.state = 'left';
+          stats.paused = false;
+          stats.requested = undefined;
+        }
+        this.structure++;
+        break;
+      }
       case 'panel-action':
         channel = record.action.type === 'drop' ? undefined : record.action.channel;
-        if (record.action.type === 'pause' || record.action.type === 'resume') {
-          this.channel(record.conn, record.action.channel).paused = record.action.type === 'pause';
-                  }
+        // Shown as pending until the tap reports the channel paused or resumed.
+        if (record.action.type === 'pause' || record.action.type === 'resume') this.channel(record.conn, record.action.channel).requested = record.action.type;
         break;
     }
     if (!this.kinds.has(kind)) {
@@ -388,9 +433,21 @@ export class CaptureModel {
       this.structure++;
     }
     if (!this.connections.has(record.conn)) this.connection(record.conn);
-    const entry: LogEntry = { n: this.log.next, record, channel, kind, ...(latency === undefined ? {} : { latency }), ...(pair === undefined ? {} : { pair }) };
+    const entry: LogEntry = { n: this.log.next, record, channel, kind, ...(latency === undefined ? {} : { latency }), ...(pair === undefined ? {} : { pair }), ...(ack === undefined ? {} : { ack }) };
     const n = this.log.push(entry);
     if (matches(entry, this.#filter)) this.#view.push(n);
+  }
+
+  /** A new acknowledged send (a re-send after a reconnect keeps the first one's state). */
+  #ack(conn: string, id: number): AckState {
+    const key = `${conn}:${id}`;
+    let ack = this.#acks.get(key);
+    if (ack === undefined) {
+      ack = { outcome: 'pending', latency: undefined, code: undefined };
+      this.#acks.set(key, ack);
+      if (this.#acks.size > PAIRS_MAX) this.#acks.delete(this.#acks.keys().next().value as string);
+    }
+    return ack;
   }
 
   #pair(conn: string, id: number): RequestPair {

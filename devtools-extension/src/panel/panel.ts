@@ -18,7 +18,7 @@
  * panel.unmount();
  * @packageDocumentation
  */
-import type { DebugAction } from '@rxmux/core';
+import type { DebugAction } from '@rxmux/core/debug';
 import type { JsonValue } from '@rxmux/core/protocol';
 import { exportCapture, importCapture } from './capture-file.js';
 import { h } from './dom.js';
@@ -70,6 +70,8 @@ function transitionText(t: Transition): string {
   if (t.retryIn !== undefined) parts.push(`in ${formatDuration(t.retryIn)}`);
   if (t.code !== undefined) parts.push(`(${t.code}${t.reason ? ` ${t.reason}` : ''})`);
   else if (t.reason) parts.push(`(${t.reason})`);
+  if (t.resumed === true) parts.push('· resumed');
+  else if (t.resumed === false) parts.push('· new session');
   return parts.join(' ');
 }
 
@@ -110,6 +112,8 @@ function entryText(entry: LogEntry): string {
     case 'status':
       return `${r.from} → ${transitionText(r)}`;
     case 'channel':
+      if (r.action === 'paused') return 'paused by DevTools: messages are held, in order';
+      if (r.action === 'resumed') return 'resumed: held messages delivered';
       return `${r.action}  ${r.subscribers} subscriber${r.subscribers === 1 ? '' : 's'}`;
     case 'request':
       return `#${r.id} ${r.outcome}${r.code ? ` ${r.code}` : ''}`;
@@ -128,10 +132,10 @@ function entryText(entry: LogEntry): string {
   }
 }
 
-/** Latency shown on a row: a reply's round trip (read now: the tap may report it after the frame), an ack's or a request event's. */
+/** Latency shown on a row: a reply's round trip and an acked send's (read now: the tap reports them after the frame), an ack's or a request event's. */
 function entryLatency(entry: LogEntry): number | undefined {
   const r = entry.record;
-  if (r.type === 'frame') return r.frame === 'response' || r.frame === 'request-error' ? entry.pair?.latency : undefined;
+  if (r.type === 'frame') return r.frame === 'response' || r.frame === 'request-error' ? entry.pair?.latency : r.frame === 'message' ? entry.ack?.latency : undefined;
   return entry.latency;
 }
 
@@ -358,18 +362,19 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
     let prev: Transition | undefined;
     for (const t of steps) {
       const delta = prev === undefined ? formatTime(t.at) : `+${formatDuration(t.at - prev.at)}`;
-      timeline.append(h('li', { class: `step status-${t.to}`, title: `${formatTime(t.at)}  ${t.from} → ${transitionText(t)}` }, h('span', { class: 'step-time' }, delta), h('span', { class: 'step-text' }, transitionText(t))));
+      timeline.append(h('li', { class: `step status-${t.to}${t.resumed === true ? ' resumed' : ''}`, title: `${formatTime(t.at)}  ${t.from} → ${transitionText(t)}` }, h('span', { class: 'step-time' }, delta), h('span', { class: 'step-text' }, transitionText(t))));
       prev = t;
     }
     if (c.timeline.length > steps.length) timeline.prepend(h('li', { class: 'step more' }, `${c.timeline.length - steps.length} earlier`));
+    if (c.disposed) timeline.append(h('li', { class: 'step status-closed disposed', title: 'conn.close(): the connection reports nothing more' }, h('span', { class: 'step-text' }, 'closed for good')));
     const drop = c.actions && source.act !== undefined && imported === undefined
       ? h('button', { type: 'button', class: 'tb-button tb-text small', title: 'Drop the socket as a network loss would (watch reconnect and resume)', onclick: () => act(c.id, { type: 'drop' }) }, 'Drop connection')
       : undefined;
     return h(
       'div',
-      { class: 'connection', 'data-conn': c.id, 'data-status': c.status },
+      { class: `connection${c.disposed ? ' disposed' : ''}`, 'data-conn': c.id, 'data-status': c.status, 'data-disposed': String(c.disposed) },
       h('span', { class: `dot status-${c.status}`, 'aria-hidden': 'true' }),
-      h('span', { class: 'conn-status' }, STATUS_LABEL[c.status] ?? c.status),
+      h('span', { class: 'conn-status' }, c.disposed ? 'closed for good' : (STATUS_LABEL[c.status] ?? c.status)),
       h('span', { class: 'conn-url', title: c.id }, c.url || c.id),
       h('span', { class: 'conn-transports' }, [...c.transports].join(' + ')),
       timeline,
@@ -383,7 +388,8 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
     const rows: HTMLElement[] = [];
     for (const c of m.channels.values()) {
       const conn = m.connections.get(c.conn);
-      const canAct = conn?.actions === true && source.act !== undefined && imported === undefined && c.state !== 'left';
+      // Pause, resume and send act on WebSocket channels (the tap's actions do not reach the EventSource).
+      const canAct = conn?.actions === true && !conn.disposed && c.transport === 'ws' && source.act !== undefined && imported === undefined && c.state !== 'left';
       const selectedRow = filter.channel === c.channel;
       rows.push(
         h(
@@ -408,11 +414,13 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
               ? h('button', {
                   type: 'button',
                   class: 'tb-button tb-text small',
+                  disabled: c.requested !== undefined,
+                  title: c.paused ? 'Deliver the held messages and go on' : 'Hold this channel’s messages in the page (the app sees nothing until Resume)',
                   onclick: (e) => {
                     e.stopPropagation();
                     act(c.conn, { type: c.paused ? 'resume' : 'pause', channel: c.channel });
                   },
-                }, c.paused ? 'Resume' : 'Pause')
+                }, c.requested === 'pause' ? 'Pausing…' : c.requested === 'resume' ? 'Resuming…' : c.paused ? 'Resume' : 'Pause')
               : undefined,
             canAct
               ? h('button', {
@@ -453,7 +461,7 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
       h('span', { class: 'c-dir', role: 'gridcell', 'aria-label': r.type === 'frame' ? (r.dir === 'out' ? 'sent' : 'received') : r.type }, dir),
       h('span', { class: 'c-channel', role: 'gridcell' }, entry.channel ?? ''),
       h('span', { class: 'c-kind', role: 'gridcell' }, entry.kind === 'panel-action' ? 'action' : entry.kind),
-      h('span', { class: 'c-data', role: 'gridcell' }, entryText(entry), latency),
+      h('span', { class: 'c-data', role: 'gridcell' }, h('span', { class: 'c-text' }, entryText(entry)), latency),
       h('span', { class: 'c-size', role: 'gridcell' }, size),
     );
     return row;
@@ -513,6 +521,7 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
       if (r.epoch !== undefined) fields.push(['Epoch', r.epoch]);
       if (r.id !== undefined) fields.push(['Id', String(r.id)]);
       if (r.code !== undefined) fields.push(['Code', r.code]);
+      if (entry.ack !== undefined) fields.push(['Ack', `${entry.ack.outcome}${entry.ack.code === undefined ? '' : ` ${entry.ack.code}`}`]);
       const ms = entryLatency(entry);
       if (ms !== undefined) fields.push(['Latency', formatDuration(ms)]);
       if (r.binary !== undefined) body = hexView(r.binary.length, r.binary.head);

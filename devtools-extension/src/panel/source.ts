@@ -4,7 +4,7 @@
  * interface is the whole of its contact with the outside.
  * @packageDocumentation
  */
-import type { DebugAction, DebugEvent } from '@rxmux/core';
+import type { DebugAction, DebugEvent } from '@rxmux/core/debug';
 
 /** Whether the page is being captured with `chrome.debugger`. */
 export type CaptureState = 'off' | 'on' | 'error' | 'unavailable';

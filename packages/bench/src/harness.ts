@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CH, CONTENDERS, type Contender } from './contenders.js';
 import { Child, type ChildOptions } from './ipc.js';
 import type { Profile } from './profiles.js';
-import type { RouterKind, RoutingResult } from './routing.js';
+import type { RouterKind, RoutingResult, TapMode } from './routing.js';
 import { median, payloadOf } from './util.js';
 
 /** One number a scenario reports. */
@@ -78,7 +78,7 @@ export interface BenchOptions {
 }
 
 /** Scenario ids, in order. */
-export const SCENARIO_IDS = ['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing'] as const;
+export const SCENARIO_IDS = ['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap'] as const;
 
 const PAYLOAD = payloadOf(64);
 
@@ -437,6 +437,66 @@ async function runRouting(options: BenchOptions, runs: number): Promise<Scenario
   };
 }
 
+/**
+ * Scenario 7: what the debug tap costs the client's delivery. The routing
+ * scenario's rxmux path (a real `Connection` on a fake socket, publication
+ * frames to one subscriber per channel) with the tap absent, off and on;
+ * batched as the server writes under load, and one envelope per message.
+ */
+async function runTap(options: BenchOptions, runs: number): Promise<ScenarioResult> {
+  const { profile } = options;
+  const { tap } = profile;
+  const started = Date.now();
+  const loadBefore = loadavg();
+  const modes: TapMode[] = ['absent', 'off', 'on'];
+  const shapes = [
+    { key: 'batched', batch: tap.batch, kind: 'rxmux' as const, label: `frames/s, batches of ${tap.batch}` },
+    { key: 'unbatched', batch: 1, kind: 'rxmux-unbatched' as const, label: 'frames/s, one frame per message' },
+  ];
+  const metrics: Metric[] = shapes.map((s) => ({ key: s.key, label: s.label, better: 'higher' }));
+  const all = emptyRuns(modes, metrics);
+  const errors: string[] = [];
+  const title = `7. Debug tap overhead (in process): rxmux delivery over ${tap.channels} channels, ${tap.budgetMs ? 'up to ' : ''}${tap.frames.toLocaleString('en-US')} frames per point${tap.budgetMs ? ` or ${tap.budgetMs / 1000} s` : ''}; tap absent (devtools: false), off (nobody listens), on (conn.debug with a counting listener)`;
+  options.log?.(`\n${title}  [load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}]`);
+  const shared = options.reuseProcesses ? await Child.start('./client-main.js', 'tap') : undefined;
+  for (let r = 0; r < runs; r++) {
+    for (const mode of rotation(modes, r)) {
+      const child = shared ?? (await Child.start('./client-main.js', `tap ${mode}`));
+      try {
+        for (const shape of shapes) {
+          try {
+            const t = profile.timeoutMs;
+            const res = await child.call<RoutingResult>('routing', { kind: shape.kind, tap: mode, channels: tap.channels, frames: tap.frames, batch: shape.batch, ...(tap.budgetMs ? { budgetMs: tap.budgetMs } : {}), data: PAYLOAD, timeoutMs: t }, t + 10_000);
+            all[mode]?.[shape.key]?.push(res.framesPerSec);
+            options.log?.(`  run ${r + 1} tap ${mode.padEnd(7)} ${shape.key.padEnd(10)}: ${Math.round(res.framesPerSec).toLocaleString('en-US')} frames/s`);
+          } catch (error) {
+            const message = `tap run ${r + 1} ${mode} ${shape.key}: ${error instanceof Error ? error.message : String(error)}`;
+            errors.push(message);
+            options.log?.(`  ERROR ${message}`);
+          }
+        }
+      } finally {
+        if (child !== shared) await child.stop();
+      }
+    }
+  }
+  await shared?.stop();
+  const medians = mediansOf(all);
+  return {
+    id: 'tap',
+    title,
+    contenders: modes,
+    metrics,
+    ratios: [['off', 'absent'], ['on', 'absent']],
+    runs: all,
+    medians,
+    verdicts: [], // the issue sets no target: the ratios are the figures
+    loadBefore,
+    seconds: (Date.now() - started) / 1000,
+    errors,
+  };
+}
+
 function versionOf(name: string): string {
   try {
     // Resolved from this package, the way the child processes load them.
@@ -468,6 +528,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     await stopPair(pair, options);
   }
   if (wanted.has('routing')) scenarios.push(await runRouting(options, runs));
+  if (wanted.has('tap')) scenarios.push(await runTap(options, options.runs ?? profile.tap.runs));
   const cpu = cpus();
   return {
     profile: profile.name,

@@ -10,6 +10,8 @@ export interface Profile {
   readonly idle: { readonly clients: number };
   readonly binary: { readonly chunks: number; readonly size: number };
   readonly routing: { readonly frames: number; readonly channels: readonly number[]; readonly batch: number; readonly budgetMs?: number };
+  /** Scenario 7: rxmux delivery with the debug tap absent / off / on, at one channel count, batched and not; its own run count (the ratios are small, more runs steady the medians). */
+  readonly tap: { readonly frames: number; readonly channels: number; readonly batch: number; readonly budgetMs?: number; readonly runs: number };
   /** Pause after connecting, before measuring (lets handshakes and gc settle), in ms. */
   readonly settleMs: number;
   /** Bound on every wait of one run (connect, deliver, receive). */
@@ -29,6 +31,7 @@ export const FULL: Profile = {
   idle: { clients: 2_000 },
   binary: { chunks: 1_000, size: 16 * 1024 },
   routing: { frames: 1_000_000, channels: [1, 10, 100, 1_000], batch: 100 },
+  tap: { frames: 1_000_000, channels: 10, batch: 100, runs: 5 },
   settleMs: 300,
   timeoutMs: 120_000,
   scaled: [],
@@ -44,6 +47,7 @@ export const QUICK: Profile = {
   fanout: { clients: 500, publishes: 100 },
   idle: { clients: 1_000 },
   routing: { frames: 200_000, channels: [1, 10, 100, 1_000], batch: 100, budgetMs: 1_000 },
+  tap: { frames: 200_000, channels: 10, batch: 100, budgetMs: 1_000, runs: 5 },
   timeoutMs: 60_000,
   scaled: [
     'fan-in 1 client: 50,000 messages (issue: 200,000)',
@@ -66,6 +70,7 @@ export const SMOKE: Profile = {
   idle: { clients: 5 },
   binary: { chunks: 5, size: 16 * 1024 },
   routing: { frames: 2_000, channels: [1, 10], batch: 100, budgetMs: 200 },
+  tap: { frames: 2_000, channels: 10, batch: 100, budgetMs: 200, runs: 1 },
   settleMs: 10,
   timeoutMs: 10_000,
   scaled: ['smoke profile: tiny counts, numbers are not meaningful'],

@@ -3,6 +3,7 @@
  * N channels with one subscriber each. rxmux's router is driven through a
  * real `Connection` on a `FakeSocketFactory` socket; RxJS
  * `webSocket().multiplex` through a fake socket given as `WebSocketCtor`.
+ * Scenario 7 drives the same rxmux path with its debug tap absent, off or on.
  */
 import { connect, encodeText } from '@rxmux/core';
 import { FakeSocketFactory } from '@rxmux/core/testing';
@@ -18,6 +19,13 @@ import { StallError } from './util.js';
  */
 export type RouterKind = 'rxmux' | 'rxmux-unbatched' | 'multiplex' | 'floor';
 
+/**
+ * The rxmux connection's debug tap: `absent` (`devtools: false`, no tap
+ * object at all), `off` (the default: a tap exists, nobody listens: Node has
+ * no DevTools hook), `on` (`conn.debug()` with a listener that only counts).
+ */
+export type TapMode = 'absent' | 'off' | 'on';
+
 export interface RoutingArgs {
   readonly kind: RouterKind;
   readonly channels: number;
@@ -25,6 +33,8 @@ export interface RoutingArgs {
   /** Envelopes per WebSocket message for `rxmux` (the server coalesces per turn). */
   readonly batch: number;
   readonly data: unknown;
+  /** The debug tap of the rxmux connection (default `off`, what `connect()` gives). */
+  readonly tap?: TapMode;
   /** Stop early (after whole cycles) once this many ms were measured; the rate stays exact. Default: no budget. */
   readonly budgetMs?: number;
   readonly timeoutMs: number;
@@ -67,7 +77,12 @@ function drive(messages: readonly string[], perMessage: number, frames: number, 
 
 function routeRxmux(args: RoutingArgs, batch: number): RoutingResult {
   const fake = new FakeSocketFactory();
-  const conn = connect('ws://bench.invalid/rt', { WebSocket: fake.WebSocket, shared: false });
+  const tap = args.tap ?? 'off';
+  const conn = connect('ws://bench.invalid/rt', { WebSocket: fake.WebSocket, shared: false, ...(tap === 'absent' ? { devtools: false } : {}) });
+  let events = 0;
+  const stopDebug = tap === 'on' ? conn.debug(() => {
+    events++;
+  }) : undefined;
   let delivered = 0;
   const subs: Subscription[] = [];
   for (let i = 0; i < args.channels; i++) subs.push(conn.channel(channelId(i)).subscribe(() => delivered++));
@@ -86,8 +101,11 @@ function routeRxmux(args: RoutingArgs, batch: number): RoutingResult {
     const result = drive(messages, batch, args.frames, (m) => socket.receive(m), args);
     const expected = result.frames + cycle;
     if (delivered !== expected) throw new Error(`rxmux router delivered ${delivered} of ${expected} frames`);
+    // With the tap on, the listener saw every frame (one frame event each, plus the set-up's events).
+    if (tap === 'on' && events < expected) throw new Error(`the debug listener saw ${events} events for ${expected} frames`);
     return result;
   } finally {
+    stopDebug?.();
     for (const s of subs) s.unsubscribe();
     conn.close();
   }

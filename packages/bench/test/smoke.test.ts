@@ -39,10 +39,11 @@ describe('bench harness (smoke profile)', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('runs every scenario against every contender without errors', () => {
-    expect(report.scenarios.map((s) => s.id)).toEqual(['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap']);
     for (const s of report.scenarios) expect(s.errors).toEqual([]);
-    for (const s of report.scenarios.filter((s) => s.id !== 'routing')) expect(s.contenders).toEqual(['ws', 'socket.io', 'rxmux']);
-    expect(report.scenarios.at(-1)?.contenders).toEqual(['multiplex', 'rxmux-unbatched', 'rxmux', 'floor']);
+    for (const s of report.scenarios.filter((s) => s.id !== 'routing' && s.id !== 'tap')) expect(s.contenders).toEqual(['ws', 'socket.io', 'rxmux']);
+    expect(report.scenarios.find((s) => s.id === 'routing')?.contenders).toEqual(['multiplex', 'rxmux-unbatched', 'rxmux', 'floor']);
+    expect(report.scenarios.find((s) => s.id === 'tap')?.contenders).toEqual(['absent', 'off', 'on']);
   });
 
   it('produces a positive number for every throughput, latency and CPU metric', () => {

@@ -29,8 +29,11 @@ const INITIAL: readonly Kind[] = [
 ];
 
 // One connection for the whole page; every component gets it and nothing else.
+// The rxmux DevTools panel may act on it (drop, pause, resume, send); `?tap=off` creates it without a tap,
+// as a production build would (the extension's debugger capture still decodes it).
 const conn = connect(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/rt`, {
   reconnect: { initialDelay: 500, maxDelay: 5000 },
+  devtools: new URLSearchParams(location.search).get('tap') === 'off' ? false : { actions: true },
 });
 
 function missing(selector: string): never {
