@@ -132,10 +132,7 @@ export class RxmuxConnectionElement extends HTMLElementBase {
 
   /** Connects (or keeps the connection it had: it was only moved) and announces itself to consumers waiting for a provider. */
   connectedCallback(): void {
-    this.#live = true;
-    this.#release?.unsubscribe();
-    this.#release = undefined;
-    this.#update();
+    this.#start();
     this.dispatchEvent(new ContextProviderEvent(rxmuxContext));
   }
 
@@ -159,6 +156,13 @@ export class RxmuxConnectionElement extends HTMLElementBase {
   /** `url` changed: a new connection for the subscribers. */
   attributeChangedCallback(_name: string, previous: string | null, value: string | null): void {
     if (previous !== value) this.#update();
+  }
+
+  #start(): void {
+    this.#live = true;
+    this.#release?.unsubscribe();
+    this.#release = undefined;
+    this.#update();
   }
 
   /** Brings the owned connection in line with `url`, `options` and `connection`, then tells the subscribers. */
@@ -199,6 +203,8 @@ export class RxmuxConnectionElement extends HTMLElementBase {
     const consumer = event.composedPath()[0] ?? event.target;
     if (consumer === this || consumer === null) return; // a provider does not answer itself
     event.stopImmediatePropagation();
+    // A descendant may ask before our connectedCallback ran (some DOMs call children first): we are in the document, so connect.
+    if (!this.#live && this.isConnected) this.#start();
     const callback = event.callback as ContextCallback<Provided>;
     if (event.subscribe !== true) {
       callback(this.connection);

@@ -63,3 +63,10 @@ export function defineOnce(element: CustomElementConstructor, prefix = 'test-hos
   customElements.define(tag, element);
   return tag;
 }
+
+/** A fresh {@link CountingHost} (each under its own tag: a constructor is defined once per registry). */
+export function countingHost(): CountingHost {
+  const Host = class extends CountingHost {};
+  defineOnce(Host, 'counting-host');
+  return new Host();
+}
