@@ -1,6 +1,7 @@
 // The counters must wrap the constructors before anything creates a socket.
 import './instrument';
 import { connect } from '@rxmux/core';
+import '@rxmux/elements/define';
 import './components/audio-recorder';
 import './components/biometric-monitor';
 import './components/connection-panel';
@@ -9,7 +10,6 @@ import './components/match-dashboard';
 import './components/match-highlights';
 import './components/match-score';
 import './components/status-banner';
-import type { LiveElement } from './components/live-element';
 
 /** The kinds of component the toolbar can add and remove. */
 const KINDS = ['audio-recorder', 'manual-input', 'biometric-monitor', 'match-score', 'match-dashboard', 'match-highlights'] as const;
@@ -39,8 +39,8 @@ function missing(selector: string): never {
 
 const grid = document.querySelector<HTMLElement>('#components') ?? missing('#components');
 
-function instances(kind: Kind): LiveElement[] {
-  return [...grid.querySelectorAll<LiveElement>(kind)];
+function instances(kind: Kind): HTMLElement[] {
+  return [...grid.querySelectorAll<HTMLElement>(kind)];
 }
 
 /** Channel id of a new instance: the first keeps the plain name, later ones get `-2`, `-3`… (players: `player-N`). */
@@ -54,10 +54,9 @@ function freeId(kind: Kind, base: string, attribute: string): string {
 }
 
 function add(kind: Kind): void {
-  const el = document.createElement(kind) as LiveElement;
+  const el = document.createElement(kind);
   if (kind === 'biometric-monitor') el.setAttribute('player', freeId(kind, 'player', 'player'));
   if (kind === 'audio-recorder' || kind === 'manual-input') el.setAttribute('channel', freeId(kind, kind, 'channel'));
-  el.conn = conn;
   const same = instances(kind);
   const after = same.at(-1);
   if (after !== undefined) after.after(el);
@@ -122,5 +121,9 @@ for (const [testid, action] of [['chaos-drop', 'drop'], ['chaos-pause', 'pause']
   });
 }
 
-for (const el of document.querySelectorAll<LiveElement>('status-banner, connection-panel')) el.conn = conn;
+// <rxmux-connection> (index.html) provides the page's connection to every component below it, through
+// the Context Protocol: no component is handed it. It is given the one made above, options included,
+// instead of connecting to its own url (like a media element's srcObject over its src).
+const provider = document.querySelector('rxmux-connection') ?? missing('rxmux-connection');
+provider.connection = conn;
 for (const kind of INITIAL) add(kind);

@@ -1,8 +1,8 @@
-import type { Channel, Connection } from '@rxmux/core';
-import { css, html, unsafeCSS } from 'lit';
+import { ChannelController } from '@rxmux/elements';
+import { css, html, LitElement, unsafeCSS } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
 import { Subscription } from 'rxjs';
-import { cardCss, LiveElement } from './live-element';
+import { cardCss } from './card';
 
 type Team = 'home' | 'away';
 type Kind = 'goal' | 'shot' | 'foul' | 'card';
@@ -30,7 +30,7 @@ const KEEP = 6;
  * server acknowledged it; entries sent while offline wait in the connection's
  * buffer and are delivered (once) after the reconnect.
  */
-export class ManualInput extends LiveElement {
+export class ManualInput extends LitElement {
   static override properties = {
     channelId: { type: String, attribute: 'channel' },
     entries: { state: true },
@@ -54,8 +54,13 @@ export class ManualInput extends LiveElement {
   declare channelId: string;
   declare entries: readonly Entry[];
   declare accepted: number;
-  #channel: Channel<Accepted> | undefined;
-  #acks: Subscription | undefined;
+  /** Joins the channel while the form is in the document; `channel` sends on it. */
+  readonly #score = new ChannelController<Accepted>(this, () => this.channelId, {
+    onValue: () => (this.accepted += 1),
+    onError: () => (this.dataset.state = 'error'),
+  });
+  /** Waits for the acks of this visit to the page: cancelled when the form leaves. */
+  #acks = new Subscription();
   #nextKey = 1;
 
   constructor() {
@@ -65,22 +70,10 @@ export class ManualInput extends LiveElement {
     this.accepted = 0;
   }
 
-  protected override live(conn: Connection): Subscription {
-    const channel = conn.channel<Accepted>(this.channelId);
-    this.#channel = channel;
-    const sub = new Subscription();
-    this.#acks = sub;
-    sub.add(
-      channel.subscribe({
-        next: () => (this.accepted += 1),
-        error: () => (this.dataset.state = 'error'),
-      }),
-    );
-    sub.add(() => {
-      this.#channel = undefined;
-      this.#acks = undefined;
-    });
-    return sub;
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.#acks.unsubscribe();
+    this.#acks = new Subscription();
   }
 
   #set(key: number, state: Entry['state'], detail: string): void {
@@ -91,7 +84,7 @@ export class ManualInput extends LiveElement {
     event.preventDefault();
     const form = event.target as HTMLFormElement;
     const data = new FormData(form);
-    const channel = this.#channel;
+    const channel = this.#score.channel;
     if (channel === undefined) return;
     const note = data.get('note');
     const entry: Entry = {
@@ -103,7 +96,7 @@ export class ManualInput extends LiveElement {
       detail: '',
     };
     this.entries = [entry, ...this.entries].slice(0, KEEP);
-    this.#acks?.add(
+    this.#acks.add(
       channel.send({ team: entry.team, kind: entry.kind, note: entry.note }, { ack: true }).subscribe({
         next: (ack) => this.#set(entry.key, 'delivered', `#${ack.id}`),
         error: (error: unknown) => this.#set(entry.key, 'failed', (error as { code?: string }).code ?? String(error)),
