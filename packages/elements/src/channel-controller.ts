@@ -3,7 +3,15 @@ import { BehaviorSubject, catchError, combineLatest, distinctUntilChanged, map, 
 import { connectionFor } from './connection-controller.js';
 import type { ControllerHost, ReactiveController } from './controller.js';
 
-/** Options of {@link ChannelController}. */
+/**
+ * Options of {@link ChannelController}.
+ *
+ * @example
+ * const options: ChannelControllerOptions<Beat> = {
+ *   onValue: (beat) => sparkline.push(beat.bpm),
+ *   onGap: (gap) => console.info(`missed beats up to ${gap.seq}`),
+ * };
+ */
 export interface ChannelControllerOptions<T> {
   /** Use this connection instead of asking the nearest `<rxmux-connection>` (tests, elements outside a provider). */
   readonly connection?: Connection;

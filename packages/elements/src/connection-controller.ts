@@ -8,7 +8,15 @@ export function connectionFor(host: Element, explicit: Connection | undefined): 
   return (explicit === undefined ? observeConnection(host) : of(explicit)).pipe(distinctUntilChanged());
 }
 
-/** Options of {@link ConnectionController}. */
+/**
+ * Options of {@link ConnectionController}.
+ *
+ * @example
+ * const options: ConnectionControllerOptions<Score> = {
+ *   observe: (conn) => conn.events<Score>('match-score'),
+ *   onError: (error) => console.warn('score stream failed', error),
+ * };
+ */
 export interface ConnectionControllerOptions<V> {
   /** Use this connection instead of asking the nearest `<rxmux-connection>` (tests, elements outside a provider). */
   readonly connection?: Connection;

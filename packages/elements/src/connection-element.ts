@@ -210,20 +210,18 @@ export class RxmuxConnectionElement extends HTMLElementBase {
       callback(this.connection);
       return;
     }
-    let subscription = this.#subscriptions.get(callback);
-    if (subscription === undefined) {
-      const unsubscribe = (): void => void this.#subscriptions.delete(callback);
-      subscription = { consumer, unsubscribe };
-      this.#subscriptions.set(callback, subscription);
-    }
-    callback(this.connection, subscription.unsubscribe);
+    // The same callback asking again (re-sent, or its element moved) keeps its unsubscribe function: Lit's consumer compares it.
+    const unsubscribe = this.#subscriptions.get(callback)?.unsubscribe ?? ((): void => void this.#subscriptions.delete(callback));
+    this.#subscriptions.set(callback, { consumer, unsubscribe });
+    callback(this.connection, unsubscribe);
   };
 
   /** A provider appeared below: our subscribers under it ask again, and the nearest provider answers them. */
   readonly #onProvider = (event: Event): void => {
     if (!isContextProvider(event) || event.context !== rxmuxContext || event.composedPath()[0] === this) return;
     for (const [callback, { consumer }] of [...this.#subscriptions]) {
-      consumer.dispatchEvent(new ContextRequestEvent(rxmuxContext, callback, true));
+      if (isConnectedNode(consumer)) consumer.dispatchEvent(new ContextRequestEvent(rxmuxContext, callback, true));
+      else this.#subscriptions.delete(callback);
     }
   };
 }

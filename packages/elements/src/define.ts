@@ -11,7 +11,12 @@
  */
 import { RxmuxConnectionElement } from './connection-element.js';
 
-/** The tag name `@rxmux/elements/define` registers. */
+/**
+ * The tag name `@rxmux/elements/define` registers.
+ *
+ * @example
+ * const provider = document.createElement(RXMUX_CONNECTION_TAG);
+ */
 export const RXMUX_CONNECTION_TAG = 'rxmux-connection';
 
 // Where there is no registry (Node without a DOM), importing is harmless.
