@@ -249,8 +249,12 @@ describe('lifecycle', () => {
     expect(requestConnection(child)).toBe(app);
     const { calls } = subscribeFrom(child);
 
+    // Beside it, a provider that owns its connection: once that one is released, ours would have been too.
+    const owning = provider('ws://test/owned', via(fake));
+    document.body.append(owning);
     el.remove();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    owning.remove();
+    await vi.waitFor(() => expect(owning.connection).toBeUndefined());
     expect(() => app.channel('a')).not.toThrow();
 
     document.body.append(el);
