@@ -12,6 +12,8 @@ export default defineConfig({
       { find: /^@rxmux\/core\/debug$/, replacement: src('./packages/core/src/debug/index.ts') },
       { find: /^@rxmux\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
       { find: /^@rxmux\/core$/, replacement: src('./packages/core/src/index.ts') },
+      { find: /^@rxmux\/elements\/define$/, replacement: src('./packages/elements/src/define.ts') },
+      { find: /^@rxmux\/elements$/, replacement: src('./packages/elements/src/index.ts') },
       { find: /^@rxmux\/server$/, replacement: src('./packages/server/src/index.ts') },
     ],
   },

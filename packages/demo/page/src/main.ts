@@ -1,6 +1,8 @@
 // The counters must wrap the constructors before anything creates a socket.
 import './instrument';
-import { connect } from '@rxmux/core';
+// Before the element is defined: <rxmux-connection> connects once, with the demo's options.
+import './connection-options';
+import '@rxmux/elements/define';
 import './components/audio-recorder';
 import './components/biometric-monitor';
 import './components/connection-panel';
@@ -9,7 +11,6 @@ import './components/match-dashboard';
 import './components/match-highlights';
 import './components/match-score';
 import './components/status-banner';
-import type { LiveElement } from './components/live-element';
 
 /** The kinds of component the toolbar can add and remove. */
 const KINDS = ['audio-recorder', 'manual-input', 'biometric-monitor', 'match-score', 'match-dashboard', 'match-highlights'] as const;
@@ -28,22 +29,14 @@ const INITIAL: readonly Kind[] = [
   'match-highlights',
 ];
 
-// One connection for the whole page; every component gets it and nothing else.
-// The rxmux DevTools panel may act on it (drop, pause, resume, send); `?tap=off` creates it without a tap,
-// as a production build would (the extension's debugger capture still decodes it).
-const conn = connect(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/rt`, {
-  reconnect: { initialDelay: 500, maxDelay: 5000 },
-  devtools: new URLSearchParams(location.search).get('tap') === 'off' ? false : { actions: true },
-});
-
 function missing(selector: string): never {
   throw new Error(`index.html lacks ${selector}`);
 }
 
 const grid = document.querySelector<HTMLElement>('#components') ?? missing('#components');
 
-function instances(kind: Kind): LiveElement[] {
-  return [...grid.querySelectorAll<LiveElement>(kind)];
+function instances(kind: Kind): HTMLElement[] {
+  return [...grid.querySelectorAll<HTMLElement>(kind)];
 }
 
 /** Channel id of a new instance: the first keeps the plain name, later ones get `-2`, `-3`… (players: `player-N`). */
@@ -57,10 +50,9 @@ function freeId(kind: Kind, base: string, attribute: string): string {
 }
 
 function add(kind: Kind): void {
-  const el = document.createElement(kind) as LiveElement;
+  const el = document.createElement(kind);
   if (kind === 'biometric-monitor') el.setAttribute('player', freeId(kind, 'player', 'player'));
   if (kind === 'audio-recorder' || kind === 'manual-input') el.setAttribute('channel', freeId(kind, kind, 'channel'));
-  el.conn = conn;
   const same = instances(kind);
   const after = same.at(-1);
   if (after !== undefined) after.after(el);
@@ -125,5 +117,6 @@ for (const [testid, action] of [['chaos-drop', 'drop'], ['chaos-pause', 'pause']
   });
 }
 
-for (const el of document.querySelectorAll<LiveElement>('status-banner, connection-panel')) el.conn = conn;
+// <rxmux-connection> (index.html) provides the page's one connection to every component below it, through
+// the Context Protocol: no component is handed it. Its options were set in ./connection-options.
 for (const kind of INITIAL) add(kind);

@@ -1,7 +1,7 @@
-import type { Connection, ConnectionStatus } from '@rxmux/core';
-import { css, html, unsafeCSS } from 'lit';
-import { BehaviorSubject, catchError, interval, map, Observable, Subscription, switchMap } from 'rxjs';
-import { cardCss, LiveElement } from './live-element';
+import { ChannelController, ConnectionController } from '@rxmux/elements';
+import { css, html, LitElement, unsafeCSS } from 'lit';
+import { BehaviorSubject, catchError, interval, map, Observable, switchMap, tap } from 'rxjs';
+import { cardCss } from './card';
 
 /** 16 kHz mono 16-bit PCM in 100 ms chunks: 3 200 bytes each. */
 const SAMPLE_RATE = 16_000;
@@ -110,10 +110,11 @@ function rms(pcm: Int16Array): number {
  * `<audio-recorder>`: streams 16 kHz PCM chunks as binary frames on its
  * channel (`audio-recorder`), from the microphone when allowed, else from a
  * synthetic tone. The server publishes the running byte count back on the
- * channel; chunks recorded while the connection is not open are skipped
- * (live audio is not worth a backlog).
+ * channel; chunks recorded while the channel is not joined (the connection
+ * is down, or the server has not confirmed the join yet) are skipped (live
+ * audio is not worth a backlog).
  */
-export class AudioRecorder extends LiveElement {
+export class AudioRecorder extends LitElement {
   static override properties = {
     channelId: { type: String, attribute: 'channel' },
     source: { state: true },
@@ -156,46 +157,44 @@ export class AudioRecorder extends LiveElement {
     this.note = '';
   }
 
-  protected override live(conn: Connection): Subscription {
+  /** The recorder's channel, joined while the element is in the document: the server's running byte count comes back on it. */
+  readonly #audio = new ChannelController<Partial<AudioAck> | null>(this, () => this.channelId, {
     // Nothing checks what the server sends on the way: an acknowledgement is checked before use.
-    const channel = conn.channel<Partial<AudioAck> | null>(this.channelId);
-    let status: ConnectionStatus = 'closed';
-    const sub = new Subscription();
-    sub.add(
-      channel.subscribe({
-        next: (ack) => {
-          if (typeof ack?.bytes !== 'number') return;
-          this.acked = ack.bytes;
-          this.dataset.acked = String(ack.bytes);
-        },
-        error: () => (this.dataset.state = 'error'),
-      }),
-    );
-    sub.add(conn.status$.subscribe((s) => (status = s)));
-    sub.add(
-      this.#source$
-        .pipe(
-          switchMap((source) =>
-            (source === 'mic' ? micChunks() : toneChunks()).pipe(
-              catchError((error: unknown) => {
-                this.note = `microphone unavailable (${error instanceof Error ? error.message : String(error)}): using the synthetic tone`;
-                this.source = 'tone';
-                return toneChunks();
-              }),
-            ),
+    onValue: (ack) => {
+      if (typeof ack?.bytes !== 'number') return;
+      this.acked = ack.bytes;
+      this.dataset.acked = String(ack.bytes);
+    },
+    onError: () => (this.dataset.state = 'error'),
+  });
+
+  /** Records while the element is in the document with a connection, and streams what it records. */
+  readonly #recording = new ConnectionController(this, {
+    observe: () =>
+      this.#source$.pipe(
+        switchMap((source) =>
+          (source === 'mic' ? micChunks() : toneChunks()).pipe(
+            catchError((error: unknown) => {
+              this.note = `microphone unavailable (${error instanceof Error ? error.message : String(error)}): using the synthetic tone`;
+              this.source = 'tone';
+              return toneChunks();
+            }),
           ),
-        )
-        .subscribe((pcm) => {
-          this.level = rms(pcm);
-          if (status !== 'open') {
-            this.skipped += 1;
-            return;
-          }
-          channel.sendBinary(pcm);
-          this.sent += pcm.byteLength;
-        }),
-    );
-    return sub;
+        ),
+        tap((pcm) => this.#stream(pcm)),
+      ),
+  });
+
+  /** Sends a chunk when the channel is joined; skips it otherwise (the connection is down, or the join not confirmed yet). */
+  #stream(pcm: Int16Array): void {
+    this.level = rms(pcm);
+    const channel = this.#audio.channel;
+    if (channel === undefined || this.#audio.state !== 'joined') {
+      this.skipped += 1;
+      return;
+    }
+    channel.sendBinary(pcm);
+    this.sent += pcm.byteLength;
   }
 
   #toggle(): void {
@@ -212,7 +211,7 @@ export class AudioRecorder extends LiveElement {
         <dt>source</dt><dd>${this.source === 'tone' ? 'synthetic tone (440 Hz)' : 'microphone'}</dd>
         <dt>sent (binary frames)</dt><dd>${(this.sent / 1024).toFixed(0)} KiB</dd>
         <dt>received by the server (this session)</dt><dd data-testid="audio-acked">${(this.acked / 1024).toFixed(0)} KiB</dd>
-        <dt>skipped while offline</dt><dd>${this.skipped} chunks</dd>
+        <dt>skipped while offline</dt><dd>${this.skipped} chunks${this.#recording.connection === undefined ? ' (no connection)' : ''}</dd>
       </dl>
       <button @click=${() => this.#toggle()}>${this.source === 'tone' ? 'Use microphone' : 'Use synthetic tone'}</button>
       ${this.note ? html`<div class="note">${this.note}</div>` : ''}

@@ -1,7 +1,6 @@
-import type { Connection } from '@rxmux/core';
-import { css, html, svg, unsafeCSS } from 'lit';
-import { Subscription } from 'rxjs';
-import { cardCss, LiveElement } from './live-element';
+import { ChannelController } from '@rxmux/elements';
+import { css, html, LitElement, svg, unsafeCSS } from 'lit';
+import { cardCss } from './card';
 
 interface Beat {
   readonly bpm: number;
@@ -11,7 +10,7 @@ interface Beat {
 const POINTS = 60;
 
 /** `<biometric-monitor player="player-1">`: a player's simulated heart rate as a live sparkline. */
-export class BiometricMonitor extends LiveElement {
+export class BiometricMonitor extends LitElement {
   static override properties = {
     player: { type: String },
     values: { state: true },
@@ -41,24 +40,18 @@ export class BiometricMonitor extends LiveElement {
     this.gaps = 0;
   }
 
-  protected override live(conn: Connection): Subscription {
+  /** Joins the player's channel while the element is in the document (the connection: the nearest <rxmux-connection>). */
+  readonly #beats = new ChannelController<Partial<Beat> | null>(this, () => this.player, {
     // Nothing checks what the server publishes on the way: a beat is checked before use.
-    const channel = conn.channel<Partial<Beat> | null>(this.player);
-    const sub = new Subscription();
-    sub.add(
-      channel.subscribe({
-        next: (beat) => {
-          if (typeof beat?.bpm !== 'number') return;
-          this.values = [...this.values.slice(-(POINTS - 1)), beat.bpm];
-          this.count += 1;
-          this.dataset.messages = String(this.count);
-        },
-        error: () => (this.dataset.state = 'error'),
-      }),
-    );
-    sub.add(channel.gaps$.subscribe(() => (this.gaps += 1)));
-    return sub;
-  }
+    onValue: (beat) => {
+      if (typeof beat?.bpm !== 'number') return;
+      this.values = [...this.values.slice(-(POINTS - 1)), beat.bpm];
+      this.count += 1;
+      this.dataset.messages = String(this.count);
+    },
+    onGap: () => (this.gaps += 1),
+    onError: () => (this.dataset.state = 'error'),
+  });
 
   protected override render(): unknown {
     const last = this.values.at(-1);
@@ -76,7 +69,7 @@ export class BiometricMonitor extends LiveElement {
       <h2><span>Heart rate</span><code>${this.player}</code></h2>
       <div class="row">
         <span class="big">${last ?? '–'}<span class="muted" style="font-size:12px"> bpm</span></span>
-        <span class="muted num" title="messages received / resume notices">${this.count} msgs${this.gaps ? ` · ${this.gaps} gap` : ''}</span>
+        <span class="muted num" title="messages received / resume notices / join state">${this.count} msgs${this.gaps ? ` · ${this.gaps} gap` : ''}${this.#beats.state === 'joined' ? '' : ` · ${this.#beats.state}`}</span>
       </div>
       <svg viewBox="0 0 200 56" preserveAspectRatio="none" aria-label="heart rate sparkline">${svg`<polyline points=${points}></polyline>`}</svg>
     `;

@@ -1,16 +1,15 @@
-import type { Connection } from '@rxmux/core';
-import { css, html, unsafeCSS } from 'lit';
-import { auditTime, scan, Subscription } from 'rxjs';
-import { wireStats$, type WireStats } from '../instrument';
-import { cardCss, LiveElement } from './live-element';
+import { ConnectionController } from '@rxmux/elements';
+import { css, html, LitElement, unsafeCSS } from 'lit';
+import { auditTime, combineLatest, scan, startWith } from 'rxjs';
+import { wireStats$ } from '../instrument';
+import { cardCss } from './card';
 
 /**
  * `<connection-panel>`: how many WebSockets and EventSources the page holds
  * (counted by wrapping the constructors, see `instrument.ts`), messages per
  * channel as seen on the wire, and the connection's dropped messages.
  */
-export class ConnectionPanel extends LiveElement {
-  static override properties = { stats: { state: true }, dropped: { state: true } };
+export class ConnectionPanel extends LitElement {
   static override styles = [
     unsafeCSS(cardCss),
     css`
@@ -26,30 +25,25 @@ export class ConnectionPanel extends LiveElement {
     `,
   ];
 
-  declare stats: WireStats | undefined;
-  declare dropped: number;
-
-  constructor() {
-    super();
-    this.dropped = 0;
-  }
-
-  protected override live(conn: Connection): Subscription {
-    const sub = new Subscription();
-    sub.add(
-      wireStats$.pipe(auditTime(200)).subscribe((stats) => {
-        this.stats = stats;
-        this.dataset.websockets = String(stats.webSockets.live);
-        this.dataset.eventsources = String(stats.eventSources.live);
-      }),
-    );
-    sub.add(conn.dropped$.pipe(scan((n) => n + 1, 0)).subscribe((n) => (this.dropped = n)));
-    return sub;
-  }
+  /** The wire counters, and the dropped messages of the nearest <rxmux-connection>'s connection. */
+  readonly #counts = new ConnectionController(this, {
+    observe: (conn) =>
+      combineLatest([
+        wireStats$.pipe(auditTime(200)),
+        conn.dropped$.pipe(
+          scan((n) => n + 1, 0),
+          startWith(0),
+        ),
+      ]),
+    onValue: ([stats]) => {
+      this.dataset.websockets = String(stats.webSockets.live);
+      this.dataset.eventsources = String(stats.eventSources.live);
+    },
+  });
 
   protected override render(): unknown {
-    const s = this.stats;
-    if (s === undefined) return html`<h2><span>Connections</span></h2>`;
+    if (this.#counts.value === undefined) return html`<h2><span>Connections</span></h2>`;
+    const [s, dropped] = this.#counts.value;
     const tone = (n: number): string => (n <= 1 ? 'ok' : 'bad');
     const rows = [...s.channels].sort(([a], [b]) => a.localeCompare(b));
     return html`
@@ -57,7 +51,7 @@ export class ConnectionPanel extends LiveElement {
       <div class="counts">
         <div><span class="big ${tone(s.webSockets.live)}" data-testid="ws-live">${s.webSockets.live}</span>WebSocket <span class="muted">(${s.webSockets.created} opened in all)</span></div>
         <div><span class="big ${tone(s.eventSources.live)}" data-testid="es-live">${s.eventSources.live}</span>EventSource <span class="muted">(${s.eventSources.created} opened in all)</span></div>
-        <div><span class="big">${this.dropped}</span>dropped</div>
+        <div><span class="big">${dropped}</span>dropped</div>
       </div>
       <table>
         <thead><tr><th>channel</th><th>via</th><th class="n">in</th><th class="n">out</th><th class="n">KiB</th></tr></thead>

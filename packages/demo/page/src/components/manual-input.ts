@@ -1,8 +1,8 @@
-import type { Channel, Connection } from '@rxmux/core';
-import { css, html, unsafeCSS } from 'lit';
+import { ChannelController } from '@rxmux/elements';
+import { css, html, LitElement, unsafeCSS } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
 import { Subscription } from 'rxjs';
-import { cardCss, LiveElement } from './live-element';
+import { cardCss } from './card';
 
 type Team = 'home' | 'away';
 type Kind = 'goal' | 'shot' | 'foul' | 'card';
@@ -22,7 +22,7 @@ interface Accepted {
   readonly seq: number;
 }
 
-/** What the form sends: the entry without its local bookkeeping. */
+/** What the form sends for each entry. */
 type Submission = Pick<Entry, 'team' | 'kind' | 'note'>;
 
 const KEEP = 6;
@@ -33,7 +33,7 @@ const KEEP = 6;
  * server acknowledged it; entries sent while offline wait in the connection's
  * buffer and are delivered (once) after the reconnect.
  */
-export class ManualInput extends LiveElement {
+export class ManualInput extends LitElement {
   static override properties = {
     channelId: { type: String, attribute: 'channel' },
     entries: { state: true },
@@ -57,8 +57,13 @@ export class ManualInput extends LiveElement {
   declare channelId: string;
   declare entries: readonly Entry[];
   declare accepted: number;
-  #channel: Channel<Accepted, Submission> | undefined;
-  #acks: Subscription | undefined;
+  /** Joins the channel while the form is in the document; `channel` sends on it. */
+  readonly #score = new ChannelController<Accepted, Submission>(this, () => this.channelId, {
+    onValue: () => (this.accepted += 1),
+    onError: () => (this.dataset.state = 'error'),
+  });
+  /** Waits for the acks of this visit to the page: cancelled when the form leaves. */
+  #acks = new Subscription();
   #nextKey = 1;
 
   constructor() {
@@ -68,22 +73,10 @@ export class ManualInput extends LiveElement {
     this.accepted = 0;
   }
 
-  protected override live(conn: Connection): Subscription {
-    const channel = conn.channel<Accepted, Submission>(this.channelId);
-    this.#channel = channel;
-    const sub = new Subscription();
-    this.#acks = sub;
-    sub.add(
-      channel.subscribe({
-        next: () => (this.accepted += 1),
-        error: () => (this.dataset.state = 'error'),
-      }),
-    );
-    sub.add(() => {
-      this.#channel = undefined;
-      this.#acks = undefined;
-    });
-    return sub;
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.#acks.unsubscribe();
+    this.#acks = new Subscription();
   }
 
   #set(key: number, state: Entry['state'], detail: string): void {
@@ -94,7 +87,7 @@ export class ManualInput extends LiveElement {
     event.preventDefault();
     const form = event.target as HTMLFormElement;
     const data = new FormData(form);
-    const channel = this.#channel;
+    const channel = this.#score.channel;
     if (channel === undefined) return;
     const note = data.get('note');
     const entry: Entry = {
@@ -106,7 +99,7 @@ export class ManualInput extends LiveElement {
       detail: '',
     };
     this.entries = [entry, ...this.entries].slice(0, KEEP);
-    this.#acks?.add(
+    this.#acks.add(
       channel.send({ team: entry.team, kind: entry.kind, note: entry.note }, { ack: true }).subscribe({
         next: (ack) => this.#set(entry.key, 'delivered', `#${ack.id}`),
         error: (error: unknown) => this.#set(entry.key, 'failed', (error as { code?: string }).code ?? String(error)),

@@ -1,7 +1,6 @@
-import type { Connection } from '@rxmux/core';
-import { css, html, unsafeCSS } from 'lit';
-import { Subscription } from 'rxjs';
-import { cardCss, LiveElement } from './live-element';
+import { ConnectionController } from '@rxmux/elements';
+import { css, html, LitElement, unsafeCSS } from 'lit';
+import { cardCss } from './card';
 
 interface Dashboard {
   readonly clock: string;
@@ -17,8 +16,7 @@ interface Dashboard {
 }
 
 /** `<match-dashboard>`: match and server statistics, over the single EventSource (`match-dashboard`). */
-export class MatchDashboard extends LiveElement {
-  static override properties = { stats: { state: true } };
+export class MatchDashboard extends LitElement {
   static override styles = [
     unsafeCSS(cardCss),
     css`
@@ -30,20 +28,14 @@ export class MatchDashboard extends LiveElement {
     `,
   ];
 
-  declare stats: Dashboard | undefined;
-
-  protected override live(conn: Connection): Subscription {
-    return conn.events<Dashboard>('match-dashboard').subscribe({
-      next: (stats) => {
-        this.stats = stats;
-        this.dataset.updates = String(Number(this.dataset.updates ?? 0) + 1);
-      },
-      error: () => (this.dataset.state = 'error'),
-    });
-  }
+  readonly #stats = new ConnectionController(this, {
+    observe: (conn) => conn.events<Dashboard>('match-dashboard'),
+    onValue: () => (this.dataset.updates = String(Number(this.dataset.updates ?? 0) + 1)),
+    onError: () => (this.dataset.state = 'error'),
+  });
 
   protected override render(): unknown {
-    const s = this.stats;
+    const s = this.#stats.value;
     if (s === undefined) return html`<h2><span>Dashboard</span><code>SSE match-dashboard</code></h2><span class="muted">waiting…</span>`;
     const batching = s.messagesOut === 0 ? 1 : s.framesOut / s.messagesOut;
     return html`

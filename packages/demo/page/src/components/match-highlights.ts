@@ -1,8 +1,7 @@
-import type { Connection } from '@rxmux/core';
-import { css, html, unsafeCSS } from 'lit';
+import { ConnectionController } from '@rxmux/elements';
+import { css, html, LitElement, unsafeCSS } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
-import { Subscription } from 'rxjs';
-import { cardCss, LiveElement } from './live-element';
+import { cardCss } from './card';
 
 interface Highlight {
   readonly n: number;
@@ -14,7 +13,7 @@ interface Highlight {
 const KEEP = 6;
 
 /** `<match-highlights>`: the latest plays and score events, over the single EventSource (`match-highlights`). */
-export class MatchHighlights extends LiveElement {
+export class MatchHighlights extends LitElement {
   static override properties = { items: { state: true } };
   static override styles = [
     unsafeCSS(cardCss),
@@ -37,20 +36,19 @@ export class MatchHighlights extends LiveElement {
     this.items = [];
   }
 
-  protected override live(conn: Connection): Subscription {
-    return conn.events<Highlight>('match-highlights').subscribe({
-      next: (item) => {
-        this.items = [{ ...item, key: this.#nextKey++ }, ...this.items].slice(0, KEEP);
-        this.dataset.updates = String(Number(this.dataset.updates ?? 0) + 1);
-      },
-      error: () => (this.dataset.state = 'error'),
-    });
-  }
+  readonly #plays = new ConnectionController(this, {
+    observe: (conn) => conn.events<Highlight>('match-highlights'),
+    onValue: (item) => {
+      this.items = [{ ...item, key: this.#nextKey++ }, ...this.items].slice(0, KEEP);
+      this.dataset.updates = String(Number(this.dataset.updates ?? 0) + 1);
+    },
+    onError: () => (this.dataset.state = 'error'),
+  });
 
   protected override render(): unknown {
     return html`
       <h2><span>Highlights</span><code>SSE match-highlights</code></h2>
-      ${this.items.length === 0 ? html`<span class="muted">waiting for the first play…</span>` : ''}
+      ${this.items.length === 0 ? html`<span class="muted">${this.#plays.connection === undefined ? 'no connection' : 'waiting for the first play…'}</span>` : ''}
       <ol>
         ${repeat(
           this.items,

@@ -1,7 +1,6 @@
-import type { Connection } from '@rxmux/core';
-import { css, html, unsafeCSS } from 'lit';
-import { Subscription } from 'rxjs';
-import { cardCss, LiveElement } from './live-element';
+import { ConnectionController } from '@rxmux/elements';
+import { css, html, LitElement, unsafeCSS } from 'lit';
+import { cardCss } from './card';
 
 interface Score {
   readonly home: number;
@@ -12,8 +11,7 @@ interface Score {
 }
 
 /** `<match-score>`: the score and match clock, over the page's single EventSource (`match-score`). */
-export class MatchScore extends LiveElement {
-  static override properties = { score: { state: true } };
+export class MatchScore extends LitElement {
   static override styles = [
     unsafeCSS(cardCss),
     css`
@@ -25,20 +23,15 @@ export class MatchScore extends LiveElement {
     `,
   ];
 
-  declare score: Score | undefined;
-
-  protected override live(conn: Connection): Subscription {
-    return conn.events<Score>('match-score').subscribe({
-      next: (score) => {
-        this.score = score;
-        this.dataset.updates = String(Number(this.dataset.updates ?? 0) + 1);
-      },
-      error: () => (this.dataset.state = 'error'),
-    });
-  }
+  /** The page's connection comes from the nearest <rxmux-connection>; the SSE channel follows the element in and out of the document. */
+  readonly #score = new ConnectionController(this, {
+    observe: (conn) => conn.events<Score>('match-score'),
+    onValue: () => (this.dataset.updates = String(Number(this.dataset.updates ?? 0) + 1)),
+    onError: () => (this.dataset.state = 'error'),
+  });
 
   protected override render(): unknown {
-    const s = this.score;
+    const s = this.#score.value;
     return html`
       <h2><span>Match score</span><code>SSE match-score</code></h2>
       <div class="board">

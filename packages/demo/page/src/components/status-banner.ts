@@ -1,7 +1,8 @@
 import type { Connection, ConnectionStatus, StatusTransition } from '@rxmux/core';
-import { css, html, unsafeCSS } from 'lit';
-import { combineLatest, EMPTY, interval, map, merge, of, scan, startWith, Subscription, switchMap } from 'rxjs';
-import { cardCss, LiveElement } from './live-element';
+import { css, html, LitElement, unsafeCSS } from 'lit';
+import { ConnectionController } from '@rxmux/elements';
+import { combineLatest, interval, map, type Observable, of, scan, startWith, switchMap } from 'rxjs';
+import { cardCss } from './card';
 
 interface View {
   readonly status: ConnectionStatus;
@@ -19,9 +20,36 @@ const TEXT: Readonly<Record<ConnectionStatus, string>> = {
   failed: 'Connection failed',
 };
 
+/** What the banner shows, and the time the countdown is measured from. */
+interface Shown {
+  readonly view: View;
+  readonly now: number;
+}
+
+const IDLE: View = { status: 'closed', retryAt: undefined, attempt: undefined, reason: undefined };
+
+/** The connection's status with the next retry's time, and a clock ticking only while a retry is scheduled. */
+function shown$(conn: Connection): Observable<Shown> {
+  // transitions$ is not replayed: start from status$'s current value, then fold in each change.
+  const retries$ = conn.transitions$.pipe(
+    scan(
+      (_last: Pick<View, 'retryAt' | 'attempt' | 'reason'>, t: StatusTransition) =>
+        t.to === 'reconnecting'
+          ? { retryAt: t.retryIn === undefined ? undefined : Date.now() + t.retryIn, attempt: t.attempt, reason: t.reason }
+          : { retryAt: undefined, attempt: undefined, reason: t.to === 'failed' ? t.reason : undefined },
+      { retryAt: undefined, attempt: undefined, reason: undefined },
+    ),
+    startWith({ retryAt: undefined, attempt: undefined, reason: undefined }),
+  );
+  return combineLatest([conn.status$, retries$]).pipe(
+    map(([status, r]): View => ({ status, ...r })),
+    // A countdown only while a retry is scheduled.
+    switchMap((view) => (view.retryAt === undefined ? of(0) : interval(100).pipe(startWith(0))).pipe(map(() => ({ view, now: Date.now() })))),
+  );
+}
+
 /** `<status-banner>`: the shared connection's `status$`, with the next retry time while reconnecting. */
-export class StatusBanner extends LiveElement {
-  static override properties = { view: { state: true }, now: { state: true } };
+export class StatusBanner extends LitElement {
   static override styles = [
     unsafeCSS(cardCss),
     css`
@@ -37,49 +65,18 @@ export class StatusBanner extends LiveElement {
     `,
   ];
 
-  declare view: View;
-  declare now: number;
-
-  constructor() {
-    super();
-    this.view = { status: 'closed', retryAt: undefined, attempt: undefined, reason: undefined };
-    this.now = Date.now();
-  }
-
-  protected override live(conn: Connection): Subscription {
-    // transitions$ is not replayed: start from status$'s current value, then fold in each change.
-    const retries$ = conn.transitions$.pipe(
-      scan(
-        (_last: Pick<View, 'retryAt' | 'attempt' | 'reason'>, t: StatusTransition) =>
-          t.to === 'reconnecting'
-            ? { retryAt: t.retryIn === undefined ? undefined : Date.now() + t.retryIn, attempt: t.attempt, reason: t.reason }
-            : { retryAt: undefined, attempt: undefined, reason: t.to === 'failed' ? t.reason : undefined },
-        { retryAt: undefined, attempt: undefined, reason: undefined },
-      ),
-      startWith({ retryAt: undefined, attempt: undefined, reason: undefined }),
-    );
-    const view$ = combineLatest([conn.status$, retries$]).pipe(map(([status, r]): View => ({ status, ...r })));
-    const sub = new Subscription();
-    sub.add(
-      view$.subscribe((view) => {
-        this.view = view;
-        this.dataset.status = view.status;
-      }),
-    );
-    // A countdown only while a retry is scheduled.
-    sub.add(
-      view$
-        .pipe(switchMap((v) => (v.retryAt === undefined ? EMPTY : merge(of(0), interval(100)))))
-        .subscribe(() => (this.now = Date.now())),
-    );
-    return sub;
-  }
+  /** The connection of the nearest <rxmux-connection>, observed while the banner is in the document. */
+  readonly #shown = new ConnectionController(this, {
+    observe: shown$,
+    onValue: ({ view }) => (this.dataset.status = view.status),
+  });
 
   protected override render(): unknown {
-    const { status, retryAt, attempt, reason } = this.view;
+    const { view, now } = this.#shown.value ?? { view: IDLE, now: Date.now() };
+    const { status, retryAt, attempt, reason } = view;
     let detail = '';
     if (status === 'reconnecting') {
-      const wait = retryAt === undefined ? undefined : Math.max(0, retryAt - this.now);
+      const wait = retryAt === undefined ? undefined : Math.max(0, retryAt - now);
       detail =
         wait === undefined || wait === 0
           ? `attempt ${attempt ?? 1}: trying now…`

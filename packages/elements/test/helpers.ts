@@ -1,0 +1,72 @@
+/**
+ * Shared setup of the element tests (happy-dom): a fake WebSocket factory per
+ * test (so every test has its own pooled connection), providers, hosts, and
+ * the frames the fake sockets recorded.
+ */
+import type { ConnectOptions } from '@rxmux/core';
+import type { Frame } from '@rxmux/core/protocol';
+import { FakeSocketFactory } from '@rxmux/core/testing';
+import '@rxmux/elements/define';
+import { ControllerHostElement, type RxmuxConnectionElement } from '@rxmux/elements';
+import { afterEach } from 'vitest';
+
+afterEach(() => {
+  document.body.replaceChildren();
+});
+
+/** A fake server: every socket is accepted and welcomed on the next microtask. */
+export function fakeServer(): FakeSocketFactory {
+  const fake = new FakeSocketFactory();
+  fake.autoWelcome = true;
+  return fake;
+}
+
+/** Options that route a provider's connection to `fake`, with a short linger so leaving is quick to observe. */
+export function via(fake: FakeSocketFactory, extra: ConnectOptions = {}): ConnectOptions {
+  return { WebSocket: fake.WebSocket, linger: 20, heartbeat: false, ...extra };
+}
+
+/** A `<rxmux-connection>` (not yet in the document). */
+export function provider(url: string, options: ConnectOptions, ...children: Node[]): RxmuxConnectionElement {
+  const el = document.createElement('rxmux-connection');
+  el.setAttribute('url', url);
+  el.options = options;
+  el.append(...children);
+  return el;
+}
+
+/** Every frame of `type` the client sent on any of the fake's sockets, in order. */
+export function sent<K extends Frame['type']>(fake: FakeSocketFactory, type: K): Extract<Frame, { type: K }>[] {
+  return fake.sockets.flatMap((socket) => socket.sentFrames).filter((frame): frame is Extract<Frame, { type: K }> => frame.type === type);
+}
+
+/** The channels the client subscribed to and unsubscribed from, in order: `+a`, `-a`. */
+export function joins(fake: FakeSocketFactory): string[] {
+  return fake.sockets
+    .flatMap((socket) => socket.sentFrames)
+    .flatMap((frame) => (frame.type === 'subscribe' ? [`+${frame.channel}`] : frame.type === 'unsubscribe' ? [`-${frame.channel}`] : []));
+}
+
+/** A plain host element that counts its updates. */
+export class CountingHost extends ControllerHostElement {
+  updates = 0;
+  protected override update(): void {
+    this.updates++;
+  }
+}
+
+let nextTag = 0;
+
+/** Defines `Element` under a fresh tag name and returns the name. */
+export function defineOnce(element: CustomElementConstructor, prefix = 'test-host'): string {
+  const tag = `${prefix}-${++nextTag}`;
+  customElements.define(tag, element);
+  return tag;
+}
+
+/** A fresh {@link CountingHost} (each under its own tag: a constructor is defined once per registry). */
+export function countingHost(): CountingHost {
+  const Host = class extends CountingHost {};
+  defineOnce(Host, 'counting-host');
+  return new Host();
+}
