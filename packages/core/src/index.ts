@@ -40,6 +40,7 @@ export type {
   DebugGapEvent,
   DebugRequestEvent,
   DebugStatusEvent,
+  DebugStreamEvent,
   DebugTap,
   DebugTransport,
   DevtoolsHook,

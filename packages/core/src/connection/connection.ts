@@ -306,8 +306,12 @@ export class Connection {
       ...(tap === undefined
         ? {}
         : {
-            observe: (transport, event, payload, bytes) => {
-              if (tap.active) tap.stream(transport, event, payload, bytes);
+            observer: {
+              event: (transport, event, payload, bytes, cursor) => {
+                if (tap.active) tap.stream(transport, event, payload, bytes, cursor);
+              },
+              channel: (transport, channel, action, subscribers) => tap.streamChannel(transport, channel, action, subscribers),
+              state: (transport, state, detail) => tap.streamState(transport, state, detail),
             },
           }),
     });

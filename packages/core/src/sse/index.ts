@@ -20,7 +20,9 @@ export {
   type EventSourceConstructor,
   type EventSourceLike,
   type EventStream,
+  type EventStreamObserver,
   type EventStreamOptions,
+  type EventStreamState,
   type FetchLike,
   type StreamReset,
 } from './event-stream.js';
