@@ -13,6 +13,7 @@ export default defineConfig({
       { find: /^@rxmux\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
       { find: /^@rxmux\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@rxmux\/server$/, replacement: src('./packages/server/src/index.ts') },
+      { find: /^@rxmux\/redis$/, replacement: src('./packages/redis/src/index.ts') },
     ],
   },
   test: {

@@ -193,6 +193,7 @@ function play(s: Scenario, trailing: boolean): Run {
     presence: () => undefined,
     reset: () => undefined,
     status: () => undefined,
+    error: () => undefined,
   });
   let x = 0;
   const apply = (o: Op): void => {

@@ -72,7 +72,7 @@ describe('MemoryEngine', () => {
   it('sequences per channel, keeps a bounded history, and reports gaps', () => {
     const engine = new MemoryEngine({ historySize: 3 });
     const seen: EnginePublication[] = [];
-    engine.start({ publication: (p) => seen.push(p), presence: () => undefined, reset: () => undefined, status: () => undefined });
+    engine.start({ publication: (p) => seen.push(p), presence: () => undefined, reset: () => undefined, status: () => undefined, error: () => undefined });
     for (let i = 1; i <= 5; i++) engine.publish('a', i);
     engine.publish('b', 'x');
     expect(seen.map((p) => `${p.channel}${p.seq}`)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'b1']);

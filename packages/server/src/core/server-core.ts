@@ -417,6 +417,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       presence: (event) => this.announce(event),
       reset: (channels) => this.hub.resync(channels),
       status: (status, error) => this.statusChanged(status, error),
+      error: (error) => this.hooks.error(error),
     });
     if (this.engineStatus !== 'up') this.statusChanged('up', undefined);
   }

@@ -134,6 +134,8 @@ export interface EngineSink<P = unknown> {
   reset(channels: readonly string[]): void;
   /** The engine's status changed (`error`: why it went down). */
   status(status: EngineStatus, error?: unknown): void;
+  /** A failure in the background (a write, a lease renewal, an undecodable message): reported to `hooks.onError`. */
+  error(error: unknown): void;
 }
 
 /**
