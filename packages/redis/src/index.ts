@@ -58,7 +58,7 @@ export interface RedisBackend<P> {
  * // with authenticate: name the principal type
  * createServer({ port: 8080, authenticate, ...redis<User>({ url, limits }), limits });
  */
-export function redis<P = null>(options: RedisBackendOptions = {}): RedisBackend<P> {
+export function redis<P = null>(options: RedisBackendOptions = {}): RedisBackend<NoInfer<P>> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const node = new RedisNode(options);
   return {
