@@ -47,7 +47,7 @@
  * The conformance suite in `test/engines/` checks every rule against every
  * engine, including a deliberately slow one.
  */
-import type { Payload } from '@rxmux/core/protocol';
+import { ErrorCode, type Payload } from '@rxmux/core/protocol';
 
 /** A value or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
@@ -55,9 +55,10 @@ export type Awaitable<T> = T | Promise<T>;
 /**
  * The error code of an engine call that failed because the engine's store is
  * unreachable (e.g. `publish()` while Redis is down): the publication was not
- * taken, or its fate is unknown; it was never silently dropped.
+ * taken, or its fate is unknown; it was never silently dropped. The same
+ * value as the core's `ErrorCode.EngineUnavailable`.
  */
-export const ENGINE_UNAVAILABLE = 'RXMUX_ERR_ENGINE_UNAVAILABLE';
+export const ENGINE_UNAVAILABLE = ErrorCode.EngineUnavailable;
 
 /** A publication as the engine sequenced it. */
 export interface EnginePublication {
