@@ -4,12 +4,12 @@
  * (or earlier, to drill an outage). Never assumes a Redis is running;
  * `scripts/ensure-redis.mjs` installs Debian's redis-server when missing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll } from 'vitest';
+import { freePort, launchRedis, stopRedis } from '../../packages/bench/src/redis-process.js';
 import { sleep } from './wait.js';
 
-const BINARY = process.env.RXMUX_REDIS_SERVER ?? '/usr/bin/redis-server';
+export { freePort };
 
 export interface RedisProcess {
   readonly port: number;
@@ -24,16 +24,6 @@ const running = new Set<ChildProcess>();
 afterAll(async () => {
   await Promise.all([...running].map((child) => kill(child, false)));
 });
-
-/** A free TCP port on 127.0.0.1 (the OS picks it; a short race with other processes is retried by the caller). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Starts a redis-server on a free port; stopped after the test file. */
 export async function startRedis(): Promise<RedisProcess> {
@@ -68,43 +58,15 @@ export async function startRedis(): Promise<RedisProcess> {
   }
 }
 
-/** Spawns redis-server and resolves once it accepts connections. */
-function launch(port: number): Promise<ChildProcess> {
-  const child = spawn(BINARY, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'notice'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Spawns redis-server (the bench's launcher) and tracks it until it exits. */
+async function launch(port: number): Promise<ChildProcess> {
+  const child = await launchRedis(port);
   running.add(child);
-  return new Promise<ChildProcess>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`redis-server on port ${port} did not start: ${output}`));
-    }, 10_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      running.delete(child);
-      clearTimeout(timer);
-      reject(new Error(`redis-server on port ${port} exited with ${String(code)}: ${output}`));
-    });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
+  child.once('exit', () => running.delete(child));
+  return child;
 }
 
 async function kill(child: ChildProcess, abrupt: boolean): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(abrupt ? 'SIGKILL' : 'SIGTERM');
-  await exited;
+  await stopRedis(child, abrupt);
   running.delete(child);
 }

@@ -12,6 +12,8 @@ export interface Profile {
   readonly routing: { readonly frames: number; readonly channels: readonly number[]; readonly batch: number; readonly budgetMs?: number };
   /** Scenario 7: rxmux delivery with the debug tap absent / off / on, at one channel count, batched and not; its own run count (the ratios are small, more runs steady the medians). */
   readonly tap: { readonly frames: number; readonly channels: number; readonly batch: number; readonly budgetMs?: number; readonly runs: number };
+  /** Cross-node: publications timed one at a time (`latency`), then a burst of `count`, per run. */
+  readonly crossNode: { readonly latency: number; readonly count: number };
   /** Pause after connecting, before measuring (lets handshakes and gc settle), in ms. */
   readonly settleMs: number;
   /** Bound on every wait of one run (connect, deliver, receive). */
@@ -32,6 +34,7 @@ export const FULL: Profile = {
   binary: { chunks: 1_000, size: 16 * 1024 },
   routing: { frames: 1_000_000, channels: [1, 10, 100, 1_000], batch: 100 },
   tap: { frames: 1_000_000, channels: 10, batch: 100, runs: 5 },
+  crossNode: { latency: 5_000, count: 100_000 },
   settleMs: 300,
   timeoutMs: 120_000,
   scaled: [],
@@ -48,6 +51,7 @@ export const QUICK: Profile = {
   idle: { clients: 1_000 },
   routing: { frames: 200_000, channels: [1, 10, 100, 1_000], batch: 100, budgetMs: 1_000 },
   tap: { frames: 200_000, channels: 10, batch: 100, budgetMs: 1_000, runs: 5 },
+  crossNode: { latency: 1_000, count: 20_000 },
   timeoutMs: 60_000,
   scaled: [
     'fan-in 1 client: 50,000 messages (issue: 200,000)',
@@ -71,6 +75,7 @@ export const SMOKE: Profile = {
   binary: { chunks: 5, size: 16 * 1024 },
   routing: { frames: 2_000, channels: [1, 10], batch: 100, budgetMs: 200 },
   tap: { frames: 2_000, channels: 10, batch: 100, budgetMs: 200, runs: 1 },
+  crossNode: { latency: 20, count: 200 },
   settleMs: 10,
   timeoutMs: 10_000,
   scaled: ['smoke profile: tiny counts, numbers are not meaningful'],

@@ -39,9 +39,10 @@ describe('bench harness (smoke profile)', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('runs every scenario against every contender without errors', () => {
-    expect(report.scenarios.map((s) => s.id)).toEqual(['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap', 'cross-node']);
     for (const s of report.scenarios) expect(s.errors).toEqual([]);
-    for (const s of report.scenarios.filter((s) => s.id !== 'routing' && s.id !== 'tap')) expect(s.contenders).toEqual(['ws', 'socket.io', 'rxmux']);
+    for (const s of report.scenarios.filter((s) => !['routing', 'tap', 'cross-node'].includes(s.id))) expect(s.contenders).toEqual(['ws', 'socket.io', 'rxmux']);
+    expect(report.scenarios.find((s) => s.id === 'cross-node')?.contenders).toEqual(['memory-local', 'redis-local', 'redis-cross']);
     expect(report.scenarios.find((s) => s.id === 'routing')?.contenders).toEqual(['multiplex', 'rxmux-unbatched', 'rxmux', 'floor']);
     expect(report.scenarios.find((s) => s.id === 'tap')?.contenders).toEqual(['absent', 'off', 'on']);
   });
