@@ -5,7 +5,7 @@ import { DEBUG_PROTOCOL_VERSION, DEVTOOLS_HOOK_KEY, type DebugAction, type Debug
 import { base64ToBytes } from '../protocol/sse.js';
 import { BINARY_HEAD_BYTES, frameEvent, hexHead, stripQuery } from './frames.js';
 
-/** What the tap reads from its connection when a debugger starts listening, and what runs its actions. */
+/** What the tap reads from its connection when a debugger starts listening, and what runs its actions. @internal */
 export interface TapHost {
   status(): ConnectionStatus;
   /** Joined channels and their local subscriber counts. */
@@ -32,6 +32,7 @@ let taps = 0;
  *  socket msg ─▶ in() ──┼─▶ DebugEvent ─▶ listeners (the page hook, an app's logger)
  *  status, channels, requests, acks, gaps, drops, errors, SSE ─┘
  * ```
+ * @internal
  */
 export class Tap implements DebugTap {
   readonly version = DEBUG_PROTOCOL_VERSION;

@@ -72,20 +72,22 @@ export interface EventStreamOptions {
   /**
    * Called with every event received (its name, its parsed JSON, its size),
    * before it is routed: how the connection's debug tap sees the stream.
+   * @internal
    */
   readonly observe?: (transport: 'sse' | 'poll', event: SseEventName, payload: unknown, bytes: number) => void;
   /**
    * Obtains a single-use ticket for each stream and first poll (`?ticket=`):
    * how a stream authenticates when cookies cannot (the connection asks its
    * WebSocket for one when it has a `token`). A poll answer carries the next.
+   * @internal
    */
   readonly ticket?: () => Promise<string>;
 }
 
-/** Defaults of {@link EventStreamOptions} (frozen). */
+/** Defaults of {@link EventStreamOptions} (frozen). @internal */
 export const DEFAULT_EVENT_STREAM = Object.freeze({ debounce: 20, retryDelay: 1000, maxRetryDelay: 30_000 });
 
-/** The server could not replay everything a channel missed: values between were lost. */
+/** The server could not replay everything a channel missed: values between were lost. @internal */
 export interface StreamReset {
   readonly channel: string;
   /** The stream continues after this seq. */
@@ -96,7 +98,7 @@ export interface StreamReset {
   readonly epoch: string | undefined;
 }
 
-/** Many channels over one EventSource (or one long-poll loop). */
+/** Many channels over one EventSource (or one long-poll loop). @internal */
 export interface EventStream {
   /** `'sse'` or `'poll'`: what this stream rides. */
   readonly transport: 'sse' | 'poll';
@@ -123,6 +125,7 @@ const FATAL_STATUS: ReadonlySet<number> = new Set([400, 401, 403, 404]);
  * @example
  * const stream = createEventStream('https://example.com/rt');
  * stream.events<Score>('match-score').subscribe((s) => render(s));
+ * @internal
  */
 export function createEventStream(baseUrl: string, options: EventStreamOptions = {}): EventStream {
   const scheduler = options.scheduler ?? asyncScheduler;

@@ -14,13 +14,6 @@
  * switch is lost. No rxjs-free code here: everything is an operator pipeline.
  * @packageDocumentation
  */
-export {
-  createEventStream,
-  DEFAULT_EVENT_STREAM,
-  type EventSourceConstructor,
-  type EventSourceLike,
-  type EventStream,
-  type EventStreamOptions,
-  type FetchLike,
-  type StreamReset,
-} from './event-stream.js';
+export type { EventSourceConstructor, EventSourceLike, EventStreamOptions, FetchLike } from './event-stream.js';
+/** @internal */
+export { createEventStream, DEFAULT_EVENT_STREAM, type EventStream, type StreamReset } from './event-stream.js';
