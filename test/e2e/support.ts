@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type CDPSession } from 'playwright-core';
+import { outputMatching, stopProcess } from '../support/process.js';
 
 const run = promisify(execFile);
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,33 +42,13 @@ export class DemoProcess {
       env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`demo server did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        const match = /listening on (http:\/\/\S+)/.exec(output);
-        if (match?.[1] !== undefined) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`demo server exited with ${code}:\n${output}`));
-      });
-    });
+    const [, url = ''] = await outputMatching(child, /listening on (http:\/\/\S+)/, timeoutMs);
     return new DemoProcess(child, url, Number(new URL(url).port));
   }
 
   /** Kills the process (SIGKILL by default: no goodbye to the clients) and waits for it to be gone. */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill(signal);
-    await exited;
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return stopProcess(this.child, signal);
   }
 
   /** GETs `/demo/api/state`. */
