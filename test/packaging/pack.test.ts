@@ -7,7 +7,7 @@
  *   `@internal` declaration, a protocol entry point without rxjs;
  * - the READMEs' examples (extracted as written) type-check under strict
  *   TypeScript, `skipLibCheck: false`, with `moduleResolution` `nodenext`,
- *   `bundler` and `node` (node10);
+ *   `node16`, `bundler` and `node` (node10);
  * - the server quick start runs on 127.0.0.1, and the Node client example
  *   makes a request/reply round trip with it;
  * - CommonJS `require()`s every entry point (Node ≥ 20.19), and a `.cts`
@@ -182,6 +182,7 @@ const STRICT = {
 /** One project per module resolution; nodenext also emits what the run tests execute, CommonJS (`.cts`) included. */
 const PROJECTS = {
   nodenext: { compilerOptions: { ...STRICT, module: 'nodenext', moduleResolution: 'nodenext', rootDir: 'src', outDir: 'out' }, include: ['src/**/*.ts', 'src/**/*.cts'] },
+  node16: { compilerOptions: { ...STRICT, module: 'node16', moduleResolution: 'node16', noEmit: true }, include: ['src/**/*.ts'] },
   bundler: { compilerOptions: { ...STRICT, module: 'esnext', moduleResolution: 'bundler', noEmit: true }, include: ['src/**/*.ts'] },
   node: { compilerOptions: { ...STRICT, module: 'esnext', moduleResolution: 'node', noEmit: true }, include: ['src/**/*.ts'] },
 } as const;
