@@ -179,16 +179,23 @@ const STRICT = {
   forceConsistentCasingInFileNames: true,
 };
 
-/** One project per module resolution; nodenext also emits what the run tests execute, CommonJS (`.cts`) included. */
+/**
+ * One project per module resolution; nodenext also emits what the run tests
+ * execute, CommonJS (`.cts`) included. `node-commonjs` is the legacy Node
+ * setup (module commonjs, node10 resolution) in a CommonJS package of its own:
+ * it compiles `import` to `require()` without knowing the packages are ESM.
+ */
 const PROJECTS = {
   nodenext: { compilerOptions: { ...STRICT, module: 'nodenext', moduleResolution: 'nodenext', rootDir: 'src', outDir: 'out' }, include: ['src/**/*.ts', 'src/**/*.cts'] },
   node16: { compilerOptions: { ...STRICT, module: 'node16', moduleResolution: 'node16', noEmit: true }, include: ['src/**/*.ts'] },
   bundler: { compilerOptions: { ...STRICT, module: 'esnext', moduleResolution: 'bundler', noEmit: true }, include: ['src/**/*.ts'] },
   node: { compilerOptions: { ...STRICT, module: 'esnext', moduleResolution: 'node', noEmit: true }, include: ['src/**/*.ts'] },
+  'node-commonjs': { compilerOptions: { ...STRICT, module: 'commonjs', moduleResolution: 'node', rootDir: 'legacy/src', outDir: 'legacy/out' }, include: ['legacy/src/*.ts'] },
 } as const;
 
-/** A CommonJS module in TypeScript: `import` compiles to `require()` of the ES modules (TypeScript ≥ 5.8, module nodenext). */
+/** A CommonJS module in TypeScript: `import` compiles to `require()` of the ES modules (TypeScript ≥ 5.8 with module nodenext, or module commonjs). */
 const COMMONJS_ROUND_TRIP = `import { connect } from '@rxmux/core';
+import { SUBPROTOCOL } from '@rxmux/core/protocol';
 import { createServer } from '@rxmux/server';
 import { firstValueFrom } from 'rxjs';
 import { WebSocket } from 'ws';
@@ -198,7 +205,7 @@ async function main(): Promise<void> {
   server.handle('echo', { onRequest: (_ctx, data) => data });
   await server.ready();
   const conn = connect(\`ws://127.0.0.1:\${server.port}/rt\`, { WebSocket, shared: false });
-  console.log(JSON.stringify(await firstValueFrom(conn.channel('echo').request({ from: 'commonjs' }))));
+  console.log(JSON.stringify(await firstValueFrom(conn.channel('echo').request({ from: 'commonjs', subprotocol: SUBPROTOCOL }))));
   conn.close();
   await server.close();
 }
@@ -222,6 +229,8 @@ describe('the README examples, compiled and run against the tarballs', () => {
     writeFileSync(join(src, 'app.d.ts'), APP_DECLARATIONS);
     writeFileSync(join(src, 'express.d.ts'), EXPRESS_DECLARATIONS);
     writeFileSync(join(src, 'commonjs.cts'), COMMONJS_ROUND_TRIP);
+    writeFileSync(join(mkdir(join(scratch, 'legacy', 'src')), 'commonjs.ts'), COMMONJS_ROUND_TRIP);
+    writeFileSync(join(scratch, 'legacy', 'package.json'), JSON.stringify({ type: 'commonjs' }));
     // Every entry point resolves, subpaths included (node10 through typesVersions).
     writeFileSync(join(src, 'entry-points.ts'), Object.keys(ENTRY_POINTS).map((entry, i) => `export * as entry${i} from '${entry}';\n`).join(''));
     writeFileSync(join(scratch, 'list-exports.cjs'), listExports('require'));
@@ -235,8 +244,11 @@ describe('the README examples, compiled and run against the tarballs', () => {
     expect(new Set(files).size).toBe(files.length);
   });
 
-  it.each(Object.keys(PROJECTS))('type-check with moduleResolution %s', async (name) => {
-    await (name === 'nodenext' ? emit() : tsc(`tsconfig.${name}.json`));
+  let legacy: Promise<unknown> | undefined;
+  const emitLegacy = (): Promise<unknown> => (legacy ??= tsc('tsconfig.node-commonjs.json'));
+
+  it.each(Object.keys(PROJECTS))('type-check: %s', async (name) => {
+    await (name === 'nodenext' ? emit() : name === 'node-commonjs' ? emitLegacy() : tsc(`tsconfig.${name}.json`));
   }, 90_000);
 
   it('run: the Node client example gets its reply from the server quick start', async () => {
@@ -251,13 +263,15 @@ describe('the README examples, compiled and run against the tarballs', () => {
     }
   }, 60_000);
 
-  it('CommonJS: require() loads every entry point, and a .cts module makes the round trip', async () => {
-    await emit();
+  it('CommonJS: require() loads every entry point, and TypeScript compiled to CommonJS makes the round trip', async () => {
+    await Promise.all([emit(), emitLegacy()]);
     const required = JSON.parse((await node('list-exports.cjs')).stdout) as unknown;
     const imported = JSON.parse((await node('list-exports.mjs')).stdout) as unknown;
     const expected = Object.fromEntries(Object.entries(ENTRY_POINTS).map(([entry, names]) => [entry, [...names].sort()]));
     expect(required).toEqual(expected);
     expect(imported).toEqual(expected);
-    expect((await node('out/commonjs.cjs')).stdout.trim()).toBe('{"from":"commonjs"}');
+    const reply = '{"from":"commonjs","subprotocol":"rxmux.v1"}';
+    expect((await node('out/commonjs.cjs')).stdout.trim()).toBe(reply); // a .cts file, module nodenext
+    expect((await node('legacy/out/commonjs.js')).stdout.trim()).toBe(reply); // module commonjs, moduleResolution node
   }, 60_000);
 });
