@@ -15,6 +15,7 @@ export default defineConfig({
       { find: /^@rxmux\/elements\/define$/, replacement: src('./packages/elements/src/define.ts') },
       { find: /^@rxmux\/elements$/, replacement: src('./packages/elements/src/index.ts') },
       { find: /^@rxmux\/server$/, replacement: src('./packages/server/src/index.ts') },
+      { find: /^@rxmux\/redis$/, replacement: src('./packages/redis/src/index.ts') },
     ],
   },
   test: {

@@ -331,6 +331,7 @@ describe('the extension in Chromium, on the demo', () => {
     expect(await panel.locator('tr[data-channel="match-score"] td').nth(1).textContent()).toBe('sse');
     expect(await panel.locator('.connection[data-status="open"]').count()).toBe(1);
     expect(await panel.locator('.connection .conn-transports').textContent()).toBe('ws + sse'); // one connection, both transports
+    expect(await panel.locator('.connection .conn-stream').getAttribute('data-stream')).toBe('open'); // its EventSource, as the tap reports it
 
     await expect.poll(() => count(panel, 'player-4', 'in'), poll).toBeGreaterThanOrEqual(12); // a few seconds of traffic
     // With the demo's streams paused only the recorder goes on: the two panels converge, exactly but for it.

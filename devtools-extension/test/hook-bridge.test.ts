@@ -177,12 +177,18 @@ describe('event validators', () => {
       { ...base, type: 'channel', channel: 'a', transport: 'ws', action: 'resumed', subscribers: 1 },
       { ...base, type: 'frame', dir: 'in', transport: 'ws', frame: 'ack', channel: 'a', id: 3, bytes: 7 },
       { ...base, type: 'frame', dir: 'in', transport: 'ws', frame: 'response', channel: 'a', id: 4, bytes: 20, data: { ok: true } },
+      { ...base, type: 'channel', channel: 'score', transport: 'sse', action: 'joined', subscribers: 1 },
+      { ...base, type: 'stream', transport: 'sse', state: 'open', channels: 3 },
+      { ...base, type: 'stream', transport: 'poll', state: 'retrying', channels: 1, retryIn: 2000, code: 'RXMUX_ERR_CONNECTION_LOST' },
     ]) expect(isDebugEvent(event), JSON.stringify(event)).toBe(true);
   });
   it('refuse malformed new fields', () => {
     expect(isDebugEvent({ ...base, type: 'status', from: 'reconnecting', to: 'open', resumed: 'yes' })).toBe(false);
     expect(isDebugEvent({ ...base, type: 'channel', channel: 'a', transport: 'ws', action: 'frozen', subscribers: 1 })).toBe(false);
     expect(isDebugEvent({ type: 'disposed', conn: 'c1' })).toBe(false);
+    expect(isDebugEvent({ ...base, type: 'stream', transport: 'ws', state: 'open', channels: 1 })).toBe(false);
+    expect(isDebugEvent({ ...base, type: 'stream', transport: 'sse', state: 'asleep', channels: 1 })).toBe(false);
+    expect(isDebugEvent({ ...base, type: 'stream', transport: 'sse', state: 'open', channels: -1 })).toBe(false);
   });
 });
 

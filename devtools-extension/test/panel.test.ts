@@ -101,6 +101,23 @@ describe('rendering', () => {
     expect(summary()).toContain(`${session().length} events`);
   });
 
+  it("shows the connection's event stream as the tap reports it, and its SSE channels joined", () => {
+    mount();
+    source.emit([
+      ...session(),
+      { type: 'channel', conn: 'c1', at: T0 + 2900, channel: 'match-score', transport: 'sse', action: 'join', subscribers: 1 },
+      { type: 'stream', conn: 'c1', at: T0 + 2900, transport: 'sse', state: 'retrying', channels: 1, retryIn: 2000, code: 'RXMUX_ERR_CONNECTION_LOST' },
+    ]);
+    const conn = getByRole(root, 'region', { name: 'Connections' });
+    expect(conn.querySelector('.conn-stream')?.textContent).toBe('sse retrying in 2 s (RXMUX_ERR_CONNECTION_LOST)');
+    source.emit([
+      { type: 'stream', conn: 'c1', at: T0 + 2950, transport: 'sse', state: 'open', channels: 1 },
+      { type: 'channel', conn: 'c1', at: T0 + 2950, channel: 'match-score', transport: 'sse', action: 'joined', subscribers: 1 },
+    ]);
+    expect(conn.querySelector('.conn-stream')?.getAttribute('data-stream')).toBe('open');
+    expect(cell('match-score', 'subscribers')).toBe('1');
+  });
+
   it('shows the log in order, sent and received apart', () => {
     mount();
     source.emit(session());

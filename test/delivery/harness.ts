@@ -9,18 +9,9 @@ import type { RxmuxServer, ServerOptions } from '@rxmux/server';
 import { client as realClient, serve as serveReal, wsUrl } from '../support/real.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { until } from '../support/wait.js';
+import { prng } from '../support/random.js';
 
-/** mulberry32: a small seeded PRNG, 0 ≤ x < 1, so every run cuts at the same points. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 const proxies: FaultProxy[] = [];
 

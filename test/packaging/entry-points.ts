@@ -42,6 +42,7 @@ export const ENTRY_POINTS = {
     'bytesToBase64',
     'channelIdProblem',
     'channelsOf',
+    'cursorEntry',
     'dataProblem',
     'decode',
     'decodeBinary',
@@ -74,6 +75,7 @@ export const ENTRY_POINTS = {
   '@rxmux/server': [
     'DEFAULT_HEARTBEAT',
     'DEFAULT_LIMITS',
+    'ENGINE_UNAVAILABLE',
     'MemoryEngine',
     'MemorySessionStore',
     'MemoryTicketStore',
@@ -98,6 +100,8 @@ export const ENTRY_POINTS = {
     'rxmuxContext',
   ],
   '@rxmux/elements/define': ['RXMUX_CONNECTION_TAG'],
+  // Many nodes on one Redis: the engine, session and ticket stores, and redis() that makes all three.
+  '@rxmux/redis': ['Keys', 'RedisEngine', 'RedisNode', 'RedisSessionStore', 'RedisTicketStore', 'redis'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** A published entry point's name. */

@@ -34,9 +34,9 @@ const root = fileURLToPath(ROOT);
 const TSC = join(root, 'node_modules/typescript/bin/tsc');
 
 /** The published packages, by folder. */
-const PACKAGES = ['core', 'server', 'elements'] as const;
+const PACKAGES = ['core', 'server', 'elements', 'redis'] as const;
 /** What the scratch project takes from the repository's node_modules instead of the registry. */
-const LINKED = ['rxjs', 'ws', '@types/node', '@types/ws', 'lit'];
+const LINKED = ['rxjs', 'ws', '@types/node', '@types/ws', 'lit', 'ioredis'];
 /** What a tarball may hold at its top level. */
 const TOP_LEVEL = new Set(['dist', 'src', 'LICENSE', 'README.md', 'package.json', 'custom-elements.json']);
 
@@ -147,10 +147,11 @@ describe.each(PACKAGES.map((p) => `@rxmux/${p}`))('the %s tarball', (name) => {
 });
 
 describe('the packages in a scratch project', () => {
-  it('mark side effects where there are some: none in core and server, define in elements', () => {
+  it('mark side effects where there are some: none in core, server and redis, define in elements', () => {
     const sideEffects = (name: string): PackageJson['sideEffects'] => (JSON.parse(readFileSync(installed(name, 'package.json'), 'utf8')) as PackageJson).sideEffects;
     expect(sideEffects('@rxmux/core')).toBe(false);
     expect(sideEffects('@rxmux/server')).toBe(false);
+    expect(sideEffects('@rxmux/redis')).toBe(false);
     expect(sideEffects('@rxmux/elements')).toContain('./dist/define.js');
   });
 

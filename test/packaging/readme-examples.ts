@@ -26,6 +26,7 @@ export const README_EXAMPLES: readonly { readonly readme: string; readonly prefi
   { readme: 'packages/core/README.md', prefix: 'core' },
   { readme: 'packages/server/README.md', prefix: 'server' },
   { readme: 'packages/elements/README.md', prefix: 'elements' },
+  { readme: 'packages/redis/README.md', prefix: 'redis' },
 ];
 
 const SKIP = /^<!--\s*readme-check:\s*skip\b/;

@@ -1,7 +1,7 @@
 /** Starts real servers on 127.0.0.1, port 0, and closes them after each test. */
 import { afterEach } from 'vitest';
 import type { WelcomeFrame } from '@rxmux/core/protocol';
-import { createServer, MemoryEngine, type AuthenticatedServerOptions, type Engine, type HistoryResult, type RxmuxServer, type ServerOptions } from '@rxmux/server';
+import { createServer, MemoryEngine, type AuthenticatedServerOptions, type ChannelPosition, type Engine, type HistoryResult, type RxmuxServer, type ServerOptions } from '@rxmux/server';
 import { tclient, type TClient, type TClientOptions } from './tclient.js';
 
 export interface Running<P> {
@@ -68,13 +68,17 @@ export async function hello(url: string, session?: string): Promise<{ c: TClient
  * replay: `'late'` reads the history when the delay ends, `'early'` reads it at
  * once and answers after the delay (publications in between are newer than it).
  */
-export function slowHistoryEngine(delayMs: number, read: 'late' | 'early'): Engine {
-  const memory = new MemoryEngine();
+export function slowHistoryEngine<P = null>(delayMs: number, read: 'late' | 'early'): Engine<P> {
+  const memory = new MemoryEngine<P>();
   return {
     start: (sink) => memory.start(sink),
     publish: (channel, data) => memory.publish(channel, data),
     subscribe: () => undefined,
     unsubscribe: () => undefined,
+    position: (channel) => {
+      const early = read === 'early' ? memory.position(channel) : undefined;
+      return new Promise<ChannelPosition>((resolve) => setTimeout(() => resolve(early ?? memory.position(channel)), delayMs));
+    },
     history: (channel, since, limit) => {
       const early = read === 'early' ? memory.history(channel, since, limit) : undefined;
       return new Promise<HistoryResult>((resolve) => setTimeout(() => resolve(early ?? memory.history(channel, since, limit)), delayMs));

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import type { ConnectionStatus } from '@rxmux/core';
-import { DEBUG_PROTOCOL_VERSION, type DebugAction, type DebugChannelEvent, type DebugEvent, type DebugTap, type DebugTransport } from '@rxmux/core/debug';
+import { DEBUG_PROTOCOL_VERSION, type DebugAction, type DebugChannelEvent, type DebugEvent, type DebugStreamEvent, type DebugTap, type DebugTransport } from '@rxmux/core/debug';
 import { FrameType, type FrameTypeName } from '@rxmux/core/protocol';
 import { isFiniteNumber, isOneOf, isRecord, isShortString, isUint, optional } from './guards.js';
 
@@ -19,6 +19,9 @@ export const CHANNEL_ACTIONS: readonly DebugChannelEvent['action'][] = ['join', 
 
 /** Connection statuses, as the core names them. */
 export const STATUSES: readonly ConnectionStatus[] = ['connecting', 'open', 'reconnecting', 'closed', 'failed'];
+
+/** States of a connection's event stream (SSE or long-poll). */
+export const STREAM_STATES: readonly DebugStreamEvent['state'][] = ['connecting', 'open', 'retrying', 'closed', 'failed'];
 
 /** Transports a debug event may name. */
 export const TRANSPORTS: readonly DebugTransport[] = ['ws', 'sse', 'poll'];
@@ -73,6 +76,14 @@ export function isDebugEvent(value: unknown): value is DebugEvent {
       );
     case 'channel':
       return isShortString(v.channel, MAX_ID) && isOneOf(v.transport, TRANSPORTS) && isOneOf(v.action, CHANNEL_ACTIONS) && isUint(v.subscribers);
+    case 'stream':
+      return (
+        isOneOf(v.transport, ['sse', 'poll'] as const) &&
+        isOneOf(v.state, STREAM_STATES) &&
+        isUint(v.channels) &&
+        optional(v.retryIn, isFiniteNumber) &&
+        optional(v.code, (c): c is string => isShortString(c, MAX_ID))
+      );
     case 'request':
       return (
         isShortString(v.channel, MAX_ID) &&

@@ -12,7 +12,7 @@
  * @packageDocumentation
  */
 import type { ConnectionStatus } from '@rxmux/core';
-import type { DebugAction, DebugEvent, DebugFrameEvent, DebugTransport } from '@rxmux/core/debug';
+import type { DebugAction, DebugEvent, DebugFrameEvent, DebugStreamEvent, DebugTransport } from '@rxmux/core/debug';
 import type { JsonValue } from '@rxmux/core/protocol';
 import { Ring } from './ring.js';
 
@@ -76,6 +76,8 @@ export interface ConnectionInfo {
   status: ConnectionStatus | 'unknown';
   readonly timeline: Transition[];
   transports: Set<DebugTransport>;
+  /** Its event stream (`conn.events()`: the EventSource or long-poll loop), when it has had one. */
+  stream: { readonly transport: 'sse' | 'poll'; readonly state: DebugStreamEvent['state']; readonly retryIn?: number; readonly code?: string } | undefined;
   /** Closed for good (`conn.close()`, the tap's `disposed` event): nothing more will come, no action can reach it. */
   disposed: boolean;
 }
@@ -273,7 +275,7 @@ export class CaptureModel {
   connection(id: string): ConnectionInfo {
     let conn = this.connections.get(id);
     if (conn === undefined) {
-      conn = { id, url: '', actions: false, status: 'unknown', timeline: [], transports: new Set(), disposed: false };
+      conn = { id, url: '', actions: false, status: 'unknown', timeline: [], transports: new Set(), stream: undefined, disposed: false };
       this.connections.set(id, conn);
       this.structure++;
     }
@@ -372,6 +374,18 @@ export class CaptureModel {
           stats.paused = false;
           stats.requested = undefined;
         }
+        break;
+      }
+      case 'stream': {
+        const conn = this.connection(record.conn);
+        conn.transports.add(record.transport);
+        conn.stream = {
+          transport: record.transport,
+          state: record.state,
+          ...(record.retryIn === undefined ? {} : { retryIn: record.retryIn }),
+          ...(record.code === undefined ? {} : { code: record.code }),
+        };
+        this.structure++;
         break;
       }
       case 'request': {

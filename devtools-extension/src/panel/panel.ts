@@ -94,6 +94,13 @@ function actionText(action: DebugAction): string {
 }
 
 /** The one-line summary of a log entry's record. */
+
+/** `sse open`, `poll retrying in 2 s (RXMUX_ERR_CONNECTION_LOST)`: an event stream's state in words. */
+function streamText(s: { readonly transport: 'sse' | 'poll'; readonly state: string; readonly retryIn?: number | undefined; readonly code?: string | undefined }): string {
+  const retry = s.retryIn === undefined ? '' : ` in ${formatDuration(s.retryIn)}`;
+  return `${s.transport} ${s.state}${retry}${s.code === undefined ? '' : ` (${s.code})`}`;
+}
+
 function entryText(entry: LogEntry): string {
   const r = entry.record;
   switch (r.type) {
@@ -115,6 +122,8 @@ function entryText(entry: LogEntry): string {
       if (r.action === 'paused') return 'paused by DevTools: messages are held, in order';
       if (r.action === 'resumed') return 'resumed: held messages delivered';
       return `${r.action}  ${r.subscribers} subscriber${r.subscribers === 1 ? '' : 's'}`;
+    case 'stream':
+      return streamText(r);
     case 'request':
       return `#${r.id} ${r.outcome}${r.code ? ` ${r.code}` : ''}`;
     case 'ack':
@@ -377,6 +386,9 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
       h('span', { class: 'conn-status' }, c.disposed ? 'closed for good' : (STATUS_LABEL[c.status] ?? c.status)),
       h('span', { class: 'conn-url', title: c.id }, c.url || c.id),
       h('span', { class: 'conn-transports' }, [...c.transports].join(' + ')),
+      c.stream === undefined || c.disposed
+        ? undefined
+        : h('span', { class: `conn-stream stream-${c.stream.state}`, 'data-stream': c.stream.state, title: 'The event stream of conn.events()' }, streamText(c.stream)),
       timeline,
       drop,
     );

@@ -31,14 +31,17 @@ export type {
   ServerOptions,
 } from './types.js';
 export { DEFAULT_HEARTBEAT, DEFAULT_LIMITS, type Heartbeat, type Limits } from './limits.js';
-export type {
-  Awaitable,
-  Engine,
-  EnginePublication,
-  EngineSink,
-  HistoryResult,
-  PresenceEvent,
-  PresenceMember,
+export {
+  ENGINE_UNAVAILABLE,
+  type Awaitable,
+  type ChannelPosition,
+  type Engine,
+  type EnginePublication,
+  type EngineSink,
+  type EngineStatus,
+  type HistoryResult,
+  type PresenceEvent,
+  type PresenceMember,
 } from './engines/engine.js';
 export { MemoryEngine, type MemoryEngineOptions } from './engines/memory.js';
 export { createServerCore, type CoreMetrics, type CoreState, type ServerCore } from './core/server-core.js';

@@ -61,8 +61,8 @@ class Server<P> implements RxmuxServer<P> {
   private closing: Promise<void> | undefined;
 
   constructor(options: BaseServerOptions<P>, credentials: (report: (error: unknown) => void) => Credentials<P>) {
-    const { authorize, engine, limits, heartbeat, hooks, tickets } = options;
-    this.core = createServerCore<P>({ authorize, engine, limits, heartbeat, hooks, ...(tickets === undefined ? {} : { tickets }) }); // checks the options first: throws before anything is attached
+    const { authorize, engine, limits, heartbeat, hooks, sessions, tickets } = options;
+    this.core = createServerCore<P>({ authorize, engine, limits, heartbeat, hooks, sessions, tickets }); // checks the options first: throws before anything is attached
     const errors = new Hooks(hooks);
     const report = (error: unknown): void => errors.error(error);
     const streams = this.core.streams;
@@ -77,7 +77,7 @@ class Server<P> implements RxmuxServer<P> {
     this.http = options.server ?? createHttpServer();
     const path = normalizePath(options.path ?? '/rt');
     this.detach = attach(this.http, { path, upgrade: this.ws.upgrade, request: streamRoutes(path, this.door, this.core.streams, report) });
-    this.started = this.listen(options);
+    this.started = Promise.all([this.listen(options), this.core.started]).then(() => undefined);
     this.started.catch(() => undefined); // surfaced by ready()
   }
 

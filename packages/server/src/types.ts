@@ -7,7 +7,7 @@ import type { TicketStore } from './core/tickets.js';
 import type { AddressInfo } from 'node:net';
 import type { JsonValue, Payload } from '@rxmux/core/protocol';
 import type { SessionStore } from './core/sessions/session-store.js';
-import type { Engine, PresenceEvent, PresenceMember } from './engines/engine.js';
+import type { Engine, EngineStatus, PresenceEvent, PresenceMember } from './engines/engine.js';
 import type { Heartbeat, Limits } from './limits.js';
 
 /** What the client asks to do on a channel. */
@@ -99,6 +99,13 @@ export interface ServerHooks<P = unknown> {
   onSlowConsumer?(info: ConnectionInfo<P>, bufferedBytes: number): void;
   /** A connection sent more than its rate allows: its message was refused and it is being closed with 1008. */
   onRateLimited?(info: ConnectionInfo<P>): void;
+  /**
+   * The engine's store went away (`'down'`, with the error) or came back
+   * (`'up'`). Connected clients stay connected meanwhile; publishes fail with
+   * `RXMUX_ERR_ENGINE_UNAVAILABLE`; channels that may have missed publications
+   * are re-synced when it is back (replay, or a gap notice).
+   */
+  onEngineStatus?(status: EngineStatus, error?: unknown): void;
 }
 
 
@@ -107,21 +114,29 @@ export interface CoreOptions<P> {
   /** Decides subscribe and publish per channel. A refusal errors only that channel. Default: allow all. */
   readonly authorize?: (principal: P, channel: string, action: ChannelAction) => boolean | Promise<boolean>;
   /** The engine (history, fan-out, presence). Default: a new `MemoryEngine` sized by `limits`. */
-  readonly engine?: Engine;
+  readonly engine?: Engine<P>;
   /** Limits to change (see `DEFAULT_LIMITS`). */
   readonly limits?: Partial<Limits>;
   /** Heartbeat timing (see `DEFAULT_HEARTBEAT`). */
   readonly heartbeat?: Partial<Heartbeat>;
   /** Lifecycle hooks. */
   readonly hooks?: ServerHooks<P>;
-  /** Where sessions live between sockets. Default: a `MemorySessionStore` sized by `limits`. */
+  /**
+   * Where sessions live between sockets (what a resume needs). Default: a
+   * `MemorySessionStore` sized by `limits`; a shared store (`@rxmux/redis`)
+   * lets a client resume on any node.
+   */
   readonly sessions?: SessionStore<P>;
-  /** Where the single-use tickets of the SSE and long-poll endpoints live. Default: a `MemoryTicketStore`. */
+  /**
+   * Where the single-use tickets of the SSE and long-poll endpoints live.
+   * Default: a `MemoryTicketStore`; a shared store lets a stream redeem its
+   * ticket on any node.
+   */
   readonly tickets?: TicketStore<P>;
 }
 
 /** Options of `createServer` other than `authenticate`. */
-export interface BaseServerOptions<P> extends Omit<CoreOptions<P>, 'sessions'> {
+export interface BaseServerOptions<P> extends CoreOptions<P> {
   /**
    * Attach to this HTTP server (Express, Fastify, plain node). Otherwise the server listens on `port`.
    * rxmux takes the upgrades at `path` and the requests for `{path}/sse` and `{path}/poll`, and only
@@ -180,8 +195,10 @@ export interface ServerMetrics {
   readonly slowConsumers: number;
   /** Requests rejected at the door: 401 (authenticate), 403 (origin). */
   readonly rejected: number;
-  /** Sessions whose socket dropped, kept for a resuming hello (`limits.sessionTtlMs`). */
+  /** Sessions whose socket dropped on this node, kept for a resuming hello (`limits.sessionTtlMs`). */
   readonly detachedSessions: number;
+  /** Whether the engine reaches its store (`'down'` until it started; see `hooks.onEngineStatus`). */
+  readonly engine: EngineStatus;
 }
 
 /** A running rxmux server. */
@@ -213,7 +230,11 @@ export interface RxmuxServer<P = null> {
   address(): AddressInfo | null;
   /** The port the HTTP server listens on (0 before listening). */
   readonly port: number;
-  /** Resolves once the server listens (immediately when attached to a listening server). */
+  /**
+   * Resolves once the server listens (at once when attached to a listening
+   * server) and its engine started (connected to its store); rejects when
+   * either failed.
+   */
   ready(): Promise<void>;
   /**
    * Stops accepting, closes every WebSocket with 1001 after flushing its queued

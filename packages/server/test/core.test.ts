@@ -190,7 +190,7 @@ describe('the server core with an in-memory transport', () => {
       get detachedCount() {
         return memory.detachedCount;
       },
-      clear: () => memory.clear(),
+      close: () => memory.close(),
     };
     const c = core({ sessions: slow });
     const a = open(c, null);
@@ -223,7 +223,9 @@ describe('the server core with an in-memory transport', () => {
       started: (id) => session.started(id),
       finished: (id, answer) => session.finished(id, answer),
       reply: (id) => later(session.reply(id)),
+      requestStarted: (id) => session.requestStarted(id),
       replied: (id, answer) => session.replied(id, answer),
+      cancel: (id) => session.cancel(id),
       send: (envelope) => session.send(envelope),
       drain: () => later(session.drain()),
     });
@@ -236,7 +238,7 @@ describe('the server core with an in-memory transport', () => {
       get detachedCount() {
         return memory.detachedCount;
       },
-      clear: () => memory.clear(),
+      close: () => memory.close(),
     };
     const c = core({ sessions: store });
     let runs = 0;

@@ -9,7 +9,7 @@ import type { CursorEntry, ResetReason } from '@rxmux/core/protocol';
 import type { EnginePublication, HistoryResult } from '../src/engines/engine.js';
 import { MemoryEngine } from '../src/engines/memory.js';
 import { OutgoingPublication } from '../src/core/hub.js';
-import { readHistory, ReplayGate, type GateOutput, type ReplayPolicy } from '../src/core/replay-gate.js';
+import { readHistory, ReplayGate, type ChannelReader, type GateOutput, type ReplayPolicy } from '../src/core/replay-gate.js';
 
 type Written =
   | { readonly kind: 'joined'; readonly epoch: string; readonly newest: number }
@@ -25,9 +25,20 @@ function recorder(): { output: GateOutput; written: Written[] } {
       joined: (_channel, epoch, newest) => void written.push({ kind: 'joined', epoch, newest }),
       reset: (_channel, epoch, seq, reason, since) => void written.push({ kind: 'reset', epoch, seq, reason, since }),
       publication: (out) => void written.push({ kind: 'pub', epoch: out.publication.epoch, seq: out.publication.seq }),
+      failed: (_channel, error) => {
+        throw error;
+      },
     },
   };
 }
+
+/** The gate's reader over a memory engine (the examples below settle by hand and never read). */
+const readerOf = (engine: MemoryEngine, limit = 100): ChannelReader => ({
+  position: (channel) => engine.position(channel),
+  history: (channel, since, n) => engine.history(channel, since, n),
+  limit,
+});
+const unused = readerOf(new MemoryEngine());
 
 const pub = (epoch: string, seq: number): OutgoingPublication => new OutgoingPublication({ channel: 'c', epoch, seq, data: seq });
 const history = (epoch: string, last: number, from: number, complete = true): HistoryResult => ({
@@ -41,7 +52,7 @@ const pubs = (written: readonly Written[]): string[] => written.flatMap((w) => (
 describe('ReplayGate, one row at a time', () => {
   it('a join without a position starts at the newest seq: held publications up to it are dropped, later ones written', () => {
     const { output, written } = recorder();
-    const gate = new ReplayGate(output, 'newest');
+    const gate = new ReplayGate(output, 'newest', unused);
     gate.hold('c');
     for (const seq of [4, 5, 6]) gate.deliver(pub('E', seq));
     expect(written).toEqual([]);
@@ -53,7 +64,7 @@ describe('ReplayGate, one row at a time', () => {
 
   it('a covered resume replays (since, newest], then held publications without the overlap', () => {
     const { output, written } = recorder();
-    const gate = new ReplayGate(output, 'newest');
+    const gate = new ReplayGate(output, 'newest', unused);
     gate.hold('c', { seq: 2, epoch: 'E' });
     for (const seq of [4, 5, 6]) gate.deliver(pub('E', seq));
     gate.settle('c', history('E', 5, 3));
@@ -69,7 +80,7 @@ describe('ReplayGate, one row at a time', () => {
       ['remaining', { reset: 7, pubs: ['E:8', 'E:9', 'E:10'] }],
     ] as const) {
       const { output, written } = recorder();
-      const gate = new ReplayGate(output, policy);
+      const gate = new ReplayGate(output, policy, unused);
       gate.hold('c', { seq: 2, epoch: 'E' });
       gate.settle('c', history('E', 10, 8, false));
       gate.release('c');
@@ -82,12 +93,12 @@ describe('ReplayGate, one row at a time', () => {
   it("a cursor of another epoch (or none) gets a reset 'epoch'; the 'remaining' policy reads the new epoch from its start", async () => {
     const engine = new MemoryEngine();
     for (let i = 1; i <= 3; i++) engine.publish('c', i);
-    const { epoch } = engine.history('c', 0, 0);
+    const { epoch } = engine.position('c');
     for (const since of [{ seq: 2, epoch: 'old' }, { seq: 2, epoch: undefined }] satisfies CursorEntry[]) {
       const { output, written } = recorder();
-      const gate = new ReplayGate(output, 'remaining', new Map([['c', since]]));
+      const gate = new ReplayGate(output, 'remaining', readerOf(engine), new Map([['c', since]]));
       gate.hold('c');
-      gate.settle('c', await readHistory((s, n) => engine.history('c', s, n), since, 'remaining', 100));
+      gate.settle('c', await readHistory(readerOf(engine), 'c', since, 'remaining'));
       gate.release('c');
       expect(written[0]).toEqual({ kind: 'reset', epoch, seq: 0, reason: 'epoch', since: 2 });
       expect(pubs(written)).toEqual([`${epoch}:1`, `${epoch}:2`, `${epoch}:3`]);
@@ -96,7 +107,7 @@ describe('ReplayGate, one row at a time', () => {
 
   it("a live publication of a new epoch is announced by a reset 'epoch' first", () => {
     const { output, written } = recorder();
-    const gate = new ReplayGate(output, 'newest');
+    const gate = new ReplayGate(output, 'newest', unused);
     gate.hold('c');
     gate.settle('c', history('E', 3, 4));
     gate.release('c');
@@ -107,7 +118,7 @@ describe('ReplayGate, one row at a time', () => {
 
   it("held publications of an epoch the history answer already replaced are dropped, not written after it", () => {
     const { output, written } = recorder();
-    const gate = new ReplayGate(output, 'newest');
+    const gate = new ReplayGate(output, 'newest', unused);
     gate.hold('c', { seq: 3, epoch: 'E' });
     for (const out of [pub('E', 4), pub('F', 1), pub('F', 2)]) gate.deliver(out);
     gate.settle('c', history('F', 2, 1));
@@ -116,7 +127,7 @@ describe('ReplayGate, one row at a time', () => {
   });
 
   it('keeps the cursor order it was created with and forgets dropped channels', () => {
-    const gate = new ReplayGate(recorder().output, 'remaining', new Map([['b', { seq: 1, epoch: 'E' }], ['a', { seq: 2, epoch: 'E' }]]));
+    const gate = new ReplayGate(recorder().output, 'remaining', unused, new Map([['b', { seq: 1, epoch: 'E' }], ['a', { seq: 2, epoch: 'E' }]]));
     gate.hold('c');
     expect([...gate.positions.keys()]).toEqual(['b', 'a', 'c']);
     expect(gate.drop('a')).toBe(true);
@@ -170,7 +181,7 @@ interface Run {
 function play(s: Scenario, trailing: boolean): Run {
   const engine = new MemoryEngine({ historySize: s.historySize, historyChannels: 1 });
   const { output, written } = recorder();
-  const gate = new ReplayGate(output, s.policy);
+  const gate = new ReplayGate(output, s.policy, readerOf(engine, s.historySize));
   const published: EnginePublication[] = [];
   let subscribed = false;
   engine.start({
@@ -180,19 +191,22 @@ function play(s: Scenario, trailing: boolean): Run {
       if (subscribed) gate.deliver(new OutgoingPublication(p)); // the hub delivers from the hold on
     },
     presence: () => undefined,
+    reset: () => undefined,
+    status: () => undefined,
+    error: () => undefined,
   });
   let x = 0;
   const apply = (o: Op): void => {
     engine.publish(o === 'publish' ? 'c' : 'x', o === 'publish' ? published.length : x++);
   };
   s.before.forEach(apply);
-  const now = engine.history('c', 0, 0);
+  const now = engine.position('c');
   const since: CursorEntry | undefined =
     s.since.kind === 'none' ? undefined : s.since.kind === 'back' ? { epoch: now.epoch, seq: Math.max(0, now.last - s.since.back) } : { epoch: 'stale', seq: s.since.seq };
   subscribed = true;
   gate.hold('c', since);
   let snapshot: HistoryResult | undefined;
-  const read = (): void => void (snapshot = readHistory((from, n) => engine.history('c', from, n), since, s.policy, s.historySize) as HistoryResult);
+  const read = (): void => void (snapshot = readHistory(readerOf(engine, s.historySize), 'c', since, s.policy) as HistoryResult);
   s.during.forEach((o, i) => {
     if (i === s.readAt) read();
     apply(o);
@@ -202,7 +216,7 @@ function play(s: Scenario, trailing: boolean): Run {
   gate.release('c');
   s.after.forEach(apply);
   if (trailing) apply('publish');
-  const final = engine.history('c', 0, 0);
+  const final = engine.position('c');
   return {
     written,
     since,

@@ -72,19 +72,20 @@ describe('MemoryEngine', () => {
   it('sequences per channel, keeps a bounded history, and reports gaps', () => {
     const engine = new MemoryEngine({ historySize: 3 });
     const seen: EnginePublication[] = [];
-    engine.start({ publication: (p) => seen.push(p), presence: () => undefined });
+    engine.start({ publication: (p) => seen.push(p), presence: () => undefined, reset: () => undefined, status: () => undefined, error: () => undefined });
     for (let i = 1; i <= 5; i++) engine.publish('a', i);
     engine.publish('b', 'x');
     expect(seen.map((p) => `${p.channel}${p.seq}`)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'b1']);
     expect(engine.history('a', 3, 100)).toMatchObject({ complete: true, last: 5, publications: [{ seq: 4 }, { seq: 5 }] });
     expect(engine.history('a', 1, 100)).toMatchObject({ complete: false, publications: [{ seq: 3 }, { seq: 4 }, { seq: 5 }] });
     expect(engine.history('a', 9, 100)).toMatchObject({ complete: false, last: 5, publications: [] });
-    expect(engine.history('a', 0, 0)).toMatchObject({ last: 5, publications: [] });
+    expect(engine.position('a')).toMatchObject({ last: 5 });
+    expect(() => engine.history('a', 0, 0)).toThrow(/limit/); // one meaning: at most `limit` publications, at least one
     expect(engine.history('never', 0, 10)).toMatchObject({ complete: true, last: 0, publications: [] });
     const epochs = new Set(seen.map((p) => p.epoch));
     expect(epochs.size).toBe(2); // one per channel
-    expect(engine.history('a', 0, 0).epoch).toBe(seen[0]?.epoch);
-    expect(new MemoryEngine().history('a', 0, 0).epoch).not.toBe(seen[0]?.epoch); // a new process: a new epoch
+    expect(engine.position('a').epoch).toBe(seen[0]?.epoch);
+    expect(new MemoryEngine().position('a').epoch).not.toBe(seen[0]?.epoch); // a new process: a new epoch
   });
 
   it('bounds the history by age too (historyTtlMs)', () => {
@@ -116,11 +117,11 @@ describe('MemoryEngine', () => {
     engine.publish('a', 1);
     engine.publish('b', 1);
     engine.publish('a', 2);
-    const b = engine.history('b', 0, 0).epoch;
+    const b = engine.position('b').epoch;
     engine.publish('a', 3);
     engine.publish('c', 1); // evicts b, the least recently used
-    expect(engine.history('a', 0, 0).last).toBe(3);
-    const again = engine.history('b', 0, 0);
+    expect(engine.position('a').last).toBe(3);
+    const again = engine.position('b');
     expect(again.last).toBe(0);
     expect(again.epoch).not.toBe(b); // a forgotten history comes back as a new epoch
   });

@@ -99,8 +99,8 @@ export class Multiplexer {
   }
 
   /** Joined channels and their local subscriber counts. */
-  *joinedChannels(): Generator<readonly [string, number]> {
-    for (const id of this.#joined.keys()) yield [id, this.#subscribers.get(id) ?? 0];
+  *joinedChannels(): Generator<readonly [channel: string, subscribers: number, confirmed: boolean]> {
+    for (const id of this.#joined.keys()) yield [id, this.#subscribers.get(id) ?? 0, this.#states.get(id)?.value === 'joined'];
   }
 
   /** Channels whose delivery is paused. */

@@ -2,9 +2,7 @@ import {
   catchError,
   defer,
   EMPTY,
-  filter,
   firstValueFrom,
-  map,
   Observable,
   of,
   repeat,
@@ -15,20 +13,21 @@ import {
   timeout,
   type Subscription,
 } from 'rxjs';
-import { encodeText, peekPublication } from '../protocol/codec.js';
+import { encodeText } from '../protocol/codec.js';
 import { channelIdProblem } from '../protocol/fields.js';
 import { ErrorCode, ProtocolError, RxmuxError } from '../protocol/errors.js';
-import type { Frame, JsonValue, WelcomeFrame } from '../protocol/frames.js';
+import type { JsonValue, WelcomeFrame } from '../protocol/frames.js';
 import type { Channel, Outgoing, RequestOptions } from '../channel/channel.js';
 import { Multiplexer } from '../channel/multiplexer.js';
 import type { GapNotice } from '../channel/positions.js';
 import { TICKET_CHANNEL } from '../protocol/sse.js';
-import { createEventStream, type EventStream } from '../sse/index.js';
 import { AckTimeoutError, ConnectionClosedError, InvalidArgumentError, RemoteError, RequestTimeoutError } from '../errors.js';
 import { linger } from '../operators/linger.js';
 import type { DebugAction, DebugEvent } from '../debug/events.js';
 import { Tap } from '../debug/tap.js';
 import type { BufferedMessage } from './buffer.js';
+import { EventStreams } from './event-streams.js';
+import { Inbound } from './inbound.js';
 import { socketLifecycle } from './lifecycle.js';
 import type { Link } from './link.js';
 import { resolveOptions, type ConnectionSettings, type ConnectOptions, type DroppedMessage } from './options.js';
@@ -53,7 +52,9 @@ export const OPEN: unique symbol = Symbol('rxmux.open');
  * ```
  *  Connection ── channel(id) ──▶ Multiplexer (routing, join/leave, positions) ──▶ Channel
  *      │  send / request ─────▶ Outbox (buffer, in flight, receipts) ──▶ Link (batching, pacing)
- *      └─ status$ ◀── StatusMachine ◀── socketLifecycle (open, hello, heartbeat, reconnect) ──▶ WebSocket
+ *      ├─ status$ ◀── StatusMachine ◀── socketLifecycle (open, hello, heartbeat, reconnect) ──▶ WebSocket
+ *      │  frames ◀── Inbound (to the multiplexer, the outbox, errors$)
+ *      └─ events(id) ──▶ EventStreams (one EventSource or long-poll loop)
  * ```
  */
 export class Connection {
@@ -84,7 +85,7 @@ export class Connection {
   readonly #tap: Tap | undefined;
   /** Whether the last welcome resumed the session (told to the tap with the transition to open). */
   #resumed: boolean | undefined;
-  #eventStream: EventStream | undefined;
+  readonly #streams: EventStreams;
   /** The welcomed link, while there is one. */
   #link: Link | undefined;
   #nextId = 1;
@@ -120,16 +121,25 @@ export class Connection {
             act: (action) => this.#act(action),
           }));
 
+    this.#streams = new EventStreams({
+      url,
+      options: this.#settings.eventStream,
+      ticket: this.#settings.token === undefined ? undefined : () => this.#ticket(),
+      tap,
+      closing$: this.#closing,
+    });
+
+    const inbound = new Inbound({ channels: () => this.#channels, outbox: this.#outbox, errors: this.#errors, maxFrameBytes: this.#settings.maxFrameBytes });
     this.#session$ = socketLifecycle(
       { ...this.#settings, url },
       {
         status: this.#status,
         welcomed: (link, welcome) => this.#welcomed(link, welcome),
-        frame: (frame, link) => this.#route(frame, link),
-        decodeError: (error, raw) => this.#decodeError(error, raw),
+        frame: (frame, link) => inbound.route(frame, link),
+        decodeError: (error, raw) => inbound.decodeError(error, raw),
         early: (frame) => {
           if (frame.type === 'error') this.#errors.next(new RemoteError(frame.code, frame.message, frame.channel));
-          else this.#unexpected(frame);
+          else inbound.unexpected(frame);
         },
         lost: (link) => {
           if (this.#link !== link) return;
@@ -222,21 +232,12 @@ export class Connection {
     this.#assertOpen();
     const problem = channelIdProblem(id);
     if (problem !== undefined) throw new InvalidArgumentError(problem);
-    const binary = options?.binary === true;
-    return this.#eventStreams()
-      .events<T | Uint8Array>(id)
-      .pipe(
-        filter((value) => value instanceof Uint8Array === binary),
-        takeUntil(this.#closing),
-      );
+    return this.#streams.events<T>(id, options?.binary === true);
   }
 
   /** Gap notices of the `events()` channels: what the server could not replay after the EventSource reconnected. */
   get eventGaps$(): Observable<GapNotice> {
-    return this.#eventStreams().resets$.pipe(
-      map((reset): GapNotice => ({ channel: reset.channel, reason: reset.reason, since: undefined, seq: reset.seq, epoch: reset.epoch })),
-      takeUntil(this.#closing),
-    );
+    return this.#streams.gaps$;
   }
 
   /**
@@ -304,23 +305,6 @@ export class Connection {
     }
   }
 
-  #eventStreams(): EventStream {
-    const tap = this.#tap;
-    this.#eventStream ??= createEventStream(this.url, {
-      ...this.#settings.eventStream,
-      // With a token, the streams authenticate with single-use tickets the WebSocket asks for (no token in a URL).
-      ...(this.#settings.token === undefined ? {} : { ticket: () => this.#ticket() }),
-      ...(tap === undefined
-        ? {}
-        : {
-            observe: (transport, event, payload, bytes) => {
-              if (tap.active) tap.stream(transport, event, payload, bytes);
-            },
-          }),
-    });
-    return this.#eventStream;
-  }
-
   /** A single-use ticket for the SSE / long-poll endpoints, asked of the server over the WebSocket. */
   async #ticket(): Promise<string> {
     const answer = await firstValueFrom(this.#request(TICKET_CHANNEL, null, {}));
@@ -333,7 +317,7 @@ export class Connection {
     if (this.#closed) throw new ConnectionClosedError('connection used after close()');
   }
 
-  // ---- inbound ------------------------------------------------------------------
+  // ---- welcome -------------------------------------------------------------------
 
   /**
    * A welcome arrived: re-join every active channel (asking for what it
@@ -348,72 +332,6 @@ export class Connection {
     link.flush();
     // Announced last: code reacting to 'open' (joining channels, sending) finds everything re-joined and flushed.
     this.#status.transition('open');
-  }
-
-  #route(frame: Frame, link: Link): void {
-    switch (frame.type) {
-      case 'publication':
-        this.#channels.publication(frame);
-        return;
-      case 'subscribed':
-        this.#channels.subscribed(frame);
-        return;
-      case 'gap':
-        this.#channels.gap(frame);
-        if (frame.reason === 'too-big') {
-          const error = new ProtocolError(ErrorCode.FrameTooBig, `publication ${frame.seq} on "${frame.channel}" is larger than maxFrameBytes ${this.#settings.maxFrameBytes}: skipped`, {
-            channel: frame.channel,
-          });
-          this.#channels.report(frame.channel, error);
-          this.#errors.next(error);
-        }
-        return;
-      case 'unsubscribed':
-        this.#channels.unsubscribed(frame);
-        return;
-      case 'receipt':
-        this.#outbox.receipted(frame.received);
-        return;
-      case 'ack':
-        this.#outbox.acked(frame.id);
-        return;
-      case 'response':
-        // Unknown ids were answered after a cancel or a timeout: nothing waits for them.
-        this.#outbox.answered(frame.id, { data: frame.data });
-        return;
-      case 'request-error':
-        this.#outbox.answered(frame.id, { error: new RemoteError(frame.code, frame.message) });
-        return;
-      case 'error': {
-        // A failure the connection and the channel survive: a refused send, a failed handler, a bad frame.
-        // Only `unsubscribed` (a refused or ended subscription) ends a channel's subscribers.
-        const error = new RemoteError(frame.code, frame.message, frame.channel);
-        if (frame.id !== undefined && this.#outbox.refused(frame.id, error)) return; // its ack Observable errors
-        if (frame.channel !== undefined) this.#channels.report(frame.channel, error);
-        this.#errors.next(error);
-        return;
-      }
-      case 'ping':
-        link.write(encodeText({ type: 'pong', ...(frame.t === undefined ? {} : { t: frame.t }) }), true);
-        return;
-      case 'pong':
-        return;
-      default:
-        this.#unexpected(frame);
-    }
-  }
-
-  /** A frame failed to decode: reported (on its channel too); one refused as too big is skipped by its seq, so it is not replayed forever. */
-  #decodeError(error: ProtocolError, raw: unknown): void {
-    if (error.channel !== undefined) this.#channels.report(error.channel, error);
-    this.#errors.next(error);
-    if (error.code !== ErrorCode.FrameTooBig) return;
-    const peek = peekPublication(raw);
-    if (peek?.seq !== undefined) this.#channels.skip(peek.channel, peek.seq);
-  }
-
-  #unexpected(frame: Frame): void {
-    this.#errors.next(new RxmuxError(ErrorCode.UnexpectedFrame, `unexpected ${frame.type} frame from the server`));
   }
 
   // ---- outbound -----------------------------------------------------------------

@@ -86,20 +86,49 @@ export interface DebugFrameEvent extends DebugEventBase {
   readonly code?: string;
 }
 
-/** A channel was joined, confirmed, left, or paused and resumed by a debugger. */
+/**
+ * A channel was joined, confirmed, left, or paused and resumed by a
+ * debugger. A `listen()` starts with the channels as they stand: `'join'`
+ * for each joined channel, then `'joined'` for those the server confirmed,
+ * then `'paused'` for those a debugger paused.
+ */
 export interface DebugChannelEvent extends DebugEventBase {
   readonly type: 'channel';
   readonly channel: string;
+  /** `'ws'` for `conn.channel()`, `'sse'` or `'poll'` for `conn.events()`. */
   readonly transport: DebugTransport;
   /**
-   * `'join'`: first subscriber, subscribe sent; `'joined'`: the server
-   * confirmed; `'leave'`: the last subscriber left; `'paused'` / `'resumed'`:
-   * a debugger paused or resumed its delivery (a `listen()` starts with
-   * `'paused'` for every channel paused at the time).
+   * `'join'`: first subscriber, subscribe sent (for `events()`: the channel
+   * entered the stream's channel set); `'joined'`: the server confirmed
+   * (`subscribed`; for `events()`: named by the stream's `ready`, or answered
+   * by a poll); `'leave'`: the last subscriber left (after the linger);
+   * `'paused'` / `'resumed'`: a debugger paused or resumed its delivery.
    */
   readonly action: 'join' | 'joined' | 'leave' | 'paused' | 'resumed';
-  /** Local subscribers after the change. */
+  /** Local subscribers after the change (for `events()`: the stream's references to the channel). */
   readonly subscribers: number;
+}
+
+/**
+ * The connection's event stream (`conn.events()`: its one EventSource, or
+ * its long-poll loop) changed state. A `listen()` starts with its current
+ * state when it is not `'closed'`.
+ */
+export interface DebugStreamEvent extends DebugEventBase {
+  readonly type: 'stream';
+  readonly transport: 'sse' | 'poll';
+  /**
+   * `'connecting'`: opening, or the EventSource reconnecting by itself;
+   * `'open'`: the server's `ready` (SSE) or a poll answered; `'retrying'`:
+   * failed, next try in `retryIn` ms; `'closed'`: no channel needs it;
+   * `'failed'`: refused for good (`code`).
+   */
+  readonly state: 'connecting' | 'open' | 'retrying' | 'closed' | 'failed';
+  /** Channels in the stream. */
+  readonly channels: number;
+  readonly retryIn?: number;
+  /** Why it is retrying or failed (an `RXMUX_ERR_*` code). */
+  readonly code?: string;
 }
 
 /** A request ended: answered, failed, timed out or cancelled. */
@@ -156,12 +185,17 @@ export interface DebugDisposedEvent extends DebugEventBase {
   readonly type: 'disposed';
 }
 
-/** Everything the tap reports. Discriminated by `type`. */
+/**
+ * Everything the tap reports. Discriminated by `type`. Within one
+ * {@link DEBUG_PROTOCOL_VERSION} new event types may be added: a debugger
+ * ignores a `type` it does not know.
+ */
 export type DebugEvent =
   | DebugConnectionEvent
   | DebugStatusEvent
   | DebugFrameEvent
   | DebugChannelEvent
+  | DebugStreamEvent
   | DebugRequestEvent
   | DebugAckEvent
   | DebugGapEvent

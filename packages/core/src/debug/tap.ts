@@ -1,15 +1,25 @@
 import { decode, encode } from '../protocol/codec.js';
 import type { Frame } from '../protocol/frames.js';
 import type { ConnectionStatus, StatusTransition } from '../connection/status.js';
-import { DEBUG_PROTOCOL_VERSION, DEVTOOLS_HOOK_KEY, type DebugAction, type DebugEvent, type DebugTap, type DebugTransport, type DevtoolsHook } from './events.js';
-import { base64ToBytes } from '../protocol/sse.js';
+import {
+  DEBUG_PROTOCOL_VERSION,
+  DEVTOOLS_HOOK_KEY,
+  type DebugAction,
+  type DebugEvent,
+  type DebugStreamEvent,
+  type DebugTap,
+  type DebugTransport,
+  type DevtoolsHook,
+} from './events.js';
+import { base64ToBytes, cursorEntry } from '../protocol/sse.js';
+import { utf8Length } from '../protocol/utf8.js';
 import { BINARY_HEAD_BYTES, frameEvent, hexHead, stripQuery } from './frames.js';
 
 /** What the tap reads from its connection when a debugger starts listening, and what runs its actions. @internal */
 export interface TapHost {
   status(): ConnectionStatus;
-  /** Joined channels and their local subscriber counts. */
-  channels(): Iterable<readonly [string, number]>;
+  /** Joined channels: their local subscriber counts, and whether the server confirmed them. */
+  channels(): Iterable<readonly [channel: string, subscribers: number, confirmed: boolean]>;
   /** Channels whose delivery a debugger paused. */
   paused(): Iterable<string>;
   /** Runs a debugger action (only called when actions are allowed). */
@@ -43,6 +53,13 @@ export class Tap implements DebugTap {
   readonly #listeners = new Set<(event: DebugEvent) => void>();
   /** Recent request and acked-message ids: their channel and when they left. */
   readonly #ids = new Map<number, { readonly channel: string; readonly at: number; readonly kind: 'request' | 'message' }>();
+  /**
+   * The event stream's channels and state, kept whether or not anybody
+   * listens (they change rarely), so a debugger that attaches late starts
+   * from where the stream stands.
+   */
+  readonly #streamChannels = new Map<string, { subscribers: number; confirmed: boolean; transport: 'sse' | 'poll' }>();
+  #stream: Omit<DebugStreamEvent, 'conn' | 'at'> | undefined;
   #unregister: (() => void) | undefined;
 
   constructor(
@@ -79,8 +96,20 @@ export class Tap implements DebugTap {
     send({ type: 'connection', conn, at: now, url: this.url, actions: this.actions });
     const status = this.host.status();
     if (status !== 'closed') send({ type: 'status', conn, at: now, from: 'closed', to: status });
-    for (const [channel, subscribers] of this.host.channels()) send({ type: 'channel', conn, at: now, channel, transport: 'ws', action: 'join', subscribers });
-    for (const channel of this.host.paused()) send({ type: 'channel', conn, at: now, channel, transport: 'ws', action: 'paused', subscribers: 0 });
+    const joined: { channel: string; transport: DebugTransport; subscribers: number }[] = [];
+    for (const [channel, subscribers, confirmed] of this.host.channels()) {
+      send({ type: 'channel', conn, at: now, channel, transport: 'ws', action: 'join', subscribers });
+      if (confirmed) joined.push({ channel, transport: 'ws', subscribers });
+    }
+    if (this.#stream !== undefined && this.#stream.state !== 'closed') send({ ...this.#stream, conn, at: now });
+    for (const [channel, { subscribers, confirmed, transport }] of this.#streamChannels) {
+      send({ type: 'channel', conn, at: now, channel, transport, action: 'join', subscribers });
+      if (confirmed) joined.push({ channel, transport, subscribers });
+    }
+    for (const { channel, transport, subscribers } of joined) send({ type: 'channel', conn, at: now, channel, transport, action: 'joined', subscribers });
+    const counts = new Map<string, number>();
+    for (const [channel, subscribers] of this.host.channels()) counts.set(channel, subscribers);
+    for (const channel of this.host.paused()) send({ type: 'channel', conn, at: now, channel, transport: 'ws', action: 'paused', subscribers: counts.get(channel) ?? 0 });
     this.#listeners.add(send);
     this.active = true;
     return () => {
@@ -103,10 +132,11 @@ export class Tap implements DebugTap {
   out(wire: string | Uint8Array): void {
     const at = Date.now();
     const { frames } = decode(wire, { maxFrameBytes: Number.POSITIVE_INFINITY, maxBatch: Number.POSITIVE_INFINITY });
-    for (const frame of frames) {
+    const sizes = frameSizes(frames, wire);
+    for (const [i, frame] of frames.entries()) {
       if (frame.type === 'request') this.#remember(frame.id, frame.channel, at, 'request');
       else if (frame.type === 'message' && frame.id !== undefined) this.#remember(frame.id, frame.channel, at, 'message');
-      this.#emit(frameEvent(this.id, 'out', at, frame, frameBytes(frame, wire, frames.length), 'ws', (id) => this.#ids.get(id)?.channel));
+      this.#emit(frameEvent(this.id, 'out', at, frame, sizes[i] ?? 0, 'ws', (id) => this.#ids.get(id)?.channel));
       if (frame.type === 'cancel') this.#settle(frame.id, 'request', 'cancelled');
     }
   }
@@ -114,8 +144,9 @@ export class Tap implements DebugTap {
   /** A socket message and the frames it decoded to. */
   in(raw: unknown, frames: readonly Frame[]): void {
     const at = Date.now();
-    for (const frame of frames) {
-      this.#emit(frameEvent(this.id, 'in', at, frame, frameBytes(frame, raw, frames.length), 'ws', (id) => this.#ids.get(id)?.channel));
+    const sizes = frameSizes(frames, raw);
+    for (const [i, frame] of frames.entries()) {
+      this.#emit(frameEvent(this.id, 'in', at, frame, sizes[i] ?? 0, 'ws', (id) => this.#ids.get(id)?.channel));
       if (frame.type === 'response') this.#settle(frame.id, 'request', 'response');
       else if (frame.type === 'request-error') this.#settle(frame.id, 'request', 'error', frame.code);
       else if (frame.type === 'ack') this.#settle(frame.id, 'message', 'acked');
@@ -176,12 +207,15 @@ export class Tap implements DebugTap {
     this.#emit({ type: 'error', conn: this.id, at: Date.now(), code: error.code, message: error.message, ...(error.channel === undefined ? {} : { channel: error.channel }) });
   }
 
-  /** An SSE or long-poll event (`payload` is its parsed JSON). */
-  stream(transport: 'sse' | 'poll', name: 'ready' | 'publication' | 'reset' | 'channel-error', payload: unknown, bytes: number): void {
+  /**
+   * An SSE or long-poll event (`payload` is its parsed JSON, `cursor` the
+   * stream's cursor after it: where a publication's epoch comes from).
+   */
+  stream(transport: 'sse' | 'poll', name: 'ready' | 'publication' | 'reset' | 'channel-error', payload: unknown, bytes: number, cursor: string): void {
     const record = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {};
     const channel = typeof record.channel === 'string' ? record.channel : undefined;
     const seq = typeof record.seq === 'number' ? record.seq : undefined;
-    const epoch = typeof record.epoch === 'string' ? record.epoch : undefined;
+    const epoch = typeof record.epoch === 'string' ? record.epoch : channel === undefined ? undefined : cursorEntry(cursor, channel)?.epoch;
     const code = typeof record.code === 'string' ? record.code : typeof record.reason === 'string' ? record.reason : undefined;
     const bytesField = typeof record.bytes === 'string' ? { binary: base64Summary(record.bytes) } : {};
     this.#emit({
@@ -198,6 +232,31 @@ export class Tap implements DebugTap {
       ...(code === undefined ? {} : { code }),
       ...(name === 'publication' && 'data' in record ? { data: record.data as never } : bytesField),
     });
+  }
+
+  /** A channel of the event stream joined, was confirmed or left: kept always, reported while a debugger listens. */
+  streamChannel(transport: 'sse' | 'poll', channel: string, action: 'join' | 'joined' | 'leave', subscribers: number): void {
+    if (action === 'leave') this.#streamChannels.delete(channel);
+    else {
+      const known = this.#streamChannels.get(channel);
+      if (known === undefined) this.#streamChannels.set(channel, { subscribers, confirmed: action === 'joined', transport });
+      else Object.assign(known, { subscribers, ...(action === 'joined' ? { confirmed: true } : {}) });
+    }
+    if (this.active) this.channel(channel, action, subscribers, transport);
+  }
+
+  /** The event stream changed state: kept always, reported while a debugger listens. */
+  streamState(transport: 'sse' | 'poll', state: DebugStreamEvent['state'], detail: { readonly channels: number; readonly retryIn?: number; readonly code?: string }): void {
+    this.#stream = {
+      type: 'stream',
+      transport,
+      state,
+      channels: detail.channels,
+      ...(detail.retryIn === undefined ? {} : { retryIn: detail.retryIn }),
+      ...(detail.code === undefined ? {} : { code: detail.code }),
+    };
+    if (state !== 'open') for (const known of this.#streamChannels.values()) known.confirmed = false;
+    if (this.active) this.#emit({ ...this.#stream, conn: this.id, at: Date.now() });
   }
 
   /** The connection closed for good: the last event, then the hook forgets the tap. */
@@ -233,24 +292,55 @@ export class Tap implements DebugTap {
   }
 }
 
-const utf8 = new TextEncoder();
-
 /**
- * A frame's size on the wire: the whole message when it travelled alone, its
- * own envelope's bytes when it shared a batch (computed only while a debugger listens).
+ * Each frame's size on the wire: the whole message when it travelled alone;
+ * when it shared a batch, its own envelope's bytes, read off the batch's text
+ * in one pass (computed only while a debugger listens).
  */
-function frameBytes(frame: Frame, message: unknown, count: number): number {
-  if (count === 1) return byteLength(message);
-  try {
-    return byteLength(encode(frame));
-  } catch {
-    return 0;
+function frameSizes(frames: readonly Frame[], message: unknown): number[] {
+  if (frames.length === 1) return [byteLength(message)];
+  const spans = typeof message === 'string' ? envelopeSizes(message) : undefined;
+  if (spans?.length === frames.length) return spans;
+  // An envelope that failed to decode is missing from `frames`: size each by encoding it.
+  return frames.map((frame) => {
+    try {
+      return byteLength(encode(frame));
+    } catch {
+      return 0;
+    }
+  });
+}
+
+/** UTF-8 sizes of the top-level envelopes of a batch `[[…],[…]]`, or undefined when it is not one. @internal */
+export function envelopeSizes(batch: string): number[] | undefined {
+  if (batch.charCodeAt(0) !== 0x5b /* [ */) return undefined;
+  const sizes: number[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 1; i < batch.length; i++) {
+    const c = batch.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b /* { */) {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      if (depth === 0) return sizes; // the batch's own closing bracket
+      depth--;
+      if (depth === 0) sizes.push(utf8Length(batch, start, i + 1));
+    }
   }
+  return undefined;
 }
 
 /** Bytes on the wire. */
 function byteLength(data: unknown): number {
-  if (typeof data === 'string') return utf8.encode(data).length;
+  if (typeof data === 'string') return utf8Length(data);
   if (data instanceof Uint8Array || data instanceof ArrayBuffer) return data.byteLength;
   return 0;
 }

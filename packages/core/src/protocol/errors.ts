@@ -61,6 +61,8 @@ export const ErrorCode = {
   MethodNotAllowed: 'RXMUX_ERR_METHOD_NOT_ALLOWED',
   /** HTTP 503: the server is shutting down (`close()` was called). */
   ShuttingDown: 'RXMUX_ERR_SHUTTING_DOWN',
+  /** The server's engine (e.g. Redis) is unreachable: a publish failed and nothing was delivered; the server and its connections stay up. */
+  EngineUnavailable: 'RXMUX_ERR_ENGINE_UNAVAILABLE',
 } as const;
 
 /** One of the {@link ErrorCode} values. Servers may send codes of their own too. */

@@ -95,7 +95,7 @@ export type StreamItem =
 /**
  * A per-stream cursor: where the stream stands in each channel's history, the
  * last seq seen and the history epoch it belongs to, e.g.
- * `a=5.Xk3p9qL2mN0r,player%2D1=7.Q8vT1bYz5cWe`. It travels as the SSE event
+ * `a=5.Xk3p9qL2mN0r,player%2F1=7.Q8vT1bYz5cWe`. It travels as the SSE event
  * `id:` (so `Last-Event-ID` resumes) and as the long-poll `cursor` parameter.
  * Channel names are URI-encoded, so `,` and `=` never appear inside one;
  * epochs are base64url (no `.`); CR, LF and NUL never appear at all. A seq
@@ -129,19 +129,43 @@ export function decodeCursor(text: string | undefined, max: number): Cursor {
   if (text === undefined || text.length === 0 || text.length > MAX_CURSOR_CHARS) return cursor;
   for (const part of text.split(',')) {
     if (cursor.size >= max) break;
-    const eq = part.lastIndexOf('=');
-    const value = part.slice(eq + 1);
-    const dot = value.indexOf('.');
-    const seq = Number(dot === -1 ? value : value.slice(0, dot));
-    const epoch = dot === -1 ? undefined : value.slice(dot + 1);
-    if (eq <= 0 || !Number.isSafeInteger(seq) || seq < 0 || (epoch !== undefined && !EPOCH.test(epoch))) continue;
-    try {
-      cursor.set(decodeURIComponent(part.slice(0, eq)), { seq, epoch });
-    } catch {
-      // malformed escape: skip the part
-    }
+    const entry = decodeCursorPart(part);
+    if (entry !== undefined) cursor.set(entry[0], entry[1]);
   }
   return cursor;
+}
+
+/**
+ * One channel's entry of a cursor, found without decoding the others when
+ * it is written as {@link encodeCursor} writes it (the debug tap names each
+ * SSE publication's epoch so). Never throws.
+ */
+export function cursorEntry(text: string, channel: string): CursorEntry | undefined {
+  if (text.length > MAX_CURSOR_CHARS) return undefined;
+  const key = `${encodeURIComponent(channel)}=`;
+  for (let at = text.indexOf(key); at !== -1; at = text.indexOf(key, at + 1)) {
+    if (at !== 0 && text[at - 1] !== ',') continue;
+    const end = text.indexOf(',', at);
+    const entry = decodeCursorPart(end === -1 ? text.slice(at) : text.slice(at, end));
+    if (entry?.[0] === channel) return entry[1];
+  }
+  // Written by another encoder (escapes where encodeURIComponent has none): decode every part.
+  return decodeCursor(text, Number.POSITIVE_INFINITY).get(channel);
+}
+
+/** One `channel=seq.epoch` part, or undefined when malformed. */
+function decodeCursorPart(part: string): readonly [string, CursorEntry] | undefined {
+  const eq = part.lastIndexOf('=');
+  const value = part.slice(eq + 1);
+  const dot = value.indexOf('.');
+  const seq = Number(dot === -1 ? value : value.slice(0, dot));
+  const epoch = dot === -1 ? undefined : value.slice(dot + 1);
+  if (eq <= 0 || !Number.isSafeInteger(seq) || seq < 0 || (epoch !== undefined && !EPOCH.test(epoch))) return undefined;
+  try {
+    return [decodeURIComponent(part.slice(0, eq)), { seq, epoch }];
+  } catch {
+    return undefined; // malformed escape
+  }
 }
 
 // ---- events ------------------------------------------------------------------

@@ -25,6 +25,7 @@ import {
 import { ErrorCode, RxmuxError } from '../protocol/errors.js';
 import type { Payload } from '../protocol/frames.js';
 import { parsePollAnswer, parseStreamEvent, streamUrl, type ResetReason, type SseEventName, type StreamItem } from '../protocol/sse.js';
+import { utf8Length } from '../protocol/utf8.js';
 import { linger } from '../operators/linger.js';
 
 /** The part of `MessageEvent` the stream reads. */
@@ -70,11 +71,11 @@ export interface EventStreamOptions {
   /** How long a channel stays in the stream after its last subscriber left, in ms (as `channel()` lingers). Default 0. */
   readonly linger?: number;
   /**
-   * Called with every event received (its name, its parsed JSON, its size),
-   * before it is routed: how the connection's debug tap sees the stream.
+   * Told what the stream does, as it happens: how the connection's debug tap
+   * sees it. Called synchronously; must not throw (what it throws is ignored).
    * @internal
    */
-  readonly observe?: (transport: 'sse' | 'poll', event: SseEventName, payload: unknown, bytes: number) => void;
+  readonly observer?: EventStreamObserver;
   /**
    * Obtains a single-use ticket for each stream and first poll (`?ticket=`):
    * how a stream authenticates when cookies cannot (the connection asks its
@@ -82,6 +83,33 @@ export interface EventStreamOptions {
    * @internal
    */
   readonly ticket?: () => Promise<string>;
+}
+
+/**
+ * Where the stream stands: `'connecting'` (an EventSource or the first poll
+ * of a channel set is on its way, or the EventSource reconnects by itself),
+ * `'open'` (the server's `ready`, or a poll answered), `'retrying'` (it
+ * failed; `retryIn` ms until the next try), `'closed'` (no channel needs it),
+ * `'failed'` (refused for good: `code`).
+ * @internal
+ */
+export type EventStreamState = 'connecting' | 'open' | 'retrying' | 'closed' | 'failed';
+
+/** What {@link EventStreamOptions.observer} is told. @internal */
+export interface EventStreamObserver {
+  /**
+   * Every event received (its name, its parsed JSON, the UTF-8 size of its
+   * data, and the cursor after it), before it is routed.
+   */
+  event(transport: 'sse' | 'poll', name: SseEventName, payload: unknown, bytes: number, cursor: string): void;
+  /**
+   * A channel entered the stream (`'join'`, its first subscriber), was
+   * confirmed by the server (`'joined'`: named by a `ready`, or answered by
+   * a poll), or left (`'leave'`, after its linger).
+   */
+  channel(transport: 'sse' | 'poll', channel: string, action: 'join' | 'joined' | 'leave', subscribers: number): void;
+  /** The stream's state changed (see {@link EventStreamState}). */
+  state(transport: 'sse' | 'poll', state: EventStreamState, detail: { readonly channels: number; readonly retryIn?: number; readonly code?: string }): void;
 }
 
 /** Defaults of {@link EventStreamOptions} (frozen). @internal */
@@ -140,7 +168,16 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
   const maxRetryDelay = options.maxRetryDelay ?? DEFAULT_EVENT_STREAM.maxRetryDelay;
   const withCredentials = options.withCredentials === true;
   const lingerMs = options.linger ?? 0;
-  const observe = options.observe;
+  const observer = options.observer;
+  /** Tells the observer, which must never break the stream. */
+  const tell = (report: (o: EventStreamObserver) => void): void => {
+    if (observer === undefined) return;
+    try {
+      report(observer);
+    } catch {
+      // a debugger's failure is its own
+    }
+  };
   const ticketOf = options.ticket;
   /** The ticket a poll answer carried, for the next poll (single use). */
   let nextTicket: string | undefined;
@@ -160,17 +197,38 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
   /** The last cursor the server gave us: carried across reopen so a channel-set change loses nothing. */
   let cursor = '';
 
+  /** The channels the server confirmed in this stream, told once each. */
+  const confirmed = new Set<string>();
   const adjust = (channel: string, delta: number): void => {
     const next = new Map(counts$.value);
     const count = (next.get(channel) ?? 0) + delta;
     if (count > 0) next.set(channel, count);
     else next.delete(channel);
     counts$.next(next);
+    if (delta > 0 && count === 1) tell((o) => o.channel(transport, channel, 'join', count));
+    else if (count <= 0) {
+      confirmed.delete(channel);
+      tell((o) => o.channel(transport, channel, 'leave', 0));
+    }
+  };
+  /** Tells a new state; every state but `'open'` means the channels wait for the server again. */
+  const enter = (state: EventStreamState, detail: { readonly channels: number; readonly retryIn?: number; readonly code?: string }): void => {
+    if (state !== 'open') confirmed.clear();
+    tell((o) => o.state(transport, state, detail));
+  };
+  const confirm = (channels: readonly string[]): void => {
+    for (const channel of channels) {
+      const count = counts$.value.get(channel);
+      if (count === undefined || confirmed.has(channel)) continue;
+      confirmed.add(channel);
+      tell((o) => o.channel(transport, channel, 'joined', count));
+    }
   };
 
   const openSse = (channels: readonly string[], auth: Record<string, string>): Observable<StreamItem> =>
     new Observable<StreamItem>((subscriber) => {
       const Ctor = EventSourceCtor as EventSourceConstructor;
+      enter('connecting', { channels: channels.length });
       const es = new Ctor(streamUrl(baseUrl, 'sse', channels, { lastEventId: cursor, ...auth }), { withCredentials });
       const remember = (event: SseMessage): void => {
         if (event.lastEventId !== '') cursor = event.lastEventId;
@@ -184,14 +242,23 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
             payload = undefined; // a garbled event costs itself only
           }
           remember(event);
-          observe?.('sse', type, payload, event.data.length);
+          if (observer !== undefined) {
+            tell((o) => o.event('sse', type, payload, utf8Length(event.data), cursor));
+            if (type === 'ready') {
+              enter('open', { channels: channels.length });
+              confirm(readyChannels(payload, channels));
+            }
+          }
           const item = type === 'ready' ? undefined : parseStreamEvent(type, payload);
           if (item !== undefined) subscriber.next(item);
         });
       }
       es.addEventListener('error', (event) => {
         // While CONNECTING the EventSource retries by itself (with Last-Event-ID); CLOSED means it gave up.
-        if (es.readyState !== CLOSED) return;
+        if (es.readyState !== CLOSED) {
+          enter('connecting', { channels: channels.length });
+          return;
+        }
         const status = event.code;
         subscriber.error(
           new RxmuxError(fatal(status) ? ErrorCode.Forbidden : ErrorCode.ConnectionLost, `event stream closed${status === undefined ? '' : ` (HTTP ${status})`}`),
@@ -200,9 +267,12 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
       return () => es.close();
     });
 
-  const pollOnce = (channels: readonly string[], auth: Record<string, string>): Observable<StreamItem> =>
+  /** One poll; `loop.answered` is false until a poll of this loop (since its last failure) was answered. */
+  const pollOnce = (channels: readonly string[], auth: Record<string, string>, loop: { answered: boolean }): Observable<StreamItem> =>
     new Observable<StreamItem>((subscriber) => {
       const abort = new AbortController();
+      const first = !loop.answered;
+      if (first) enter('connecting', { channels: channels.length });
       const url = streamUrl(baseUrl, 'poll', channels, { cursor, ...auth });
       (fetchImpl as FetchLike)(url, { signal: abort.signal, credentials: withCredentials ? 'include' : 'same-origin' })
         .then(async (res) => {
@@ -210,14 +280,19 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
             throw new RxmuxError(fatal(res.status) ? ErrorCode.Forbidden : ErrorCode.ConnectionLost, `long-poll failed (HTTP ${res.status})`);
           }
           const body: unknown = await res.json();
-          if (observe !== undefined && typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) {
-            for (const raw of (body as { events: unknown[] }).events) {
-              const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
-              if (type === 'publication' || type === 'reset' || type === 'channel-error') observe('poll', type, raw, JSON.stringify(raw).length);
-            }
-          }
           const answer = parsePollAnswer(body);
           if (answer.cursor !== undefined) cursor = answer.cursor;
+          loop.answered = true;
+          if (observer !== undefined) {
+            if (first) enter('open', { channels: channels.length });
+            confirm(channels);
+            if (typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) {
+              for (const raw of (body as { events: unknown[] }).events) {
+                const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+                if (type === 'publication' || type === 'reset' || type === 'channel-error') tell((o) => o.event('poll', type, raw, utf8Length(JSON.stringify(raw)), cursor));
+              }
+            }
+          }
           nextTicket = answer.ticket;
           for (const item of answer.items) subscriber.next(item);
           subscriber.complete();
@@ -228,19 +303,33 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
       return () => abort.abort();
     });
 
-  const open = (channels: readonly string[]): Observable<StreamItem> =>
-    (transport === 'sse'
-      ? ticket().pipe(switchMap((auth) => openSse(channels, auth)))
-      : defer(() => ticket().pipe(switchMap((auth) => pollOnce(channels, auth)))).pipe(repeat())
+  const open = (channels: readonly string[]): Observable<StreamItem> => {
+    const loop = { answered: false };
+    return (
+      transport === 'sse'
+        ? ticket().pipe(switchMap((auth) => openSse(channels, auth)))
+        : defer(() => ticket().pipe(switchMap((auth) => pollOnce(channels, auth, loop)))).pipe(repeat())
     ).pipe(
       retry({
         resetOnSuccess: true,
-        delay: (error: unknown, attempt) =>
-          error instanceof RxmuxError && error.code === ErrorCode.Forbidden
-            ? throwError(() => error)
-            : timer(Math.min(maxRetryDelay, retryDelay * 2 ** (attempt - 1)), scheduler),
+        delay: (error: unknown, attempt) => {
+          loop.answered = false;
+          if (error instanceof RxmuxError && error.code === ErrorCode.Forbidden) {
+            enter('failed', { channels: channels.length, code: error.code });
+            return throwError(() => error);
+          }
+          const retryIn = Math.min(maxRetryDelay, retryDelay * 2 ** (attempt - 1));
+          const code = error instanceof RxmuxError ? error.code : undefined;
+          enter('retrying', { channels: channels.length, retryIn, ...(code === undefined ? {} : { code }) });
+          return timer(retryIn, scheduler);
+        },
+      }),
+      finalize(() => {
+        // A new channel set reopens at once: only a stream nobody needs any more is closed.
+        if (counts$.value.size === 0) enter('closed', { channels: 0 });
       }),
     );
+  };
 
   const items$ = counts$.pipe(
     map((counts) => [...counts.keys()].sort()),
@@ -297,4 +386,10 @@ export function createEventStream(baseUrl: string, options: EventStreamOptions =
       });
     },
   };
+}
+
+/** The channels a `ready` event names (the server's own list), or those the stream asked for when it names none. */
+function readyChannels(payload: unknown, asked: readonly string[]): readonly string[] {
+  const named = typeof payload === 'object' && payload !== null ? (payload as { channels?: unknown }).channels : undefined;
+  return Array.isArray(named) ? named.filter((c): c is string => typeof c === 'string') : asked;
 }

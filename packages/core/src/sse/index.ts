@@ -16,4 +16,11 @@
  */
 export type { EventSourceConstructor, EventSourceLike, EventStreamOptions, FetchLike } from './event-stream.js';
 /** @internal */
-export { createEventStream, DEFAULT_EVENT_STREAM, type EventStream, type StreamReset } from './event-stream.js';
+export {
+  createEventStream,
+  DEFAULT_EVENT_STREAM,
+  type EventStream,
+  type EventStreamObserver,
+  type EventStreamState,
+  type StreamReset,
+} from './event-stream.js';

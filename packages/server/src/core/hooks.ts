@@ -3,6 +3,7 @@
  * server: its error goes to `onError`, and a throwing `onError` is swallowed
  * (it has nowhere left to report to).
  */
+import type { EngineStatus } from '../engines/engine.js';
 import type { ConnectionInfo, ServerHooks } from '../types.js';
 
 type Notice = 'onConnect' | 'onClose' | 'onSlowConsumer' | 'onRateLimited';
@@ -17,6 +18,15 @@ export class Hooks<P> {
       this.hooks?.onError?.(error, info);
     } catch {
       // a throwing error hook has nowhere left to report to
+    }
+  }
+
+  /** The engine's status changed (`error`: why it went down). */
+  engineStatus(status: EngineStatus, error: unknown): void {
+    try {
+      this.hooks?.onEngineStatus?.(status, error);
+    } catch (hookError) {
+      this.error(hookError);
     }
   }
 

@@ -2,9 +2,14 @@
  * Who is subscribed to which channel on this node, and delivery of engine
  * publications to them. A publication is encoded once, lazily, for all its
  * recipients (text envelope, its UTF-8 bytes, binary frame, SSE data line).
+ *
+ * The first local subscriber of a channel subscribes the engine; every
+ * subscriber of the channel waits for that subscription to take effect before
+ * its history is read (ordering rule 1 of the engine): {@link Hub.add} returns
+ * the wait, `undefined` when there is none (the memory engine).
  */
 import { encodeBinary, encodeText, ErrorCode, RxmuxError, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
-import type { Engine, EnginePublication } from '../engines/engine.js';
+import type { Awaitable, Engine, EnginePublication } from '../engines/engine.js';
 import { reported } from './awaitable.js';
 
 /** One publication on its way to local subscribers, encoded on first use and then shared. */
@@ -72,14 +77,26 @@ export function streamEvent(p: EnginePublication): StreamPublication {
 /** Anything that receives publications: a WebSocket session, an SSE stream, a waiting poll. */
 export interface Subscriber {
   deliver(publication: OutgoingPublication): void;
+  /**
+   * The engine may have missed publications of `channel` (ordering rule 3):
+   * re-read it from where this subscriber stands (replay, or a gap notice).
+   */
+  resync(channel: string): void;
+}
+
+/** The local subscribers of one channel, and the engine subscription they wait for. */
+interface Local {
+  readonly subscribers: Set<Subscriber>;
+  /** The engine's subscribe while it has not taken effect yet. */
+  pending: Promise<void> | undefined;
 }
 
 /** Local subscriber sets per channel: a Map lookup per publication. */
 export class Hub {
-  private readonly channels = new Map<string, Set<Subscriber>>();
+  private readonly channels = new Map<string, Local>();
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: Pick<Engine, 'subscribe' | 'unsubscribe'>,
     private readonly onError: (error: unknown) => void,
   ) {}
 
@@ -88,34 +105,81 @@ export class Hub {
     return this.channels.size;
   }
 
-  add(channel: string, subscriber: Subscriber): void {
-    let set = this.channels.get(channel);
-    if (set === undefined) {
-      this.channels.set(channel, (set = new Set()));
-      this.guard(() => this.engine.subscribe(channel));
+  /**
+   * Adds a local subscriber: live publications reach it from the moment the
+   * engine's subscription takes effect. Returns that moment when it is still
+   * to come (read the history only after it), `undefined` when it is now. A
+   * subscription the engine refused rejects (and is reported).
+   */
+  add(channel: string, subscriber: Subscriber): Awaitable<void> {
+    let local = this.channels.get(channel);
+    if (local === undefined) {
+      local = { subscribers: new Set(), pending: undefined };
+      this.channels.set(channel, local);
+      const entry = local;
+      let subscribed: Awaitable<void>;
+      try {
+        subscribed = this.engine.subscribe(channel);
+      } catch (error) {
+        subscribed = Promise.reject(error instanceof Error ? error : new RxmuxError(ErrorCode.Remote, 'the engine refused the subscription'));
+      }
+      if (subscribed instanceof Promise) {
+        entry.pending = subscribed.then(
+          () => {
+            entry.pending = undefined;
+          },
+          (error: unknown) => {
+            entry.pending = undefined;
+            // The next first subscriber asks again: forget this attempt if nobody is left.
+            if (entry.subscribers.size === 0 && this.channels.get(channel) === entry) this.channels.delete(channel);
+            this.onError(error);
+            throw error;
+          },
+        );
+        entry.pending.catch(() => undefined); // every waiter handles it; this one only keeps it from being unhandled
+      }
     }
-    set.add(subscriber);
+    local.subscribers.add(subscriber);
+    return local.pending;
   }
 
   remove(channel: string, subscriber: Subscriber): void {
-    const set = this.channels.get(channel);
-    if (set === undefined || !set.delete(subscriber) || set.size > 0) return;
+    const local = this.channels.get(channel);
+    if (local === undefined || !local.subscribers.delete(subscriber) || local.subscribers.size > 0) return;
     this.channels.delete(channel);
     this.guard(() => this.engine.unsubscribe(channel));
   }
 
   /** Hands an engine publication to every local subscriber of its channel; one failing subscriber affects no other. */
   deliver(publication: EnginePublication): void {
-    const set = this.channels.get(publication.channel);
-    if (set === undefined) return;
+    const local = this.channels.get(publication.channel);
+    if (local === undefined) return;
     const out = new OutgoingPublication(publication);
-    for (const subscriber of set) {
+    for (const subscriber of local.subscribers) {
       try {
         subscriber.deliver(out);
       } catch (error) {
         this.onError(error);
       }
     }
+  }
+
+  /** The engine may have missed publications of these channels: every local subscriber re-reads them. */
+  resync(channels: readonly string[]): void {
+    for (const channel of channels) {
+      for (const subscriber of [...(this.channels.get(channel)?.subscribers ?? [])]) {
+        try {
+          subscriber.resync(channel);
+        } catch (error) {
+          this.onError(error);
+        }
+      }
+    }
+  }
+
+  /** The channels with local subscribers (the ones an engine reset concerns when it names none). */
+  get names(): readonly string[] {
+    return [...this.channels.keys()];
   }
 
   /** Runs an engine call that may throw or reject, reporting instead of crashing. */

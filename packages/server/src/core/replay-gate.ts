@@ -7,29 +7,35 @@
  *
  * ```
  *   hold(channel, since) ─────────────────────────────▶ live publications are held
- *        │  (the hub already delivers to this subscriber)      │
- *        ▼                                                      │
- *   history read (may be asynchronous)                          │
- *        ▼                                                      │
- *   settle(channel, history)   a channel without a position starts at the newest seq
- *        ▼                                                      ▼
+ *        │  (the hub delivers to this subscriber once the engine subscription took effect:
+ *        │   the caller awaits that before reading)                │
+ *        ▼                                                          │
+ *   read: position (fresh join) or history after since (resume)    │
+ *        ▼                                                          │
+ *   settle(channel, answer)   a channel without a position starts at the newest seq
+ *        ▼                                                          ▼
  *   release(channel) ──▶ [reset]  joined  replay…  held…  ──▶ then live, one by one
  *                        every publication passes one check: (epoch, seq) after the
  *                        position → written; same epoch, not after → dropped;
  *                        another epoch → `reset` 'epoch' first, then written
+ *
+ *   resync(channel)  the engine may have missed publications (its `reset`): the same
+ *                    hold / read / settle / release from where the subscriber stands,
+ *                    without `joined`; what the history holds is replayed, the rest is a reset
  * ```
  *
- * Why the hub delivers before the history is read: the engine promises that a
- * publication not in a history answer still reaches the sink afterwards, so
- * subscribing first and dropping by (epoch, seq) is what makes the seam exact.
- * The engine also delivers in the order it sequenced, so held publications of
- * another epoch that come before the last held one of the history's epoch were
- * sequenced before the history was read: the answer already replaced that
- * epoch, and they are dropped instead of sending the subscriber back to it.
+ * Why the read comes after the engine subscription took effect (the engine's
+ * ordering rule 1): a publication not in the read's answer still reaches the
+ * sink afterwards, so dropping by (epoch, seq) makes the seam exact. The
+ * engine also delivers in the order it sequenced, and everything sequenced
+ * before the read's snapshot before the answer (rule 2), so held publications
+ * of another epoch that come before the last held one of the answer's epoch
+ * were sequenced before the read: the answer already replaced that epoch, and
+ * they are dropped instead of sending the subscriber back to it.
  */
 import type { CursorEntry, ResetReason } from '@rxmux/core/protocol';
-import type { Awaitable, EnginePublication, HistoryResult } from '../engines/engine.js';
-import { chain } from './awaitable.js';
+import type { Awaitable, ChannelPosition, EnginePublication, HistoryResult } from '../engines/engine.js';
+import { after, chain } from './awaitable.js';
 import { OutgoingPublication } from './hub.js';
 
 /**
@@ -58,6 +64,20 @@ export interface GateOutput {
   reset(channel: string, epoch: string, seq: number, reason: ResetReason, since: number): void;
   /** A publication to write; the position already includes it. */
   publication(publication: OutgoingPublication): void;
+  /**
+   * A re-read after an engine reset failed: the channel is still held and
+   * cannot go on silently (WebSocket: the channel fails; SSE: the stream
+   * ends; a poll answers), so the client resumes from its position later.
+   */
+  failed(channel: string, error: unknown): void;
+}
+
+/** How the gate reads a channel: the engine's position and history (see `Engine`). */
+export interface ChannelReader {
+  position(channel: string): Awaitable<ChannelPosition>;
+  history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
+  /** Most publications a replay reads (`limits.historySize`). */
+  readonly limit: number;
 }
 
 /**
@@ -77,23 +97,23 @@ interface Holding {
   readonly since: CursorEntry | undefined;
   readonly held: OutgoingPublication[];
   history: HistoryResult | undefined;
+  /** A re-read after an engine reset: nothing new is joined (no `joined`). */
+  readonly resync: boolean;
+  /** Another engine reset came while held: re-read once released. */
+  again: boolean;
 }
 
 /**
- * Reads the history a join needs: nothing to replay for a fresh join (only
- * the epoch and newest seq), the publications after `since` otherwise; with
- * the `'remaining'` policy a cursor of another epoch reads the current epoch
- * from its start, since its seq means nothing there.
+ * Reads what a join needs: the position alone for a fresh join (nothing to
+ * replay), the publications after `since` otherwise; with the `'remaining'`
+ * policy a cursor of another epoch reads the current epoch from its start,
+ * since its seq means nothing there.
  */
-export function readHistory(
-  read: (since: number, limit: number) => Awaitable<HistoryResult>,
-  since: CursorEntry | undefined,
-  policy: ReplayPolicy,
-  limit: number,
-): Awaitable<HistoryResult> {
-  const first = read(since?.seq ?? 0, since === undefined ? 0 : limit);
-  if (since === undefined || policy === 'newest') return first;
-  return chain(first, (history) => (history.epoch === since.epoch ? history : read(0, limit)));
+export function readHistory(reader: ChannelReader, channel: string, since: CursorEntry | undefined, policy: ReplayPolicy): Awaitable<HistoryResult> {
+  if (since === undefined) return chain(reader.position(channel), (position) => ({ ...position, publications: [], complete: true }));
+  const first = reader.history(channel, since.seq, reader.limit);
+  if (policy === 'newest') return first;
+  return chain(first, (history) => (history.epoch === since.epoch ? history : reader.history(channel, 0, reader.limit)));
 }
 
 /**
@@ -101,10 +121,10 @@ export function readHistory(
  * channels: per channel a {@link GatePosition}.
  *
  * @example
- * const gate = new ReplayGate(output, 'newest');
- * hub.add(channel, gate);                      // live publications reach gate.deliver() from now on
+ * const gate = new ReplayGate(output, 'newest', { position: (c) => engine.position(c), history: (c, s, n) => engine.history(c, s, n), limit: 100 });
  * gate.hold(channel, { seq: 41, epoch });
- * gate.settle(channel, await gate.read(channel, (since, limit) => engine.history(channel, since, limit), 100));
+ * await hub.add(channel, gate);                // live publications reach gate.deliver() from now on
+ * gate.settle(channel, await gate.read(channel));
  * gate.release(channel);                       // output: joined, the replay, then what was held
  */
 export class ReplayGate {
@@ -114,6 +134,7 @@ export class ReplayGate {
   constructor(
     private readonly output: GateOutput,
     private readonly policy: ReplayPolicy,
+    private readonly reader: ChannelReader,
     /** A cursor to resume from (SSE `Last-Event-ID`, poll `cursor`); its order is kept. */
     cursor?: ReadonlyMap<string, CursorEntry>,
   ) {
@@ -132,16 +153,55 @@ export class ReplayGate {
    * created with; without one the channel starts from now.
    */
   hold(channel: string, since: CursorEntry | undefined = this.positions.get(channel)): void {
-    const from = since === undefined ? undefined : { seq: since.seq, epoch: since.epoch };
-    this.positions.set(channel, { epoch: from?.epoch, seq: from?.seq ?? 0, hold: { since: from, held: [], history: undefined } });
+    this.start(channel, since, false);
+  }
+
+  /** Reads what `channel` needs from where it is held (see {@link readHistory}). */
+  read(channel: string): Awaitable<HistoryResult> {
+    return readHistory(this.reader, channel, this.positions.get(channel)?.hold?.since, this.policy);
   }
 
   /**
-   * Reads the history `channel` needs from where it is held (see
-   * {@link readHistory}): `history` is the engine's, for this channel.
+   * The engine may have missed publications of `channel` (its `reset`):
+   * re-reads it from the current position and writes what the subscriber
+   * missed (or a reset), then goes on live. A channel still held re-reads
+   * once released; an unknown one is ignored. A failed read goes to
+   * `output.failed`, the channel still held.
    */
-  read(channel: string, history: (since: number, limit: number) => Awaitable<HistoryResult>, limit: number): Awaitable<HistoryResult> {
-    return readHistory(history, this.positions.get(channel)?.hold?.since, this.policy, limit);
+  resync(channel: string): void {
+    const position = this.positions.get(channel);
+    if (position === undefined) return;
+    if (position.hold !== undefined) {
+      position.hold.again = true;
+      return;
+    }
+    const since = position.epoch === undefined ? undefined : { seq: position.seq, epoch: position.epoch };
+    const held = this.start(channel, since, true);
+    let answer: Awaitable<HistoryResult>;
+    try {
+      answer = this.read(channel);
+    } catch (error) {
+      this.output.failed(channel, error);
+      return;
+    }
+    void after(
+      answer,
+      (history) => {
+        if (this.positions.get(channel) !== held) return; // left (or joined anew) meanwhile
+        this.settle(channel, history);
+        this.release(channel);
+      },
+      (error: unknown) => {
+        if (this.positions.get(channel) === held) this.output.failed(channel, error);
+      },
+    );
+  }
+
+  private start(channel: string, since: CursorEntry | undefined, resync: boolean): GatePosition {
+    const from = since === undefined ? undefined : { seq: since.seq, epoch: since.epoch };
+    const position: GatePosition = { epoch: from?.epoch, seq: from?.seq ?? 0, hold: { since: from, held: [], history: undefined, resync, again: false } };
+    this.positions.set(channel, position);
+    return position;
   }
 
   /**
@@ -188,7 +248,7 @@ export class ReplayGate {
         this.output.reset(channel, epoch, position.seq, since.epoch === epoch ? 'history' : 'epoch', since.seq);
       }
     }
-    this.output.joined(channel, epoch, last);
+    if (!hold.resync) this.output.joined(channel, epoch, last);
     // Through the same object as live delivery: one encoding, one size rule per path.
     for (const publication of replay) this.pass(channel, position, new OutgoingPublication(publication));
     // Held publications of another epoch before the last held one of the answer's epoch are older than the answer.
@@ -198,6 +258,7 @@ export class ReplayGate {
       if (i < newest && out.publication.epoch !== epoch) return;
       this.pass(channel, position, out);
     });
+    if (hold.again) this.resync(channel);
   }
 
   /** A live publication (the hub calls this): held, dropped, or written after the position. */

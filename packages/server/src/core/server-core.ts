@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
-import type { Awaitable, Engine, HistoryResult, PresenceEvent, PresenceMember } from '../engines/engine.js';
+import type { Awaitable, ChannelPosition, Engine, EngineStatus, HistoryResult, PresenceEvent, PresenceMember } from '../engines/engine.js';
 import { MemoryEngine } from '../engines/memory.js';
 import { resolveHeartbeat, resolveLimits, type Heartbeat, type Limits } from '../limits.js';
 import type { ChannelAction, ChannelHandler, ConnectionInfo, CoreOptions, ServerMetrics } from '../types.js';
@@ -63,9 +63,10 @@ export interface StreamHost<P> {
   readonly limits: Limits;
   /** Never rejects: a throwing or rejecting authorize counts as a refusal (and is reported). */
   authorize(principal: P, channel: string, action: ChannelAction): boolean | Promise<boolean>;
-  /** Live delivery of `channel` to `subscriber` starts (before its history is read). */
-  subscribe(channel: string, subscriber: Subscriber): void;
+  /** Live delivery of `channel` to `subscriber` starts; returns when, if that is still to come (read the history after it). */
+  subscribe(channel: string, subscriber: Subscriber): Awaitable<void>;
   unsubscribe(channel: string, subscriber: Subscriber): void;
+  position(channel: string): Awaitable<ChannelPosition>;
   history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
   /** The principal of a single-use ticket (`undefined`: unknown, used or expired). */
   redeem(ticket: string): Awaitable<P | undefined>;
@@ -86,6 +87,8 @@ export interface ServerCore<P> {
   readonly limits: Limits;
   readonly heartbeat: Heartbeat;
   readonly state: CoreState;
+  /** Resolves once the engine started (connected to its store); rejects when it could not. */
+  readonly started: Promise<void>;
   /**
    * A WebSocket speaking `rxmux.v1` is open and its principal authenticated:
    * the core takes it over. The adapter feeds the returned handle.
@@ -134,7 +137,10 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   readonly app: AppHost<P>;
   readonly channels: ChannelHost<P>;
   readonly streams: StreamHost<P>;
-  private readonly engine: Engine;
+  readonly started: Promise<void>;
+  private readonly engine: Engine<P>;
+  /** The engine's last reported status ('down' until it started). */
+  private engineStatus: EngineStatus = 'down';
   private readonly hub: Hub;
   private readonly hooks: Hooks<P>;
   private readonly router = new Router<ChannelHandler<P>>();
@@ -160,7 +166,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.announced = Object.freeze({ maxFrameBytes, maxBatch, rate: ratePerSecond, burst: rateBurst });
     this.heartbeatInterval = this.heartbeat.interval;
     this.hooks = new Hooks(options.hooks);
-    this.engine = options.engine ?? new MemoryEngine({ historySize, historyTtlMs, historyChannels });
+    this.engine = options.engine ?? new MemoryEngine<P>({ historySize, historyTtlMs, historyChannels });
     this.hub = new Hub(this.engine, (error) => this.hooks.error(error));
     this.store = options.sessions ?? new MemorySessionStore<P>(this.limits);
     this.tickets = options.tickets ?? new MemoryTicketStore<P>();
@@ -175,13 +181,15 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.channels = {
       limits: this.limits,
       join: (channel, subscriber, member) => {
-        this.hub.add(channel, subscriber);
+        const live = this.hub.add(channel, subscriber);
         this.hub.guard(() => this.engine.join(channel, member));
+        return live;
       },
       leave: (channel, subscriber, session) => {
         this.hub.remove(channel, subscriber);
         this.hub.guard(() => this.engine.leave(channel, session));
       },
+      position: (channel) => this.engine.position(channel),
       history: (channel, since, limit) => this.engine.history(channel, since, limit),
     };
     this.streams = this.makeStreamHost();
@@ -194,13 +202,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       },
       error: (error) => this.hooks.error(error),
     };
-    this.hub.guard(() =>
-      this.engine.start({
-        publication: (p) => this.hub.deliver(p),
-        // The engine hands back the members the server gave it: their principals are P.
-        presence: (event) => this.announce(event as PresenceEvent<P>),
-      }),
-    );
+    this.started = this.start();
+    this.started.catch((error: unknown) => this.hooks.error(error));
     this.timer = setInterval(() => this.beat(), this.heartbeat.interval);
     this.timer.unref();
   }
@@ -247,8 +250,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   }
 
   async presence(channel: string): Promise<readonly PresenceMember<P>[]> {
-    // The engine hands back the members the server gave it: their principals are P.
-    return (await this.engine.presence(channel)) as readonly PresenceMember<P>[];
+    return this.engine.presence(channel);
   }
 
   onPresence(listener: (event: PresenceEvent<P>) => void): () => void {
@@ -263,6 +265,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       connections: this.sockets.size,
       channels: this.hub.size,
       detachedSessions: this.store.detachedCount,
+      engine: this.engineStatus,
       refusedCredentials: this.refusedCredentials,
     };
   }
@@ -282,8 +285,9 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.sockets.delete(socket);
     const session = socket.session;
     if (session !== undefined) {
-      // 1000 is the client's own close(): nobody will resume. Any other loss keeps the session for a while.
-      this.detach(socket, session, code !== CloseCode.Normal && this.state === 'running');
+      // 1000 is the client's own close(): nobody will resume. Any other loss keeps the session for a while,
+      // shutdown (1001) too: the client resumes on another node when the store is shared (`store.close()` decides).
+      this.detach(socket, session, code !== CloseCode.Normal);
       this.hooks.notify('onClose', socket.info, code, reason);
     }
     if (this.sockets.size === 0) this.allGone?.();
@@ -316,6 +320,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       authorize: (principal, channel, action) => this.authorize(principal, channel, action),
       subscribe: (channel, subscriber) => this.hub.add(channel, subscriber),
       unsubscribe: (channel, subscriber) => this.hub.remove(channel, subscriber),
+      position: (channel) => this.engine.position(channel),
       history: (channel, since, limit) => this.engine.history(channel, since, limit),
       redeem: (ticket) => this.tickets.redeem(ticket),
       ticket: (principal) => this.tickets.issue(principal, TICKET_TTL_MS),
@@ -365,7 +370,12 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     clearTimeout(timer);
     for (const socket of [...this.sockets]) socket.abort();
     try {
-      await this.store.clear();
+      await this.store.close();
+    } catch (error) {
+      this.hooks.error(error);
+    }
+    try {
+      await this.started.catch(() => undefined); // never close an engine still starting
       await this.engine.close();
     } catch (error) {
       this.hooks.error(error);
@@ -398,6 +408,24 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       this.hooks.error(error);
       return false;
     }
+  }
+
+  /** Starts the engine: what it delivers goes to the hub, the presence listeners, resyncs and the status hook. */
+  private async start(): Promise<void> {
+    await this.engine.start({
+      publication: (p) => this.hub.deliver(p),
+      presence: (event) => this.announce(event),
+      reset: (channels) => this.hub.resync(channels),
+      status: (status, error) => this.statusChanged(status, error),
+      error: (error) => this.hooks.error(error),
+    });
+    if (this.engineStatus !== 'up') this.statusChanged('up', undefined);
+  }
+
+  private statusChanged(status: EngineStatus, error: unknown): void {
+    if (status === this.engineStatus) return;
+    this.engineStatus = status;
+    this.hooks.engineStatus(status, error);
   }
 
   private announce(event: PresenceEvent<P>): void {

@@ -1,25 +1,64 @@
 /**
- * The engine behind a server: where publications are sequenced, stored for
- * resume, fanned out, and where presence lives.
+ * The engine behind a server (interface version 2): where publications are
+ * sequenced, stored for resume and fanned out, and where presence lives.
  *
  * One process uses {@link MemoryEngine}. Many nodes use an engine over a shared
- * store; the interface is shaped for Redis:
+ * store (`@rxmux/redis`); the interface is shaped for it:
  *
  * ```
- *  node A                          Redis                         node B
+ *  node A                          Redis                          node B
  *  publish(ch, data) ── XADD ch ─▶ stream ch (history, seq)
  *                    ── PUBLISH ─▶ pub/sub ch ── message ─▶ sink.publication(p)
- *  subscribe(ch)     ── SUBSCRIBE (first local subscriber only)
- *  join/leave        ── HSET/HDEL presence:ch + PUBLISH ─▶ sink.presence(e)
+ *  subscribe(ch)     ── SUBSCRIBE (first local subscriber only; resolves once it took effect)
+ *  position / history ── read ───▶ (epoch, newest seq) / the publications after a seq
+ *  join/leave        ── HSET/HDEL presence ch (owned by this node's lease) ─▶ sink.presence(e)
+ *  connection lost and back ──────────────────────────────────▶ sink.reset(channels), sink.status(…)
  * ```
  *
- * Methods may answer synchronously or with a promise (`Awaitable`), so the
- * memory engine costs no extra turn of the event loop.
+ * Every method may answer synchronously or with a promise (`Awaitable`): the
+ * memory engine answers at once and costs no extra turn of the event loop.
+ *
+ * ## The ordering rules (what the server's replay gate builds on)
+ *
+ * The server joins a subscriber to a channel in this order: `subscribe` (the
+ * first local subscriber only) and **awaits** it, then reads the channel
+ * (`position` for a fresh join, `history` for a resume), holding live
+ * publications meanwhile; it writes the read's answer, then what was held, and
+ * drops what it wrote already by (epoch, seq). So an engine must keep:
+ *
+ * 1. **Subscribe, then read.** Once `subscribe(channel)` resolved, every
+ *    publication of `channel` sequenced afterwards reaches the sink (until
+ *    `unsubscribe`). A publication missing from a later read's answer is
+ *    therefore delivered live: nothing falls between the read and live delivery.
+ * 2. **In order.** The sink receives a channel's publications in the order
+ *    they were sequenced, across epochs too, and every publication sequenced
+ *    before a read's snapshot reaches the sink before that read resolves
+ *    (an engine whose pub/sub may lag behind its reads must wait for it, e.g.
+ *    by reading over the subscriber connection). So a live publication of
+ *    another epoch after an answer belongs to a newer history, never an older one.
+ * 3. **Say when it may have missed something.** When publications may not
+ *    have reached the sink (a dropped pub/sub connection, a restarted store),
+ *    the engine calls `sink.reset(channels)` once the subscriptions took
+ *    effect again (rule 1 holds anew). The server re-reads those channels from
+ *    each subscriber's position: what the history still holds is replayed,
+ *    the rest becomes a gap notice (`gap` frames, SSE / poll `reset` events).
+ *    Never silent loss.
+ *
+ * The conformance suite in `test/engines/` checks every rule against every
+ * engine, including a deliberately slow one.
  */
-import type { Payload } from '@rxmux/core/protocol';
+import { ErrorCode, type Payload } from '@rxmux/core/protocol';
 
 /** A value or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * The error code of an engine call that failed because the engine's store is
+ * unreachable (e.g. `publish()` while Redis is down): the publication was not
+ * taken, or its fate is unknown; it was never silently dropped. The same
+ * value as the core's `ErrorCode.EngineUnavailable`.
+ */
+export const ENGINE_UNAVAILABLE = ErrorCode.EngineUnavailable;
 
 /** A publication as the engine sequenced it. */
 export interface EnginePublication {
@@ -34,6 +73,30 @@ export interface EnginePublication {
   /** Position in the channel's history epoch, starting at 1, increasing by 1 per publication. */
   readonly seq: number;
   readonly data: Payload;
+}
+
+/** Where a channel stands: its history epoch and newest seq. */
+export interface ChannelPosition {
+  /**
+   * The channel's history epoch. Reading the position of a channel that has
+   * no history yet fixes the epoch its first publication will have, so a
+   * subscriber told this epoch sees no false epoch change.
+   */
+  readonly epoch: string;
+  /** The newest seq of the channel in this epoch (0 when nothing was published in it). */
+  readonly last: number;
+}
+
+/** What {@link Engine.history} returns. */
+export interface HistoryResult extends ChannelPosition {
+  /** Publications after the requested seq, oldest first: the newest `limit` of them at most. */
+  readonly publications: readonly EnginePublication[];
+  /**
+   * Whether `publications` are exactly every publication after the requested
+   * seq (since+1 … last). False when the history no longer reaches back that far
+   * (count or age bound, or cut by `limit`), or the requested seq is ahead of `last`.
+   */
+  readonly complete: boolean;
 }
 
 /** Who is subscribed to a channel: one WebSocket session or SSE stream. */
@@ -53,64 +116,70 @@ export interface PresenceEvent<P = unknown> {
   readonly member: PresenceMember<P>;
 }
 
-/** Where an engine delivers what it receives: set once by the server with {@link Engine.start}. */
-export interface EngineSink {
-  /** A publication arrived for a channel this node subscribed to (or any channel: the server filters). */
-  publication(publication: EnginePublication): void;
-  /** Somebody joined or left a channel (on any node). */
-  presence(event: PresenceEvent): void;
-}
+/**
+ * Whether the engine can reach its store: `'up'`, or `'down'` (publishes
+ * fail with {@link ENGINE_UNAVAILABLE}, connected clients stay connected).
+ */
+export type EngineStatus = 'up' | 'down';
 
-/** What {@link Engine.history} returns. */
-export interface HistoryResult {
-  /** Publications after the requested seq, oldest first. */
-  readonly publications: readonly EnginePublication[];
-  /** False when the history no longer reaches back to the requested seq (a gap: the reader must reset). */
-  readonly complete: boolean;
-  /** The newest seq of the channel (0 when nothing was ever published). */
-  readonly last: number;
-  /** The channel's history epoch (created by this call when the channel had no history yet). */
-  readonly epoch: string;
+/** Where an engine delivers what it receives: set once by the server with {@link Engine.start}. */
+export interface EngineSink<P = unknown> {
+  /** A publication of a channel this node subscribed to (an engine may deliver others: the server ignores them). */
+  publication(publication: EnginePublication): void;
+  /** Somebody joined or left a channel (on any node); a leave also when a member's node lease expired. */
+  presence(event: PresenceEvent<P>): void;
+  /**
+   * Publications of these channels may not have reached the sink (ordering
+   * rule 3). Called once the engine's subscriptions to them took effect again.
+   */
+  reset(channels: readonly string[]): void;
+  /** The engine's status changed (`error`: why it went down). */
+  status(status: EngineStatus, error?: unknown): void;
+  /** A failure in the background (a write, a lease renewal, an undecodable message): reported to `hooks.onError`. */
+  error(error: unknown): void;
 }
 
 /**
- * The contract between the server and its engine. Implementations must deliver
- * a channel's publications to the sink in seq order.
- *
- * Resume relies on two ordering rules, which the server's replay gate
- * (`core/replay-gate.ts`) builds on: it subscribes *before* it reads the
- * history, holds live publications until the replay is written, and drops
- * those the replay already carried by (epoch, seq).
- *
- * 1. A publication that is not in what `history()` returns still reaches the
- *    sink afterwards (nothing falls between the read and live delivery).
- * 2. The sink receives a channel's publications in the order they were
- *    sequenced, across epochs too, and every publication sequenced before a
- *    history answer's snapshot reaches the sink before that answer resolves.
- *    So a live publication of another epoch after an answer belongs to a newer
- *    history, never an older one (an engine whose pub/sub may lag behind its
- *    history reads must wait for it before answering).
+ * The contract between the server and its engine, generic over the principal
+ * type `P` the server's members carry. Implementations must keep the ordering
+ * rules above.
  */
-export interface Engine {
-  /** Starts the engine; from now on it delivers to `sink`. Called once by the server. */
-  start(sink: EngineSink): Awaitable<void>;
-  /** Sequences, stores (bounded) and fans out one publication. */
+export interface Engine<P = unknown> {
+  /**
+   * Starts the engine (connects to its store); from now on it delivers to
+   * `sink`. Called once by the server, whose `ready()` waits for it.
+   */
+  start(sink: EngineSink<P>): Awaitable<void>;
+  /**
+   * Sequences, stores (bounded) and fans out one publication. Rejects (or
+   * throws) when it cannot take it, e.g. `ENGINE_UNAVAILABLE`: never a silent loss.
+   */
   publish(channel: string, data: Payload): Awaitable<EnginePublication>;
-  /** This node has its first local subscriber on `channel`. */
+  /**
+   * This node has its first local subscriber on `channel`. Resolves once the
+   * subscription took effect (ordering rule 1).
+   */
   subscribe(channel: string): Awaitable<void>;
   /** This node has no local subscriber left on `channel`. */
   unsubscribe(channel: string): Awaitable<void>;
+  /** The channel's epoch and newest seq: what a fresh join needs (no publications are read). */
+  position(channel: string): Awaitable<ChannelPosition>;
   /**
-   * Publications of `channel` with seq greater than `since` (in the current
-   * epoch), at most `limit` of them, bounded by the engine's history size and age.
+   * The publications of `channel` with seq greater than `since` (`since` ≥ 0,
+   * in the current epoch), oldest first: the newest `limit` of them (`limit`
+   * ≥ 1) within the engine's history bounds (count and age).
    */
   history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
-  /** Records `member` as subscribed to `channel` and announces it. */
-  join(channel: string, member: PresenceMember): Awaitable<void>;
+  /**
+   * Records `member` as subscribed to `channel` and announces it. The entry
+   * belongs to this node: it goes with `leave`, or when this node's lease
+   * expires (a crashed node's members disappear within the lease).
+   */
+  join(channel: string, member: PresenceMember<P>): Awaitable<void>;
   /** Removes the member with this session id from `channel` and announces it. */
   leave(channel: string, session: string): Awaitable<void>;
-  /** Everyone subscribed to `channel`, on every node. */
-  presence(channel: string): Awaitable<readonly PresenceMember[]>;
-  /** Releases connections and timers. */
+  /** Everyone subscribed to `channel`, on every node whose lease is alive. */
+  presence(channel: string): Awaitable<readonly PresenceMember<P>[]>;
+  /** Releases connections and timers (this node's presence entries are removed). */
   close(): Awaitable<void>;
 }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, RxmuxError, type Payload } from '@rxmux/core/protocol';
-import type { Engine, EnginePublication, EngineSink, HistoryResult, PresenceMember } from './engine.js';
+import type { ChannelPosition, Engine, EnginePublication, EngineSink, HistoryResult, PresenceMember } from './engine.js';
 
 /** Options of {@link MemoryEngine}. */
 export interface MemoryEngineOptions {
@@ -39,19 +39,20 @@ const newEpoch = (): string => randomBytes(9).toString('base64url');
 
 /**
  * Keeps history and presence in this process. Publications reach the sink
- * synchronously, in order. Every history gets a random epoch when it is
+ * synchronously, in order, so the ordering rules of {@link Engine} hold
+ * trivially, and it never resets: every call answers at once. Every history gets a random epoch when it is
  * created (first publish or first history read), so a restarted process (or
  * a channel whose history was forgotten) is recognised by resuming clients.
  *
  * @example
  * const server = createServer({ port: 8080, engine: new MemoryEngine({ historySize: 500 }) });
  */
-export class MemoryEngine implements Engine {
-  private sink: EngineSink | undefined;
+export class MemoryEngine<P = unknown> implements Engine<P> {
+  private sink: EngineSink<P> | undefined;
   private readonly histories = new Map<string, History>();
   /** Epochs already told to subscribers of channels without a history (see placeholderEpoch). */
   private readonly placeholders = new Map<string, string>();
-  private readonly members = new Map<string, Map<string, PresenceMember>>();
+  private readonly members = new Map<string, Map<string, PresenceMember<P>>>();
   private readonly historySize: number;
   private readonly historyTtlMs: number;
   private readonly historyChannels: number;
@@ -67,8 +68,9 @@ export class MemoryEngine implements Engine {
     }
   }
 
-  start(sink: EngineSink): void {
+  start(sink: EngineSink<P>): void {
     this.sink = sink;
+    sink.status('up');
   }
 
   publish(channel: string, data: Payload): EnginePublication {
@@ -90,15 +92,20 @@ export class MemoryEngine implements Engine {
     // One process: nothing to stop listening to.
   }
 
-  history(channel: string, since: number, limit: number): HistoryResult {
+  position(channel: string): ChannelPosition {
     const history = this.histories.get(channel);
-    if (history === undefined) {
-      // Reading never creates a history: subscribers of channels nobody publishes on must not
-      // be able to evict live histories (and reset their epochs) from the bounded map.
-      return { publications: [], complete: since === 0, last: 0, epoch: this.placeholderEpoch(channel) };
-    }
-    this.histories.delete(channel); // re-inserted: Map order is recency of use
-    this.histories.set(channel, history);
+    // Reading never creates a history: subscribers of channels nobody publishes on must not
+    // be able to evict live histories (and reset their epochs) from the bounded map.
+    if (history === undefined) return { epoch: this.placeholderEpoch(channel), last: 0 };
+    this.touch(channel, history);
+    return { epoch: history.epoch, last: history.last };
+  }
+
+  history(channel: string, since: number, limit: number): HistoryResult {
+    if (!(since >= 0) || !(limit >= 1)) throw new RxmuxError(ErrorCode.InvalidArgument, 'history(): since must be at least 0 and limit at least 1');
+    const history = this.histories.get(channel);
+    if (history === undefined) return { publications: [], complete: since === 0, last: 0, epoch: this.placeholderEpoch(channel) };
+    this.touch(channel, history);
     const { last, epoch } = history;
     if (since > last) return { publications: [], complete: false, last, epoch };
     // The oldest seq still kept: within the ring, and not older than the age bound.
@@ -115,9 +122,9 @@ export class MemoryEngine implements Engine {
     return { publications, complete: complete && from === since + 1, last, epoch };
   }
 
-  join(channel: string, member: PresenceMember): void {
+  join(channel: string, member: PresenceMember<P>): void {
     let members = this.members.get(channel);
-    if (members === undefined) this.members.set(channel, (members = new Map<string, PresenceMember>()));
+    if (members === undefined) this.members.set(channel, (members = new Map<string, PresenceMember<P>>()));
     members.set(member.session, member);
     this.sink?.presence({ type: 'join', channel, member });
   }
@@ -131,13 +138,19 @@ export class MemoryEngine implements Engine {
     this.sink?.presence({ type: 'leave', channel, member });
   }
 
-  presence(channel: string): readonly PresenceMember[] {
+  presence(channel: string): readonly PresenceMember<P>[] {
     const members = this.members.get(channel);
     return members === undefined ? [] : [...members.values()];
   }
 
   close(): void {
     this.sink = undefined;
+  }
+
+  /** Marks a history most recently used (Map order is recency of use). */
+  private touch(channel: string, history: History): void {
+    this.histories.delete(channel);
+    this.histories.set(channel, history);
   }
 
   /**

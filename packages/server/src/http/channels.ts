@@ -6,7 +6,7 @@ import { channelIdProblem, ErrorCode, type ChannelErrorEvent } from '@rxmux/core
 import type { HistoryResult } from '../engines/engine.js';
 import type { StreamHost } from '../core/server-core.js';
 import type { Subscriber } from '../core/hub.js';
-import type { ReplayGate } from '../core/replay-gate.js';
+import type { ChannelReader, ReplayGate } from '../core/replay-gate.js';
 
 /** A channel of an SSE / poll request that was refused; the others carry on. */
 export type ChannelError = ChannelErrorEvent;
@@ -34,20 +34,31 @@ export async function admitChannels<P>(host: StreamHost<P>, principal: P, names:
 /**
  * Holds every channel of a stream in its gate (its cursor entries are where
  * they resume; entries for channels not requested are forgotten), subscribes
- * `subscriber` to live delivery first, then reads every history and settles
- * the gate. The caller writes its opening and then releases each channel.
+ * `subscriber` to live delivery and waits for the engine's subscriptions, then
+ * reads every history and settles the gate. The caller writes its opening and
+ * then releases each channel.
  */
 export async function catchUp<P>(host: StreamHost<P>, gate: ReplayGate, subscriber: Subscriber, channels: readonly string[]): Promise<void> {
   for (const channel of [...gate.positions.keys()]) if (!channels.includes(channel)) gate.drop(channel);
+  const subscribed: Promise<void>[] = [];
   for (const channel of channels) {
     gate.hold(channel);
-    host.subscribe(channel, subscriber);
+    const live = host.subscribe(channel, subscriber);
+    if (live !== undefined) subscribed.push(live);
   }
-  const histories: HistoryResult[] = await Promise.all(
-    channels.map((channel) => Promise.resolve(gate.read(channel, (since, limit) => host.history(channel, since, limit), host.limits.historySize))),
-  );
+  if (subscribed.length > 0) await Promise.all(subscribed);
+  const histories: HistoryResult[] = await Promise.all(channels.map((channel) => Promise.resolve(gate.read(channel))));
   channels.forEach((channel, i) => {
     const history = histories[i];
     if (history !== undefined) gate.settle(channel, history);
   });
+}
+
+/** How a stream's gate reads its channels: the engine's, through the host. */
+export function streamReader<P>(host: StreamHost<P>): ChannelReader {
+  return {
+    position: (channel) => host.position(channel),
+    history: (channel, since, limit) => host.history(channel, since, limit),
+    limit: host.limits.historySize,
+  };
 }

@@ -14,7 +14,7 @@ import { CloseCode, decodeCursor, encodeCursor, ErrorCode, type Cursor, type Pol
 import { streamEvent, type OutgoingPublication, type Subscriber } from '../core/hub.js';
 import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
 import type { Endable, StreamHost } from '../core/server-core.js';
-import { admitChannels, catchUp, type ChannelError } from './channels.js';
+import { admitChannels, catchUp, streamReader, type ChannelError } from './channels.js';
 import { corsHeaders } from './door.js';
 import { refuseRequest } from './errors.js';
 import { after } from '../core/awaitable.js';
@@ -38,7 +38,7 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
     /** Admitted by a single-use ticket: the answer carries the next poll's ticket (for this principal). */
     private readonly next: (() => Awaitable<string>) | undefined,
   ) {
-    this.gate = new ReplayGate(this, 'remaining', cursor);
+    this.gate = new ReplayGate(this, 'remaining', streamReader(host), cursor);
   }
 
   async start(errors: readonly ChannelError[]): Promise<void> {
@@ -63,6 +63,17 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
 
   deliver(out: OutgoingPublication): void {
     if (this.holding) this.gate.deliver(out);
+  }
+
+  /** {@link Subscriber}: the engine may have missed publications: the answer carries what the history holds, or a `reset`. */
+  resync(channel: string): void {
+    if (this.holding) this.gate.resync(channel);
+  }
+
+  /** {@link GateOutput}: the re-read failed: answer now; the next poll resumes from the cursor. */
+  failed(_channel: string, error: unknown): void {
+    this.host.error(error);
+    this.end();
   }
 
   /** {@link GateOutput}: the answer's cursor carries where each channel starts. */

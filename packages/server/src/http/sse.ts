@@ -26,7 +26,7 @@ import type { OutgoingPublication, Subscriber } from '../core/hub.js';
 import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
 import type { Endable, StreamHost } from '../core/server-core.js';
 import type { ConnectionInfo } from '../types.js';
-import { admitChannels, catchUp, type ChannelError } from './channels.js';
+import { admitChannels, catchUp, streamReader, type ChannelError } from './channels.js';
 import { corsHeaders } from './door.js';
 import { refuseRequest } from './errors.js';
 
@@ -54,7 +54,7 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
     cursor: Cursor,
   ) {
     this.info = { session: `sse-${randomBytes(9).toString('base64url')}`, principal, transport: 'sse' };
-    this.gate = new ReplayGate(this, 'remaining', cursor);
+    this.gate = new ReplayGate(this, 'remaining', streamReader(host), cursor);
   }
 
   async start(request: IncomingMessage, channels: readonly string[], errors: readonly ChannelError[]): Promise<void> {
@@ -80,6 +80,17 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
 
   deliver(out: OutgoingPublication): void {
     this.gate.deliver(out);
+  }
+
+  /** {@link Subscriber}: the engine may have missed publications: replay what the stream missed, or a `reset`. */
+  resync(channel: string): void {
+    if (!this.ended) this.gate.resync(channel);
+  }
+
+  /** {@link GateOutput}: the re-read failed: the stream ends, and EventSource resumes from its cursor. */
+  failed(_channel: string, error: unknown): void {
+    this.host.error(error, this.info);
+    this.end(CloseCode.InternalError, 'history unavailable');
   }
 
   /** {@link GateOutput}: `ready` already carried where each channel starts. */

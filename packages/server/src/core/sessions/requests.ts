@@ -60,8 +60,10 @@ export function handleRequest<P>(socket: HandlerSocket<P>, frame: RequestFrame):
   if (session.requests.has(frame.id)) return undefined; // still running here: its answer follows
   return after(
     session.reply(frame.id),
-    (cached) => {
-      if (cached !== undefined) return socket.writer.enqueue(cached);
+    (known) => {
+      if (known === 'running') return; // runs on another node (a resume moved the session): its one answer follows
+      if (known !== undefined) return socket.writer.enqueue(known.answer);
+      if (session.requests.has(frame.id)) return; // started here while the store answered
       return start(socket, session, frame);
     },
     (error: unknown) => {
@@ -71,11 +73,9 @@ export function handleRequest<P>(socket: HandlerSocket<P>, frame: RequestFrame):
   );
 }
 
-/** A `cancel`: aborts a running request and forgets its id. Unknown ids are ignored: the response may simply have crossed the cancel. */
+/** A `cancel`: aborts a running request (on whichever node it runs) and forgets its id. Unknown ids are ignored: the response may simply have crossed the cancel. */
 export function cancelRequest(session: Session<unknown> | undefined, id: number): void {
-  const pending = session?.requests.get(id);
-  session?.requests.delete(id);
-  pending?.abort();
+  session?.cancel(id);
 }
 
 function start<P>(socket: HandlerSocket<P>, session: Session<P>, frame: RequestFrame): Promise<void> | undefined {
@@ -93,6 +93,7 @@ function start<P>(socket: HandlerSocket<P>, session: Session<P>, frame: RequestF
         socket.writer.frame({ type: 'request-error', id, code: ErrorCode.NoHandler, message: `no request handler on ${channel}` });
         return;
       }
+      session.requestStarted(id);
       run(socket, session, handler, pending, frame);
     },
     () => {

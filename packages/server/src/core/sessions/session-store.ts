@@ -5,14 +5,22 @@
  *
  * ```
  *   hello{session?} ──▶ open(name, principal, socket) ──▶ { session, resumed }   (may be asynchronous)
- *   socket gone     ──▶ detach(session, socket, keep)                            (fire and forget)
- *   server.close()  ──▶ clear()                                                  (awaited)
+ *   socket gone     ──▶ detach(session, socket, keep)                            (fire and forget, reported)
+ *   server.close()  ──▶ close()                                                  (awaited)
  * ```
  *
  * Every method may answer with a promise: a store that keeps sessions in
  * Redis (so a client resumes on any node) answers `open` after a round trip;
  * the socket holds the frames behind the `hello` until it has (they run in
  * order afterwards). {@link MemorySessionStore} answers synchronously.
+ *
+ * A shared store must keep "effectively once" across nodes: a session is
+ * attached on one node at a time; taking it over from another node first
+ * makes that node supersede its socket and write out everything the session
+ * took (the `received` count, the dedupe window, the replies, the running
+ * ids), so the resuming node sees every message as taken or not, never half.
+ * Answers of handlers still running on the old node reach the session's new
+ * socket (answers owed).
  */
 import { randomBytes } from 'node:crypto';
 import type { Awaitable } from '../../engines/engine.js';
@@ -40,10 +48,14 @@ export interface SessionStore<P> {
    * socket took the session over meanwhile.
    */
   detach(session: Session<P>, socket: SessionSocket, keep: boolean): Awaitable<void>;
-  /** Sessions kept for a resume right now (`server.metrics().detachedSessions`). */
+  /** Sessions detached on this node and kept for a resume right now (`server.metrics().detachedSessions`). */
   readonly detachedCount: number;
-  /** Ends every session (server shutdown). */
-  clear(): Awaitable<void>;
+  /**
+   * The server shuts down (after detaching every socket): a store in this
+   * process ends every session; a shared store writes out what is pending and
+   * keeps detached sessions for a resume on another node.
+   */
+  close(): Awaitable<void>;
 }
 
 /**
@@ -96,7 +108,7 @@ export class MemorySessionStore<P> implements SessionStore<P> {
     }
   }
 
-  clear(): void {
+  close(): void {
     for (const session of [...this.sessions.values()]) this.end(session);
   }
 

@@ -1,7 +1,8 @@
 /**
  * The resumable session: what outlives a socket. A `hello` opens one (new, or
  * the one it names: a resume) and attaches it to its socket; the socket may
- * drop and a later socket resume it within `limits.sessionTtlMs`.
+ * drop and a later socket (on this node or, with a shared store, any node)
+ * resume it within `limits.sessionTtlMs`.
  *
  * ```
  *   socket 1 ──hello──▶ attached ──socket drops──▶ detached ──hello{session}──▶ attached (socket 2)
@@ -14,8 +15,9 @@
  * cache, the answers owed, the `received` count) is the session's; what runs
  * here (handlers, their `AbortSignal`s, the socket) stays on this node. The
  * lookups a resumed socket makes are `Awaitable`, so a store that keeps
- * sessions elsewhere (Redis) can answer them asynchronously; see
- * {@link SessionStore}.
+ * sessions elsewhere (Redis) can answer them asynchronously; the updates are
+ * not awaited: a shared store writes them in order and has them all written
+ * before another node can take the session over (see {@link SessionStore}).
  */
 import type { Awaitable } from '../../engines/engine.js';
 import type { Limits } from '../../limits.js';
@@ -40,16 +42,23 @@ export interface Session<P> {
   readonly received: number;
   /** One more `message` envelope was taken; returns the new count. */
   take(): number;
-  /** Whether message `id` was seen (dedupe, PROTOCOL.md 6.4). */
+  /** Whether message `id` was seen (dedupe, PROTOCOL.md 6.4): its handler runs (on any node), it was answered, or it is new. */
   seen(id: number): Awaitable<Seen>;
   /** Message `id`'s handler starts. */
   started(id: number): void;
   /** Message `id` was handled: `answer` is remembered within the dedupe window and sent. */
   finished(id: number, answer: string): void;
-  /** The remembered reply of request `id`, if it was answered and not forgotten. */
-  reply(id: number): Awaitable<string | undefined>;
+  /**
+   * Whether request `id` was seen: its handler runs (here, or on another
+   * node), it was answered (the remembered reply), or it is new.
+   */
+  reply(id: number): Awaitable<Seen>;
+  /** Request `id`'s handler starts on this node (it is in {@link requests}). */
+  requestStarted(id: number): void;
   /** Request `id` was answered: `answer` is remembered (bounded) and sent. */
   replied(id: number, answer: string): void;
+  /** A `cancel`: aborts request `id` wherever its handler runs, and forgets it. Unknown ids are ignored. */
+  cancel(id: number): void;
   /** Requests whose handler runs on this node, by id. */
   readonly requests: Map<number, PendingRequest>;
   /** Sends an answer to the attached socket, or keeps it for the resuming one. */
@@ -103,8 +112,20 @@ export class MemorySession<P> implements Session<P> {
     this.send(answer);
   }
 
-  reply(id: number): string | undefined {
-    return this.replies?.get(id);
+  reply(id: number): Seen {
+    if (this.runningRequests?.has(id) === true) return 'running';
+    const answer = this.replies?.get(id);
+    return answer === undefined ? undefined : { answer };
+  }
+
+  requestStarted(): void {
+    // One process: the running request is in `requests` already.
+  }
+
+  cancel(id: number): void {
+    const pending = this.runningRequests?.get(id);
+    this.runningRequests?.delete(id);
+    pending?.abort();
   }
 
   replied(id: number, answer: string): void {

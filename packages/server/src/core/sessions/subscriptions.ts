@@ -11,9 +11,9 @@
  * | publication | the publication, or `gap 'too-big'` for a frame larger than the client accepts |
  */
 import { ErrorCode, type ResetReason, type SubscribeFrame } from '@rxmux/core/protocol';
-import type { Awaitable, HistoryResult, PresenceMember } from '../../engines/engine.js';
+import type { Awaitable, ChannelPosition, HistoryResult, PresenceMember } from '../../engines/engine.js';
 import type { Limits } from '../../limits.js';
-import { after } from '../awaitable.js';
+import { after, chain } from '../awaitable.js';
 import type { OutgoingPublication, Subscriber } from '../hub.js';
 import { ReplayGate, type GateOutput, type GatePosition } from '../replay-gate.js';
 import type { HandlerSocket } from './handler-socket.js';
@@ -21,27 +21,40 @@ import type { HandlerSocket } from './handler-socket.js';
 /** What joining channels needs from the server. */
 export interface ChannelHost<P> {
   readonly limits: Pick<Limits, 'historySize' | 'maxChannelsPerConnection'>;
-  /** Adds `subscriber` to the channel's local subscribers (live delivery starts) and `member` to its presence. */
-  join(channel: string, subscriber: Subscriber, member: PresenceMember<P>): void;
+  /**
+   * Adds `subscriber` to the channel's local subscribers and `member` to its
+   * presence. Returns when live delivery starts, if that is still to come
+   * (the engine's subscription): the history is read after it.
+   */
+  join(channel: string, subscriber: Subscriber, member: PresenceMember<P>): Awaitable<void>;
   /** The reverse of {@link join}. */
   leave(channel: string, subscriber: Subscriber, session: string): void;
+  /** The engine's epoch and newest seq of `channel`. */
+  position(channel: string): Awaitable<ChannelPosition>;
   /** The engine's history of `channel` after `since` (at most `limit` publications), its epoch and newest seq. */
   history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
 }
 
 /** One socket's channels. Created on its first `subscribe`. */
 export class Subscriptions<P> implements Subscriber, GateOutput {
-  private readonly gate: ReplayGate = new ReplayGate(this, 'newest');
+  private readonly gate: ReplayGate;
 
   constructor(
     private readonly socket: HandlerSocket<P>,
     private readonly host: ChannelHost<P>,
-  ) {}
+  ) {
+    this.gate = new ReplayGate(this, 'newest', {
+      position: (channel) => host.position(channel),
+      history: (channel, since, limit) => host.history(channel, since, limit),
+      limit: host.limits.historySize,
+    });
+  }
 
   /**
-   * Joins a channel. The hub gets the subscriber first, then the history is
-   * read: live publications that race the read are held by the gate and
-   * dropped by (epoch, seq) when the replay carried them.
+   * Joins a channel. The hub gets the subscriber first and the engine's
+   * subscription is awaited, then the history is read: live publications that
+   * race the read are held by the gate and dropped by (epoch, seq) when the
+   * replay carried them.
    */
   subscribe(frame: SubscribeFrame): Promise<void> | undefined {
     const { channel } = frame;
@@ -54,10 +67,9 @@ export class Subscriptions<P> implements Subscriber, GateOutput {
         const since = frame.since === undefined ? undefined : { seq: frame.since, epoch: frame.epoch };
         this.gate.hold(channel, since);
         const position = this.gate.positions.get(channel);
-        this.host.join(channel, this, this.socket.info);
         let history: Awaitable<HistoryResult>;
         try {
-          history = this.gate.read(channel, (from, limit) => this.host.history(channel, from, limit), this.host.limits.historySize);
+          history = chain(this.host.join(channel, this, this.socket.info), () => this.gate.read(channel));
         } catch (error) {
           return this.historyFailed(channel, position, error);
         }
@@ -110,6 +122,16 @@ export class Subscriptions<P> implements Subscriber, GateOutput {
   /** {@link Subscriber}: a live publication of a joined channel. */
   deliver(out: OutgoingPublication): void {
     if (this.socket.state === 'open') this.gate.deliver(out);
+  }
+
+  /** {@link Subscriber}: the engine may have missed publications: replay what the client missed, or a `gap`. */
+  resync(channel: string): void {
+    if (this.socket.state === 'open') this.gate.resync(channel);
+  }
+
+  /** {@link GateOutput}: the re-read after an engine reset failed: the channel fails, as a join whose history failed. */
+  failed(channel: string, error: unknown): void {
+    this.historyFailed(channel, this.gate.positions.get(channel), error);
   }
 
   /** {@link GateOutput}: the history answered. */
