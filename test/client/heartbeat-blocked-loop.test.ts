@@ -6,7 +6,8 @@
 import { firstValueFrom, filter } from 'rxjs';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, expect, it } from 'vitest';
-import { connect, decode, encodeText, SUBPROTOCOL, type Connection } from '@rxmux/core';
+import { connect, type Connection } from '@rxmux/core';
+import { decode, encodeText, SUBPROTOCOL } from '@rxmux/core/protocol';
 
 let wss: WebSocketServer | undefined;
 let conn: Connection | undefined;

@@ -8,17 +8,23 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type CDPSession } from 'playwright-core';
+import { outputMatching, stopProcess } from '../support/process.js';
 
 const run = promisify(execFile);
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHROMIUM = process.env.RXMUX_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Builds the demo's server (`tsc -b` is incremental: cheap after `npm test`'s build). */
+export async function buildDemoServer(): Promise<void> {
+  await run(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'packages/demo'], { cwd: ROOT });
+}
 
 /**
  * Builds what the demo serves (tsc -b is incremental: cheap when `npm test`
  * just built it) so the test never runs a stale page or server.
  */
 export async function buildDemo(): Promise<void> {
-  await run(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'packages/demo'], { cwd: ROOT });
+  await buildDemoServer();
   // vitest sets NODE_ENV=test, which would give a development build (lit's dev mode, with its console warning).
   await run(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'packages/demo/vite.config.ts', '--logLevel', 'warn'], {
     cwd: ROOT,
@@ -34,40 +40,22 @@ export class DemoProcess {
     readonly port: number,
   ) {}
 
-  /** Starts it on 127.0.0.1 (port 0: any free port) and resolves with its URL once it listens. */
-  static async start(port = 0, timeoutMs = 15_000): Promise<DemoProcess> {
-    const child = spawn(process.execPath, ['packages/demo/dist/server/main.js'], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`demo server did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        const match = /listening on (http:\/\/\S+)/.exec(output);
-        if (match?.[1] !== undefined) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`demo server exited with ${code}:\n${output}`));
-      });
-    });
+  /**
+   * Starts it on `host` (port 0: any free port) and resolves with its URL once
+   * it listens. `host` null: no `HOST` at all, the demo's own default.
+   */
+  static async start(port = 0, timeoutMs = 15_000, host: string | null = '127.0.0.1'): Promise<DemoProcess> {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) };
+    if (host === null) delete env.HOST;
+    else env.HOST = host;
+    const child = spawn(process.execPath, ['packages/demo/dist/server/main.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [, url = ''] = await outputMatching(child, /listening on (http:\/\/\S+)/, timeoutMs);
     return new DemoProcess(child, url, Number(new URL(url).port));
   }
 
   /** Kills the process (SIGKILL by default: no goodbye to the clients) and waits for it to be gone. */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill(signal);
-    await exited;
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return stopProcess(this.child, signal);
   }
 
   /** GETs `/demo/api/state`. */

@@ -5,7 +5,8 @@
  * `webSocket().multiplex` through a fake socket given as `WebSocketCtor`.
  * Scenario 7 drives the same rxmux path with its debug tap absent, off or on.
  */
-import { connect, encodeText } from '@rxmux/core';
+import { connect } from '@rxmux/core';
+import { encodeText } from '@rxmux/core/protocol';
 import { FakeSocketFactory } from '@rxmux/core/testing';
 import type { Subscription } from 'rxjs';
 import { webSocket, type WebSocketSubjectConfig } from 'rxjs/webSocket';

@@ -1,6 +1,7 @@
 import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, ConnectionLostError, DEFAULT_BACKOFF, ReconnectFailedError } from '@rxmux/core';
+import { ConnectionLostError, ReconnectFailedError } from '@rxmux/core';
+import { backoffDelay, DEFAULT_BACKOFF } from '../src/operators/backoff.js';
 import { fakeConnection, later, marbles, testScheduler } from './helpers.js';
 
 const STATUS = { c: 'closed', C: 'connecting', o: 'open', r: 'reconnecting', f: 'failed' } as const;

@@ -8,7 +8,9 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEVTOOLS_HOOK_KEY, encodeBatch, encodeText, type DebugEvent, type DebugTap, type DevtoolsHook, type EventSourceLike, type Frame } from '@rxmux/core';
+import type { EventSourceLike } from '@rxmux/core';
+import { DEVTOOLS_HOOK_KEY, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core/debug';
+import { encodeBatch, encodeText, type Frame } from '@rxmux/core/protocol';
 import { envelopeSizes } from '../src/debug/tap.js';
 import { utf8Length } from '../src/protocol/utf8.js';
 import { fakeConnection, later, testScheduler } from './helpers.js';

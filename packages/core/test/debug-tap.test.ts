@@ -4,7 +4,7 @@
  * good with `devtools: false`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEVTOOLS_HOOK_KEY, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core';
+import { DEVTOOLS_HOOK_KEY, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core/debug';
 import { fakeConnection, later, testScheduler } from './helpers.js';
 
 type Hooked = typeof globalThis & { [DEVTOOLS_HOOK_KEY]?: DevtoolsHook };

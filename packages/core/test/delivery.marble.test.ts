@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AckTimeoutError, ConnectionClosedError, RemoteError, type Frame, type GapNotice } from '@rxmux/core';
+import { AckTimeoutError, ConnectionClosedError, RemoteError, type GapNotice } from '@rxmux/core';
+import type { Frame } from '@rxmux/core/protocol';
 import { fakeConnection, later, marbles, sentSummary, testScheduler } from './helpers.js';
 
 const pub = (channel: string, data: number, seq: number): Frame => ({ type: 'publication', channel, data, seq });

@@ -1,7 +1,8 @@
 import { asyncScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { expect } from 'vitest';
-import { connect, type Connection, type ConnectOptions, type Frame } from '@rxmux/core';
+import { connect, type Connection, type ConnectOptions } from '@rxmux/core';
+import type { Frame } from '@rxmux/core/protocol';
 import { FakeSocketFactory } from '@rxmux/core/testing';
 
 /** A TestScheduler whose assertions are vitest's deep equality. */

@@ -8,9 +8,10 @@
 import fc from 'fast-check';
 import { asyncScheduler, type Subscription } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, DEFAULT_BACKOFF, type ChannelState, type DroppedMessage, type GapNotice, type RxmuxError } from '@rxmux/core';
+import type { ChannelState, DroppedMessage, GapNotice, RxmuxError } from '@rxmux/core';
 import { decode, ErrorCode, fullBucket, takeTokens, type ServerLimits } from '@rxmux/core/protocol';
 import type { FakeWebSocket } from '@rxmux/core/testing';
+import { backoffDelay, DEFAULT_BACKOFF } from '../src/operators/backoff.js';
 import { fakeConnection, later, sentSummary, testScheduler } from './helpers.js';
 
 const welcomeWith = (socket: FakeWebSocket, fields: { session?: string; resumed?: boolean; received?: number; limits?: ServerLimits }): void => {

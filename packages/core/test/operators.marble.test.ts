@@ -1,6 +1,9 @@
 import { asyncScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { backoffTimer, DEFAULT_BACKOFF, heartbeat, HeartbeatTimeoutError, linger } from '@rxmux/core';
+import { HeartbeatTimeoutError } from '@rxmux/core';
+import { backoffTimer, DEFAULT_BACKOFF } from '../src/operators/backoff.js';
+import { heartbeat } from '../src/operators/heartbeat.js';
+import { linger } from '../src/operators/linger.js';
 import { testScheduler } from './helpers.js';
 
 // Inside `run`, the async scheduler is virtual: the operators under test use it.

@@ -1,8 +1,9 @@
 /**
  * `HTMLElement`, or a stand-in where there is none (Node without a DOM: SSR,
  * a test that only imports), so importing the package never throws; the
- * elements only work where the real one exists.
- * @internal
+ * elements only work where the real one exists. Not exported by the package,
+ * yet kept in the published types: the element classes extend it, so
+ * their declarations need it.
  */
 export const HTMLElementBase: typeof HTMLElement =
   (globalThis as { HTMLElement?: typeof HTMLElement }).HTMLElement ?? (Object as unknown as typeof HTMLElement);

@@ -61,7 +61,7 @@ describe('@rxmux/elements as published', () => {
 
   it('declares what bundlers and registries need', () => {
     const pkg = read('package.json') as PackageJson;
-    expect(pkg).toMatchObject({ name: '@rxmux/elements', type: 'module', license: 'MIT', customElements: 'custom-elements.json', engines: { node: '>=20' } });
+    expect(pkg).toMatchObject({ name: '@rxmux/elements', type: 'module', license: 'MIT', customElements: 'custom-elements.json', engines: { node: '^20.19.0 || >=22.12.0' } });
     expect(pkg.sideEffects).toContain('./dist/define.js'); // the one module that calls customElements.define
     expect(Object.keys(pkg.exports)).toEqual(['.', './define', './custom-elements.json', './package.json']);
     expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['@rxmux/core', 'rxjs']);

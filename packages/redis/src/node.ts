@@ -24,8 +24,8 @@ import { SCRIPTS } from './scripts.js';
 
 /** How to reach Redis, and the node's timing. */
 export interface RedisNodeOptions {
-  /** A `redis://` (or `rediss://`) URL. */
-  readonly url?: string;
+  /** A `redis://` (or `rediss://`) URL. Default (or `undefined`, an unset `process.env.REDIS_URL`): `redis://127.0.0.1:6379`. */
+  readonly url?: string | undefined;
   /** An ioredis client whose options (host, TLS, auth, Sentinel) the node copies: it opens its own two connections with `duplicate()`. */
   readonly client?: Redis;
   /** Extra ioredis options for the node's connections (with `url`). */

@@ -61,7 +61,7 @@ export interface Verified<P> {
 /** Checks a token for one connection; resolves `undefined` when refused. Never rejects. */
 export type Verify<P> = (token: string | undefined) => Promise<Verified<P> | undefined>;
 
-/** `authenticate` made total for one request: a throw, a rejection or `null` is a refusal (the error reported). */
+/** `authenticate` made total for one request: a throw, a rejection or `null` is a refusal (the error reported). @internal */
 export function verifier<P>(authenticate: Authenticate<P>, request: IncomingMessage, onError: (error: unknown) => void): Verify<P> {
   return async (token) => {
     try {

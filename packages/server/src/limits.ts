@@ -89,6 +89,7 @@ export const DEFAULT_HEARTBEAT: Heartbeat = Object.freeze({ interval: 30_000, ti
 /**
  * Merges user limits over the defaults and checks them. API misuse throws at
  * once: an `RxmuxError` with `RXMUX_ERR_INVALID_ARGUMENT`.
+ * @internal
  */
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...partial });
@@ -98,7 +99,7 @@ export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   return limits;
 }
 
-/** Merges user heartbeat timing over the default and checks it (`RXMUX_ERR_INVALID_ARGUMENT` on misuse). */
+/** Merges user heartbeat timing over the default and checks it (`RXMUX_ERR_INVALID_ARGUMENT` on misuse). @internal */
 export function resolveHeartbeat(partial: Partial<Heartbeat> = {}): Heartbeat {
   const heartbeat: Heartbeat = Object.freeze({ ...DEFAULT_HEARTBEAT, ...partial });
   if (!(heartbeat.interval > 0) || !(heartbeat.timeout > heartbeat.interval)) {

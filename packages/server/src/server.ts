@@ -76,7 +76,7 @@ class Server<P> implements RxmuxServer<P> {
     this.ownsHttp = options.server === undefined;
     this.http = options.server ?? createHttpServer();
     const path = normalizePath(options.path ?? '/rt');
-    this.detach = attach(this.http, { path, owned: this.ownsHttp, upgrade: this.ws.upgrade, request: streamRoutes(path, this.door, this.core.streams, report) });
+    this.detach = attach(this.http, { path, upgrade: this.ws.upgrade, request: streamRoutes(path, this.door, this.core.streams, report) });
     this.started = Promise.all([this.listen(options), this.core.started]).then(() => undefined);
     this.started.catch(() => undefined); // surfaced by ready()
   }

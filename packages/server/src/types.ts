@@ -137,7 +137,13 @@ export interface CoreOptions<P> {
 
 /** Options of `createServer` other than `authenticate`. */
 export interface BaseServerOptions<P> extends CoreOptions<P> {
-  /** Attach to this HTTP server (Express, Fastify, plain node). Otherwise the server listens on `port`. */
+  /**
+   * Attach to this HTTP server (Express, Fastify, plain node). Otherwise the server listens on `port`.
+   * rxmux takes the upgrades at `path` and the requests for `{path}/sse` and `{path}/poll`, and only
+   * those, whether the app installs its own `request` / `upgrade` listeners before or after: the app
+   * keeps every other request and upgrade. What no listener of the app takes (none installed at that
+   * moment) gets a 404, an upgrade included, instead of hanging.
+   */
   readonly server?: HttpServer;
   /** Port to listen on when no `server` is given (0: any free port). Default 0. */
   readonly port?: number;

@@ -38,7 +38,7 @@ export interface RequestOptions {
  */
 export type ChannelState = 'idle' | 'joining' | 'joined';
 
-/** An encoded outgoing frame: the wire form and its size. */
+/** An encoded outgoing frame: the wire form and its size. @internal */
 export interface Outgoing {
   readonly wire: string | Uint8Array;
   readonly bytes: number;
@@ -59,6 +59,9 @@ export interface ChannelHost extends ChannelTransport {
   readonly errors$: Observable<RxmuxError>;
   readonly state$: Observable<ChannelState>;
 }
+
+/** The key of {@link Channel}'s factory: the multiplexer creates channels, apps ask `conn.channel(id)`. @internal */
+export const CREATE_CHANNEL: unique symbol = Symbol('rxmux.createChannel');
 
 function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -114,8 +117,13 @@ export class Channel<In = JsonValue, Out = In> extends Observable<In> {
   readonly #host: ChannelHost;
   readonly #encode: (data: JsonValue, id?: number) => string;
 
-  /** @internal Use `conn.channel(id)`. */
-  constructor(
+  /** @internal The multiplexer's way in. */
+  static [CREATE_CHANNEL]<In, Out>(id: string, host: ChannelHost): Channel<In, Out> {
+    return new Channel<In, Out>(id, host);
+  }
+
+  /** Use `conn.channel(id)`. */
+  private constructor(
     /** The channel id. */
     readonly id: string,
     host: ChannelHost,

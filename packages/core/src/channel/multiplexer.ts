@@ -4,13 +4,13 @@ import { encodeText } from '../protocol/codec.js';
 import type { GapFrame, Payload, PublicationFrame, SubscribedFrame, UnsubscribedFrame } from '../protocol/frames.js';
 import { RemoteError } from '../errors.js';
 import { linger } from '../operators/linger.js';
-import { Channel, type ChannelState, type ChannelTransport } from './channel.js';
+import { Channel, CREATE_CHANNEL, type ChannelState, type ChannelTransport } from './channel.js';
 import { Positions, type GapNotice } from './positions.js';
 
 /** Most `Channel` objects kept for reuse by `conn.channel(id)`. */
 const MAX_CACHED_CHANNELS = 1024;
 
-/** What the multiplexer needs from its connection. */
+/** What the multiplexer needs from its connection. @internal */
 export interface MultiplexerHost {
   readonly scheduler: SchedulerLike;
   /** How long a channel stays joined after its last subscriber left, in ms. */
@@ -38,6 +38,7 @@ export interface MultiplexerHost {
  *  frame ─▶ route(frame) ─▶ joined.get(channel) ─▶ positions (dedupe, gaps) ─▶ the channel's shared stream ─▶ subscribers
  *  channel(id).subscribe() ─▶ stream(id) ─▶ join: subscribe frame, 'joining' ─▶ subscribed: 'joined'
  * ```
+ * @internal
  */
 export class Multiplexer {
   /** Notices of messages lost for good, on any channel. */
@@ -67,7 +68,7 @@ export class Multiplexer {
   channel<In, Out>(id: string, transport: ChannelTransport): Channel<In, Out> {
     let channel = this.#channels.get(id);
     if (channel === undefined) {
-      channel = new Channel<unknown, unknown>(id, {
+      channel = Channel[CREATE_CHANNEL]<unknown, unknown>(id, {
         stream$: new Observable<Payload>((subscriber) => {
           this.#subscribers.set(id, (this.#subscribers.get(id) ?? 0) + 1);
           const subscription = this.#streamFor(id).subscribe(subscriber);

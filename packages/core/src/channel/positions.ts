@@ -31,6 +31,7 @@ interface Position {
  * Where the client stands in each joined channel's history (epoch + last
  * sequence number seen). It decides which publications are duplicates, what a
  * re-join asks the server to replay, and when the app gets a {@link GapNotice}.
+ * @internal
  */
 export class Positions {
   readonly #positions = new Map<string, Position>();

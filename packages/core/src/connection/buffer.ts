@@ -1,4 +1,4 @@
-/** A message waiting in the offline buffer, already encoded. */
+/** A message waiting in the offline buffer, already encoded. @internal */
 export interface BufferedMessage {
   /** `'message'`: counted by the server's receipts; `'request'`: answered by a response. */
   readonly kind: 'message' | 'request';
@@ -24,13 +24,14 @@ export interface BufferOptions {
   readonly overflow: OverflowPolicy;
 }
 
-/** Defaults of {@link BufferOptions}: 100 messages, 1 MiB, drop-oldest. */
+/** Defaults of {@link BufferOptions}: 100 messages, 1 MiB, drop-oldest. @internal */
 export const DEFAULT_BUFFER: BufferOptions = Object.freeze({ maxMessages: 100, maxBytes: 1024 * 1024, overflow: 'drop-oldest' });
 
 /**
  * A bounded FIFO of encoded messages. `push` returns what had to be evicted
  * to make room (drop-oldest), or a description of the violated bound
  * (error policy, nothing changed); the caller reports either.
+ * @internal
  */
 export class OfflineBuffer {
   #items: BufferedMessage[] = [];

@@ -37,8 +37,10 @@ import { StatusMachine, type ConnectionStatus, type StatusTransition } from './s
 export type { ConnectOptions, DroppedMessage } from './options.js';
 
 const utf8 = new TextEncoder();
-/** Key for the pool's ref counting; not part of the public API. */
+/** The key of the pool's ref counting. @internal */
 export const RETAIN: unique symbol = Symbol('rxmux.retain');
+/** The key of {@link Connection}'s factory: the pool creates connections, apps call {@link connect}. @internal */
+export const OPEN: unique symbol = Symbol('rxmux.open');
 
 /**
  * A pooled connection: one WebSocket shared by every channel on the page.
@@ -90,8 +92,13 @@ export class Connection {
   #refs = 1;
   #closed = false;
 
-  /** @internal Use {@link connect}. */
-  constructor(url: string, options: ConnectOptions = {}, release?: () => void) {
+  /** @internal The pool's way in: `release` takes the instance out of the pool once it is closed for good. */
+  static [OPEN](url: string, options: ConnectOptions, release?: () => void): Connection {
+    return new Connection(url, options, release);
+  }
+
+  /** Use {@link connect}. */
+  private constructor(url: string, options: ConnectOptions, release: (() => void) | undefined) {
     this.url = url;
     this.#settings = resolveOptions(options);
     this.#release = release;

@@ -3,7 +3,7 @@ import type { GapNotice } from '../channel/positions.js';
 import type { Tap } from '../debug/tap.js';
 import { createEventStream, type EventStream, type EventStreamOptions } from '../sse/index.js';
 
-/** What the event streams take from their connection. */
+/** What the event streams take from their connection. @internal */
 export interface EventStreamsHost {
   /** The connection's URL: the stream endpoints are `{url}/sse` and `{url}/poll`. */
   readonly url: string;
@@ -20,6 +20,7 @@ export interface EventStreamsHost {
  * A connection's `events()` channels: its one event stream (an EventSource,
  * or a long-poll loop), created on first use, its tap wiring, its tickets,
  * and the binary / JSON split per channel.
+ * @internal
  */
 export class EventStreams {
   #stream: EventStream | undefined;

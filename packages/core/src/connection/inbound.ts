@@ -7,7 +7,7 @@ import { RemoteError } from '../errors.js';
 import type { Link } from './link.js';
 import type { Outbox } from './outbox.js';
 
-/** What the inbound router delivers to. */
+/** What the inbound router delivers to. @internal */
 export interface InboundHost {
   /** The multiplexer (made after the lifecycle that calls the router, so asked for when a frame arrives). */
   readonly channels: () => Multiplexer;
@@ -22,6 +22,7 @@ export interface InboundHost {
  * publications, joins and gaps to the multiplexer; receipts, acks and
  * replies to the outbox; errors to their channel and `conn.errors$`
  * (PROTOCOL.md 8.1: only `unsubscribed` ends a channel); pings answered.
+ * @internal
  */
 export class Inbound {
   constructor(private readonly host: InboundHost) {}

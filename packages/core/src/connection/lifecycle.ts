@@ -13,7 +13,7 @@ import type { StatusMachine } from './status.js';
 
 const OPEN = 1;
 
-/** The settings of a connection's socket lifecycle. */
+/** The settings of a connection's socket lifecycle. @internal */
 export interface LifecycleOptions {
   readonly WebSocket: WebSocketConstructor;
   readonly url: string;
@@ -27,7 +27,7 @@ export interface LifecycleOptions {
   readonly token: TokenProvider | undefined;
 }
 
-/** What the lifecycle tells the connection (the layers above it). */
+/** What the lifecycle tells the connection (the layers above it). @internal */
 export interface LifecycleHooks {
   readonly status: StatusMachine;
   /** A socket was welcomed: re-join, re-send, flush on `link`. */
@@ -65,6 +65,7 @@ export interface LifecycleHooks {
  *                   ▲                                                │ lost
  *                   └──── backoff + jitter ◀── reconnecting ◀────────┘   fatal / maxAttempts ─▶ failed
  * ```
+ * @internal
  */
 export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks): Observable<Link> {
   /** Which demand cycle of the socket is current: a finished cycle must not touch the status of a newer one. */

@@ -7,7 +7,7 @@ import type { WebSocketLike } from '../transport/websocket.js';
 
 const OPEN = 1;
 
-/** Most envelopes in one batch the client writes (and accepts). */
+/** Most envelopes in one batch the client writes (and accepts). @internal */
 export const MAX_BATCH = 1024;
 
 /**
@@ -19,7 +19,7 @@ export const MAX_BATCH = 1024;
 const RATE_MARGIN = 0.9;
 const BURST_MARGIN = 0.75;
 
-/** What the link may write: the server's limits within the client's own. */
+/** What the link may write: the server's limits within the client's own. @internal */
 export interface LinkLimits {
   /** Longest batch in UTF-16 code units (at most the peer's `maxFrameBytes`, which the decoder counts in code units). */
   readonly maxFrameChars: number;
@@ -28,7 +28,7 @@ export interface LinkLimits {
   readonly rate: BucketRate | undefined;
 }
 
-/** The link limits for a server that announced `server` (or nothing) and a client accepting `maxFrameBytes`. */
+/** The link limits for a server that announced `server` (or nothing) and a client accepting `maxFrameBytes`. @internal */
 export function linkLimits(server: ServerLimits | undefined, maxFrameBytes: number): LinkLimits {
   return {
     // A third of the byte limit: a UTF-16 unit is at most 3 UTF-8 bytes, so no batch can exceed it in bytes either.
@@ -53,6 +53,7 @@ export function linkLimits(server: ServerLimits | undefined, maxFrameBytes: numb
  * requests) are refused by {@link Link.write} while envelopes already wait
  * (the caller keeps them in its bounded buffer); control frames (subscribe,
  * pings, cancels) always queue, since they are few and must not be lost.
+ * @internal
  */
 export class Link {
   #pending: (string | Uint8Array)[] = [];

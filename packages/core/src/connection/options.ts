@@ -79,7 +79,7 @@ export interface DroppedMessage {
   readonly id?: number;
 }
 
-/** Every option of a connection, defaults applied and checked. */
+/** Every option of a connection, defaults applied and checked. @internal */
 export interface ConnectionSettings {
   readonly WebSocket: WebSocketConstructor;
   readonly scheduler: SchedulerLike;
@@ -97,7 +97,7 @@ export interface ConnectionSettings {
   readonly token: TokenProvider | undefined;
 }
 
-/** Applies the defaults and checks every number; API misuse throws `InvalidArgumentError` at once. */
+/** Applies the defaults and checks every number; API misuse throws `InvalidArgumentError` at once. @internal */
 export function resolveOptions(options: ConnectOptions): ConnectionSettings {
   const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (ctor === undefined) {

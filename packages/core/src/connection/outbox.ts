@@ -65,6 +65,7 @@ interface Unconfirmed {
  * Ordering rule: the buffer only fills while nothing can be written, and
  * drains before anything new is written, so every frame written precedes
  * every frame still buffered.
+ * @internal
  */
 export class Outbox {
   readonly #buffer: OfflineBuffer;

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
-import { Connection, RETAIN, type ConnectOptions } from './connection.js';
+import { Connection, OPEN, RETAIN, type ConnectOptions } from './connection.js';
 
 const pool = new Map<string, Connection>();
 const identities = new WeakMap<object, number>();
@@ -47,11 +47,11 @@ function poolKey(url: string, options: ConnectOptions): string {
  */
 export function connect(url: string, options: ConnectOptions = {}): Connection {
   if (typeof url !== 'string' || url.length === 0) throw new InvalidArgumentError('connect(url): url must be a non-empty string');
-  if (options.shared === false) return new Connection(url, options);
+  if (options.shared === false) return Connection[OPEN](url, options);
   const key = poolKey(url, options);
   const pooled = pool.get(key);
   if (pooled !== undefined) return pooled[RETAIN]();
-  const conn = new Connection(url, options, () => pool.delete(key));
+  const conn = Connection[OPEN](url, options, () => pool.delete(key));
   pool.set(key, conn);
   return conn;
 }

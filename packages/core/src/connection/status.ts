@@ -44,12 +44,12 @@ const ALLOWED: Readonly<Record<ConnectionStatus, readonly ConnectionStatus[]>> =
   failed: ['connecting', 'closed'],
 };
 
-/** Whether the table above allows `from` → `to`. */
+/** Whether the table above allows `from` → `to`. @internal */
 export function canTransition(from: ConnectionStatus, to: ConnectionStatus): boolean {
   return ALLOWED[from].includes(to);
 }
 
-/** What a transition carries besides `from`, `to` and `at`. */
+/** What a transition carries besides `from`, `to` and `at`. @internal */
 export type TransitionCause = Omit<StatusTransition, 'from' | 'to' | 'at'>;
 
 /**
@@ -58,6 +58,7 @@ export type TransitionCause = Omit<StatusTransition, 'from' | 'to' | 'at'>;
  * announced (by a `status$` or `transitions$` subscriber) runs after it, on
  * the `queueScheduler` (RxJS's trampoline), so both streams tell every
  * change in the same order.
+ * @internal
  */
 export class StatusMachine {
   /** Current status, replayed to every new subscriber. */

@@ -15,7 +15,7 @@ import { base64ToBytes, cursorEntry } from '../protocol/sse.js';
 import { utf8Length } from '../protocol/utf8.js';
 import { BINARY_HEAD_BYTES, frameEvent, hexHead, stripQuery } from './frames.js';
 
-/** What the tap reads from its connection when a debugger starts listening, and what runs its actions. */
+/** What the tap reads from its connection when a debugger starts listening, and what runs its actions. @internal */
 export interface TapHost {
   status(): ConnectionStatus;
   /** Joined channels: their local subscriber counts, and whether the server confirmed them. */
@@ -42,6 +42,7 @@ let taps = 0;
  *  socket msg ─▶ in() ──┼─▶ DebugEvent ─▶ listeners (the page hook, an app's logger)
  *  status, channels, requests, acks, gaps, drops, errors, SSE ─┘
  * ```
+ * @internal
  */
 export class Tap implements DebugTap {
   readonly version = DEBUG_PROTOCOL_VERSION;

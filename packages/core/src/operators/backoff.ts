@@ -25,7 +25,7 @@ export interface BackoffPolicy {
   readonly minUptime: number;
 }
 
-/** The defaults of {@link BackoffPolicy}: 500 ms, ×2, 30 s cap, 50 % jitter, unlimited attempts, 5 s minimum uptime. */
+/** The defaults of {@link BackoffPolicy}: 500 ms, ×2, 30 s cap, 50 % jitter, unlimited attempts, 5 s minimum uptime. @internal */
 export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({
   initialDelay: 500,
   multiplier: 2,
@@ -41,6 +41,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({
  *
  * @example
  * backoffDelay(3, DEFAULT_BACKOFF, () => 1); // 2000
+ * @internal
  */
 export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
   const growth = policy.multiplier ** Math.max(0, attempt - 1); // Infinity after enough attempts
@@ -51,7 +52,7 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () 
   return Math.round(capped * (1 - jitter * (1 - random())));
 }
 
-/** A timer that fires after {@link backoffDelay} on the given scheduler (for `retry({ delay })`). */
+/** A timer that fires after {@link backoffDelay} on the given scheduler (for `retry({ delay })`). @internal */
 export function backoffTimer(
   attempt: number,
   policy: BackoffPolicy,

@@ -9,7 +9,7 @@ export interface HeartbeatOptions {
   readonly timeout: number;
 }
 
-/** Defaults of {@link HeartbeatOptions}. */
+/** Defaults of {@link HeartbeatOptions}. @internal */
 export const DEFAULT_HEARTBEAT: HeartbeatOptions = Object.freeze({ interval: 25_000, timeout: 10_000 });
 
 /**
@@ -32,6 +32,7 @@ export const DEFAULT_HEARTBEAT: HeartbeatOptions = Object.freeze({ interval: 25_
  * still subscribed, so the caller can close the socket with its own code
  * (4000) instead of the normal close of an unsubscribe. Sending the pings that
  * provoke traffic is the caller's job.
+ * @internal
  */
 export function heartbeat<T>(
   options: HeartbeatOptions | false,

@@ -8,6 +8,7 @@ import { share, Subject, timer, type MonoTypeOperatorFunction, type SchedulerLik
  *
  * @example
  * const stream$ = join$.pipe(linger(1000));
+ * @internal
  */
 export function linger<T>(ms: number, scheduler: SchedulerLike): MonoTypeOperatorFunction<T> {
   return share<T>({

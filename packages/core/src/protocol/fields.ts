@@ -23,7 +23,7 @@ export interface DecodeResult {
   readonly errors: ProtocolError[];
 }
 
-/** A decode result of one error. */
+/** A decode result of one error. @internal */
 export function single(error: ProtocolError): DecodeResult {
   return { frames: [], errors: [error] };
 }
@@ -31,6 +31,7 @@ export function single(error: ProtocolError): DecodeResult {
 /** Longest channel id, in UTF-8 bytes (it must fit the binary header's length byte). */
 export const MAX_CHANNEL_BYTES = 255;
 
+/** @internal */
 export type FieldKind = 'channel' | 'uint' | 'string' | 'bool' | 'json' | 'peer-limits' | 'server-limits';
 /** Longest string field (codes, messages, session ids) accepted, in characters. */
 const MAX_STRING = 4096;
@@ -42,7 +43,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 /** Channel ids already validated: a frame on a known channel skips the checks (decoding is a hot path). */
 const knownChannels = new Set<string>();
 
-/** Whether `channel` was validated already (the decoders' fast path). */
+/** Whether `channel` was validated already (the decoders' fast path). @internal */
 export function isKnownChannel(channel: string): boolean {
   return knownChannels.has(channel);
 }
@@ -112,6 +113,7 @@ function limitsProblem(value: unknown, keys: readonly string[]): string | undefi
   return undefined;
 }
 
+/** @internal */
 export function fieldProblem(kind: FieldKind, value: unknown): string | undefined {
   switch (kind) {
     case 'channel':

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 
-/** UTF-8 length of `text.slice(from, to)`, without encoding it (a lone surrogate counts as U+FFFD, as `TextEncoder` writes it). */
+/** UTF-8 length of `text.slice(from, to)`, without encoding it (a lone surrogate counts as U+FFFD, as `TextEncoder` writes it). @internal */
 export function utf8Length(text: string, from = 0, to = text.length): number {
   let bytes = 0;
   for (let i = from; i < to; i++) {

@@ -73,12 +73,14 @@ export interface EventStreamOptions {
   /**
    * Told what the stream does, as it happens: how the connection's debug tap
    * sees it. Called synchronously; must not throw (what it throws is ignored).
+   * @internal
    */
   readonly observer?: EventStreamObserver;
   /**
    * Obtains a single-use ticket for each stream and first poll (`?ticket=`):
    * how a stream authenticates when cookies cannot (the connection asks its
    * WebSocket for one when it has a `token`). A poll answer carries the next.
+   * @internal
    */
   readonly ticket?: () => Promise<string>;
 }
@@ -89,10 +91,11 @@ export interface EventStreamOptions {
  * `'open'` (the server's `ready`, or a poll answered), `'retrying'` (it
  * failed; `retryIn` ms until the next try), `'closed'` (no channel needs it),
  * `'failed'` (refused for good: `code`).
+ * @internal
  */
 export type EventStreamState = 'connecting' | 'open' | 'retrying' | 'closed' | 'failed';
 
-/** What {@link EventStreamOptions.observer} is told. */
+/** What {@link EventStreamOptions.observer} is told. @internal */
 export interface EventStreamObserver {
   /**
    * Every event received (its name, its parsed JSON, the UTF-8 size of its
@@ -109,10 +112,10 @@ export interface EventStreamObserver {
   state(transport: 'sse' | 'poll', state: EventStreamState, detail: { readonly channels: number; readonly retryIn?: number; readonly code?: string }): void;
 }
 
-/** Defaults of {@link EventStreamOptions} (frozen). */
+/** Defaults of {@link EventStreamOptions} (frozen). @internal */
 export const DEFAULT_EVENT_STREAM = Object.freeze({ debounce: 20, retryDelay: 1000, maxRetryDelay: 30_000 });
 
-/** The server could not replay everything a channel missed: values between were lost. */
+/** The server could not replay everything a channel missed: values between were lost. @internal */
 export interface StreamReset {
   readonly channel: string;
   /** The stream continues after this seq. */
@@ -123,7 +126,7 @@ export interface StreamReset {
   readonly epoch: string | undefined;
 }
 
-/** Many channels over one EventSource (or one long-poll loop). */
+/** Many channels over one EventSource (or one long-poll loop). @internal */
 export interface EventStream {
   /** `'sse'` or `'poll'`: what this stream rides. */
   readonly transport: 'sse' | 'poll';
@@ -150,6 +153,7 @@ const FATAL_STATUS: ReadonlySet<number> = new Set([400, 401, 403, 404]);
  * @example
  * const stream = createEventStream('https://example.com/rt');
  * stream.events<Score>('match-score').subscribe((s) => render(s));
+ * @internal
  */
 export function createEventStream(baseUrl: string, options: EventStreamOptions = {}): EventStream {
   const scheduler = options.scheduler ?? asyncScheduler;

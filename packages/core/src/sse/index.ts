@@ -14,15 +14,13 @@
  * switch is lost. No rxjs-free code here: everything is an operator pipeline.
  * @packageDocumentation
  */
+export type { EventSourceConstructor, EventSourceLike, EventStreamOptions, FetchLike } from './event-stream.js';
+/** @internal */
 export {
   createEventStream,
   DEFAULT_EVENT_STREAM,
-  type EventSourceConstructor,
-  type EventSourceLike,
   type EventStream,
   type EventStreamObserver,
-  type EventStreamOptions,
   type EventStreamState,
-  type FetchLike,
   type StreamReset,
 } from './event-stream.js';

@@ -38,7 +38,7 @@ export interface WebSocketLike {
 /** A WebSocket constructor: the browser's global, `ws`'s `WebSocket`, or a fake. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
-/** What an open transport emits. */
+/** What an open transport emits. @internal */
 export type SocketEvent =
   | { readonly kind: 'open'; readonly socket: WebSocketLike }
   | { readonly kind: 'frames'; readonly result: DecodeResult; readonly raw: unknown };
@@ -53,6 +53,7 @@ const CONNECTING = 0;
  * then one `frames` event per WebSocket message (already decoded). Errors with
  * {@link ConnectionLostError} when the socket closes, and with an
  * `RXMUX_ERR_UNSUPPORTED_PROTOCOL` error when the server did not select `rxmux.v1`.
+ * @internal
  */
 export function openSocket(ctor: WebSocketConstructor, url: string, limits: DecodeLimits): Observable<SocketEvent> {
   return new Observable<SocketEvent>((subscriber) => {

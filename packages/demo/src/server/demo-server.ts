@@ -20,7 +20,11 @@ import { staticFiles } from './static-files.js';
 export interface DemoServerOptions {
   /** Port to listen on; 0 picks a free one. Default 5173. */
   readonly port?: number;
-  /** Host to listen on. Default: all interfaces. */
+  /**
+   * Host to listen on. Default `127.0.0.1`: the chaos endpoints are not
+   * authenticated, so the demo is reachable from this machine only unless
+   * asked (`0.0.0.0` or `::` for every interface).
+   */
   readonly host?: string;
   /** Folder of the built page. Default: `dist/page` next to this file's `dist/server`. */
   readonly pageDir?: string;
@@ -40,6 +44,8 @@ export interface DemoServer {
 }
 
 const RT_PATH = '/rt';
+/** Where the demo listens unless told otherwise: this machine only. */
+export const DEFAULT_HOST = '127.0.0.1';
 
 function json(res: ServerResponse, status: number, body: JsonValue): void {
   const text = JSON.stringify(body);
@@ -109,16 +115,17 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   rt.onPresence((event) => knownChannels.add(event.channel));
   const simulation = startSimulation(rt, options.simulation ?? DEFAULT_SIMULATION);
 
+  const host = options.host ?? DEFAULT_HOST;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(options.port ?? 5173, options.host, () => {
+    http.listen(options.port ?? 5173, host, () => {
       http.off('error', reject);
       resolve();
     });
   });
   const address = http.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const shownHost = options.host === undefined || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
 
   return {
     url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/`,

@@ -1,6 +1,8 @@
 /**
  * `npm start`: the demo in one process. `PORT` (default 5173, 0 for any free
- * port) and `HOST` (default: all interfaces) choose where it listens.
+ * port) and `HOST` (default `127.0.0.1`: this machine only, since the chaos
+ * endpoints are unauthenticated; `0.0.0.0` for every interface) choose where
+ * it listens.
  */
 import { startDemoServer } from './demo-server.js';
 

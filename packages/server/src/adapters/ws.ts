@@ -51,7 +51,7 @@ class WsTransport implements Transport {
   }
 }
 
-/** What the server composes: the upgrade handler and shutdown. */
+/** What the server composes: the upgrade handler and shutdown. @internal */
 export interface WsAdapter {
   /** Handles an HTTP upgrade for the WebSocket path: the door first, then the WebSocket handshake. */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -62,6 +62,7 @@ export interface WsAdapter {
 /**
  * Serves `core` over `ws`. `admit` is the HTTP door: it runs before any
  * WebSocket exists, and its refusals are plain HTTP responses.
+ * @internal
  */
 export function wsAdapter<P>(core: ServerCore<P>, door: (req: IncomingMessage) => UpgradeAdmission<P>): WsAdapter {
   const wss = new WebSocketServer({

@@ -6,7 +6,7 @@
  */
 import type { Awaitable } from '../engines/engine.js';
 
-/** `f(value)` now, or once the promise resolves. A synchronous throw of `f` propagates to the caller. */
+/** `f(value)` now, or once the promise resolves. A synchronous throw of `f` propagates to the caller. @internal */
 export function chain<T, U>(value: Awaitable<T>, f: (value: T) => Awaitable<U>): Awaitable<U> {
   return value instanceof Promise ? value.then(f) : f(value);
 }
@@ -16,6 +16,7 @@ export function chain<T, U>(value: Awaitable<T>, f: (value: T) => Awaitable<U>):
  * rejection). Returns the promise of that continuation (and of the promise
  * `then` returns, if any), or `undefined` when everything ran synchronously:
  * a socket holds its later frames only for a promise.
+ * @internal
  */
 export function after<T>(
   value: Awaitable<T>,
@@ -27,7 +28,7 @@ export function after<T>(
   return next instanceof Promise ? next : undefined;
 }
 
-/** Runs a call that may throw or reject (an engine's, a session store's): a failure is reported, never thrown, never left unhandled. */
+/** Runs a call that may throw or reject (an engine's, a session store's): a failure is reported, never thrown, never left unhandled. @internal */
 export function reported(call: () => unknown, onError: (error: unknown) => void): void {
   try {
     const result = call();

@@ -8,7 +8,7 @@ import type { ConnectionInfo, ServerHooks } from '../types.js';
 
 type Notice = 'onConnect' | 'onClose' | 'onSlowConsumer' | 'onRateLimited';
 
-/** Calls `hooks` safely. */
+/** Calls `hooks` safely. @internal */
 export class Hooks<P> {
   constructor(private readonly hooks: ServerHooks<P> | undefined) {}
 

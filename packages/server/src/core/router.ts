@@ -17,7 +17,7 @@ interface PatternEntry<H> {
   readonly handler: H;
 }
 
-/** Whether `name` is a pattern: it contains `*` (any run of characters, possibly empty). */
+/** Whether `name` is a pattern: it contains `*` (any run of characters, possibly empty). @internal */
 export function isPattern(name: string): boolean {
   return name.includes('*');
 }
@@ -30,6 +30,7 @@ function patternRegex(pattern: string): RegExp {
 /**
  * Maps channel names to handlers. Exact names win over patterns; among
  * patterns the one with the longest literal text wins (then the first registered).
+ * @internal
  */
 export class Router<H> {
   private readonly exact = new Map<string, H>();

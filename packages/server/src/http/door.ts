@@ -18,13 +18,14 @@ import type { Refusal } from './errors.js';
 /**
  * The door's verdict for an HTTP request (SSE, poll): the request's principal
  * (and whether a single-use ticket brought it), or why it is refused.
+ * @internal
  */
 export type Admission<P> = { readonly principal: P; readonly byTicket: boolean } | Refusal;
 
-/** The door's verdict for a WebSocket upgrade: who the socket will be (checked at its hello), or why it is refused. */
+/** The door's verdict for a WebSocket upgrade: who the socket will be (checked at its hello), or why it is refused. @internal */
 export type UpgradeAdmission<P> = { readonly auth: SocketAuth<P> } | Refusal;
 
-/** How the door tells who a request is: no credentials at all, or the app's `authenticate`. */
+/** How the door tells who a request is: no credentials at all, or the app's `authenticate`. @internal */
 export interface Credentials<P> {
   /** An HTTP request (SSE, poll): cookies, headers. Resolves `undefined` when refused (401). */
   request(request: IncomingMessage): Promise<Verified<P> | undefined>;
@@ -32,13 +33,13 @@ export interface Credentials<P> {
   socket(request: IncomingMessage): SocketAuth<P>;
 }
 
-/** Every request is admitted, with the principal `null` (no `authenticate`). */
+/** Every request is admitted, with the principal `null` (no `authenticate`). @internal */
 export const anonymous: Credentials<null> = {
   request: () => Promise.resolve({ principal: null }),
   socket: () => ({ principal: null }),
 };
 
-/** The app's `authenticate`, made total: `null`, `undefined`, a throw or a rejection refuse (the error is reported). */
+/** The app's `authenticate`, made total: `null`, `undefined`, a throw or a rejection refuse (the error is reported). @internal */
 export function authenticated<P>(authenticate: Authenticate<P>, onError: (error: unknown) => void): Credentials<P> {
   return {
     request: (request) => verifier(authenticate, request, onError)(undefined),
@@ -46,7 +47,7 @@ export function authenticated<P>(authenticate: Authenticate<P>, onError: (error:
   };
 }
 
-/** The door of one server. */
+/** The door of one server. @internal */
 export interface Door<P> {
   /** An SSE or long-poll request: running? Origin? a `?ticket=` or the request's own credentials? Never rejects. */
   admit(request: IncomingMessage): Promise<Admission<P>>;
@@ -58,7 +59,7 @@ export interface Door<P> {
   readonly rejected: number;
 }
 
-/** Creates a door: `accepting` says whether the server still takes new clients. */
+/** Creates a door: `accepting` says whether the server still takes new clients. @internal */
 export function createDoor<P>(options: {
   readonly allowedOrigins: readonly string[] | undefined;
   readonly credentials: Credentials<P>;
@@ -101,13 +102,13 @@ export function createDoor<P>(options: {
   };
 }
 
-/** Whether the request's Origin may connect. Requests without an Origin header (non-browser clients) pass. */
+/** Whether the request's Origin may connect. Requests without an Origin header (non-browser clients) pass. @internal */
 export function originAllowed(request: IncomingMessage, allowed: readonly string[] | undefined): boolean {
   const origin = request.headers.origin;
   return allowed === undefined || origin === undefined || allowed.includes(origin);
 }
 
-/** CORS headers for an allowed cross-origin SSE / poll request (credentials allowed: cookies may carry the token). */
+/** CORS headers for an allowed cross-origin SSE / poll request (credentials allowed: cookies may carry the token). @internal */
 export function corsHeaders(request: IncomingMessage): Record<string, string> {
   const origin = request.headers.origin;
   return origin === undefined ? {} : { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' };

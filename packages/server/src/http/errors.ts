@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
-/** Why a request was refused: its HTTP status, a stable code and a message for humans. */
+/** Why a request was refused: its HTTP status, a stable code and a message for humans. @internal */
 export interface Refusal {
   readonly status: number;
   readonly code: string;
@@ -23,7 +23,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   503: 'Service Unavailable',
 };
 
-/** Refuses an upgrade with a plain HTTP response, before any WebSocket exists. */
+/** Refuses an upgrade with a plain HTTP response, before any WebSocket exists. @internal */
 export function refuseUpgrade(socket: Duplex, status: number, message: string): void {
   if (socket.writable) {
     socket.end(
@@ -34,7 +34,7 @@ export function refuseUpgrade(socket: Duplex, status: number, message: string): 
   socket.destroy();
 }
 
-/** Ends an HTTP request with a JSON error body `{ code, message }` (or just ends it when the headers went out already). */
+/** Ends an HTTP request with a JSON error body `{ code, message }` (or just ends it when the headers went out already). @internal */
 export function refuseRequest(res: ServerResponse, status: number, code: string, message: string): void {
   if (res.headersSent) {
     res.end();

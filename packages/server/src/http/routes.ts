@@ -6,7 +6,8 @@
  *  GET     {path}/sse | {path}/poll ─▶ door ─▶ channels? (400) ─▶ serveSse | servePoll
  *  OPTIONS {path}/sse | {path}/poll ─▶ CORS preflight (403 for a foreign Origin)
  *  other methods ─▶ 405
- *  upgrade {path} ─▶ the WebSocket adapter; other paths: 404 on our own server, the app's otherwise
+ *  upgrade {path} ─▶ the WebSocket adapter
+ *  anything else  ─▶ the app's listeners (404 when there are none)
  * ```
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
@@ -18,11 +19,10 @@ import { refuseRequest, refuseUpgrade } from './errors.js';
 import { servePoll } from './poll.js';
 import { serveSse } from './sse.js';
 
-type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
-
 /**
  * A request listener for `{path}/sse` and `{path}/poll`; it returns false for
  * any other request (the app's handler gets it).
+ * @internal
  */
 export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>, onError: (error: unknown) => void): (req: IncomingMessage, res: ServerResponse) => boolean {
   const serve = async (kind: 'sse' | 'poll', req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
@@ -63,52 +63,116 @@ export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>
   };
 }
 
-/** What {@link attach} installs on an HTTP server. */
+/** One rxmux server's share of an HTTP server: its WebSocket path and its endpoints. @internal */
 export interface Attachment {
   /** The WebSocket path (`/rt`): upgrades to it go to `upgrade`. */
   readonly path: string;
-  /** Whether the server is ours: then unknown paths get 404; attached to the app's, they are left to it. */
-  readonly owned: boolean;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Serves a request, or returns false to leave it to the app. */
+  /** Serves a request for one of its endpoints, or returns false: the request is someone else's. */
   request(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
+type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+type Emit = (this: HttpServer, event: string | symbol, ...args: unknown[]) => boolean;
+
+/** The rxmux servers attached to one HTTP server, and how to undo the routing. */
+interface Routing {
+  readonly attachments: Set<Attachment>;
+  /** Removes the routing: the server's listeners and `emit` as they were. */
+  readonly detach: () => void;
+}
+
+const routings = new WeakMap<HttpServer, Routing>();
+
 /**
- * Installs the upgrade and request listeners on `http`; returns a function
- * that removes them again (and gives the app its request listeners back).
+ * Routes what belongs to `attachment` on `http` to it, and nothing else;
+ * returns a function that takes it away again.
+ *
+ * ```
+ *  request / upgrade ─▶ for an attached rxmux path? ──yes──▶ that rxmux server only
+ *                                 │ no
+ *                                 ▼
+ *                      the app's listeners, untouched ──none at that moment──▶ rxmux answers 404
+ * ```
+ *
+ * An app's own `request` and `upgrade` listeners may be installed before or
+ * after `createServer({ server })`: rxmux sees each event first (it routes
+ * the server's `emit`), so its paths never reach the app (Express would
+ * answer them 404 while rxmux serves them) and the app's paths never get
+ * rxmux's 404. Whether anyone else listens is asked at the time of each
+ * request, not when attaching: a request or upgrade nobody else takes gets a
+ * 404 instead of hanging. Several rxmux servers may share one HTTP server
+ * (on different paths).
+ * @internal
  */
 export function attach(http: HttpServer, attachment: Attachment): () => void {
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (pathOf(req) === attachment.path) return attachment.upgrade(req, socket, head);
-    if (attachment.owned) refuseUpgrade(socket, 404, 'not found'); // attached: another upgrade listener of the app may want it
-  };
-  // Requests for our endpoints must not reach the app's own handler (Express would answer 404),
-  // so the existing request listeners are wrapped, as engine.io does.
-  const original = http.listeners('request') as RequestListener[];
-  http.removeAllListeners('request');
-  const onRequest: RequestListener = (req, res) => {
-    if (attachment.request(req, res)) return;
-    if (original.length === 0) refuseRequest(res, 404, ErrorCode.NotFound, 'not found');
-    for (const listener of original) listener.call(http, req, res);
-  };
-  http.on('request', onRequest);
-  http.on('upgrade', onUpgrade);
+  let routing = routings.get(http);
+  if (routing === undefined) {
+    routing = route(http);
+    routings.set(http, routing);
+  }
+  const { attachments, detach } = routing;
+  attachments.add(attachment);
   return () => {
-    http.off('upgrade', onUpgrade);
-    http.off('request', onRequest);
-    for (const listener of original) http.on('request', listener);
+    if (!attachments.delete(attachment) || attachments.size > 0) return;
+    routings.delete(http);
+    detach();
   };
 }
 
-/** The path of a request URL, without query and trailing slashes. */
+function route(http: HttpServer): Routing {
+  const attachments = new Set<Attachment>();
+  // The server's own emit (the prototype's, or one another library installed): everything not ours goes through it.
+  const hadOwnEmit = Object.hasOwn(http, 'emit');
+  const emit = Reflect.get(http, 'emit') as Emit;
+  const routed: Emit = function (event, ...args) {
+    if (event === 'request') {
+      const [req, res] = args as [IncomingMessage, ServerResponse];
+      for (const attachment of attachments) if (attachment.request(req, res)) return true;
+    } else if (event === 'upgrade') {
+      const [req, socket, head] = args as [IncomingMessage, Duplex, Buffer];
+      const path = pathOf(req);
+      for (const attachment of attachments) {
+        if (attachment.path === path) {
+          attachment.upgrade(req, socket, head);
+          return true;
+        }
+      }
+    }
+    return emit.call(this, event, ...args);
+  };
+  // Our own listeners see only what is not ours; they answer it when nobody else listens (at that moment). The
+  // upgrade listener also makes Node hand upgrades over at all (without one it serves them as plain requests).
+  const onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
+    if (http.listenerCount('request') === 1) refuseRequest(res, 404, ErrorCode.NotFound, 'not found');
+  };
+  const onUpgrade: UpgradeListener = (_req, socket) => {
+    if (http.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, 'not found');
+  };
+  http.on('request', onRequest);
+  http.on('upgrade', onUpgrade);
+  Reflect.set(http, 'emit', routed);
+  return {
+    attachments,
+    detach: () => {
+      http.off('request', onRequest);
+      http.off('upgrade', onUpgrade);
+      // Wrapped again since by someone else: ours stays in their chain, passing everything through (no attachments left).
+      if (Reflect.get(http, 'emit') !== routed) return;
+      if (hadOwnEmit) Reflect.set(http, 'emit', emit);
+      else Reflect.deleteProperty(http, 'emit');
+    },
+  };
+}
+
+/** The path of a request URL, without query and trailing slashes. @internal */
 export function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return normalizePath(q === -1 ? url : url.slice(0, q));
 }
 
-/** A path without trailing slashes (`/` stays). */
+/** A path without trailing slashes (`/` stays). @internal */
 export function normalizePath(path: string): string {
   return path.replace(/\/+$/, '') || '/';
 }
