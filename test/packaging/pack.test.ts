@@ -116,7 +116,7 @@ describe.each(PACKAGES.map((p) => `@rxmux/${p}`))('the %s tarball', (name) => {
   it('has a source for every build output, and source maps that point at files it holds', () => {
     const all = new Set(files());
     const stale = files().filter((f) => /^dist\/.*\.js$/.test(f) && !all.has(f.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts')));
-    expect(stale).toEqual([]);
+    expect(stale, 'dist holds output of sources that no longer exist (an older build): npm run clean && npm run build').toEqual([]);
     const missing = files()
       .filter((f) => f.endsWith('.map'))
       .flatMap((map) => {
