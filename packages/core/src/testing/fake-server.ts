@@ -112,7 +112,7 @@ export class FakeServer {
       if (welcome !== undefined) {
         const { after = 0, ...fields } = welcome;
         (options.scheduler ?? (after > 0 ? asyncScheduler : asapScheduler)).schedule(() => {
-          if (socket.readyState === FakeWebSocket.CONNECTING) connection.welcome(fields);
+          if (connection.closed === undefined && connection.welcomed === undefined && !connection.hungUp) connection.welcome(fields);
         }, after);
       }
       return connection;

@@ -29,6 +29,6 @@ export {
   type WelcomeOptions,
 } from './scripted-connection.js';
 export type { WaitOptions } from './wait.js';
-export { FakeSocketFactory, FakeWebSocket } from './fake-socket.js';
+export { FakeWebSocket } from './fake-socket.js';
 export { describeFrame } from './describe.js';
 export { marbles, runMarbles, STATUS_VALUES, type DeepEqual, type MarbleScenario } from './marbles.js';

@@ -216,6 +216,11 @@ export class ScriptedConnection {
     return this.#closed;
   }
 
+  /** Whether the test hung up on this socket ({@link hangUp}). */
+  get hungUp(): boolean {
+    return this.#hungUp;
+  }
+
   /**
    * Waits for the hello (the first frame of every socket) and returns it.
    * Accepts the socket first when it is still connecting: the client says
@@ -446,10 +451,13 @@ export class ScriptedConnection {
    * Closes the socket as the server (or the network) would: 1006 (default)
    * is a lost link without a close frame (an `error` event, then `close`);
    * any other code is a close frame from the server, e.g. 1001 `going away`
-   * (retried) or 4401 (fatal: the client fails without retrying).
+   * (retried) or 4401 (fatal: the client fails without retrying). On a
+   * socket not accepted yet it is a failed connection attempt (a refused
+   * upgrade, an unreachable host).
    */
   drop(code = 1006, reason = ''): void {
-    this.#requireOpen('drop');
+    if (this.#constructing) throw new InvalidArgumentError('drop() while the client is still constructing its socket: schedule it (a later action)');
+    if (this.#closed !== undefined) throw new InvalidArgumentError(`drop() on a socket that is closed already: ${this.#whereabouts()}`);
     this.#closed = { code, reason, by: 'server' };
     this.socket.drop(code, reason);
     this.#changes.complete();
