@@ -3,6 +3,7 @@
  * server against the real client, its clear failures, the frames-visibility
  * rule, and the marble helpers.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { firstValueFrom, map, toArray, take } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -361,5 +362,15 @@ describe('round trips through the codec (properties)', () => {
       }),
       { numRuns: 30 },
     );
+  });
+});
+
+describe('the guide', () => {
+  it("the README's “Testing your app” shows testing-guide.test.ts verbatim (so its example is the one npm test runs)", () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const guide = readFileSync(new URL('./testing-guide.test.ts', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Testing your app'));
+    const block = /```ts\n([\s\S]*?)\n```/.exec(section)?.[1];
+    expect(block).toBe(guide.trimEnd());
   });
 });
