@@ -8,7 +8,12 @@ import { FakeWebSocket } from './fake-socket.js';
 import { ScriptedConnection, Session, type ServerContext, type WelcomeOptions } from './scripted-connection.js';
 import { waitFor, type WaitOptions } from './wait.js';
 
-/** Options of {@link FakeServer}. */
+/**
+ * Options of {@link FakeServer}.
+ *
+ * @example
+ * new FakeServer({ autoWelcome: { after: 10, limits: { maxFrameBytes: 65_536, maxBatch: 64, rate: 50, burst: 100 } }, receipts: true });
+ */
 export interface FakeServerOptions {
   /**
    * Accept and welcome every new socket without the test's help: `true`, or
@@ -33,7 +38,12 @@ export interface FakeServerOptions {
   readonly scheduler?: SchedulerLike;
 }
 
-/** Options of {@link FakeServer.connect}: the client's options, and the URL. */
+/**
+ * Options of {@link FakeServer.connect}: the client's options, and the URL.
+ *
+ * @example
+ * const conn = server.connect({ url: 'ws://test/other', linger: 0, heartbeat: { interval: 100, timeout: 50 } });
+ */
 export interface FakeConnectOptions extends ConnectOptions {
   /** Default `ws://fake.test/rt`. */
   readonly url?: string;

@@ -36,10 +36,27 @@ export function marbles(events: readonly (readonly [number, string])[], end = ''
   return out + end;
 }
 
-/** The deep equality of your test runner, e.g. `(a, e) => expect(a).toEqual(e)` (vitest, jest) or `assert.deepStrictEqual`. */
+/**
+ * The deep equality of your test runner: it throws when `actual` and `expected` differ.
+ *
+ * @example
+ * const vitestOrJest: DeepEqual = (actual, expected) => expect(actual).toEqual(expected);
+ * const nodeTest: DeepEqual = (actual, expected) => assert.deepStrictEqual(actual, expected);
+ */
 export type DeepEqual = (actual: unknown, expected: unknown) => unknown;
 
-/** What {@link runMarbles} hands the scenario: RxJS's run helpers, plus two for rxmux. */
+/**
+ * What {@link runMarbles} hands the scenario: RxJS's run helpers, plus two for rxmux.
+ *
+ * @example
+ * runMarbles(deepEqual, ({ expectStatus, later }: MarbleScenario) => {
+ *   const server = new FakeServer({ autoWelcome: { after: 5 } });
+ *   const conn = server.connect();
+ *   conn.channel('a').subscribe();
+ *   later(() => server.last.drop(1001), 20);
+ *   expectStatus(conn, 'C 4ms o 14ms r', '^ 30ms !');
+ * });
+ */
 export interface MarbleScenario extends RunHelpers {
   /**
    * Runs `fn` `ms` of virtual time from now (from the start, at the top of

@@ -30,10 +30,20 @@ import { describeFrame } from './describe.js';
 import { FakeWebSocket } from './fake-socket.js';
 import { waitFor, type WaitOptions } from './wait.js';
 
-/** The frame of type `K`. */
+/**
+ * The frame of type `K`, as `nextFrame(type)` and `takeFrame(type)` return it.
+ *
+ * @example
+ * const sub: FrameOf<'subscribe'> = await c.nextFrame('subscribe'); // { type: 'subscribe', channel, since?, epoch? }
+ */
 export type FrameOf<K extends Frame['type']> = Extract<Frame, { readonly type: K }>;
 
-/** Options of {@link ScriptedConnection.nextFrame} and {@link ScriptedConnection.takeFrame}. */
+/**
+ * Options of {@link ScriptedConnection.nextFrame} and {@link ScriptedConnection.takeFrame}.
+ *
+ * @example
+ * await c.nextFrame('message', { channel: 'chat', timeout: 500 });
+ */
 export interface FrameWaitOptions extends WaitOptions {
   /** Only a frame on this channel (`subscribe`, `unsubscribe`, `message`, `request`; other frames have none). */
   readonly channel?: string;
@@ -50,22 +60,41 @@ export interface FrameWaitOptions extends WaitOptions {
  * `message` envelopes when the server was created with `receipts: true`,
  * absent otherwise (a server without receipts); no `limits`, `expiresIn` or
  * `resumeToken`.
+ *
+ * @example
+ * c.welcome({ expiresIn: 60_000 });                  // credentials that expire: the client refreshes them
+ * c.welcome({ session: 'fresh', resumed: false });   // the session named in the hello is gone
  */
 export type WelcomeOptions = Partial<Omit<WelcomeFrame, 'type' | 'version'>>;
 
-/** Options of {@link ScriptedConnection.publish}. */
+/**
+ * Options of {@link ScriptedConnection.publish} and {@link ScriptedConnection.publishBinary}.
+ *
+ * @example
+ * c.publish('score', { home: 1 }, { seq: 42 });
+ */
 export interface PublishOptions {
   /** The publication's position in the channel's history (absent: not numbered, like the server's `ctx.send`). */
   readonly seq?: number;
 }
 
-/** A channel's position, as `subscribed` announces it: the history epoch and its newest sequence number. */
+/**
+ * A channel's position, as `subscribed` announces it: the history epoch and its newest sequence number.
+ *
+ * @example
+ * c.subscribed('score', { epoch: 'e1', seq: 41 }); // live publications follow from 42
+ */
 export interface ChannelPosition {
   readonly epoch?: string;
   readonly seq?: number;
 }
 
-/** Options of {@link ScriptedConnection.gap} (PROTOCOL.md 5.16). */
+/**
+ * Options of {@link ScriptedConnection.gap} (PROTOCOL.md 5.16).
+ *
+ * @example
+ * c.gap('score', { epoch: 'e2', seq: 0, reason: 'epoch' }); // the server restarted: a new history
+ */
 export interface GapOptions {
   /** The channel's current history epoch. */
   readonly epoch: string;
@@ -77,7 +106,13 @@ export interface GapOptions {
   readonly since?: number;
 }
 
-/** How a socket ended. */
+/**
+ * How a socket ended.
+ *
+ * @example
+ * conn.close();
+ * await c.waitForClose(); // { code: 1000, reason: 'client closed', by: 'client' }
+ */
 export interface CloseInfo {
   readonly code: number;
   readonly reason: string;

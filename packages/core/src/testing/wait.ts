@@ -1,6 +1,11 @@
 import { catchError, concat, EmptyError, first, firstValueFrom, map, of, throwError, timeout, type Observable } from 'rxjs';
 
-/** Options of the kit's waits (`nextConnection`, `nextFrame`, `hello`, `waitForClose`). */
+/**
+ * Options of the kit's waits (`nextConnection`, `nextFrame`, `hello`, `waitForClose`).
+ *
+ * @example
+ * const c = await server.nextConnection({ timeout: 5_000 });
+ */
 export interface WaitOptions {
   /**
    * How long to wait, in milliseconds of real time (the RxJS `asyncScheduler`),
