@@ -162,8 +162,9 @@ export class FakeServer {
   /**
    * The next connection not yet handed out by `nextConnection()`: the first
    * call returns the first socket the client opened (even when it opened it
-   * before the call), the next call the second, and so on. Rejects after
-   * the timeout with what the server saw.
+   * before the call), the next call the second, and so on, whether or not
+   * the test reached them through `last` or `connections` meanwhile. Rejects
+   * after the timeout with what the server saw.
    *
    * @example
    * const first = await server.nextConnection();

@@ -216,7 +216,11 @@ export class ScriptedConnection {
 
   // ---- what the client sent ----
 
-  /** Every frame the client sent on this socket, decoded by the codec (batches flattened), in order. */
+  /**
+   * Every frame the client sent on this socket, decoded by the codec
+   * (batches flattened), in order, as soon as the client has written it
+   * (see "When things become visible" above).
+   */
   get frames(): readonly Frame[] {
     return this.#frames;
   }
