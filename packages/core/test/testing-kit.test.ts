@@ -322,6 +322,27 @@ describe('marble helpers', () => {
     });
   });
 
+  it('what the client writes into a hung-up socket is recorded but not taken: the resumed session gets it again', () => {
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 }, receipts: true });
+      const conn = server.connect({ heartbeat: { interval: 100, timeout: 50 }, reconnect: { initialDelay: 10 } });
+      const sub = conn.channel('a').subscribe();
+      later(() => conn.channel('a').send('one'), 10);
+      later(() => server.last.receipt(), 20); // received: 1, the last frame the client hears
+      later(() => server.last.hangUp(), 30);
+      later(() => conn.channel('a').send('two'), 40); // into the half-open link
+      // Silent since 20: the client gives up at 170 (4000), reconnects at 180, is welcomed at 185.
+      later(() => {
+        const [first, second] = server.connections;
+        expect(first?.summary()).toEqual(['hello', 'sub:a', 'msg:a:"one"', 'msg:a:"two"', 'ping']);
+        expect(first?.closed).toMatchObject({ code: 4000, by: 'client' });
+        expect(second?.welcomed).toMatchObject({ session: 's1', resumed: true, received: 1 });
+        expect(second?.summary()).toEqual(['hello', 'sub:a', 'msg:a:"two"']);
+        sub.unsubscribe();
+      }, 250); // before the new socket's first ping, at 285
+    });
+  });
+
   it('marbles() builds diagrams from absolute times and refuses overlaps', () => {
     expect(marbles([[0, 'C'], [10, 'o'], [160, 'r']])).toBe('C 9ms o 149ms r');
     expect(marbles([[10, 'a'], [10, '|']])).toBe(' 10ms (a|)');

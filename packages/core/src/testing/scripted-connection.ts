@@ -504,9 +504,11 @@ export class ScriptedConnection {
 
   /**
    * The server goes silent without closing (a half-open link): no close
-   * event, no more pongs, and any further script call throws. The client's
-   * heartbeat (when enabled) closes the socket with 4000 after its timeout;
-   * what it sends meanwhile is still recorded.
+   * event, no more pongs, and any further script call but {@link drop}
+   * throws. The client's heartbeat (when enabled) closes the socket with
+   * 4000 after its timeout. What it sends meanwhile is still recorded in
+   * {@link frames}, but not taken: it counts for no receipt and no id of the
+   * session, so a resumed session gets it again, as from a real half-open link.
    */
   hangUp(): void {
     this.#requireOpen('hangUp');
@@ -543,8 +545,9 @@ export class ScriptedConnection {
 
   #count(frame: Frame): void {
     if (frame.type === 'hello' && this.#hello === undefined) this.#hello = frame;
-    const session = this.#session;
+    if (this.#hungUp) return; // a silent server takes nothing
     if (frame.type === 'ping' && this.#context.pong) this.#pong(frame.t);
+    const session = this.#session;
     if (session === undefined) return;
     if (frame.type === 'message') {
       session.received++;
