@@ -338,9 +338,23 @@ describe('marble helpers', () => {
         expect(first?.closed).toMatchObject({ code: 4000, by: 'client' });
         expect(second?.welcomed).toMatchObject({ session: 's1', resumed: true, received: 1 });
         expect(second?.summary()).toEqual(['hello', 'sub:a', 'msg:a:"two"']);
+        second?.receipt(); // received: 2, or the client would hold the socket for it
         sub.unsubscribe();
       }, 250); // before the new socket's first ping, at 285
     });
+  });
+
+  it('a scenario that never ends fails with a message instead of running virtual time forever', () => {
+    expect(() =>
+      runMarbles(
+        toEqual,
+        () => {
+          const server = new FakeServer({ autoWelcome: true });
+          server.connect({ heartbeat: { interval: 100, timeout: 50 } }).channel('a').subscribe(); // pongs keep it alive, nobody leaves
+        },
+        { maxTime: 10_000 },
+      ),
+    ).toThrow(/runMarbles: the scenario was still running after 10000 ms of virtual time \(\d+ action\(s\) scheduled\): end what it started/);
   });
 
   it('marbles() builds diagrams from absolute times and refuses overlaps', () => {

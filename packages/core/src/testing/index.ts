@@ -31,4 +31,4 @@ export {
 export type { WaitOptions } from './wait.js';
 export { FakeWebSocket } from './fake-socket.js';
 export { describeFrame } from './describe.js';
-export { marbles, runMarbles, STATUS_VALUES, type DeepEqual, type MarbleScenario } from './marbles.js';
+export { marbles, runMarbles, STATUS_VALUES, type DeepEqual, type MarbleScenario, type RunMarblesOptions } from './marbles.js';

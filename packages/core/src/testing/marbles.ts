@@ -81,6 +81,10 @@ export interface MarbleScenario extends RunHelpers {
  * is written at t, after the actions already due at t (a check at t + 1 sees
  * it; `server.frames$` shows it at t).
  *
+ * A scenario must end: when something is still scheduled after `maxTime`
+ * (a connection left open keeps its heartbeat going, a plain send waits for
+ * its receipt), `runMarbles` throws instead of running virtual time forever.
+ *
  * @example
  * runMarbles((actual, expected) => expect(actual).toEqual(expected), ({ expectObservable, expectStatus, later }) => {
  *   const server = new FakeServer({ autoWelcome: { after: 10 } });
@@ -90,18 +94,41 @@ export interface MarbleScenario extends RunHelpers {
  *   later(() => server.last.publish('p', 1), 20);
  * });
  */
-export function runMarbles<T>(assert: TestScheduler | DeepEqual, body: (scenario: MarbleScenario) => T): T {
+export function runMarbles<T>(assert: TestScheduler | DeepEqual, body: (scenario: MarbleScenario) => T, options: RunMarblesOptions = {}): T {
   const scheduler =
     assert instanceof TestScheduler
       ? assert
       : new TestScheduler((actual: unknown, expected: unknown) => {
           assert(actual, expected);
         });
-  return scheduler.run((helpers) =>
-    body({
+  const maxTime = options.maxTime ?? 600_000;
+  const result = scheduler.run((helpers) => {
+    scheduler.maxFrames = maxTime; // run() lifts the limit; the flush after the body stops here
+    return body({
       ...helpers,
       later: (fn, ms) => void scheduler.schedule(fn, ms),
       expectStatus: (conn, expected, subscription) => helpers.expectObservable(conn.status$, subscription).toBe(expected, STATUS_VALUES),
-    }),
-  );
+    });
+  });
+  const pending = scheduler.actions.length;
+  if (pending > 0) {
+    for (const action of scheduler.actions.splice(0)) action.unsubscribe();
+    throw new Error(
+      `runMarbles: the scenario was still running after ${maxTime} ms of virtual time (${pending} action(s) scheduled): ` +
+        'end what it started (unsubscribe, conn.close(), a receipt for plain sends when the server counts them), or raise maxTime',
+    );
+  }
+  return result;
+}
+
+/** Options of {@link runMarbles}. */
+export interface RunMarblesOptions {
+  /**
+   * Virtual milliseconds by which the scenario must have ended. Default
+   * 600 000 (ten minutes of virtual time, a few milliseconds of real time).
+   *
+   * @example
+   * runMarbles(deepEqual, scenario, { maxTime: 3_600_000 }); // an hour of token refreshes
+   */
+  readonly maxTime?: number;
 }
