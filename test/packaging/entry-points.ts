@@ -71,7 +71,7 @@ export const ENTRY_POINTS = {
   // The debug tap's vocabulary, for debuggers (the DevTools extension).
   '@rxmux/core/debug': ['BINARY_HEAD_BYTES', 'DEBUG_PROTOCOL_VERSION', 'DEVTOOLS_HOOK_KEY', 'binarySummary', 'frameEvent', 'hexHead', 'stripQuery'],
   // The test kit for apps' own tests.
-  '@rxmux/core/testing': ['FakeSocketFactory', 'FakeWebSocket'],
+  '@rxmux/core/testing': ['FakeServer', 'FakeWebSocket', 'STATUS_VALUES', 'ScriptedConnection', 'describeFrame', 'marbles', 'runMarbles'],
   '@rxmux/server': [
     'DEFAULT_HEARTBEAT',
     'DEFAULT_LIMITS',

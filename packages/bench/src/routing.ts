@@ -1,13 +1,13 @@
 /**
  * Scenario 6, in process: decode and deliver publication frames spread over
  * N channels with one subscriber each. rxmux's router is driven through a
- * real `Connection` on a `FakeSocketFactory` socket; RxJS
+ * real `Connection` on a `FakeServer` socket (the test kit's); RxJS
  * `webSocket().multiplex` through a fake socket given as `WebSocketCtor`.
  * Scenario 7 drives the same rxmux path with its debug tap absent, off or on.
  */
 import { connect } from '@rxmux/core';
 import { encodeText } from '@rxmux/core/protocol';
-import { FakeSocketFactory } from '@rxmux/core/testing';
+import { FakeServer } from '@rxmux/core/testing';
 import type { Subscription } from 'rxjs';
 import { webSocket, type WebSocketSubjectConfig } from 'rxjs/webSocket';
 import { StallError } from './util.js';
@@ -77,9 +77,9 @@ function drive(messages: readonly string[], perMessage: number, frames: number, 
 }
 
 function routeRxmux(args: RoutingArgs, batch: number): RoutingResult {
-  const fake = new FakeSocketFactory();
+  const server = new FakeServer();
   const tap = args.tap ?? 'off';
-  const conn = connect('ws://bench.invalid/rt', { WebSocket: fake.WebSocket, shared: false, ...(tap === 'absent' ? { devtools: false } : {}) });
+  const conn = connect('ws://bench.invalid/rt', { WebSocket: server.WebSocket, shared: false, ...(tap === 'absent' ? { devtools: false } : {}) });
   let events = 0;
   const stopDebug = tap === 'on' ? conn.debug(() => {
     events++;
@@ -87,8 +87,8 @@ function routeRxmux(args: RoutingArgs, batch: number): RoutingResult {
   let delivered = 0;
   const subs: Subscription[] = [];
   for (let i = 0; i < args.channels; i++) subs.push(conn.channel(channelId(i)).subscribe(() => delivered++));
-  fake.welcome();
-  const socket = fake.last;
+  server.last.welcome();
+  const socket = server.last.socket;
   const cycle = cycleOf(args.frames);
   const envelopes: string[] = [];
   for (let i = 0; i < args.channels; i++) envelopes.push(encodeText({ type: 'publication', channel: channelId(i), data: args.data as never }));

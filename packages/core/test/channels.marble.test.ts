@@ -1,95 +1,95 @@
 import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { BufferFullError, HeartbeatTimeoutError, RemoteError, RequestTimeoutError, type DroppedMessage } from '@rxmux/core';
-import { fakeConnection, later, marbles, sentSummary, testScheduler } from './helpers.js';
+import { FakeServer, marbles, runMarbles } from '@rxmux/core/testing';
+import { toEqual } from './helpers.js';
 
 describe('heartbeat (marbles)', () => {
   it('a silent link is closed with 4000 after interval + timeout, then reconnects', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ heartbeat: { interval: 100, timeout: 50 }, reconnect: { initialDelay: 1000 } });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+    runMarbles(toEqual, ({ expectStatus, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 10 }, pong: false });
+      const conn = server.connect({ heartbeat: { interval: 100, timeout: 50 }, reconnect: { initialDelay: 1000 } });
       const sub = conn.channel('a').subscribe();
       later(() => sub.unsubscribe(), 1200);
       // Welcome at 10, then nothing: the window of 150 ms ends at 160. Pings go out at 110.
-      expectObservable(conn.status$, '^ 1100ms !').toBe(marbles([[0, 'C'], [10, 'o'], [160, 'r']]), {
-        C: 'connecting', o: 'open', r: 'reconnecting',
-      });
+      expectStatus(conn, marbles([[0, 'C'], [10, 'o'], [160, 'r']]), '^ 1100ms !');
       later(() => {
-        expect(fake.sockets[0]?.closedWith).toEqual({ code: 4000, reason: 'heartbeat timeout' });
-        expect(sentSummary(fake.sockets[0]!)).toEqual(['hello', 'sub:a', 'ping']);
+        expect(server.connections[0]?.closed).toEqual({ code: 4000, reason: 'heartbeat timeout', by: 'client' });
+        expect(server.connections[0]?.summary()).toEqual(['hello', 'sub:a', 'ping']);
       }, 170);
     });
   });
 
   it('any inbound frame (here pongs to its pings) keeps the link alive', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ heartbeat: { interval: 100, timeout: 50 } });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+    runMarbles(toEqual, ({ expectStatus, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 10 }, pong: false });
+      const conn = server.connect({ heartbeat: { interval: 100, timeout: 50 } });
       const sub = conn.channel('a').subscribe();
-      for (let t = 115; t < 1000; t += 100) later(() => fake.last.receive({ type: 'pong' }), t);
+      for (let t = 115; t < 1000; t += 100) later(() => server.last.send({ type: 'pong' }), t);
       later(() => sub.unsubscribe(), 1000);
-      expectObservable(conn.status$, '^ 999ms !').toBe(marbles([[0, 'C'], [10, 'o']]), { C: 'connecting', o: 'open' });
+      expectStatus(conn, marbles([[0, 'C'], [10, 'o']]), '^ 999ms !');
     });
   });
 
   it('no socket event within connectTimeout is a HeartbeatTimeoutError and a retry', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ connectTimeout: 300, reconnect: { initialDelay: 100, maxAttempts: 0 } });
+    runMarbles(toEqual, ({ expectObservable }) => {
+      const server = new FakeServer();
+      const conn = server.connect({ connectTimeout: 300, reconnect: { initialDelay: 100, maxAttempts: 0 } });
       expectObservable(conn.transitions$.pipe(map((t) => t.error?.cause instanceof HeartbeatTimeoutError))).toBe(
         marbles([[300, 't']]),
         { t: true },
       );
       conn.channel('a').subscribe({ error: () => undefined });
-      expect(fake.sockets).toHaveLength(1);
+      expect(server.connections).toHaveLength(1);
     });
   });
 });
 
 describe('offline buffer (marbles)', () => {
   it('flushes in order after the re-joins, in one batch', () => {
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection();
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 10 } });
+      const conn = server.connect();
       const a = conn.channel('a');
       const sub = a.subscribe();
       for (const n of [1, 2, 3]) a.send(n);
       conn.channel('b').send('x');
       later(() => {
-        expect(sentSummary(fake.last)).toEqual(['hello', 'sub:a', 'msg:a:1', 'msg:a:2', 'msg:a:3', 'msg:b:"x"']);
-        expect(fake.last.sent).toHaveLength(2); // hello, then one coalesced batch
+        expect(server.last.summary()).toEqual(['hello', 'sub:a', 'msg:a:1', 'msg:a:2', 'msg:a:3', 'msg:b:"x"']);
+        expect(server.last.socket.sent).toHaveLength(2); // hello, then one coalesced batch
         sub.unsubscribe();
       }, 20);
     });
   });
 
   it('drop-oldest reports every evicted message on dropped$', () => {
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ buffer: { maxMessages: 3 } });
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 10 } });
+      const conn = server.connect({ buffer: { maxMessages: 3 } });
       const dropped: DroppedMessage[] = [];
       conn.dropped$.subscribe((d) => dropped.push(d));
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
       const c = conn.channel('c');
       for (const n of [1, 2, 3, 4, 5]) c.send(n);
       expect(dropped.map((d) => [d.reason, d.wire])).toEqual([['overflow', '[0,"c",1]'], ['overflow', '[0,"c",2]']]);
-      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'msg:c:3', 'msg:c:4', 'msg:c:5']), 20);
+      later(() => expect(server.last.summary()).toEqual(['hello', 'msg:c:3', 'msg:c:4', 'msg:c:5']), 20);
     });
   });
 
   it("the 'error' policy throws BufferFullError and keeps what was queued", () => {
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ buffer: { maxMessages: 2, overflow: 'error' } });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 10 } });
+      const conn = server.connect({ buffer: { maxMessages: 2, overflow: 'error' } });
       const c = conn.channel('c');
       c.send(1);
       c.send(2);
       expect(() => c.send(3)).toThrow(BufferFullError);
-      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'msg:c:1', 'msg:c:2']), 20);
+      later(() => expect(server.last.summary()).toEqual(['hello', 'msg:c:1', 'msg:c:2']), 20);
     });
   });
 
   it('a byte bound applies too, and a message bigger than the buffer is refused', () => {
-    testScheduler().run(() => {
-      const { conn } = fakeConnection({ buffer: { maxBytes: 30, overflow: 'error' } });
+    runMarbles(toEqual, () => {
+      const conn = new FakeServer().connect({ buffer: { maxBytes: 30, overflow: 'error' } });
       const c = conn.channel('c');
       c.send('0123456789'); // 21 bytes on the wire
       expect(() => c.send('x')).toThrow(/offline buffer full/);
@@ -99,19 +99,20 @@ describe('offline buffer (marbles)', () => {
   });
 
   it('a send-only connection opens, flushes, and closes after the linger', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ linger: 50 });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+    runMarbles(toEqual, ({ expectStatus, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 10 } });
+      const conn = server.connect({ linger: 50 });
       conn.channel('score').send({ goal: 1 });
-      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [10, 'o'], [60, 'c']]), { C: 'connecting', o: 'open', c: 'closed' });
-      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'msg:score:{"goal":1}']), 11);
+      expectStatus(conn, marbles([[0, 'C'], [10, 'o'], [60, 'c']]));
+      later(() => expect(server.last.summary()).toEqual(['hello', 'msg:score:{"goal":1}']), 11);
     });
   });
 
   it('messages still buffered when reconnecting gives up are reported as dropped (failed)', () => {
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 10, maxAttempts: 1 } });
-      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer();
+      const conn = server.connect({ reconnect: { initialDelay: 10, maxAttempts: 1 } });
+      server.connection$.subscribe((c) => later(() => c.drop(), 1));
       const dropped: string[] = [];
       conn.dropped$.subscribe((d) => dropped.push(`${d.reason}:${String(d.wire)}`));
       conn.channel('c').send(7);
@@ -122,141 +123,142 @@ describe('offline buffer (marbles)', () => {
 
 describe('join and leave (marbles)', () => {
   it('shares one server join among subscribers and leaves once, after the linger', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ linger: 100 });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ linger: 100 });
       const p1 = conn.channel<number>('player-1');
       // Two components: one from 0 to 200, one from 50 to 250; a third re-renders at 300-320 and 330-400.
       expectObservable(p1, '^ 200ms !').toBe(marbles([[20, 'a'], [60, 'b']]), { a: 72, b: 73 });
       expectObservable(p1, '50ms ^ 200ms !').toBe(marbles([[60, 'b']]), { b: 73 });
-      later(() => fake.last.receive({ type: 'publication', channel: 'player-1', data: 72 }), 20);
-      later(() => fake.last.receive({ type: 'publication', channel: 'player-1', data: 73 }), 60);
+      later(() => server.last.publish('player-1', 72), 20);
+      later(() => server.last.publish('player-1', 73), 60);
       // Both are gone at 251; the join lingers until 351.
-      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'sub:player-1']), 340);
-      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'sub:player-1', 'unsub:player-1']), 360);
+      later(() => expect(server.last.summary()).toEqual(['hello', 'sub:player-1']), 340);
+      later(() => expect(server.last.summary()).toEqual(['hello', 'sub:player-1', 'unsub:player-1']), 360);
     });
   });
 
   it('a re-render within the linger does not churn join/leave', () => {
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ linger: 100 });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ linger: 100 });
       const ch = conn.channel('w');
       let sub = ch.subscribe();
       later(() => sub.unsubscribe(), 50);
       later(() => (sub = ch.subscribe()), 90); // resubscribed 40 ms later
       later(() => sub.unsubscribe(), 400);
-      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'sub:w']), 300);
+      later(() => expect(server.last.summary()).toEqual(['hello', 'sub:w']), 300);
       later(() => {
-        expect(sentSummary(fake.sockets[0]!)).toEqual(['hello', 'sub:w', 'unsub:w']);
-        expect(fake.sockets).toHaveLength(1);
-        expect(fake.openCount).toBe(0);
+        expect(server.connections[0]?.summary()).toEqual(['hello', 'sub:w', 'unsub:w']);
+        expect(server.connections).toHaveLength(1);
+        expect(server.openCount).toBe(0);
       }, 600);
     });
   });
 
   it('re-joins every active channel after a reconnect, before flushing the buffer', () => {
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 } });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ reconnect: { initialDelay: 100 } });
       const subs = ['a', 'b', 'c'].map((id) => conn.channel(id).subscribe());
-      later(() => fake.last.drop(1001, 'going away'), 20);
+      later(() => server.last.drop(1001, 'going away'), 20);
       later(() => conn.channel('a').send('queued'), 30);
       later(() => {
-        expect(fake.sockets).toHaveLength(2);
-        expect(sentSummary(fake.sockets[1]!)).toEqual(['hello', 'sub:a', 'sub:b', 'sub:c', 'msg:a:"queued"']);
-        expect(fake.sockets[1]!.sentFrames[0]).toEqual({ type: 'hello', version: 1, session: 's1', limits: { maxFrameBytes: 1024 * 1024, maxBatch: 1024 } });
+        expect(server.connections).toHaveLength(2);
+        expect(server.connections[1]?.summary()).toEqual(['hello', 'sub:a', 'sub:b', 'sub:c', 'msg:a:"queued"']);
+        expect(server.connections[1]?.frames[0]).toEqual({ type: 'hello', version: 1, session: 's1', limits: { maxFrameBytes: 1024 * 1024, maxBatch: 1024 } });
       }, 200);
       later(() => subs.forEach((s) => s.unsubscribe()), 300);
     });
   });
 
   it('survives repeated faults: the third connection still re-joins and delivers', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 10 } });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ reconnect: { initialDelay: 10 } });
       const values = conn.channel<number>('p');
       expectObservable(values, '^ 300ms !').toBe(marbles([[10, 'a'], [50, 'b'], [90, 'c']]), { a: 1, b: 2, c: 3 });
-      later(() => fake.last.receive({ type: 'publication', channel: 'p', data: 1 }), 10);
-      later(() => fake.last.drop(), 20);
-      later(() => fake.last.receive({ type: 'publication', channel: 'p', data: 2 }), 50);
-      later(() => fake.last.drop(), 60);
-      later(() => fake.last.receive({ type: 'publication', channel: 'p', data: 3 }), 90);
+      later(() => server.last.publish('p', 1), 10);
+      later(() => server.last.drop(), 20);
+      later(() => server.last.publish('p', 2), 50);
+      later(() => server.last.drop(), 60);
+      later(() => server.last.publish('p', 3), 90);
       later(() => {
-        expect(fake.sockets).toHaveLength(3);
-        for (const socket of fake.sockets) expect(sentSummary(socket)).toEqual(['hello', 'sub:p']);
+        expect(server.connections).toHaveLength(3);
+        for (const c of server.connections) expect(c.summary()).toEqual(['hello', 'sub:p']);
         // listeners of replaced sockets are all removed: nothing piles up per reconnect
-        expect(fake.sockets.slice(0, 2).map((s) => s.listenerCount)).toEqual([0, 0]);
-        expect(fake.last.listenerCount).toBe(4);
+        expect(server.connections.slice(0, 2).map((c) => c.socket.listenerCount)).toEqual([0, 0]);
+        expect(server.last.socket.listenerCount).toBe(4);
       }, 100);
     });
   });
 
   it('a refused subscription (unsubscribed) errors that channel only', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection();
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect();
       expectObservable(conn.channel('secret')).toBe(
         marbles([[10, '#']]),
         undefined,
         new RemoteError('RXMUX_ERR_FORBIDDEN', 'not allowed', 'secret'),
       );
       expectObservable(conn.channel('public'), '^ 100ms !').toBe(marbles([[20, 'x']]), { x: 'still here' });
-      later(() => fake.last.receive({ type: 'unsubscribed', channel: 'secret', code: 'RXMUX_ERR_FORBIDDEN', reason: 'not allowed' }), 10);
-      later(() => fake.last.receive({ type: 'publication', channel: 'public', data: 'still here' }), 20);
+      later(() => server.last.refuse(server.last.takeFrame('subscribe', { channel: 'secret' }), 'RXMUX_ERR_FORBIDDEN', 'not allowed'), 10);
+      later(() => server.last.publish('public', 'still here'), 20);
     });
   });
 
   it('an error frame about a channel (a refused send) is reported on its errors$ and conn.errors$; its subscribers go on', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection();
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect();
       const refused = new RemoteError('RXMUX_ERR_FORBIDDEN', 'not allowed to publish to board', 'board');
       expectObservable(conn.channel('board'), '^ 100ms !').toBe(marbles([[20, 'x']]), { x: 'after' });
       expectObservable(conn.channel('board').errors$, '^ 100ms !').toBe(marbles([[10, 'e']]), { e: refused });
       expectObservable(conn.errors$, '^ 100ms !').toBe(marbles([[10, 'e']]), { e: refused });
       later(() => conn.channel('board').send('spam'), 8);
-      later(() => fake.last.receive({ type: 'error', code: 'RXMUX_ERR_FORBIDDEN', message: 'not allowed to publish to board', channel: 'board' }), 10);
-      later(() => fake.last.receive({ type: 'publication', channel: 'board', data: 'after' }), 20);
+      later(() => server.last.refuse(server.last.takeFrame('message', { channel: 'board' }), 'RXMUX_ERR_FORBIDDEN', 'not allowed to publish to board'), 10);
+      later(() => server.last.publish('board', 'after'), 20);
     });
   });
 });
 
 describe('request/reply (marbles)', () => {
   it('emits the response once; request-error becomes RemoteError', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection();
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect();
       const ch = conn.channel('stats');
       expectObservable(ch.request({ op: 'a' })).toBe(marbles([[10, 'r'], [10, '|']]), { r: { total: 3 } });
       expectObservable(ch.request({ op: 'b' })).toBe(marbles([[10, '#']]), undefined, new RemoteError('E_NOPE', 'nope'));
       later(() => {
-        expect(sentSummary(fake.last)).toEqual(['hello', 'req:stats:1', 'req:stats:2']);
-        fake.last.receive({ type: 'response', id: 1, data: { total: 3 } });
-        fake.last.receive({ type: 'request-error', id: 2, code: 'E_NOPE', message: 'nope' });
+        const c = server.last;
+        expect(c.summary()).toEqual(['hello', 'req:stats:1', 'req:stats:2']);
+        c.answer(c.takeFrame('request'), { total: 3 });
+        c.answerError(c.takeFrame('request'), 'E_NOPE', 'nope');
       }, 10);
     });
   });
 
   it('times out with RequestTimeoutError and sends a cancel', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection();
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect();
       const req = conn.channel('slow').request(null, { timeout: 100 });
       expectObservable(req).toBe(marbles([[100, '#']]), undefined, new RequestTimeoutError('slow', 100));
-      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'req:slow:1', 'cancel:1']), 101);
+      later(() => expect(server.last.summary()).toEqual(['hello', 'req:slow:1', 'cancel:1']), 101);
     });
   });
 
   it('unsubscribing first sends a cancel; a late response is ignored', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection();
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect();
       const keep = conn.channel('x').subscribe();
       expectObservable(conn.channel('slow').request(1), '^ 20ms !').toBe('');
       later(() => {
-        expect(sentSummary(fake.last)).toEqual(['hello', 'sub:x', 'req:slow:1', 'cancel:1']);
-        fake.last.receive({ type: 'response', id: 1, data: 'late' });
+        expect(server.last.summary()).toEqual(['hello', 'sub:x', 'req:slow:1', 'cancel:1']);
+        server.last.answer(server.last.takeFrame('request'), 'late');
         keep.unsubscribe();
       }, 30);
     });
@@ -265,66 +267,69 @@ describe('request/reply (marbles)', () => {
 
 describe('requests against a full buffer (marbles)', () => {
   it("errors with BufferFullError under the 'error' policy and holds nothing open", () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ buffer: { maxMessages: 1, overflow: 'error' }, linger: 10 });
-      fake.onSocket = (socket) => later(() => socket.drop(4401), 5); // never opens: fails at 5
+    runMarbles(toEqual, ({ expectObservable, expectStatus, later }) => {
+      const server = new FakeServer();
+      const conn = server.connect({ buffer: { maxMessages: 1, overflow: 'error' }, linger: 10 });
+      server.connection$.subscribe((c) => later(() => c.drop(4401), 5)); // never opens: fails at 5
       conn.channel('a').send(1);
       expectObservable(conn.channel('a').request(2)).toBe('#', undefined, new BufferFullError('1/1 messages, 9/1048576 bytes'));
-      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [5, 'f']]), { C: 'connecting', f: 'failed' });
-      later(() => expect(fake.openCount).toBe(0), 20);
+      expectStatus(conn, marbles([[0, 'C'], [5, 'f']]));
+      later(() => expect(server.openCount).toBe(0), 20);
     });
   });
 });
 
 describe('sends while the socket is closing (marbles)', () => {
   it('are buffered, not written into a closing socket, and flushed on the next one', () => {
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 50 } });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ reconnect: { initialDelay: 50 } });
       const sub = conn.channel('a').subscribe();
       later(() => {
-        fake.last.readyState = 2; // the server started the close handshake (1001)
+        server.last.socket.readyState = 2; // the server started the close handshake (1001)
         conn.channel('a').send('during close');
       }, 10);
-      later(() => fake.last.drop(1001, 'going away'), 20);
+      later(() => server.last.drop(1001, 'going away'), 20);
       later(() => {
-        expect(sentSummary(fake.sockets[0]!)).toEqual(['hello', 'sub:a']);
-        expect(sentSummary(fake.sockets[1]!)).toEqual(['hello', 'sub:a', 'msg:a:"during close"']);
+        expect(server.connections[0]?.summary()).toEqual(['hello', 'sub:a']);
+        expect(server.connections[1]?.summary()).toEqual(['hello', 'sub:a', 'msg:a:"during close"']);
         sub.unsubscribe();
       }, 100);
     });
   });
 
   it('unsubscribing while reconnecting stops the retries', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 } });
-      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+    runMarbles(toEqual, ({ expectStatus, later }) => {
+      const server = new FakeServer();
+      const conn = server.connect({ reconnect: { initialDelay: 100 } });
+      server.connection$.subscribe((c) => later(() => c.drop(), 1));
       const sub = conn.channel('a').subscribe();
       later(() => sub.unsubscribe(), 50); // during the first backoff wait; the join lingers 1 s
-      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [1, 'r'], [1050, 'c']]), { C: 'connecting', r: 'reconnecting', c: 'closed' });
+      expectStatus(conn, marbles([[0, 'C'], [1, 'r'], [1050, 'c']]));
       // sockets at 0, 101, 302, 703 while lingering; none after the linger ended at 1050
-      later(() => expect(fake.sockets).toHaveLength(4), 1050);
-      later(() => expect(fake.sockets).toHaveLength(4), 60_000);
+      later(() => expect(server.connections).toHaveLength(4), 1050);
+      later(() => expect(server.connections).toHaveLength(4), 60_000);
     });
   });
 
   it('close() while waiting to reconnect stops the retries at once', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 } });
-      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+    runMarbles(toEqual, ({ expectObservable, expectStatus, later }) => {
+      const server = new FakeServer();
+      const conn = server.connect({ reconnect: { initialDelay: 100 } });
+      server.connection$.subscribe((c) => later(() => c.drop(), 1));
       expectObservable(conn.channel('a')).toBe(marbles([[50, '|']]));
       later(() => conn.close(), 50);
-      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [1, 'r'], [50, 'c'], [50, '|']]), { C: 'connecting', r: 'reconnecting', c: 'closed' });
-      later(() => expect(fake.sockets).toHaveLength(1), 60_000);
+      expectStatus(conn, marbles([[0, 'C'], [1, 'r'], [50, 'c'], [50, '|']]));
+      later(() => expect(server.connections).toHaveLength(1), 60_000);
     });
   });
 });
 
 describe('frames larger than maxFrameBytes', () => {
   it('are refused at once with RXMUX_ERR_FRAME_TOO_BIG; nothing is queued or held, the channel goes on', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ maxFrameBytes: 64, linger: 10 });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ expectObservable, expectStatus, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ maxFrameBytes: 64, linger: 10 });
       const c = conn.channel('c');
       expect(() => c.send('x'.repeat(100))).toThrow(/exceeds maxFrameBytes 64/);
       expect(() => c.send('é'.repeat(30))).toThrow(/RXMUX_ERR_FRAME_TOO_BIG|exceeds/); // 30 chars, 67 bytes
@@ -332,33 +337,33 @@ describe('frames larger than maxFrameBytes', () => {
       expect(() => c.sendBinary(new Uint8Array(100))).toThrow(/exceeds/);
       expectObservable(c.request('z'.repeat(100))).toBe('#', undefined, expect.objectContaining({ code: 'RXMUX_ERR_FRAME_TOO_BIG' }));
       c.send('ok');
-      later(() => expect(sentSummary(fake.last)).toEqual(['hello', 'msg:c:"ok"']), 6);
-      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [5, 'o'], [15, 'c']]), { C: 'connecting', o: 'open', c: 'closed' });
+      later(() => expect(server.last.summary()).toEqual(['hello', 'msg:c:"ok"']), 6);
+      expectStatus(conn, marbles([[0, 'C'], [5, 'o'], [15, 'c']]));
     });
   });
 });
 
 describe('channel objects', () => {
   it('stay bounded under many short-lived ids, and every object for an id shares one join', () => {
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ linger: 10 });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ linger: 10 });
       const first = conn.channel('keep');
       for (let i = 0; i < 3000; i++) conn.channel(`once-${i}`); // send-only ids: their objects may be dropped
       const again = conn.channel('keep'); // a new object if the first was evicted: it must not matter
       const a = first.subscribe();
       const b = again.subscribe();
       later(() => {
-        expect(sentSummary(fake.last).filter((f) => f === 'sub:keep')).toHaveLength(1);
+        expect(server.last.summary().filter((f) => f === 'sub:keep')).toHaveLength(1);
         a.unsubscribe();
         b.unsubscribe();
       }, 20);
-      later(() => expect(sentSummary(fake.last).filter((f) => f === 'unsub:keep')).toHaveLength(1), 40);
+      later(() => expect(server.last.summary().filter((f) => f === 'unsub:keep')).toHaveLength(1), 40);
       later(() => first.subscribe(), 50); // the old object joins again after the stream was forgotten
       later(() => {
         // nothing was joined in between, so that was a new socket, and it joined once
-        expect(fake.sockets).toHaveLength(2);
-        expect(sentSummary(fake.last)).toEqual(['hello', 'sub:keep']);
+        expect(server.connections).toHaveLength(2);
+        expect(server.last.summary()).toEqual(['hello', 'sub:keep']);
         conn.close();
       }, 60);
     });

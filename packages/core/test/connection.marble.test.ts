@@ -1,47 +1,42 @@
 import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ConnectionLostError, ReconnectFailedError } from '@rxmux/core';
+import { FakeServer, marbles, runMarbles } from '@rxmux/core/testing';
 import { backoffDelay, DEFAULT_BACKOFF } from '../src/operators/backoff.js';
-import { fakeConnection, later, marbles, testScheduler } from './helpers.js';
-
-const STATUS = { c: 'closed', C: 'connecting', o: 'open', r: 'reconnecting', f: 'failed' } as const;
+import { toEqual } from './helpers.js';
 
 describe('status transitions (marbles)', () => {
   it('closed → connecting → open → reconnecting → open → closed after the linger', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100 }, linger: 100 });
-      fake.onSocket = (socket) => {
-        const first = fake.sockets.length === 1;
-        later(() => fake.welcome(socket), 10);
-        if (first) later(() => socket.drop(1006), 50);
-      };
+    runMarbles(toEqual, ({ expectStatus, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 10 } });
+      const conn = server.connect({ reconnect: { initialDelay: 100 }, linger: 100 });
+      server.connection$.subscribe((c) => {
+        if (server.connections.length === 1) later(() => c.drop(1006), 50);
+      });
       const sub = conn.channel('a').subscribe();
       later(() => sub.unsubscribe(), 300);
       // socket 1: welcomed at 10, dropped at 50; retry after 100 ms → socket 2 at 150, welcomed at 160.
       // Unsubscribed at 300; the channel lingers 100 ms, then the socket closes at 400.
-      expectObservable(conn.status$, '^ 500ms !').toBe(
-        marbles([[0, 'C'], [10, 'o'], [50, 'r'], [160, 'o'], [400, 'c']]),
-        STATUS,
-      );
+      expectStatus(conn, marbles([[0, 'C'], [10, 'o'], [50, 'r'], [160, 'o'], [400, 'c']]), '^ 500ms !');
     });
   });
 
   it('a clean close by the app never reconnects', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection();
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 10);
+    runMarbles(toEqual, ({ expectStatus, later }) => {
+      const conn = new FakeServer({ autoWelcome: { after: 10 } }).connect();
       conn.channel('a').subscribe();
       later(() => conn.close(), 20);
-      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [10, 'o'], [20, 'c'], [20, '|']]), STATUS);
+      expectStatus(conn, marbles([[0, 'C'], [10, 'o'], [20, 'c'], [20, '|']]));
     });
   });
 });
 
 describe('reconnect backoff (marbles)', () => {
   it('follows initialDelay × multiplier^n, capped at maxDelay', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100, multiplier: 2, maxDelay: 400, maxAttempts: 6 } });
-      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer();
+      const conn = server.connect({ reconnect: { initialDelay: 100, multiplier: 2, maxDelay: 400, maxAttempts: 6 } });
+      server.connection$.subscribe((c) => later(() => c.drop(1006), 1));
       conn.channel('a').subscribe({ error: () => undefined });
       // Each socket fails 1 ms after it is created; the retries wait 100, 200, 400, 400, 400, 400 ms,
       // then attempt 7 exceeds maxAttempts (6): failed.
@@ -64,36 +59,38 @@ describe('reconnect backoff (marbles)', () => {
   });
 
   it('after maxAttempts the status is failed and active channels error with ReconnectFailedError', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 10, maxAttempts: 2 } });
-      fake.onSocket = (socket) => later(() => socket.drop(1006), 1);
+    runMarbles(toEqual, ({ expectObservable, expectStatus, later }) => {
+      const server = new FakeServer();
+      const conn = server.connect({ reconnect: { initialDelay: 10, maxAttempts: 2 } });
+      server.connection$.subscribe((c) => later(() => c.drop(1006), 1));
       expectObservable(conn.channel('a')).toBe(
         marbles([[33, '#']]),
         undefined,
         new ReconnectFailedError(2, new ConnectionLostError(1006, '')),
       );
-      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [1, 'r'], [33, 'f']]), STATUS);
+      expectStatus(conn, marbles([[0, 'C'], [1, 'r'], [33, 'f']]));
     });
   });
 
   it('a fatal close code (4401) fails at once, without retrying', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection();
-      fake.onSocket = (socket) => later(() => socket.drop(4401, 'unauthorized'), 5);
+    runMarbles(toEqual, ({ expectStatus, later }) => {
+      const server = new FakeServer();
+      const conn = server.connect();
+      server.connection$.subscribe((c) => later(() => c.drop(4401, 'unauthorized'), 5));
       conn.channel('a').subscribe({ error: () => undefined });
-      expectObservable(conn.status$).toBe(marbles([[0, 'C'], [5, 'f']]), STATUS);
+      expectStatus(conn, marbles([[0, 'C'], [5, 'f']]));
     });
   });
 
   it('the attempt counter resets only after a link stayed up minUptime; short-lived links keep backing off', () => {
-    testScheduler().run(({ expectObservable }) => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 100, minUptime: 50 } });
-      fake.onSocket = (socket) => {
-        const n = fake.sockets.length;
-        later(() => fake.welcome(socket), 1);
-        if (n <= 2) later(() => socket.drop(1009, 'poison'), 10); // welcomed, then dropped at once
-        else if (n === 3) later(() => socket.drop(1006), 100); // stayed up longer than minUptime
-      };
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 1 } });
+      const conn = server.connect({ reconnect: { initialDelay: 100, minUptime: 50 } });
+      server.connection$.subscribe((c) => {
+        const n = server.connections.length;
+        if (n <= 2) later(() => c.drop(1009, 'poison'), 10); // welcomed, then dropped at once
+        else if (n === 3) later(() => c.drop(1006), 100); // stayed up longer than minUptime
+      });
       const sub = conn.channel('a').subscribe();
       later(() => sub.unsubscribe(), 600);
       const delays = conn.transitions$.pipe(map((t) => `${t.to}${t.retryIn ?? ''}`));

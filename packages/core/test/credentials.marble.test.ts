@@ -6,25 +6,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ReconnectFailedError, type ConnectionStatus, type StatusTransition } from '@rxmux/core';
-import type { FakeWebSocket } from '@rxmux/core/testing';
-import { fakeConnection, later, testScheduler } from './helpers.js';
-
-const welcome = (socket: FakeWebSocket, expiresIn?: number): void => {
-  socket.accept();
-  socket.receive({ type: 'welcome', version: 1, session: 's1', heartbeat: 0, received: 0, ...(expiresIn === undefined ? {} : { expiresIn }) });
-};
+import { FakeServer, runMarbles } from '@rxmux/core/testing';
+import { toEqual } from './helpers.js';
 
 describe('the token provider', () => {
   it('is asked before every attempt; its token travels in the hello, never in the URL', () => {
-    testScheduler().run(() => {
+    runMarbles(toEqual, ({ later }) => {
       let n = 0;
-      const { conn, fake } = fakeConnection({ token: () => `t${++n}`, reconnect: { initialDelay: 10 } });
-      fake.onSocket = (socket) => later(() => welcome(socket), 5);
+      const server = new FakeServer({ autoWelcome: { after: 5, heartbeat: 0, received: 0 } });
+      const conn = server.connect({ token: () => `t${++n}`, reconnect: { initialDelay: 10 } });
       const sub = conn.channel('a').subscribe();
-      later(() => fake.last.drop(), 20);
+      later(() => server.last.drop(), 20);
       later(() => {
-        expect(fake.sockets.map((s) => s.sentFrames[0])).toMatchObject([{ type: 'hello', token: 't1' }, { type: 'hello', token: 't2' }]);
-        expect(fake.sockets.every((s) => !s.url.includes('t1') && !s.url.includes('t2'))).toBe(true);
+        expect(server.connections.map((c) => c.frames[0])).toMatchObject([{ type: 'hello', token: 't1' }, { type: 'hello', token: 't2' }]);
+        expect(server.connections.every((c) => !c.url.includes('t1') && !c.url.includes('t2'))).toBe(true);
         sub.unsubscribe();
       }, 100);
     });
@@ -32,20 +27,21 @@ describe('the token provider', () => {
 
   it('a provider that rejects is retried with the backoff (never a stuck client)', async () => {
     let calls = 0;
-    const { conn, fake } = fakeConnection({
+    const server = new FakeServer({ autoWelcome: true });
+    const conn = server.connect({
       token: () => (++calls === 1 ? Promise.reject(new Error('token service down')) : Promise.resolve('ok')),
       reconnect: { initialDelay: 5, maxDelay: 5 },
     });
-    fake.autoWelcome = true;
     const transitions: StatusTransition[] = [];
     conn.transitions$.subscribe((t) => transitions.push(t));
     const sub = conn.channel('a').subscribe();
-    await expect.poll(() => fake.sockets.length, { timeout: 2000 }).toBe(1);
+    const c = await server.nextConnection(); // the one socket: the failed attempt never opened one
+    expect(await c.hello()).toMatchObject({ type: 'hello', token: 'ok' });
     await expect.poll(() => transitions.at(-1)?.to, { timeout: 2000 }).toBe('open');
+    expect(server.connections).toHaveLength(1);
     expect(calls).toBe(2);
     expect(transitions.map((t) => t.to)).toEqual(['connecting', 'reconnecting', 'open']);
     expect(transitions[1]?.reason).toBe('token service down');
-    expect(fake.last.sentFrames[0]).toMatchObject({ type: 'hello', token: 'ok' });
     sub.unsubscribe();
     conn.close();
   });
@@ -53,19 +49,21 @@ describe('the token provider', () => {
   it('refused credentials (close 4401) are fatal: failed with the reason, no retry; subscribing again starts over', () => {
     const statuses: ConnectionStatus[] = [];
     const errors: unknown[] = [];
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ token: () => 'expired', reconnect: { initialDelay: 10 } });
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer();
+      const conn = server.connect({ token: () => 'expired', reconnect: { initialDelay: 10 } });
       conn.status$.subscribe((s) => statuses.push(s));
-      fake.onSocket = (socket) =>
+      server.connection$.subscribe((c) =>
         later(() => {
-          socket.accept();
-          if (fake.sockets.length === 1) socket.drop(4401, 'unauthorized');
-          else welcome(socket);
-        }, 5);
+          c.accept();
+          if (server.connections.length === 1) c.drop(4401, 'unauthorized');
+          else c.welcome({ heartbeat: 0, received: 0 });
+        }, 5),
+      );
       conn.channel('a').subscribe({ error: (e: unknown) => errors.push(e) });
-      later(() => expect(fake.sockets).toHaveLength(1), 1_000); // no retry loop
+      later(() => expect(server.connections).toHaveLength(1), 1_000); // no retry loop
       later(() => conn.channel('a').subscribe(), 1_100); // after a new login
-      later(() => expect(fake.sockets).toHaveLength(2), 1_200);
+      later(() => expect(server.connections).toHaveLength(2), 1_200);
     });
     expect(statuses).toEqual(['closed', 'connecting', 'failed', 'connecting', 'open']);
     expect(errors[0]).toBeInstanceOf(ReconnectFailedError);
@@ -75,18 +73,19 @@ describe('the token provider', () => {
 
 describe('refresh on a live connection', () => {
   it('asks the provider again before the credentials expire and sends the new token; each refreshed re-arms it', () => {
-    testScheduler().run(() => {
+    runMarbles(toEqual, ({ later }) => {
       let n = 0;
-      const { conn, fake } = fakeConnection({ token: () => `t${++n}` });
-      fake.onSocket = (socket) => later(() => welcome(socket, 1_000), 5);
+      const server = new FakeServer({ autoWelcome: { after: 5, heartbeat: 0, received: 0, expiresIn: 1_000 } });
+      const conn = server.connect({ token: () => `t${++n}` });
       const sub = conn.channel('a').subscribe();
+      const refreshes = (): unknown[] => server.last.frames.filter((f) => f.type === 'refresh');
       // welcome at 5 with 1 s: refresh at 5 + 500
-      later(() => expect(fake.last.sentFrames.filter((f) => f.type === 'refresh')).toEqual([]), 500);
-      later(() => expect(fake.last.sentFrames.filter((f) => f.type === 'refresh')).toEqual([{ type: 'refresh', token: 't2' }]), 510);
-      later(() => fake.last.receive({ type: 'refreshed', expiresIn: 200 }), 600);
-      later(() => expect(fake.last.sentFrames.filter((f) => f.type === 'refresh')).toEqual([{ type: 'refresh', token: 't2' }, { type: 'refresh', token: 't3' }]), 710);
+      later(() => expect(refreshes()).toEqual([]), 500);
+      later(() => expect(refreshes()).toEqual([{ type: 'refresh', token: 't2' }]), 510);
+      later(() => server.last.refreshed(200), 600);
+      later(() => expect(refreshes()).toEqual([{ type: 'refresh', token: 't2' }, { type: 'refresh', token: 't3' }]), 710);
       later(() => {
-        expect(fake.sockets).toHaveLength(1); // nothing was dropped to refresh
+        expect(server.connections).toHaveLength(1); // nothing was dropped to refresh
         sub.unsubscribe();
       }, 800);
     });

@@ -13,7 +13,8 @@ import { DEVTOOLS_HOOK_KEY, type DebugEvent, type DebugTap, type DevtoolsHook } 
 import { encodeBatch, encodeText, type Frame } from '@rxmux/core/protocol';
 import { envelopeSizes } from '../src/debug/tap.js';
 import { utf8Length } from '../src/protocol/utf8.js';
-import { fakeConnection, later, testScheduler } from './helpers.js';
+import { FakeServer, runMarbles } from '@rxmux/core/testing';
+import { toEqual } from './helpers.js';
 
 type Hooked = typeof globalThis & { [DEVTOOLS_HOOK_KEY]?: DevtoolsHook };
 
@@ -63,13 +64,13 @@ describe('a debugger that attaches late', () => {
     const registered: DebugTap[] = [];
     (globalThis as Hooked)[DEVTOOLS_HOOK_KEY] = { register: (tap) => void registered.push(tap) };
     const events: DebugEvent[] = [];
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ devtools: { actions: true } });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ devtools: { actions: true } });
       conn.channel('confirmed').subscribe();
       conn.channel('confirmed').subscribe();
       conn.channel('waiting').subscribe();
-      later(() => fake.last.receive({ type: 'subscribed', channel: 'confirmed' }), 10);
+      later(() => server.last.subscribed('confirmed'), 10);
       later(() => registered[0]?.act({ type: 'pause', channel: 'confirmed' }), 15);
       later(() => registered[0]?.listen((e) => events.push(e)), 20);
       later(() => conn.close(), 30);
@@ -88,8 +89,8 @@ describe('conn.events() in the tap', () => {
   it('reports its channels (join, joined by the ready, leave), the stream state, and each publication with the epoch its cursor names', () => {
     const { FakeEventSource, last } = fakeEventSources();
     const events: DebugEvent[] = [];
-    testScheduler().run(() => {
-      const { conn } = fakeConnection({ eventStream: { EventSource: FakeEventSource, debounce: 10, retryDelay: 100 } });
+    runMarbles(toEqual, ({ later }) => {
+      const conn = new FakeServer().connect({ eventStream: { EventSource: FakeEventSource, debounce: 10, retryDelay: 100 } });
       conn.debug((e) => events.push(e));
       const sub = conn.events('score').subscribe();
       later(() => last().emit('ready', { stream: 's', channels: ['score'] }, 'score=4.EpA'), 15);
@@ -128,8 +129,8 @@ describe('conn.events() in the tap', () => {
     const registered: DebugTap[] = [];
     (globalThis as Hooked)[DEVTOOLS_HOOK_KEY] = { register: (tap) => void registered.push(tap) };
     const events: DebugEvent[] = [];
-    testScheduler().run(() => {
-      const { conn } = fakeConnection({ eventStream: { EventSource: FakeEventSource, debounce: 10 } });
+    runMarbles(toEqual, ({ later }) => {
+      const conn = new FakeServer().connect({ eventStream: { EventSource: FakeEventSource, debounce: 10 } });
       conn.events('a').subscribe();
       conn.events('b').subscribe();
       later(() => last().emit('ready', { stream: 's', channels: ['a', 'b'] }, 'a=0.E,b=0.E'), 15);

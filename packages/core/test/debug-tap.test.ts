@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEVTOOLS_HOOK_KEY, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core/debug';
-import { fakeConnection, later, testScheduler } from './helpers.js';
+import { FakeServer, runMarbles } from '@rxmux/core/testing';
+import { toEqual } from './helpers.js';
 
 type Hooked = typeof globalThis & { [DEVTOOLS_HOOK_KEY]?: DevtoolsHook };
 
@@ -20,18 +21,20 @@ const plain = (events: readonly DebugEvent[]): Record<string, unknown>[] =>
 describe('conn.debug(): the tap without the extension', () => {
   it('reports frames in and out (decoded, per channel), status with resume, channel joins, and the end', () => {
     const events: DebugEvent[] = [];
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ reconnect: { initialDelay: 10 } });
+    runMarbles(toEqual, ({ later }) => {
+      // The second welcome resumes s1 (resumed: true), as the kit does for a hello that names its session.
+      const server = new FakeServer({ autoWelcome: { after: 5, heartbeat: 0, received: 0 } });
+      const conn = server.connect({ reconnect: { initialDelay: 10 } });
       conn.debug((e) => events.push(e));
-      fake.onSocket = (socket) =>
-        later(() => {
-          socket.accept();
-          socket.receive({ type: 'welcome', version: 1, session: 's1', heartbeat: 0, received: 0, ...(fake.sockets.length > 1 ? { resumed: true } : {}) });
-        }, 5);
       const sub = conn.channel('p').subscribe();
-      later(() => fake.last.receive(`[[6,"p","E",0],[1,"p",{"bpm":72},1]]`), 10);
-      later(() => fake.last.receive(new Uint8Array([1, 1, 1, 0x70, 0x40, 0, 0, 0, 0, 0, 0, 0, 0xde, 0xad])), 11);
-      later(() => fake.last.drop(1006), 20);
+      later(() => {
+        server.last.sendBatch([
+          { type: 'subscribed', channel: 'p', epoch: 'E', seq: 0 },
+          { type: 'publication', channel: 'p', data: { bpm: 72 }, seq: 1 },
+        ]);
+      }, 10);
+      later(() => server.last.publishBinary('p', new Uint8Array([0xde, 0xad]), { seq: 2 }), 11);
+      later(() => server.last.drop(1006), 20);
       later(() => sub.unsubscribe(), 100);
       later(() => conn.close(), 3000);
     });
@@ -52,15 +55,21 @@ describe('conn.debug(): the tap without the extension', () => {
 
   it('pairs requests with their reply (latency, the channel on the response), acks and refusals', () => {
     const events: DebugEvent[] = [];
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ requestTimeout: 100 });
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ requestTimeout: 100 });
       conn.debug((e) => events.push(e));
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
       conn.channel('math').request(21).subscribe();
       conn.channel('math').request('never').subscribe({ error: () => undefined });
       conn.channel('log').send('x', { ack: true }).subscribe({ error: () => undefined });
       conn.channel('log').send('y', { ack: true }).subscribe({ error: () => undefined });
-      later(() => fake.last.receive(`[[11,1,42],[9,3],[8,"RXMUX_ERR_FORBIDDEN","no",null,4]]`), 30);
+      later(() => {
+        server.last.sendBatch([
+          { type: 'response', id: 1, data: 42 },
+          { type: 'ack', id: 3 },
+          { type: 'error', code: 'RXMUX_ERR_FORBIDDEN', message: 'no', id: 4 },
+        ]);
+      }, 30);
       later(() => conn.close(), 500);
     });
     const summary = plain(events);
@@ -75,15 +84,15 @@ describe('conn.debug(): the tap without the extension', () => {
 
   it('reports gaps, drops and errors', () => {
     const events: DebugEvent[] = [];
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ buffer: { maxMessages: 1 } });
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ buffer: { maxMessages: 1 } });
       conn.debug((e) => events.push(e));
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
       conn.channel('a').send(1);
       conn.channel('a').send(2); // evicts 1
       const sub = conn.channel('g').subscribe();
-      later(() => fake.last.receive({ type: 'gap', channel: 'g', epoch: 'E', seq: 9, reason: 'history', since: 2 }), 10);
-      later(() => fake.last.receive('not json'), 11);
+      later(() => server.last.gap('g', { epoch: 'E', seq: 9, reason: 'history', since: 2 }), 10);
+      later(() => server.last.sendRaw('not json'), 11);
       later(() => sub.unsubscribe(), 20);
     });
     const summary = plain(events);
@@ -100,7 +109,7 @@ describe('conn.debug(): the tap without the extension', () => {
         return undefined;
       },
     };
-    const { conn } = fakeConnection({ devtools: false });
+    const conn = new FakeServer().connect({ devtools: false });
     expect(() => conn.debug(() => undefined)).toThrow(/devtools: false/);
     expect(registered).toEqual([]);
     conn.close();
@@ -118,11 +127,10 @@ describe('the page hook', () => {
       },
     };
     const events: DebugEvent[] = [];
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection();
+    runMarbles(toEqual, ({ later }) => {
+      const conn = new FakeServer({ autoWelcome: { after: 5 } }).connect();
       expect(registered).toHaveLength(1);
       expect(registered[0]).toMatchObject({ version: 1, url: 'ws://fake.test/rt', actions: false });
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
       const sub = conn.channel('late').subscribe();
       later(() => registered[0]?.listen((e) => events.push(e)), 20); // the extension attaches after the page loaded
       later(() => sub.unsubscribe(), 30);
@@ -143,7 +151,7 @@ describe('the page hook', () => {
         throw new Error('broken extension');
       },
     };
-    const { conn } = fakeConnection();
+    const conn = new FakeServer().connect();
     expect(conn.channel('a').id).toBe('a');
     conn.close();
   });
@@ -160,20 +168,20 @@ describe('actions', () => {
     };
     const events: DebugEvent[] = [];
     const seen: unknown[] = [];
-    testScheduler().run(() => {
-      const { conn, fake } = fakeConnection({ devtools: { actions: true }, reconnect: { initialDelay: 10 } });
+    runMarbles(toEqual, ({ later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect({ devtools: { actions: true }, reconnect: { initialDelay: 10 } });
       const tap = registered[0] as DebugTap;
       tap.listen((e) => events.push(e));
-      fake.onSocket = (socket) => later(() => fake.welcome(socket), 5);
       const sub = conn.channel('p').subscribe((v) => seen.push(v));
       later(() => tap.act({ type: 'pause', channel: 'p' }), 8);
-      later(() => fake.last.receive({ type: 'publication', channel: 'p', data: 1 }), 10);
-      later(() => fake.last.receive({ type: 'publication', channel: 'p', data: 2 }), 11);
+      later(() => server.last.publish('p', 1), 10);
+      later(() => server.last.publish('p', 2), 11);
       later(() => expect(seen).toEqual([]), 12);
       later(() => tap.act({ type: 'resume', channel: 'p' }), 13);
       later(() => tap.act({ type: 'send', channel: 'p', data: { from: 'devtools' } }), 14);
       later(() => tap.act({ type: 'drop' }), 20);
-      later(() => expect(fake.sockets).toHaveLength(2), 40);
+      later(() => expect(server.connections).toHaveLength(2), 40);
       later(() => sub.unsubscribe(), 50);
     });
     expect(seen).toEqual([1, 2]);
@@ -192,12 +200,13 @@ describe('actions', () => {
         return undefined;
       },
     };
-    const { conn, fake } = fakeConnection();
+    const server = new FakeServer();
+    const conn = server.connect();
     const events: DebugEvent[] = [];
     registered[0]?.listen((e) => events.push(e));
     registered[0]?.act({ type: 'send', channel: 'p', data: 1 });
     expect(events.at(-1)).toMatchObject({ type: 'error', code: 'RXMUX_ERR_INVALID_ARGUMENT' });
-    expect(fake.sockets).toEqual([]);
+    expect(server.connections).toEqual([]);
     conn.close();
   });
 });

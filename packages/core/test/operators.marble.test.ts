@@ -1,17 +1,18 @@
 import { asyncScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { HeartbeatTimeoutError } from '@rxmux/core';
+import { runMarbles } from '@rxmux/core/testing';
 import { backoffTimer, DEFAULT_BACKOFF } from '../src/operators/backoff.js';
 import { heartbeat } from '../src/operators/heartbeat.js';
 import { linger } from '../src/operators/linger.js';
-import { testScheduler } from './helpers.js';
+import { toEqual } from './helpers.js';
 
 // Inside `run`, the async scheduler is virtual: the operators under test use it.
 
 describe('heartbeat operator (marbles)', () => {
   it('errors when the first event is later than connectTimeout', () => {
     const dead: unknown[] = [];
-    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+    runMarbles(toEqual, ({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('     50ms a');
       const result = source.pipe(heartbeat({ interval: 10, timeout: 5 }, 30, asyncScheduler, (e) => dead.push(e)));
       expectObservable(result).toBe('30ms #', undefined, new HeartbeatTimeoutError('no connection within 30 ms'));
@@ -21,7 +22,7 @@ describe('heartbeat operator (marbles)', () => {
   });
 
   it('errors after interval + timeout of silence; every event moves the deadline', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
+    runMarbles(toEqual, ({ cold, expectObservable }) => {
       //                         events at 0, 10, 20, then silence: the 15 ms window ends at 35
       const source = cold('      a 9ms b 9ms c 99ms d');
       expectObservable(source.pipe(heartbeat({ interval: 10, timeout: 5 }, 30, asyncScheduler))).toBe(
@@ -33,7 +34,7 @@ describe('heartbeat operator (marbles)', () => {
   });
 
   it('with heartbeat false only the connect timeout applies', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
+    runMarbles(toEqual, ({ cold, expectObservable }) => {
       expectObservable(cold('a 999ms b|').pipe(heartbeat(false, 30, asyncScheduler))).toBe('a 999ms b|');
     });
   });
@@ -41,7 +42,7 @@ describe('heartbeat operator (marbles)', () => {
 
 describe('linger operator (marbles)', () => {
   it('keeps the source subscribed for the linger after the last subscriber, and reuses it within the window', () => {
-    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+    runMarbles(toEqual, ({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('a 9ms b 9ms c 9ms d 9ms e 9ms f');
       const shared = source.pipe(linger(15, asyncScheduler));
       expectObservable(shared, '^ 12ms !').toBe('a 9ms b');
@@ -53,7 +54,7 @@ describe('linger operator (marbles)', () => {
 
 describe('backoff timer (marbles)', () => {
   it('fires after the exponential, capped delay', () => {
-    testScheduler().run(({ expectObservable }) => {
+    runMarbles(toEqual, ({ expectObservable }) => {
       const policy = { ...DEFAULT_BACKOFF, initialDelay: 10, maxDelay: 30, jitter: 0 };
       expectObservable(backoffTimer(1, policy, asyncScheduler)).toBe('10ms (0|)', { 0: 0 });
       expectObservable(backoffTimer(3, policy, asyncScheduler)).toBe('30ms (0|)', { 0: 0 });

@@ -1,12 +1,11 @@
 import { asyncScheduler, config } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { connect, ConnectionClosedError, InvalidArgumentError } from '@rxmux/core';
-import { FakeSocketFactory } from '@rxmux/core/testing';
-import { sentSummary } from './helpers.js';
+import { FakeServer } from '@rxmux/core/testing';
 
 describe('connect() pooling', () => {
   it('returns the same instance for the same URL and equal options, ref-counted', () => {
-    const fake = new FakeSocketFactory();
+    const fake = new FakeServer();
     const a = connect('ws://pool.test/1', { WebSocket: fake.WebSocket, reconnect: { maxDelay: 5000, initialDelay: 100 } });
     const b = connect('ws://pool.test/1', { WebSocket: fake.WebSocket, reconnect: { initialDelay: 100, maxDelay: 5000 } });
     const other = connect('ws://pool.test/2', { WebSocket: fake.WebSocket });
@@ -24,8 +23,8 @@ describe('connect() pooling', () => {
   });
 
   it('different WebSocket constructors or schedulers make different connections', () => {
-    const f1 = new FakeSocketFactory();
-    const f2 = new FakeSocketFactory();
+    const f1 = new FakeServer();
+    const f2 = new FakeServer();
     const a = connect('ws://pool.test/3', { WebSocket: f1.WebSocket });
     const b = connect('ws://pool.test/3', { WebSocket: f2.WebSocket });
     const c = connect('ws://pool.test/3', { WebSocket: f1.WebSocket, scheduler: asyncScheduler });
@@ -34,7 +33,7 @@ describe('connect() pooling', () => {
   });
 
   it('rejects bad arguments at once with clear errors', () => {
-    const fake = new FakeSocketFactory();
+    const fake = new FakeServer();
     expect(() => connect('', { WebSocket: fake.WebSocket })).toThrow(InvalidArgumentError);
     expect(() => connect('ws://x', { WebSocket: fake.WebSocket, shared: false, linger: -1 })).toThrow(/linger must be a non-negative number/);
     const conn = connect('ws://x', { WebSocket: fake.WebSocket, shared: false });
@@ -55,22 +54,23 @@ describe('connect() pooling', () => {
 
 describe('the seed scenario', () => {
   it('nine components subscribing to nine channels on one URL construct exactly one socket', async () => {
-    const fake = new FakeSocketFactory();
-    fake.autoWelcome = true;
+    const server = new FakeServer({ autoWelcome: true });
     const ids = ['audio-recorder', 'manual-input', 'player-1', 'player-2', 'player-3', 'player-4', 'match-score', 'match-dashboard', 'match-highlights'];
     // Each component calls connect() itself, as independent web components do.
     const components = ids.map((id) => {
-      const conn = connect('ws://scores.test/rt', { WebSocket: fake.WebSocket });
+      const conn = connect('ws://scores.test/rt', { WebSocket: server.WebSocket });
       return { conn, sub: conn.channel(id).subscribe() };
     });
-    await vi.waitFor(() => expect(fake.last.sentFrames.length).toBeGreaterThan(1));
-    expect(fake.sockets).toHaveLength(1);
-    expect(sentSummary(fake.last).sort()).toEqual(['hello', ...ids.map((id) => `sub:${id}`)].sort());
+    const c = await server.nextConnection();
+    const joined = await Promise.all(ids.map(() => c.nextSubscribe()));
+    expect(joined.map((f) => f.channel).sort()).toEqual([...ids].sort());
+    expect(server.connections).toHaveLength(1);
+    expect(c.summary().sort()).toEqual(['hello', ...ids.map((id) => `sub:${id}`)].sort());
     for (const { conn, sub } of components) {
       sub.unsubscribe();
       conn.close();
     }
-    expect(fake.openCount).toBe(0);
+    expect(server.openCount).toBe(0);
   });
 });
 
@@ -83,8 +83,7 @@ describe('no leaks', () => {
   });
 
   it('after the last channel leaves and the linger passes: socket closed, no timer, no listener', async () => {
-    const fake = new FakeSocketFactory();
-    fake.autoWelcome = true;
+    const fake = new FakeServer({ autoWelcome: true, pong: false }); // a server that never answers pings
     const conn = connect('ws://leak.test/rt', { WebSocket: fake.WebSocket, shared: false, linger: 1000 });
     const subs = ['a', 'b', 'c'].map((id) => conn.channel(id).subscribe());
     const statusSub = conn.status$.subscribe();
@@ -100,7 +99,7 @@ describe('no leaks', () => {
     await vi.advanceTimersByTimeAsync(2);
     expect(fake.openCount).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
-    expect(fake.sockets.map((s) => s.listenerCount)).toEqual(fake.sockets.map(() => 0));
+    expect(fake.connections.map((c) => c.socket.listenerCount)).toEqual(fake.connections.map(() => 0));
     statusSub.unsubscribe();
     conn.close();
   });
@@ -110,8 +109,7 @@ describe('no leaks', () => {
     const saved = config.onUnhandledError;
     config.onUnhandledError = (err) => reported.push(err);
     try {
-      const fake = new FakeSocketFactory();
-      fake.autoWelcome = true;
+      const fake = new FakeServer({ autoWelcome: true });
       const conn = connect('ws://throw.test/rt', { WebSocket: fake.WebSocket, shared: false, heartbeat: false });
       const good: unknown[] = [];
       const other: unknown[] = [];
@@ -123,9 +121,9 @@ describe('no leaks', () => {
         conn.channel('b').subscribe((v) => other.push(v)),
       ];
       await vi.advanceTimersByTimeAsync(1);
-      fake.last.receive({ type: 'publication', channel: 'a', data: 1 });
-      fake.last.receive({ type: 'publication', channel: 'b', data: 2 });
-      fake.last.receive({ type: 'publication', channel: 'a', data: 3 });
+      fake.last.publish('a', 1);
+      fake.last.publish('b', 2);
+      fake.last.publish('a', 3);
       await vi.advanceTimersByTimeAsync(1);
       expect(good).toEqual([1, 3]);
       expect(other).toEqual([2]);

@@ -8,11 +8,12 @@
  */
 import type { ChannelState, Connection, GapNotice } from '@rxmux/core';
 import { connect } from '@rxmux/core';
+import { FakeServer } from '@rxmux/core/testing';
 import { ChannelController, ConnectionController, ControllerHostElement, type ReactiveController } from '@rxmux/elements';
 import { findByText } from '@testing-library/dom';
 import { config, map } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { countingHost, defineOnce, fakeServer, joins, provider, via } from './helpers.js';
+import { countingHost, defineOnce, joins, provider, via } from './helpers.js';
 
 interface Beat {
   readonly bpm: number;
@@ -52,16 +53,16 @@ afterEach(() => {
 
 describe('ChannelController', () => {
   it('joins when the host enters the document and leaves when it goes', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const monitor = heartRate('player-1');
     document.body.append(provider('ws://test/rt', via(fake), monitor));
 
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+player-1']));
     expect(monitor.beats.state).toBe('joining');
     expect(monitor.beats.connection).toBe(monitor.closest('rxmux-connection')?.connection);
-    fake.last.receive({ type: 'subscribed', channel: 'player-1' });
+    fake.last.subscribed('player-1');
     expect(monitor.beats.state).toBe('joined');
-    fake.last.receive({ type: 'publication', channel: 'player-1', data: { bpm: 72 } });
+    fake.last.publish('player-1', { bpm: 72 });
     expect(monitor.beats.value).toEqual({ bpm: 72 });
     await findByText(document.body, '72 bpm, joined');
 
@@ -75,7 +76,7 @@ describe('ChannelController', () => {
   });
 
   it('joins again when the host comes back, on the same connection', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const monitor = heartRate('player-1');
     const el = provider('ws://test/rt', via(fake), monitor);
     document.body.append(el);
@@ -88,29 +89,29 @@ describe('ChannelController', () => {
   });
 
   it('two hosts on one channel share one join over one socket', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const a = heartRate('player-1');
     const b = heartRate('player-1');
     document.body.append(provider('ws://test/rt', via(fake), a, b));
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+player-1']));
-    fake.last.receive({ type: 'subscribed', channel: 'player-1' });
-    fake.last.receive({ type: 'publication', channel: 'player-1', data: { bpm: 90 } });
+    fake.last.subscribed('player-1');
+    fake.last.publish('player-1', { bpm: 90 });
     expect([a.beats.value, b.beats.value]).toEqual([{ bpm: 90 }, { bpm: 90 }]);
     a.remove();
     // A probe channel left after a did: once it has gone, a's leave would have gone too.
     b.beats.connection?.channel('probe').subscribe().unsubscribe();
     await vi.waitFor(() => expect(joins(fake)).toContain('-probe'));
     expect(joins(fake)).not.toContain('-player-1'); // b still needs it
-    expect(fake.sockets).toHaveLength(1);
+    expect(fake.connections).toHaveLength(1);
   });
 
   it('follows its id: a new attribute leaves the old channel and joins the new one', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const monitor = heartRate('player-1');
     document.body.append(provider('ws://test/rt', via(fake), monitor));
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+player-1']));
-    fake.last.receive({ type: 'subscribed', channel: 'player-1' });
-    fake.last.receive({ type: 'publication', channel: 'player-1', data: { bpm: 72 } });
+    fake.last.subscribed('player-1');
+    fake.last.publish('player-1', { bpm: 72 });
 
     monitor.setAttribute('player', 'player-2');
     await monitor.updateComplete;
@@ -121,7 +122,7 @@ describe('ChannelController', () => {
   });
 
   it('follows the provider: a new url moves the channel to the new connection', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const monitor = heartRate('player-1');
     const el = provider('ws://test/a', via(fake), monitor);
     document.body.append(el);
@@ -132,26 +133,26 @@ describe('ChannelController', () => {
 
     expect(monitor.beats.connection).toBe(el.connection);
     expect(monitor.beats.connection).not.toBe(first);
-    await vi.waitFor(() => expect(fake.sockets.map((s) => s.url)).toEqual(['ws://test/a', 'ws://test/b']));
-    await vi.waitFor(() => expect(fake.sockets[1]?.sentFrames).toContainEqual({ type: 'subscribe', channel: 'player-1' }));
+    await vi.waitFor(() => expect(fake.connections.map((c) => c.url)).toEqual(['ws://test/a', 'ws://test/b']));
+    await vi.waitFor(() => expect(fake.connections[1]?.frames).toContainEqual({ type: 'subscribe', channel: 'player-1' }));
     // The old connection is released once its channel has left and its socket is idle.
-    await vi.waitFor(() => expect(fake.sockets[0]?.closedWith?.code).toBe(1000));
+    await vi.waitFor(() => expect(fake.connections[0]?.closed?.code).toBe(1000));
     expect(() => first?.channel('x')).toThrow(/after close/);
   });
 
   it('reports gaps', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const monitor = heartRate('player-1');
     document.body.append(provider('ws://test/rt', via(fake), monitor));
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+player-1']));
-    fake.last.receive({ type: 'subscribed', channel: 'player-1', epoch: 'e1', seq: 0 });
-    fake.last.receive({ type: 'gap', channel: 'player-1', epoch: 'e2', seq: 10, reason: 'epoch' });
+    fake.last.subscribed('player-1', { epoch: 'e1', seq: 0 });
+    fake.last.gap('player-1', { epoch: 'e2', seq: 10, reason: 'epoch' });
     expect(monitor.beats.lastGap).toMatchObject({ channel: 'player-1', reason: 'epoch', seq: 10 });
     expect(monitor.gaps).toHaveLength(1);
   });
 
   it('works with an explicit connection, without a provider', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const conn = connect('ws://test/explicit', via(fake));
     const host = countingHost();
     const ch = new ChannelController<number>(host, 'score', { connection: conn });
@@ -164,7 +165,7 @@ describe('ChannelController', () => {
   });
 
   it('stays idle without a provider, and joins once one appears above', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const monitor = heartRate('player-1');
     const wrapper = document.createElement('div');
     wrapper.append(monitor);
@@ -178,7 +179,7 @@ describe('ChannelController', () => {
   });
 
   it('turns an invalid id into `error`, not an exception', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const errors: unknown[] = [];
     const host = countingHost();
     const ch = new ChannelController(host, '', { onError: (error) => errors.push(error) });
@@ -187,39 +188,39 @@ describe('ChannelController', () => {
     expect(errors).toHaveLength(1);
     expect(ch.state).toBe('idle');
     await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(fake.sockets).toHaveLength(0);
+    expect(fake.connections).toHaveLength(0);
   });
 
   it('ends with `error` when the server refuses the channel', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const host = countingHost();
     const ch = new ChannelController(host, 'secret');
     document.body.append(provider('ws://test/rt', via(fake), host));
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+secret']));
-    fake.last.receive({ type: 'unsubscribed', channel: 'secret', code: 'RXMUX_ERR_FORBIDDEN', reason: 'no' });
+    fake.last.refuse('secret', 'RXMUX_ERR_FORBIDDEN', 'no');
     expect(ch.error).toMatchObject({ code: 'RXMUX_ERR_FORBIDDEN' });
     expect(ch.state).toBe('idle');
   });
 
   it('stays joined when the server reports an error about the channel (a refused send): it is on channel.errors$', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const host = countingHost();
     const ch = new ChannelController(host, 'scores');
     document.body.append(provider('ws://test/rt', via(fake), host));
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+scores']));
-    fake.last.receive({ type: 'subscribed', channel: 'scores' });
+    fake.last.subscribed('scores');
     const reported: unknown[] = [];
     ch.channel?.errors$.subscribe((error) => reported.push(error));
-    fake.last.receive({ type: 'error', channel: 'scores', code: 'RXMUX_ERR_INVALID_ARGUMENT', message: 'bad send' });
+    fake.last.send({ type: 'error', channel: 'scores', code: 'RXMUX_ERR_INVALID_ARGUMENT', message: 'bad send' }); // about the channel, answering no send of it
     expect(reported).toMatchObject([{ code: 'RXMUX_ERR_INVALID_ARGUMENT' }]);
     expect(ch.error).toBeUndefined();
     expect(ch.state).toBe('joined');
-    fake.last.receive({ type: 'publication', channel: 'scores', data: 3 });
+    fake.last.publish('scores', 3);
     expect(ch.value).toBe(3);
   });
 
   it('a callback that throws is reported and the channel carries on', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const reported: unknown[] = [];
     const previous = config.onUnhandledError;
     config.onUnhandledError = (error) => reported.push(error);
@@ -232,8 +233,8 @@ describe('ChannelController', () => {
       });
       document.body.append(provider('ws://test/rt', via(fake), host));
       await vi.waitFor(() => expect(joins(fake)).toEqual(['+n']));
-      fake.last.receive({ type: 'publication', channel: 'n', data: 1 });
-      fake.last.receive({ type: 'publication', channel: 'n', data: 2 });
+      fake.last.publish('n', 1);
+      fake.last.publish('n', 2);
       expect(ch.value).toBe(2);
       await vi.waitFor(() => expect(reported).toMatchObject([{ message: 'render bug' }]));
     } finally {
@@ -242,15 +243,15 @@ describe('ChannelController', () => {
   });
 
   it('asks the host to update, batched: one update per microtask', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const host = countingHost();
     const ch = new ChannelController<number>(host, 'n');
     document.body.append(provider('ws://test/rt', via(fake), host));
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+n']));
     await host.updateComplete;
     const before = host.updates;
-    fake.last.receive({ type: 'subscribed', channel: 'n' });
-    for (let n = 1; n <= 5; n++) fake.last.receive({ type: 'publication', channel: 'n', data: n });
+    fake.last.subscribed('n');
+    for (let n = 1; n <= 5; n++) fake.last.publish('n', n);
     await host.updateComplete;
     expect(ch.value).toBe(5);
     expect(host.updates).toBe(before + 1);
@@ -259,7 +260,7 @@ describe('ChannelController', () => {
 
 describe('ConnectionController', () => {
   it('gives the host the provider connection while it is in the document', () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const seen: (string | undefined)[] = [];
     const host = countingHost();
     const ctl = new ConnectionController(host, { onConnection: (conn) => seen.push(conn?.url) });
@@ -274,7 +275,7 @@ describe('ConnectionController', () => {
   });
 
   it('keeps `observe` subscribed while the host is in the document: values, then nothing after it left', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const host = countingHost();
     const values: string[] = [];
     const ctl = new ConnectionController(host, {
@@ -283,7 +284,7 @@ describe('ConnectionController', () => {
     });
     document.body.append(provider('ws://test/rt', via(fake), host));
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+clock']));
-    fake.last.receive({ type: 'publication', channel: 'clock', data: 1 });
+    fake.last.publish('clock', 1);
     expect(ctl.value).toBe('t=1');
     host.remove();
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+clock', '-clock']));
@@ -297,7 +298,7 @@ describe('ConnectionController', () => {
         throw new Error('bad observe');
       },
     });
-    document.body.append(provider('ws://test/rt', via(fakeServer()), host));
+    document.body.append(provider('ws://test/rt', via(new FakeServer({ autoWelcome: true })), host));
     expect(ctl.error).toMatchObject({ message: 'bad observe' });
   });
 });

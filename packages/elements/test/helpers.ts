@@ -1,11 +1,10 @@
 /**
- * Shared setup of the element tests (happy-dom): a fake WebSocket factory per
- * test (so every test has its own pooled connection), providers, hosts, and
- * the frames the fake sockets recorded.
+ * Shared setup of the element tests (happy-dom): providers routed to the test
+ * kit's `FakeServer` (one per test, so every test has its own pooled
+ * connection), hosts, and the joins the server saw.
  */
 import type { ConnectOptions } from '@rxmux/core';
-import type { Frame } from '@rxmux/core/protocol';
-import { FakeSocketFactory } from '@rxmux/core/testing';
+import type { FakeServer } from '@rxmux/core/testing';
 import '@rxmux/elements/define';
 import { ControllerHostElement, type RxmuxConnectionElement } from '@rxmux/elements';
 import { afterEach } from 'vitest';
@@ -14,15 +13,8 @@ afterEach(() => {
   document.body.replaceChildren();
 });
 
-/** A fake server: every socket is accepted and welcomed on the next microtask. */
-export function fakeServer(): FakeSocketFactory {
-  const fake = new FakeSocketFactory();
-  fake.autoWelcome = true;
-  return fake;
-}
-
 /** Options that route a provider's connection to `fake`, with a short linger so leaving is quick to observe. */
-export function via(fake: FakeSocketFactory, extra: ConnectOptions = {}): ConnectOptions {
+export function via(fake: FakeServer, extra: ConnectOptions = {}): ConnectOptions {
   return { WebSocket: fake.WebSocket, linger: 20, heartbeat: false, ...extra };
 }
 
@@ -35,15 +27,10 @@ export function provider(url: string, options: ConnectOptions, ...children: Node
   return el;
 }
 
-/** Every frame of `type` the client sent on any of the fake's sockets, in order. */
-export function sent<K extends Frame['type']>(fake: FakeSocketFactory, type: K): Extract<Frame, { type: K }>[] {
-  return fake.sockets.flatMap((socket) => socket.sentFrames).filter((frame): frame is Extract<Frame, { type: K }> => frame.type === type);
-}
-
-/** The channels the client subscribed to and unsubscribed from, in order: `+a`, `-a`. */
-export function joins(fake: FakeSocketFactory): string[] {
-  return fake.sockets
-    .flatMap((socket) => socket.sentFrames)
+/** The channels the client subscribed to and unsubscribed from, over all the server's connections, in order: `+a`, `-a`. */
+export function joins(fake: FakeServer): string[] {
+  return fake.connections
+    .flatMap((connection) => connection.frames)
     .flatMap((frame) => (frame.type === 'subscribe' ? [`+${frame.channel}`] : frame.type === 'unsubscribe' ? [`-${frame.channel}`] : []));
 }
 

@@ -7,11 +7,12 @@
  * checks at the bottom run in `npm run typecheck:tests`.
  */
 import { connect, type Connection } from '@rxmux/core';
+import { FakeServer } from '@rxmux/core/testing';
 import { ChannelController, ConnectionController, rxmuxContext, type ControllerHost, type ReactiveController, type ReactiveControllerHost } from '@rxmux/elements';
 import { ContextConsumer, ContextProvider, type ContextType } from '@lit/context';
 import { html, LitElement, type PropertyDeclaration, type PropertyDeclarations, type ReactiveController as LitReactiveController } from 'lit';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { defineOnce, fakeServer, joins, provider, via } from './helpers.js';
+import { defineOnce, joins, provider, via } from './helpers.js';
 
 /** A Lit element with a channel, exactly as an app would write it. */
 class LitHeartRate extends LitElement {
@@ -44,12 +45,12 @@ defineOnce(LitProvider, 'lit-provider');
 
 describe('a LitElement as the host', () => {
   it('joins, renders the channel, follows its property and leaves when removed', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const el = new LitHeartRate();
     document.body.append(provider('ws://test/rt', via(fake), el));
     await vi.waitFor(() => expect(joins(fake)).toEqual(['+player-1']));
-    fake.last.receive({ type: 'subscribed', channel: 'player-1' });
-    fake.last.receive({ type: 'publication', channel: 'player-1', data: { bpm: 64 } });
+    fake.last.subscribed('player-1');
+    fake.last.publish('player-1', { bpm: 64 });
     await el.updateComplete;
     expect(el.shadowRoot?.textContent).toContain('64 bpm · joined');
 
@@ -64,7 +65,7 @@ describe('a LitElement as the host', () => {
 
 describe("Lit's @lit/context and <rxmux-connection>", () => {
   it("Lit's ContextConsumer gets the connection, and the new one when the url changes", () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const consumer = new LitConsumer();
     const el = provider('ws://test/a', via(fake), consumer);
     document.body.append(el);
@@ -78,7 +79,7 @@ describe("Lit's @lit/context and <rxmux-connection>", () => {
   });
 
   it("the controllers get their connection from Lit's ContextProvider", async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const conn: Connection = connect('ws://test/lit', via(fake));
     const litProvider = new LitProvider();
     litProvider.provider.setValue(conn);

@@ -9,10 +9,11 @@
  */
 import type { Connection } from '@rxmux/core';
 import { connect } from '@rxmux/core';
+import { FakeServer } from '@rxmux/core/testing';
 import { ContextRequestEvent, observeConnection, requestConnection, RxmuxConnectionElement, rxmuxContext } from '@rxmux/elements';
 import { describe, expect, it, vi } from 'vitest';
 import { resolveUrl } from '../src/connection-element.js';
-import { fakeServer, provider, via } from './helpers.js';
+import { provider, via } from './helpers.js';
 
 /** A `subscribe: true` request from `consumer`, recording each call. */
 function subscribeFrom(consumer: Element): { calls: { conn: Connection | undefined; unsubscribe: (() => void) | undefined }[] } {
@@ -23,7 +24,7 @@ function subscribeFrom(consumer: Element): { calls: { conn: Connection | undefin
 
 describe('<rxmux-connection> answers context requests', () => {
   it('answers a one-shot request from a descendant with its connection, and stops the event there', () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const child = document.createElement('div');
     const el = provider('ws://test/rt', via(fake), child);
     document.body.append(el);
@@ -37,11 +38,11 @@ describe('<rxmux-connection> answers context requests', () => {
     expect(conn?.url).toBe('ws://test/rt');
     expect(outside).not.toHaveBeenCalled();
     document.removeEventListener('context-request', outside);
-    expect(fake.sockets).toHaveLength(0); // nothing is opened until a channel needs it
+    expect(fake.connections).toHaveLength(0); // nothing is opened until a channel needs it
   });
 
   it('answers across shadow roots (the request is composed)', () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const host = document.createElement('div');
     const inner = document.createElement('span');
     host.attachShadow({ mode: 'open' }).append(inner);
@@ -51,7 +52,7 @@ describe('<rxmux-connection> answers context requests', () => {
   });
 
   it('leaves requests for other contexts alone', () => {
-    const el = provider('ws://test/rt', via(fakeServer()), document.createElement('div'));
+    const el = provider('ws://test/rt', via(new FakeServer({ autoWelcome: true })), document.createElement('div'));
     document.body.append(el);
     const other = Symbol('other') as typeof rxmuxContext;
     const seen = vi.fn();
@@ -68,7 +69,7 @@ describe('<rxmux-connection> answers context requests', () => {
   });
 
   it('calls subscribers again when the url changes, with the same unsubscribe, and stops after unsubscribe', () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const child = document.createElement('div');
     const el = provider('ws://test/a', via(fake), child);
     document.body.append(el);
@@ -92,7 +93,7 @@ describe('<rxmux-connection> answers context requests', () => {
   });
 
   it('moves subscribers to a new connection when options change, and not when they are the same object', () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const child = document.createElement('div');
     const options = via(fake);
     const el = provider('ws://test/rt', options, child);
@@ -108,7 +109,7 @@ describe('<rxmux-connection> answers context requests', () => {
 
   it('keeps calling the other subscribers when one of them throws, and reports the error', () => {
     const child = document.createElement('div');
-    const el = provider('ws://test/a', via(fakeServer()), child);
+    const el = provider('ws://test/a', via(new FakeServer({ autoWelcome: true })), child);
     document.body.append(el);
     let throwing = false;
     child.dispatchEvent(
@@ -133,7 +134,7 @@ describe('<rxmux-connection> answers context requests', () => {
 
 describe('nested providers', () => {
   it('the nearest provider answers', () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const deep = document.createElement('div');
     const shallow = document.createElement('div');
     const inner = provider('ws://test/inner', via(fake), deep);
@@ -145,7 +146,7 @@ describe('nested providers', () => {
   });
 
   it('a provider inserted above a subscribed consumer takes it over, and the outer one stops calling it', () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const consumer = document.createElement('div');
     const outer = provider('ws://test/outer', via(fake), consumer);
     document.body.append(outer);
@@ -167,7 +168,7 @@ describe('nested providers', () => {
 
 describe('a provider upgraded after its consumers', () => {
   it('answers the requests nobody answered, and takes properties set before the upgrade', () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     class LateConnection extends RxmuxConnectionElement {}
     const tag = 'late-connection';
     const late = document.createElement(tag) as Partial<RxmuxConnectionElement> & HTMLElement;
@@ -192,14 +193,14 @@ describe('a provider upgraded after its consumers', () => {
 
 describe('lifecycle', () => {
   it('owns no connection before it is in the document', () => {
-    const el = provider('ws://test/rt', via(fakeServer()));
+    const el = provider('ws://test/rt', via(new FakeServer({ autoWelcome: true })));
     expect(el.connection).toBeUndefined();
     document.body.append(el);
     expect(el.connection).toBeDefined();
   });
 
   it('keeps its connection when moved, closes it once idle after removal, and connects anew when re-inserted', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const child = document.createElement('div');
     const el = provider('ws://test/rt', via(fake), child);
     const elsewhere = document.createElement('section');
@@ -217,7 +218,7 @@ describe('lifecycle', () => {
     expect(el.connection).toBe(first); // still in use: released only once idle
     sub.unsubscribe(); // the channel leaves after the linger, then the socket goes
     await vi.waitFor(() => expect(el.connection).toBeUndefined());
-    expect(fake.last.closedWith?.code).toBe(1000);
+    expect(fake.last.closed?.code).toBe(1000);
     expect(() => first.channel('a')).toThrow(/after close/); // closed for good
 
     document.body.append(el);
@@ -228,7 +229,7 @@ describe('lifecycle', () => {
   });
 
   it('releases an unused connection soon after removal, without calling the consumers that left with it', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const child = document.createElement('div');
     const el = provider('ws://test/rt', via(fake), child);
     document.body.append(el);
@@ -240,7 +241,7 @@ describe('lifecycle', () => {
   });
 
   it('never closes a connection the application handed it', async () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const app = connect('ws://test/app', via(fake));
     const child = document.createElement('div');
     const el = provider('ws://test/ignored', via(fake), child);
@@ -265,7 +266,7 @@ describe('lifecycle', () => {
   });
 
   it('shares one pooled connection between providers with the same url and options', () => {
-    const fake = fakeServer();
+    const fake = new FakeServer({ autoWelcome: true });
     const options = via(fake);
     const a = provider('ws://test/rt', options);
     const b = provider('ws://test/rt', options);
@@ -274,7 +275,7 @@ describe('lifecycle', () => {
   });
 
   it('renders its children as if it were not there', () => {
-    const el = provider('ws://test/rt', via(fakeServer()));
+    const el = provider('ws://test/rt', via(new FakeServer({ autoWelcome: true })));
     expect(el.shadowRoot?.innerHTML).toContain('display:contents');
     expect(el.shadowRoot?.querySelector('slot')).not.toBeNull();
   });

@@ -1,6 +1,6 @@
-import { decode, encode } from '../protocol/codec.js';
+import { encode } from '../protocol/codec.js';
 import { SUBPROTOCOL, type Frame } from '../protocol/frames.js';
-import type { CloseEventLike, MessageEventLike, WebSocketConstructor, WebSocketLike } from '../transport/websocket.js';
+import type { CloseEventLike, MessageEventLike, WebSocketLike } from '../transport/websocket.js';
 
 type Listener = (event: never) => void;
 type EventName = 'open' | 'message' | 'close' | 'error';
@@ -9,7 +9,14 @@ type EventName = 'open' | 'message' | 'close' | 'error';
  * A WebSocket the test drives by hand: nothing happens until the test calls
  * {@link FakeWebSocket.accept}, {@link FakeWebSocket.receive} or
  * {@link FakeWebSocket.drop}. Every event fires synchronously, so marble tests
- * can place them at exact virtual times.
+ * can place them at exact virtual times. A {@link FakeServer} creates them
+ * (each is the `socket` of a `ScriptedConnection`); use one directly to send
+ * bytes no helper would, or to read `readyState` and `listenerCount`.
+ *
+ * @example
+ * const c = await server.nextConnection();
+ * c.welcome();
+ * c.socket.receive('not json');   // the client reports RXMUX_ERR_MALFORMED_JSON on errors$
  */
 export class FakeWebSocket implements WebSocketLike {
   static readonly CONNECTING = 0;
@@ -88,66 +95,7 @@ export class FakeWebSocket implements WebSocketLike {
     this.#emit('close', { code, reason, wasClean: code !== 1006 } satisfies CloseEventLike & { wasClean: boolean });
   }
 
-  /** Everything the client sent, decoded (batches flattened), in order. */
-  get sentFrames(): Frame[] {
-    return this.sent.flatMap((wire) => decode(wire).frames);
-  }
-
   #emit(type: EventName, event: object): void {
     for (const listener of [...(this.#listeners.get(type) ?? [])]) (listener as (e: object) => void)(event);
-  }
-}
-
-/**
- * A WebSocket constructor to inject with `connect(url, { WebSocket })`, and
- * the list of sockets it created.
- *
- * @example
- * const fake = new FakeSocketFactory();
- * const conn = connect('ws://test', { WebSocket: fake.WebSocket, shared: false });
- * conn.channel('a').subscribe();
- * fake.last.accept();
- * fake.last.receive({ type: 'welcome', version: 1, session: 's1', heartbeat: 30000 });
- */
-export class FakeSocketFactory {
-  /** Every socket created, oldest first. */
-  readonly sockets: FakeWebSocket[] = [];
-  /** The constructor to inject. */
-  readonly WebSocket: WebSocketConstructor;
-  /** When set, each new socket is accepted and welcomed on the next microtask (session ids `s1`, `s2`, ...). */
-  autoWelcome = false;
-  /** Called with each new socket as it is constructed (schedule its fate here in marble tests). */
-  onSocket: ((socket: FakeWebSocket) => void) | undefined;
-
-  constructor() {
-    const created = (socket: FakeWebSocket): void => {
-      this.sockets.push(socket);
-      this.onSocket?.(socket);
-      if (this.autoWelcome) queueMicrotask(() => this.welcome(socket));
-    };
-    this.WebSocket = class extends FakeWebSocket {
-      constructor(url: string, protocols?: string | string[]) {
-        super(url, protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols);
-        created(this);
-      }
-    };
-  }
-
-  /** The newest socket. Throws when none was created. */
-  get last(): FakeWebSocket {
-    const socket = this.sockets.at(-1);
-    if (socket === undefined) throw new Error('no socket was created');
-    return socket;
-  }
-
-  /** Accepts `socket` and sends the welcome. */
-  welcome(socket: FakeWebSocket = this.last, heartbeat = 30_000): void {
-    socket.accept();
-    socket.receive({ type: 'welcome', version: 1, session: `s${this.sockets.indexOf(socket) + 1}`, heartbeat });
-  }
-
-  /** Sockets not closed yet. */
-  get openCount(): number {
-    return this.sockets.filter((s) => s.readyState <= FakeWebSocket.OPEN).length;
   }
 }
