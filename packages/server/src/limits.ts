@@ -15,9 +15,14 @@
  * | maxDetachedSessions      | 10 000    | the oldest detached session is forgotten first          |
  * | dedupeWindow             | 10 000    | message ids remembered per session (older duplicates run again) |
  * | replyCacheSize           | 1 000     | request replies remembered per session for re-sent requests |
+ * | chunkBytes (v2)          | 64 KiB    | a payload above it travels in chunks (both ways)        |
+ * | transferWindow (v2)      | 64 KiB    | error `RXMUX_ERR_FLOW_CONTROL`, close 1008              |
+ * | maxMessageBytes (v2)     | 8 MiB     | `abort` `RXMUX_ERR_FRAME_TOO_BIG` (a publish above it throws) |
+ * | maxTransfers (v2)        | 4         | `abort` `RXMUX_ERR_TOO_MANY_TRANSFERS`                  |
+ * | transferTimeoutMs (v2)   | 30 s      | `abort` `RXMUX_ERR_TRANSFER_TIMEOUT`; a client not crediting for as long: slow consumer |
  */
 
-import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
+import { DEFAULT_TRANSFER_LIMITS, ErrorCode, RxmuxError } from '@rxmux/core/protocol';
 
 /** Every limit of a server. Pass a `Partial<Limits>` to `createServer` to change some. */
 export interface Limits {
@@ -54,6 +59,25 @@ export interface Limits {
   readonly pollTimeoutMs: number;
   /** The `retry:` value sent to EventSource clients, in milliseconds. */
   readonly sseRetryMs: number;
+  /**
+   * Chunked transfers (protocol v2, PROTOCOL.md 15): the largest piece,
+   * both ways. A payload larger than a piece (a binary or JSON message from
+   * a client, a publication) travels in pieces, interleaved with every other
+   * channel's frames. Announced in `welcome.limits`.
+   */
+  readonly chunkBytes: number;
+  /** Bytes of transfer data a client may have sent and not yet seen credited (v2): what sits in the network ahead of its small frames. */
+  readonly transferWindow: number;
+  /**
+   * Largest message a client may send in chunks, and largest publication
+   * `publish()` takes (v2; a client without chunked transfers still gets at
+   * most `maxFrameBytes`, larger publications reach it as a `gap` `'too-big'`).
+   */
+  readonly maxMessageBytes: number;
+  /** Most channels with an unfinished transfer from one client at once (v2): with `maxMessageBytes`, what reassembly may hold per connection. */
+  readonly maxTransfers: number;
+  /** A client transfer with no piece for this long is refused, and a client that takes no piece for this long is a slow consumer (v2), in milliseconds. */
+  readonly transferTimeoutMs: number;
 }
 
 /** The default limits (frozen). */
@@ -73,6 +97,11 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   historyChannels: 10_000,
   pollTimeoutMs: 25_000,
   sseRetryMs: 2_000,
+  chunkBytes: DEFAULT_TRANSFER_LIMITS.chunkBytes,
+  transferWindow: DEFAULT_TRANSFER_LIMITS.window,
+  maxMessageBytes: DEFAULT_TRANSFER_LIMITS.maxMessageBytes,
+  maxTransfers: DEFAULT_TRANSFER_LIMITS.maxTransfers,
+  transferTimeoutMs: 30_000,
 });
 
 /** Heartbeat timing: the server pings every `interval` ms and drops connections silent for `timeout` ms. */

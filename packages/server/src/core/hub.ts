@@ -8,7 +8,7 @@
  * its history is read (ordering rule 1 of the engine): {@link Hub.add} returns
  * the wait, `undefined` when there is none (the memory engine).
  */
-import { encodeBinary, encodeText, ErrorCode, RxmuxError, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
+import { encodeBinary, encodeText, ErrorCode, RxmuxError, streamPublication, transferSource, type StreamPublication, type TransferSource } from '@rxmux/core/protocol';
 import type { Awaitable, Engine, EnginePublication } from '../engines/engine.js';
 import { reported } from './awaitable.js';
 
@@ -18,6 +18,7 @@ export class OutgoingPublication {
   private bytesCache: Buffer | undefined;
   private binaryCache: Uint8Array | undefined;
   private sseCache: string | undefined;
+  private sources: Map<number, TransferSource> | undefined;
   private failure: Error | undefined;
 
   constructor(readonly publication: EnginePublication) {}
@@ -61,6 +62,32 @@ export class OutgoingPublication {
     const data = this.publication.data;
     if (!(data instanceof Uint8Array)) return undefined;
     return (this.binaryCache ??= encodeBinary({ type: 'publication', channel: this.channel, data, seq: this.publication.seq }));
+  }
+
+  /**
+   * The publication as a chunked transfer cut into pieces of `piece` bytes
+   * (protocol v2): its data, or its text envelope's UTF-8 bytes. Each piece
+   * is encoded once and shared by every recipient that cuts it alike (the
+   * transfer names its channel, not the socket).
+   */
+  source(piece: number): TransferSource {
+    let source = this.sources?.get(piece);
+    if (source !== undefined) return source;
+    const { channel, data, seq } = this.publication;
+    const text = !(data instanceof Uint8Array);
+    const plain = transferSource({ kind: 'publication', channel, seq, ...(text ? { text: true as const } : {}) }, text ? this.textBytes : data);
+    const pieces = new Map<number, Uint8Array>();
+    source = {
+      head: plain.head,
+      size: plain.size,
+      piece: (offset, length) => {
+        let wire = pieces.get(offset);
+        if (wire === undefined) pieces.set(offset, (wire = plain.piece(offset, length)));
+        return wire;
+      },
+    };
+    (this.sources ??= new Map()).set(piece, source);
+    return source;
   }
 
   /** The JSON carried in an SSE `data:` line or a long-poll event. */

@@ -8,12 +8,18 @@
  * recipient); a binary frame flushes the text queue first, so order is kept.
  * After every write the socket's `bufferedAmount` is checked: above
  * `limits.slowConsumerBytes` it is a slow consumer and is closed.
+ *
+ * On a socket that negotiated chunked transfers (v2) the writer hands large
+ * payloads and the frames of their channels to its {@link SocketTransfers}
+ * (`transfers.ts`), and each flush writes the credit owed with the small
+ * frames, then the pieces the window allows.
  */
 import { channelIdProblem, encodeBatch, encodeText, type PeerLimits, type ServerFrame } from '@rxmux/core/protocol';
 import type { Limits } from '../../limits.js';
 import type { OutgoingPublication } from '../hub.js';
 import type { Transport } from '../transport.js';
 import type { SocketState } from './socket-session.js';
+import type { SocketTransfers } from './transfers.js';
 
 /** Longest error message text sent (the codec caps strings at 4096). */
 const MAX_MESSAGE = 1000;
@@ -52,7 +58,10 @@ export class Outbox {
   private dirty: Writer[] = [];
 
   constructor(
-    readonly limits: Pick<Limits, 'maxFrameBytes' | 'slowConsumerBytes'>,
+    readonly limits: Pick<Limits, 'maxFrameBytes' | 'slowConsumerBytes'> & {
+      /** The largest publication `publish()` takes: above the peer's `maxFrameBytes` a v1 peer gets a `gap` `'too-big'`. */
+      readonly maxPublicationBytes: number;
+    },
     private readonly traffic: Traffic,
   ) {}
 
@@ -92,6 +101,8 @@ export class Writer {
   private queue: (string | OutgoingPublication)[] | undefined;
   /** What the client accepts (from hello), within the server's own limits. */
   peer: PeerLimits;
+  /** Chunked transfers, on a socket that negotiated them (v2). */
+  transfers: SocketTransfers | undefined;
 
   constructor(
     private readonly owner: WriterOwner,
@@ -111,6 +122,9 @@ export class Writer {
       this.owner.error(error);
       return false;
     }
+    // A channel's position frames keep their order with its publications: behind its transfer, if one runs.
+    const channel = frame.type === 'subscribed' || frame.type === 'unsubscribed' || frame.type === 'gap' || frame.type === 'publication' ? frame.channel : undefined;
+    if (channel !== undefined && this.transfers?.hold(channel, envelope.length, () => this.enqueue(envelope)) === true) return true;
     this.enqueue(envelope);
     return true;
   }
@@ -140,7 +154,8 @@ export class Writer {
    * a `gap` `'too-big'` for that seq instead.
    */
   publication(out: OutgoingPublication): void {
-    if (this.peer.maxFrameBytes < this.outbox.limits.maxFrameBytes && out.size > this.peer.maxFrameBytes) {
+    if (this.transfers?.publication(out) === true) return; // a transfer, held behind one, or too big for the client
+    if (this.peer.maxFrameBytes < this.outbox.limits.maxPublicationBytes && out.size > this.peer.maxFrameBytes) {
       const { channel, epoch, seq } = out.publication;
       this.frame({ type: 'gap', channel, epoch, seq, reason: 'too-big', since: seq - 1 });
       return;
@@ -179,6 +194,18 @@ export class Writer {
     if (this.owner.state === 'closed') return;
     const receipt = this.owner.receipt();
     if (receipt !== undefined) (queue ??= []).push(receipt);
+    const credit = this.transfers?.credit();
+    if (credit !== undefined) (queue ??= []).push(credit);
+    this.flushText(queue);
+    // The small frames went first; now the pieces of the transfers, as far as the client's window allows.
+    this.transfers?.pump((wire) => {
+      if (!writable(this.owner.state)) return false;
+      this.write(wire, true, 1);
+      return true;
+    });
+  }
+
+  private flushText(queue: (string | OutgoingPublication)[] | undefined): void {
     if (queue === undefined || queue.length === 0) return;
     const only = queue.length === 1 ? queue[0] : undefined;
     if (only !== undefined && typeof only !== 'string') {
@@ -220,8 +247,15 @@ export class Writer {
       this.owner.error(error);
     }
     this.outbox.count('out', frames, utf8Length(message));
+    this.checkConsumer();
+  }
+
+  /** Closes a slow consumer: more buffered (and, with transfers, held in lanes) than `limits.slowConsumerBytes` allows. */
+  checkConsumer(): void {
     const buffered = this.transport.bufferedAmount;
-    if (buffered > this.outbox.limits.slowConsumerBytes && this.owner.state === 'open') this.owner.slowConsumer(buffered);
+    const limit = this.outbox.limits.slowConsumerBytes;
+    const over = this.transfers === undefined ? buffered > limit : this.transfers.overloaded(buffered, limit);
+    if (over && this.owner.state === 'open') this.owner.slowConsumer(buffered);
   }
 }
 
