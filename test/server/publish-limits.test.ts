@@ -85,7 +85,7 @@ describe('a client that accepts less than the server', () => {
 
   it('through the real client: no reconnect loop, the frame is reported on errors$ and gaps$, delivery goes on', async () => {
     const { url, server } = await start();
-    const conn = connectClient(url, { WebSocket, shared: false, maxFrameBytes: 64 * 1024 });
+    const conn = connectClient(url, { WebSocket, shared: false, maxFrameBytes: 64 * 1024, transfers: { maxMessageBytes: 64 * 1024 } });
     try {
       const values: unknown[] = [];
       const gaps: GapNotice[] = [];

@@ -146,7 +146,18 @@ export class TransferSender<T> {
 
   /** Whether `channel` has an unfinished transfer. */
   has(channel: string): boolean {
-    return this.#active.has(channel) || this.#waiting.some((t) => t.source.head.channel === channel);
+    return this.token(channel) !== undefined;
+  }
+
+  /** The token of `channel`'s unfinished transfer, if it has one. */
+  token(channel: string): T | undefined {
+    return (this.#active.get(channel) ?? this.#waiting.find((t) => t.source.head.channel === channel))?.token;
+  }
+
+  /** Whether {@link next} has a piece the window allows now. */
+  get ready(): boolean {
+    const first = this.#active.values().next();
+    return first.done !== true && Math.min(this.piece, first.value.source.size - first.value.offset) <= this.#credit;
   }
 
   /** Bytes of every unfinished transfer not sent yet. */
