@@ -269,7 +269,7 @@ class HarRecorder {
   publications(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const socket of this.#sockets.values()) {
-      if (subprotocolVersion(socket.protocol) === undefined) continue;
+      if (socket.protocol === undefined || subprotocolVersion(socket.protocol) === undefined) continue;
       for (const m of socket.messages) {
         if (m.type !== 'receive' || (m.opcode !== 1 && m.opcode !== 2)) continue;
         const payload = m.opcode === 1 ? m.data : new Uint8Array(Buffer.from(m.data, 'base64'));

@@ -7,6 +7,7 @@
  * server's refusals, and an old (v1) server.
  */
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { RemoteError, type DroppedMessage, type RxmuxError } from '@rxmux/core';
@@ -154,6 +155,20 @@ describe('uploads', () => {
 });
 
 describe('the offline buffer and an old (v1) server', () => {
+  it('an upload waiting for credit holds nothing in the offline buffer: 50 small sends on other channels past a 10-message buffer, none dropped', async () => {
+    const server = new FakeServer({ transfers: { autoCredit: false } });
+    const { conn, c } = await opened(server, { buffer: { maxMessages: 10 } });
+    const dropped: DroppedMessage[] = [];
+    conn.dropped$.subscribe((d) => dropped.push(d));
+    conn.channel('up').sendBinary(bytesOf(1024 * KIB)); // 16 windows: it waits for credit after the first
+    await until(() => story(c).includes('transfer:up:1048576'), 'the first piece');
+    for (let i = 0; i < 50; i++) conn.channel(`chat-${i % 5}`).send(i);
+    await until(() => story(c).filter((n) => n.startsWith('msg:chat')).length === 50, 'every small send');
+    expect(dropped).toEqual([]);
+    expect(story(c).filter((n) => n.startsWith('chunk') || n.startsWith('msg:up'))).toEqual([]); // still waiting for credit
+    conn.close();
+  });
+
   it('a large payload sent offline counts its full size against maxBytes; one larger is refused at once', () => {
     const server = new FakeServer({ transfers: true });
     const conn = server.connect({ buffer: { maxBytes: 256 * KIB } });
@@ -211,6 +226,49 @@ describe('downloads', () => {
     c.publish('feed', 'next', { seq: 2 });
     expect(await values).toEqual([big, 'next']);
     conn.close();
+  });
+});
+
+describe('property: downloads put together', () => {
+  it('any mix of large and small publications on a few channels, any piece size and window: each channel emits exactly what was published, in order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ channel: fc.constantFrom('a', 'b', 'c'), size: fc.oneof(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 1025, max: 40_000 })), text: fc.boolean() }), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1024, max: 16 * KIB }),
+        fc.integer({ min: 1024, max: 16 * KIB }),
+        fc.integer({ min: 1, max: 3 }),
+        async (publications, chunkBytes, window, maxTransfers) => {
+          const server = new FakeServer({ transfers: { chunkBytes } });
+          const conn = server.connect({ transfers: { chunkBytes, window, maxTransfers } });
+          const got = new Map<string, unknown[]>();
+          const channels = ['a', 'b', 'c'].map((id) => {
+            const ch = conn.channel<unknown>(id);
+            ch.subscribe((v) => got.set(id, [...(got.get(id) ?? []), v]));
+            ch.binary$.subscribe((v) => got.set(id, [...(got.get(id) ?? []), sha(v)]));
+            return id;
+          });
+          const c = await server.nextConnection();
+          c.welcome();
+          for (const id of channels) c.subscribed(await c.nextSubscribe(id), { epoch: 'e', seq: 0 });
+          const want = new Map<string, unknown[]>();
+          const seqs = new Map<string, number>();
+          for (const [i, p] of publications.entries()) {
+            const seq = (seqs.get(p.channel) ?? 0) + 1;
+            seqs.set(p.channel, seq);
+            const bytes = bytesOf(p.size, i);
+            const value = p.text ? { i, text: 'x'.repeat(p.size) } : sha(bytes);
+            want.set(p.channel, [...(want.get(p.channel) ?? []), value]);
+            if (p.text) c.publish(p.channel, { i, text: 'x'.repeat(p.size) }, { seq });
+            else c.publishBinary(p.channel, bytes, { seq });
+          }
+          const count = (m: Map<string, unknown[]>): number => [...m.values()].reduce((n, v) => n + v.length, 0);
+          await until(() => count(got) === publications.length, 'every publication');
+          expect(got).toEqual(want);
+          conn.close();
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
 

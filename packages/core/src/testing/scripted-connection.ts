@@ -216,6 +216,8 @@ export class ScriptedConnection {
   /** Chunked transfers, once a v2 hello said what the client takes. */
   #sender: TransferSender<string> | undefined;
   #receiver: TransferReceiver | undefined;
+  /** Publications waiting behind their channel's unfinished transfer, by channel. */
+  readonly #held = new Map<string, PublicationFrame[]>();
 
   /** @internal The server creates connections. */
   constructor(socket: FakeWebSocket, context: ServerContext) {
@@ -603,7 +605,12 @@ export class ScriptedConnection {
     }
     if (frame.type === 'abort') {
       const dropped = this.#sender.drop(frame.channel);
-      if (dropped?.abandon !== undefined) this.#later(() => this.socket.receive(dropped.abandon as Uint8Array));
+      if (dropped === undefined) return undefined;
+      this.#later(() => {
+        if (dropped.abandon !== undefined) this.socket.receive(dropped.abandon);
+        this.#release(frame.channel);
+        this.#pump();
+      });
       return undefined;
     }
     if (frame.type !== 'transfer' && frame.type !== 'chunk') return undefined;
@@ -615,26 +622,49 @@ export class ScriptedConnection {
     return undefined;
   }
 
-  /** Sends a publication: one frame, or on a v2 connection pieces as the client's window allows. */
+  /**
+   * Sends a publication: one frame, or on a v2 connection pieces as the
+   * client's window allows. A channel's later publications wait behind its
+   * unfinished transfer, as the reference server keeps them (PROTOCOL.md 15.6).
+   */
   #publication(what: string, frame: PublicationFrame): PublicationFrame {
     this.#requireSession(what);
+    const held = this.#held.get(frame.channel);
+    if (held !== undefined) held.push(frame);
+    else this.#publish(frame, what);
+    this.#pump();
+    return frame;
+  }
+
+  /** Writes `frame`, or starts it as a transfer (its channel's later publications held from now on). */
+  #publish(frame: PublicationFrame, what: string): void {
     const sender = this.#sender;
     const text = !(frame.data instanceof Uint8Array);
     const payload = frame.data instanceof Uint8Array ? frame.data : new TextEncoder().encode(encodeText(frame));
     if (sender === undefined || payload.byteLength <= sender.piece) {
       this.#deliver(encode(frame), what);
-      return frame;
+      return;
     }
     const seq = frame.seq === undefined ? {} : { seq: frame.seq };
     sender.start(transferSource({ kind: 'publication', channel: frame.channel, ...seq, ...(text ? { text: true as const } : {}) }, payload), frame.channel);
-    this.#pump();
-    return frame;
+    this.#held.set(frame.channel, []);
   }
 
-  /** Sends the pieces the client's window allows. */
+  /** Sends the pieces the client's window allows; a finished transfer lets its channel's held publications go. */
   #pump(): void {
     if (this.socket.readyState !== FakeWebSocket.OPEN || this.#hungUp) return;
-    for (let piece = this.#sender?.next(); piece !== undefined; piece = this.#sender?.next()) this.socket.receive(piece.wire);
+    for (let piece = this.#sender?.next(); piece !== undefined; piece = this.#sender?.next()) {
+      this.socket.receive(piece.wire);
+      if (piece.done !== undefined) this.#release(piece.done);
+    }
+  }
+
+  /** `channel`'s transfer ended: its held publications go, up to the next large one. */
+  #release(channel: string): void {
+    const held = this.#held.get(channel) ?? [];
+    this.#held.delete(channel);
+    while (held.length > 0 && !this.#held.has(channel)) this.#publish(held.shift() as PublicationFrame, 'publish');
+    if (held.length > 0) this.#held.get(channel)?.push(...held);
   }
 
   /** Runs `work` on the server's scheduler, never inside the client's own write. */
