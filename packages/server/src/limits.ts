@@ -7,7 +7,7 @@
  * | ------------------------ | --------- | ------------------------------------------------------- |
  * | maxFrameBytes            | 1 MiB     | close 1009 (ws `maxPayload`)                             |
  * | maxBatch                 | 1024      | error frame `RXMUX_ERR_BATCH_TOO_LARGE`                 |
- * | rate (per connection)    | 100/s, burst 200 | error frame `RXMUX_ERR_RATE_LIMITED`, then close 1008; nothing of that message runs |
+ * | rate (per connection)    | 100/s, burst 200 (a token per envelope or per 16 KiB, charged before parsing) | error frame `RXMUX_ERR_RATE_LIMITED`, then close 1008; nothing of that message is parsed or runs |
  * | maxChannelsPerConnection | 256       | error frame `RXMUX_ERR_TOO_MANY_CHANNELS` on that channel |
  * | slowConsumerBytes        | 4 MiB     | close 1008 'slow consumer' + `hooks.onSlowConsumer`     |
  * | historySize / historyTtlMs | 100 / 5 min | resume further back gets a `gap` frame (SSE: `reset`)  |
@@ -26,11 +26,14 @@ export interface Limits {
   /** Most envelopes accepted in one batch. */
   readonly maxBatch: number;
   /**
-   * Sustained envelopes per second one connection may send. Announced in
-   * `welcome.limits` (with the burst): the rxmux client paces itself to it.
+   * Tokens per second of one connection's bucket. A WebSocket message costs
+   * one token per envelope, or one per `bytesPerToken` (16 KiB by default) of
+   * its size if that is more (`messageCost` of `@rxmux/core/protocol`),
+   * charged before it is parsed. Announced in `welcome.limits` (with the
+   * burst): the rxmux client paces itself to it.
    */
   readonly ratePerSecond: number;
-  /** Token bucket size: how many envelopes a connection may send in a burst. */
+  /** Token bucket size: how many tokens a connection may spend in a burst. */
   readonly rateBurst: number;
   /** Most channels one connection (or one SSE stream / poll) may subscribe to. */
   readonly maxChannelsPerConnection: number;

@@ -19,7 +19,7 @@
  * socket.closed(1000, '');
  */
 import { randomBytes } from 'node:crypto';
-import { channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
+import { bytesPerToken, channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
 import type { Awaitable, ChannelPosition, Engine, EngineStatus, HistoryResult, PresenceEvent, PresenceMember } from '../engines/engine.js';
 import { MemoryEngine } from '../engines/memory.js';
 import { resolveHeartbeat, resolveLimits, type Heartbeat, type Limits } from '../limits.js';
@@ -128,6 +128,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   readonly limits: Limits;
   readonly heartbeat: Heartbeat;
   readonly rate: BucketRate;
+  readonly perToken: number;
   readonly announced: ServerLimits;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
@@ -164,6 +165,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     const { historySize, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
     this.rate = Object.freeze({ rate: ratePerSecond, burst: rateBurst });
     this.announced = Object.freeze({ maxFrameBytes, maxBatch, rate: ratePerSecond, burst: rateBurst });
+    this.perToken = bytesPerToken(this.announced);
     this.heartbeatInterval = this.heartbeat.interval;
     this.hooks = new Hooks(options.hooks);
     this.engine = options.engine ?? new MemoryEngine<P>({ historySize, historyTtlMs, historyChannels });
