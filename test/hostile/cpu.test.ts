@@ -6,9 +6,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, MAX_DEPTH, type Frame } from '@rxmux/core/protocol';
-import { tclient, type TClient } from '../server/tclient.js';
 import { until } from '../support/wait.js';
-import { stage } from './stage.js';
+import { attacker, stage } from './stage.js';
 
 /** Counts `JSON.parse` calls on text of at least `min` characters (the server runs in this process). */
 function parses(min: number): { readonly count: number } {
@@ -21,13 +20,6 @@ function parses(min: number): { readonly count: number } {
   return seen;
 }
 
-const attackers: TClient[] = [];
-const attacker = async (port: number): Promise<TClient> => {
-  const c = await tclient(`ws://127.0.0.1:${port}/rt`);
-  attackers.push(c);
-  await c.hello();
-  return c;
-};
 
 beforeEach(() => {
   vi.restoreAllMocks();
@@ -35,7 +27,6 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.restoreAllMocks();
-  for (const c of attackers.splice(0)) c.ws.terminate();
 });
 
 const isError = (f: Frame): boolean => f.type === 'error';

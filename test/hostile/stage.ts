@@ -8,10 +8,11 @@
  * Bounds are asserted on the server's own accounting (`server.metrics()`),
  * never on process RSS or on elapsed time.
  */
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { firstValueFrom } from 'rxjs';
 import type { Connection, ConnectionStatus, GapNotice } from '@rxmux/core';
 import type { RxmuxServer, ServerOptions } from '@rxmux/server';
+import { tclient, type TClient } from '../server/tclient.js';
 import { client, serve, wsUrl } from '../support/real.js';
 import { until } from '../support/wait.js';
 
@@ -78,4 +79,18 @@ export async function stage(options: ServerOptions = {}, count = 3): Promise<Sta
       }
     },
   };
+}
+
+const attackers: TClient[] = [];
+
+afterEach(() => {
+  for (const c of attackers.splice(0)) c.ws.terminate();
+});
+
+/** A raw protocol client that said hello (terminated after the test): the attacker. */
+export async function attacker(port: number): Promise<TClient> {
+  const c = await tclient(`ws://127.0.0.1:${port}/rt`);
+  attackers.push(c);
+  await c.hello();
+  return c;
 }

@@ -39,11 +39,13 @@ export {
   type EnginePublication,
   type EngineSink,
   type EngineStatus,
+  type EngineUsage,
   type HistoryResult,
   type PresenceEvent,
   type PresenceMember,
 } from './engines/engine.js';
 export { MemoryEngine, type MemoryEngineOptions } from './engines/memory.js';
+export { ENTRY_OVERHEAD, heldBytes, StoredPublication } from './engines/encoded.js';
 export { createServerCore, type CoreMetrics, type CoreState, type ServerCore } from './core/server-core.js';
 export type { SocketAuth, SocketHandle, Transport } from './core/transport.js';
 export { withExpiry, type Authenticate, type Expiring, type Verified, type Verify } from './credentials.js';

@@ -41,7 +41,18 @@ export interface Limits {
   readonly slowConsumerBytes: number;
   /** Publications kept per channel for resume (WebSocket `subscribe.since`, SSE `Last-Event-ID`, poll `cursor`). */
   readonly historySize: number;
-  /** How long a publication stays in the history, in milliseconds (the other bound next to `historySize`). */
+  /**
+   * Bytes of history kept per channel by the memory engine: publications as
+   * their encoded text or bytes, plus 64 B each. The oldest go first.
+   */
+  readonly historyBytes: number;
+  /**
+   * Bytes of history kept by the memory engine over every channel. Beyond
+   * it the largest histories are trimmed first (oldest entries first) to 7/8
+   * of it.
+   */
+  readonly historyTotalBytes: number;
+  /** How long a publication stays in the history, in milliseconds (the memory engine frees older ones on a timer). */
   readonly historyTtlMs: number;
   /** How long a session whose socket dropped is kept for a resuming `hello`, in milliseconds. */
   readonly sessionTtlMs: number;
@@ -68,6 +79,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxChannelsPerConnection: 256,
   slowConsumerBytes: 4 * 1024 * 1024,
   historySize: 100,
+  historyBytes: 8 * 1024 * 1024,
+  historyTotalBytes: 256 * 1024 * 1024,
   historyTtlMs: 5 * 60_000,
   sessionTtlMs: 60_000,
   maxDetachedSessions: 10_000,

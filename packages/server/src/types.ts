@@ -193,6 +193,14 @@ export interface ServerMetrics {
   readonly detachedSessions: number;
   /** Whether the engine reaches its store (`'down'` until it started; see `hooks.onEngineStatus`). */
   readonly engine: EngineStatus;
+  /**
+   * Bytes of history the engine keeps in this process: encoded publications
+   * plus 64 B each (`limits.historyTotalBytes` bounds it). 0 for an engine
+   * that keeps its history elsewhere (Redis).
+   */
+  readonly historyBytes: number;
+  /** Publications the engine keeps in this process for resume. */
+  readonly historyEntries: number;
 }
 
 /** A running rxmux server. */

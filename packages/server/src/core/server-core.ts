@@ -162,13 +162,13 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   constructor(private readonly options: CoreOptions<P>) {
     this.limits = resolveLimits(options.limits);
     this.heartbeat = resolveHeartbeat(options.heartbeat);
-    const { historySize, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
+    const { historySize, historyBytes, historyTotalBytes, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
     this.rate = Object.freeze({ rate: ratePerSecond, burst: rateBurst });
     this.announced = Object.freeze({ maxFrameBytes, maxBatch, rate: ratePerSecond, burst: rateBurst });
     this.perToken = bytesPerToken(this.announced);
     this.heartbeatInterval = this.heartbeat.interval;
     this.hooks = new Hooks(options.hooks);
-    this.engine = options.engine ?? new MemoryEngine<P>({ historySize, historyTtlMs, historyChannels });
+    this.engine = options.engine ?? new MemoryEngine<P>({ historySize, historyBytes, historyTotalBytes, historyTtlMs, historyChannels });
     this.hub = new Hub(this.engine, (error) => this.hooks.error(error));
     this.store = options.sessions ?? new MemorySessionStore<P>(this.limits);
     this.tickets = options.tickets ?? new MemoryTicketStore<P>();
@@ -261,9 +261,12 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   }
 
   metrics(): CoreMetrics {
+    const history = this.engine.usage?.();
     return {
       ...this.traffic,
       ...this.counters,
+      historyBytes: history?.historyBytes ?? 0,
+      historyEntries: history?.historyEntries ?? 0,
       connections: this.sockets.size,
       channels: this.hub.size,
       detachedSessions: this.store.detachedCount,
