@@ -50,7 +50,7 @@ export { createServerCore, type CoreMetrics, type CoreState, type ServerCore } f
 export type { SocketAuth, SocketHandle, Transport } from './core/transport.js';
 export { withExpiry, type Authenticate, type Expiring, type Verified, type Verify } from './credentials.js';
 export { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './core/tickets.js';
-export { MemorySessionStore, type OpenedSession, type SessionStore } from './core/sessions/session-store.js';
+export { MemorySessionStore, type OpenedSession, type SessionStore, type SessionUsage } from './core/sessions/session-store.js';
 export type { Session, SessionSocket } from './core/sessions/session.js';
 export type { Seen } from './core/sessions/dedupe.js';
 export { PendingRequest } from './core/sessions/requests.js';

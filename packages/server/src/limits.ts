@@ -62,6 +62,19 @@ export interface Limits {
   readonly dedupeWindow: number;
   /** Finished request replies remembered per session, answered again when a request is re-sent. */
   readonly replyCacheSize: number;
+  /**
+   * Bytes one session may hold in memory (memory session store): its
+   * remembered answers (dedupe window, reply cache), the answers kept for a
+   * resume, 1 KiB per running request. Beyond it the oldest answers go
+   * (replies first): a re-sent duplicate of a forgotten one runs again.
+   */
+  readonly sessionBytes: number;
+  /**
+   * Bytes all sessions may hold together (memory session store). Beyond it
+   * detached sessions are forgotten first (oldest first; their resume starts
+   * a new session), then a growing session gives back its oldest answers.
+   */
+  readonly sessionTotalBytes: number;
   /** Channels whose history the memory engine keeps at most (least recently published dropped first). */
   readonly historyChannels: number;
   /** How long a long-poll request is held when nothing is new, in milliseconds. */
@@ -86,6 +99,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxDetachedSessions: 10_000,
   dedupeWindow: 10_000,
   replyCacheSize: 1_000,
+  sessionBytes: 1024 * 1024,
+  sessionTotalBytes: 128 * 1024 * 1024,
   historyChannels: 10_000,
   pollTimeoutMs: 25_000,
   sseRetryMs: 2_000,

@@ -201,6 +201,15 @@ export interface ServerMetrics {
   readonly historyBytes: number;
   /** Publications the engine keeps in this process for resume. */
   readonly historyEntries: number;
+  /**
+   * Bytes every session holds in this process (memory session store): the
+   * dedupe windows, reply caches, answers kept for a resume, 1 KiB per
+   * running request (`limits.sessionTotalBytes` bounds it). 0 for a store
+   * that keeps sessions elsewhere.
+   */
+  readonly sessionBytes: number;
+  /** Bytes of the largest session (`limits.sessionBytes` bounds it). */
+  readonly largestSessionBytes: number;
 }
 
 /** A running rxmux server. */

@@ -262,11 +262,14 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
 
   metrics(): CoreMetrics {
     const history = this.engine.usage?.();
+    const sessions = this.store.usage?.();
     return {
       ...this.traffic,
       ...this.counters,
       historyBytes: history?.historyBytes ?? 0,
       historyEntries: history?.historyEntries ?? 0,
+      sessionBytes: sessions?.sessionBytes ?? 0,
+      largestSessionBytes: sessions?.largestSessionBytes ?? 0,
       connections: this.sockets.size,
       channels: this.hub.size,
       detachedSessions: this.store.detachedCount,
