@@ -66,8 +66,30 @@ export interface Limits {
   readonly authFailureBurst: number;
   /** Failed authentications per second an address earns back (see `authFailureBurst`). */
   readonly authFailureRate: number;
-  /** Bytes buffered towards one client above which it is a slow consumer and is dropped. */
+  /**
+   * Bytes buffered towards one client (a WebSocket's `bufferedAmount`; an SSE
+   * stream's unsent bytes and queued live events; a poll answer) above which
+   * it is a slow consumer and is cut: WebSocket close 1008 `slow consumer`
+   * with its buffers let go at once, an SSE stream or poll answer destroyed.
+   */
   readonly slowConsumerBytes: number;
+  /**
+   * Bytes that the clients still behind at a look (every ¼ of
+   * `writeTimeoutMs`, at most 1 s) may hold buffered together. Beyond it the
+   * largest are cut first (WebSocket close 1008 `server buffers full`).
+   */
+  readonly bufferedTotalBytes: number;
+  /**
+   * How long a client with bytes buffered may flush nothing at all before it
+   * is cut (WebSocket close 1008 `write timeout`; SSE, poll: destroyed).
+   */
+  readonly writeTimeoutMs: number;
+  /**
+   * Bytes of events in one long-poll answer, at least one event. What does
+   * not fit is left for the next poll, which the client makes at once from
+   * the answer's cursor.
+   */
+  readonly pollMaxBytes: number;
   /** Publications kept per channel for resume (WebSocket `subscribe.since`, SSE `Last-Event-ID`, poll `cursor`). */
   readonly historySize: number;
   /**
@@ -131,6 +153,9 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   authFailureBurst: 20,
   authFailureRate: 0.1,
   slowConsumerBytes: 4 * 1024 * 1024,
+  bufferedTotalBytes: 128 * 1024 * 1024,
+  writeTimeoutMs: 10_000,
+  pollMaxBytes: 1024 * 1024,
   historySize: 100,
   historyBytes: 8 * 1024 * 1024,
   historyTotalBytes: 256 * 1024 * 1024,

@@ -96,7 +96,13 @@ export interface ServerHooks<P = unknown> {
   onClose?(info: ConnectionInfo<P>, code: number, reason: string): void;
   /** Something failed: a handler, authorize, authenticate, the engine. `info` is absent for server-wide errors. */
   onError?(error: unknown, info?: ConnectionInfo<P>): void;
-  /** A connection buffered more than `limits.slowConsumerBytes`; it is being closed with 1008. */
+  /**
+   * A connection is cut as a slow consumer: it buffered more than
+   * `limits.slowConsumerBytes`, flushed nothing for `limits.writeTimeoutMs`,
+   * or was among the largest when the clients behind held more than
+   * `limits.bufferedTotalBytes`. A WebSocket is closed with 1008 and
+   * destroyed at once; an SSE stream's response is destroyed.
+   */
   onSlowConsumer?(info: ConnectionInfo<P>, bufferedBytes: number): void;
   /** A connection sent more than its rate allows: its message was refused and it is being closed with 1008. */
   onRateLimited?(info: ConnectionInfo<P>): void;
@@ -200,8 +206,17 @@ export interface ServerMetrics {
   readonly bytesOut: number;
   /** Connections closed for exceeding the rate limit. */
   readonly rateLimited: number;
-  /** Connections dropped as slow consumers. */
+  /** Connections, SSE streams and poll answers cut as slow consumers (too much buffered, no progress for `writeTimeoutMs`, or the server's buffers full). */
   readonly slowConsumers: number;
+  /**
+   * Bytes buffered towards clients right now, over every WebSocket, SSE
+   * stream and poll answer with something unsent (SSE: queued live events
+   * too), read when `metrics()` is called. Those behind for a while are
+   * bounded together by `limits.bufferedTotalBytes`.
+   */
+  readonly bufferedBytes: number;
+  /** WebSockets, SSE streams and poll answers with bytes buffered right now. */
+  readonly backlogged: number;
   /** Requests rejected at the door: 401 (authenticate), 403 (origin). */
   readonly rejected: number;
   /** Requests refused because their address failed to authenticate too often (HTTP 429, close 1013; `limits.authFailureBurst`). */

@@ -40,6 +40,7 @@ import { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './tickets.js
 import type { ChannelHost } from './sessions/subscriptions.js';
 import { Outbox, type Traffic } from './sessions/writer.js';
 import { principalKey, Quotas, type Release } from './quotas.js';
+import { Backlog } from './backlog.js';
 
 /** How long `close()` waits for clients to finish the close handshake before terminating them. */
 const CLOSE_GRACE_MS = 3_000;
@@ -87,7 +88,10 @@ export interface StreamHost<P> {
   /** A stream started (SSE: `info`; a held poll: none): counted, pinged, ended on shutdown. */
   opened(stream: Endable, info: ConnectionInfo<P> | undefined): void;
   ended(stream: Endable, info: ConnectionInfo<P> | undefined, code: number, reason: string): void;
-  slowConsumer(info: ConnectionInfo<P>, buffered: number): void;
+  /** An SSE stream (`info`) or a poll answer (none) was cut as a slow consumer. */
+  slowConsumer(info: ConnectionInfo<P> | undefined, buffered: number): void;
+  /** The slow-consumer rule every stream and poll answer writes through. */
+  readonly backlog: Backlog;
   error(error: unknown, info?: ConnectionInfo<P>): void;
 }
 
@@ -143,6 +147,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
   readonly outbox: Outbox;
+  readonly backlog: Backlog;
   readonly receipts = new ReceiptClock();
   readonly app: AppHost<P>;
   readonly channels: ChannelHost<P>;
@@ -186,7 +191,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.hub = new Hub(this.engine, (error) => this.hooks.error(error));
     this.store = options.sessions ?? new MemorySessionStore<P>(this.limits);
     this.tickets = options.tickets ?? new MemoryTicketStore<P>();
-    this.outbox = new Outbox(this.limits, this.traffic);
+    this.backlog = new Backlog(this.limits);
+    this.outbox = new Outbox(this.limits, this.traffic, this.backlog);
     this.app = {
       resolve: (channel) => this.router.resolve(channel),
       authorize: (principal, channel, action) => this.authorize(principal, channel, action),
@@ -303,6 +309,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       sessionBytes: sessions?.sessionBytes ?? 0,
       largestSessionBytes: sessions?.largestSessionBytes ?? 0,
       capped: this.capped,
+      bufferedBytes: this.backlog.bytes,
+      backlogged: this.backlog.size,
       addresses: this.quotas.byAddress(),
       principals: this.quotas.principalCount,
       connections: this.sockets.size,
@@ -403,8 +411,9 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       },
       slowConsumer: (info, buffered) => {
         counters.slowConsumers++;
-        hooks.notify('onSlowConsumer', info, buffered);
+        if (info !== undefined) hooks.notify('onSlowConsumer', info, buffered);
       },
+      backlog: this.backlog,
       error: (error, info) => hooks.error(error, info),
     };
   }
@@ -413,6 +422,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.state = 'closing';
     clearInterval(this.timer);
     this.receipts.stop();
+    this.backlog.stop();
     const gone = new Promise<void>((resolve) => {
       this.allGone = resolve;
       if (this.sockets.size === 0) resolve();

@@ -20,6 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, RxmuxError, type Payload } from '@rxmux/core/protocol';
 import type { ChannelPosition, Engine, EnginePublication, EngineSink, EngineUsage, HistoryResult, PresenceMember } from './engine.js';
+import { Deque } from './deque.js';
 import { ENTRY_OVERHEAD, heldBytes, StoredPublication } from './encoded.js';
 
 /** Options of {@link MemoryEngine}. */
@@ -62,15 +63,13 @@ interface Entry {
   readonly cost: number;
 }
 
-/** One channel's newest publications, in one epoch: seqs `entries[head].seq` … `last`, contiguous. */
+/** One channel's newest publications, in one epoch: the entries' seqs are contiguous, the newest being `last`. */
 interface History {
   readonly epoch: string;
   /** Seq of the newest publication. */
   last: number;
-  /** Kept entries from `head` on; the slots before it are freed (undefined) until the array is compacted. */
-  entries: (Entry | undefined)[];
-  /** Index of the oldest kept entry. */
-  head: number;
+  /** The kept entries, oldest first. */
+  readonly entries: Deque<Entry>;
   /** Bytes the kept entries cost. */
   bytes: number;
 }
@@ -136,7 +135,7 @@ export class MemoryEngine<P = unknown> implements Engine<P> {
     history.bytes += cost;
     this.totalBytes += cost;
     this.totalEntries++;
-    while (history.entries.length - history.head > this.historySize || history.bytes > this.historyBytes) this.dropOldest(history);
+    while (history.entries.length > this.historySize || history.bytes > this.historyBytes) this.dropOldest(history);
     if (this.totalBytes > this.historyTotalBytes) this.trimLargest();
     const publication: EnginePublication = json === undefined ? { channel, epoch: history.epoch, seq, data } : { channel, epoch: history.epoch, seq, data, json };
     this.sink?.publication(publication);
@@ -169,13 +168,13 @@ export class MemoryEngine<P = unknown> implements Engine<P> {
     if (since > last) return { publications: [], complete: false, last, epoch };
     // The oldest entry still kept and not older than the age bound (the sweeper frees those soon).
     const stale = this.now() - this.historyTtlMs;
-    let first = history.head;
-    while (first < entries.length && (entries[first] as Entry).at < stale) first++;
-    const oldest = first < entries.length ? (entries[first] as Entry).seq : last + 1;
+    let first = 0;
+    while (first < entries.length && (entries.at(first) as Entry).at < stale) first++;
+    const oldest = entries.at(first)?.seq ?? last + 1;
     const from = Math.max(since + 1, oldest, last - limit + 1);
     const publications: EnginePublication[] = [];
     for (let i = first + (from - oldest); i < entries.length; i++) {
-      const entry = entries[i] as Entry;
+      const entry = entries.at(i) as Entry;
       publications.push(new StoredPublication(channel, epoch, entry.seq, entry.json, entry.bytes));
     }
     return { publications, complete: since + 1 >= oldest && from === since + 1, last, epoch };
@@ -242,13 +241,13 @@ export class MemoryEngine<P = unknown> implements Engine<P> {
     if (history === undefined) {
       const epoch = this.placeholders.get(channel) ?? newEpoch();
       this.placeholders.delete(channel);
-      history = { epoch, last: 0, entries: [], head: 0, bytes: 0 };
+      history = { epoch, last: 0, entries: new Deque<Entry>(), bytes: 0 };
       if (this.histories.size >= this.historyChannels) {
         const [oldest, forgotten] = this.histories.entries().next().value ?? [];
         if (oldest !== undefined && forgotten !== undefined) {
           this.histories.delete(oldest);
           this.totalBytes -= forgotten.bytes;
-          this.totalEntries -= forgotten.entries.length - forgotten.head;
+          this.totalEntries -= forgotten.entries.length;
         }
       }
     } else {
@@ -260,20 +259,11 @@ export class MemoryEngine<P = unknown> implements Engine<P> {
 
   /** Frees the oldest entry of `history`. */
   private dropOldest(history: History): void {
-    const entry = history.entries[history.head];
+    const entry = history.entries.shift();
     if (entry === undefined) return;
-    history.entries[history.head] = undefined; // released now, the slot compacted below
-    history.head++;
     history.bytes -= entry.cost;
     this.totalBytes -= entry.cost;
     this.totalEntries--;
-    if (history.head === history.entries.length) {
-      history.entries = [];
-      history.head = 0;
-    } else if (history.head >= 64 && history.head * 2 >= history.entries.length) {
-      history.entries = history.entries.slice(history.head);
-      history.head = 0;
-    }
   }
 
   /**
@@ -298,14 +288,14 @@ export class MemoryEngine<P = unknown> implements Engine<P> {
         break;
       }
     }
-    for (const history of largest.slice(0, count)) while (history.bytes > level && history.head < history.entries.length) this.dropOldest(history);
+    for (const history of largest.slice(0, count)) while (history.bytes > level && history.entries.length > 0) this.dropOldest(history);
   }
 
   /** Frees the entries older than `historyTtlMs` in every history. */
   private sweep(): void {
     const stale = this.now() - this.historyTtlMs;
     for (const history of this.histories.values()) {
-      while (history.head < history.entries.length && (history.entries[history.head] as Entry).at < stale) this.dropOldest(history);
+      while ((history.entries.at(0)?.at ?? stale) < stale) this.dropOldest(history);
     }
   }
 }

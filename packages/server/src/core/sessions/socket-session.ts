@@ -53,6 +53,7 @@ import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
 import { principalKey, type Quotas, type Release } from '../quotas.js';
+import type { Backlog, CutReason } from '../backlog.js';
 
 /** The protocol states of a socket. */
 export type SocketState = 'awaiting-hello' | 'attaching' | 'open' | 'closing' | 'closed';
@@ -85,8 +86,10 @@ export interface SocketHost<P> {
   closed(socket: SocketSession<P>, code: number, reason: string): void;
   /** The socket sent more than its rate allows; it is being closed with 1008. */
   rateLimited(socket: SocketSession<P>): void;
-  /** The socket buffered more than `limits.slowConsumerBytes`; it is being closed with 1008. */
+  /** The socket was cut as a slow consumer (`Backlog`); it is being closed with 1008. */
   slowConsumer(socket: SocketSession<P>, buffered: number): void;
+  /** The slow-consumer rule: a closed socket is no longer watched. */
+  readonly backlog: Backlog;
   error(error: unknown, socket?: SocketSession<P>): void;
 }
 
@@ -253,10 +256,25 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     return receiptEnvelope(this);
   }
 
-  /** {@link WriterOwner}: buffered beyond `limits.slowConsumerBytes`. */
-  slowConsumer(buffered: number): void {
+  /** {@link Backlogged}: bytes the transport has not sent yet. */
+  get buffered(): number {
+    return this.transport.bufferedAmount;
+  }
+
+  /**
+   * {@link Backlogged}: a slow consumer (too much buffered, no progress, or
+   * too much of the server's buffers): closed with 1008 and destroyed at
+   * once, so its buffers are let go now, not after a close handshake a
+   * client that does not read would never finish.
+   */
+  cut(buffered: number, reason: CutReason): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
     this.host.slowConsumer(this, buffered);
-    this.close(CloseCode.PolicyViolation, 'slow consumer');
+    this.state = 'closing';
+    this.closedWith = { code: CloseCode.PolicyViolation, reason };
+    this.writer.drop();
+    this.guard(() => this.transport.close(CloseCode.PolicyViolation, reason));
+    this.guard(() => this.transport.terminate());
   }
 
   /** {@link MessageSocket}: one `message` envelope was taken. */
@@ -590,6 +608,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private release(): void {
     clearTimeout(this.expiry);
     this.expiry = undefined;
+    this.host.backlog.forget(this);
     this.writer.drop();
     this.inbox = undefined;
     this.inboxBytes = 0;
