@@ -154,13 +154,11 @@ describe('hostile: slow WebSocket readers', () => {
     }
     const chunk = 'f'.repeat(256 * KiB);
     let published = 0;
+    // 2 MiB for all eight per publication, a look every 250 ms: far from slowConsumerBytes (64 MiB) between two looks.
     while (s.server.metrics().slowConsumers < 8 && published < 400) {
       await s.server.publish('firehose', chunk);
-      await turn();
-      if (++published % 10 === 0) {
-        await s.feed(1);
-        await sleep(20); // a look of the backlog's: who is behind
-      }
+      await sleep(30);
+      if (++published % 10 === 0) await s.feed(1);
     }
     expect(s.server.metrics().slowConsumers).toBe(8);
     expect(await until(() => reasons.length === 8, 5000)).toBe(true); // onClose follows the socket's close event

@@ -75,7 +75,7 @@ export interface Limits {
   readonly slowConsumerBytes: number;
   /**
    * Bytes that the clients still behind at a look (every ¼ of
-   * `writeTimeoutMs`, at most 1 s) may hold buffered together. Beyond it the
+   * `writeTimeoutMs`, at most 250 ms) may hold buffered together. Beyond it the
    * largest are cut first (WebSocket close 1008 `server buffers full`).
    */
   readonly bufferedTotalBytes: number;

@@ -14,7 +14,7 @@
  *
  * ```
  *  write(n bytes) ─▶ wrote(output, n) ─▶ over slowConsumerBytes? ─▶ cut
- *                                      └▶ still buffered ─▶ watched ─▶ every tick (¼ of writeTimeoutMs, ≤ 1 s):
+ *                                      └▶ still buffered ─▶ watched ─▶ every tick (¼ of writeTimeoutMs, ≤ 250 ms):
  *                                            drained? forget │ flushed nothing for writeTimeoutMs? cut
  *                                            behind since the last tick: counted ─▶ over bufferedTotalBytes? cut the largest
  * ```
@@ -24,6 +24,9 @@
  * just written, minus what it has buffered now.
  */
 import type { Limits } from '../limits.js';
+
+/** Longest time between two looks at the outputs behind (shorter with a short `writeTimeoutMs`: a quarter of it). */
+export const LOOK_MS = 250;
 
 /** Why an output was cut (the close reason a WebSocket gets). */
 export type CutReason = 'slow consumer' | 'write timeout' | 'server buffers full';
@@ -83,7 +86,7 @@ export class Backlog {
       if (buffered === 0) return;
       watch = { buffered: 0, progressAt: this.now(), behind: false };
       this.watched.set(output, watch);
-      this.timer ??= setInterval(() => this.tick(), Math.max(10, Math.min(1000, this.limits.writeTimeoutMs / 4)));
+      this.timer ??= setInterval(() => this.tick(), Math.max(10, Math.min(LOOK_MS, this.limits.writeTimeoutMs / 4)));
       this.timer.unref();
     }
     if (watch.buffered + bytes - buffered > 0) watch.progressAt = this.now(); // it flushed something since the last look
