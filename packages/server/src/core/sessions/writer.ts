@@ -6,11 +6,13 @@
  * batch), split only where the peer's decode limits require it. A lone
  * publication is written from its shared buffer (serialized once for every
  * recipient); a binary frame flushes the text queue first, so order is kept.
- * After every write the socket's `bufferedAmount` is checked: above
- * `limits.slowConsumerBytes` it is a slow consumer and is closed.
+ * Every write goes through the server's {@link Backlog}: a socket that
+ * buffers too much, stops reading, or holds too much of the server's
+ * buffers is cut as a slow consumer.
  */
 import { channelIdProblem, encodeBatch, encodeText, type PeerLimits, type ServerFrame } from '@rxmux/core/protocol';
 import type { Limits } from '../../limits.js';
+import type { Backlog, Backlogged } from '../backlog.js';
 import type { OutgoingPublication } from '../hub.js';
 import type { Transport } from '../transport.js';
 import type { SocketState } from './socket-session.js';
@@ -30,13 +32,11 @@ export interface Traffic {
   bytesOut: number;
 }
 
-/** What a writer needs from its socket. */
-export interface WriterOwner {
+/** What a writer needs from its socket: which is also what the backlog watches (its bytes buffered, and how to cut it). */
+export interface WriterOwner extends Backlogged {
   readonly state: SocketState;
   /** The receipt envelope to send with this write, if the count moved since the last one. */
   receipt(): string | undefined;
-  /** More than `limits.slowConsumerBytes` is buffered: the socket closes with 1008. */
-  slowConsumer(buffered: number): void;
   error(error: unknown): void;
 }
 
@@ -52,8 +52,10 @@ export class Outbox {
   private dirty: Writer[] = [];
 
   constructor(
-    readonly limits: Pick<Limits, 'maxFrameBytes' | 'slowConsumerBytes'>,
+    readonly limits: Pick<Limits, 'maxFrameBytes'>,
     private readonly traffic: Traffic,
+    /** The slow-consumer rule every write goes through. */
+    readonly backlog: Backlog,
   ) {}
 
   /** Calls `writer.flush()` later in this turn of the event loop (the writer asks once per turn). */
@@ -219,9 +221,9 @@ export class Writer {
     } catch (error) {
       this.owner.error(error);
     }
-    this.outbox.count('out', frames, utf8Length(message));
-    const buffered = this.transport.bufferedAmount;
-    if (buffered > this.outbox.limits.slowConsumerBytes && this.owner.state === 'open') this.owner.slowConsumer(buffered);
+    const bytes = utf8Length(message);
+    this.outbox.count('out', frames, bytes);
+    if (this.owner.state === 'open') this.outbox.backlog.wrote(this.owner, bytes);
   }
 }
 
