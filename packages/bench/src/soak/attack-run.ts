@@ -128,7 +128,8 @@ async function runOne(name: string, options: AttackRunOptions): Promise<AttackOu
       attackerResult = await attacker.call<AttackResult>('run', { name, target, seconds: options.attackSeconds, size: 'long' }, (options.attackSeconds + 120) * 1000);
     });
     measured = attacked.phase;
-    error = attacked.error;
+    // A server that died (out of memory, a crash) is the attack's result, said as such.
+    error = server.exited ?? attacked.error;
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
   } finally {

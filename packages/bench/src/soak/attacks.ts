@@ -170,6 +170,13 @@ const wideArrays = (bytes: number): string => `[${'[],'.repeat(Math.max(1, Math.
 /** `[[[…]]]` of about `bytes` bytes. */
 const deepArrays = (bytes: number): string => `${'['.repeat(bytes >> 1)}${']'.repeat(bytes >> 1)}`;
 
+/**
+ * The attacker's credentials for SSE and polls: its own token in an
+ * `Authorization` header (a script is no browser: it can set one), so its
+ * requests pass the door and reach the replay.
+ */
+const bearer = (target: AttackTarget): Readonly<Record<string, string>> => (target.token === undefined ? {} : { Authorization: `Bearer ${target.token}` });
+
 /** The result of one HTTP request. */
 interface Answer {
   readonly status: number;
@@ -301,7 +308,7 @@ function staleReplays(kind: 'sse' | 'poll', what: string): Attack {
     async run(target, until, size, tally) {
       const { path, headers } = staleRequest(kind, historyPreload(size));
       await workers(4, until, async () => {
-        const answer = await get(target, path, headers, kind === 'poll' ? 30_000 : 1_000);
+        const answer = await get(target, path, { ...headers, ...bearer(target) }, kind === 'poll' ? 30_000 : 1_000);
         add(tally, `${kind}-${answer?.status ?? 'failed'}`);
         if (answer !== undefined) {
           add(tally, 'bytes', answer.bytes);
@@ -322,7 +329,7 @@ const unreadReplays: Attack = {
   async run(target, until, size, tally) {
     const n = size === 'long' ? 16 : 4;
     const paths = [...Array.from({ length: n }, () => staleRequest('poll', historyPreload(size))), ...Array.from({ length: n }, () => staleRequest('sse', historyPreload(size)))];
-    const open = paths.map((p) => unreadRequest(target, p.path, p.headers));
+    const open = paths.map((p) => unreadRequest(target, p.path, { ...p.headers, ...bearer(target) }));
     add(tally, 'requests', open.length);
     let reopened = 0;
     while (Date.now() < until && reopened < 10_000) {
@@ -332,7 +339,7 @@ const unreadReplays: Attack = {
         add(tally, 'dropped-by-server');
         const p = paths[i];
         if (p === undefined) return;
-        open[i] = unreadRequest(target, p.path, p.headers);
+        open[i] = unreadRequest(target, p.path, { ...p.headers, ...bearer(target) });
         reopened++;
         add(tally, 'requests');
       });
@@ -408,8 +415,8 @@ const connectionFlood: Attack = {
     }
     max(tally, 'ws-open-max', sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length);
     // SSE streams and polls that read nothing: a request each, held by the server.
-    for (let i = 0; i < limit.sse && Date.now() < until; i++) streams.push(unreadRequest(target, `/rt/sse?channel=flood-${i % 50}`, {}));
-    for (let i = 0; i < limit.poll && Date.now() < until; i++) streams.push(unreadRequest(target, `/rt/poll?channel=flood-${i % 50}`, {}));
+    for (let i = 0; i < limit.sse && Date.now() < until; i++) streams.push(unreadRequest(target, `/rt/sse?channel=flood-${i % 50}`, bearer(target)));
+    for (let i = 0; i < limit.poll && Date.now() < until; i++) streams.push(unreadRequest(target, `/rt/poll?channel=flood-${i % 50}`, bearer(target)));
     add(tally, 'http-requests', streams.length);
     while (Date.now() < until) await sleep(200);
     max(tally, 'ws-open-at-end', sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length);

@@ -43,6 +43,10 @@ export class RawSocket {
   readonly #frames: RawFrame[] = [];
   #wake: (() => void) | undefined;
   #closed: { code: number; reason: string } | undefined;
+  /** When set, every text and binary frame goes here instead of the queue {@link nextText} reads. */
+  onFrame: ((frame: RawFrame) => void) | undefined;
+  /** When set, called once the socket is gone (after its close frame, if any). */
+  onClose: ((code: number) => void) | undefined;
 
   private constructor(socket: Socket, rest: Buffer) {
     this.#socket = socket;
@@ -50,6 +54,7 @@ export class RawSocket {
     socket.on('close', () => {
       this.#closed ??= { code: 1006, reason: '' };
       this.#notify();
+      this.onClose?.(this.#closed.code);
     });
     if (rest.length > 0) this.#data(rest);
   }
@@ -223,6 +228,8 @@ export class RawSocket {
       if (frame.opcode === 8) {
         this.#closed = { code: frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : 1005, reason: frame.payload.subarray(2).toString('utf8') };
         this.#socket.end();
+      } else if (this.onFrame !== undefined && (frame.opcode === 1 || frame.opcode === 2)) {
+        this.onFrame(frame);
       } else if (frame.opcode === 1 && this.#frames.length < 1_000) {
         this.#frames.push(frame); // text only, and bounded: a reader of 1 MiB publications keeps none of them
       }

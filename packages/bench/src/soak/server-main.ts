@@ -36,6 +36,7 @@ const window = {
   samples: [] as MemorySample[],
   errors: 0,
   errorSamples: [] as string[],
+  errorKinds: {} as Record<string, number>,
   closes: {} as Record<string, number>,
   slowConsumers: 0,
   rateLimited: 0,
@@ -61,6 +62,9 @@ setInterval(() => {
 const hooks = {
   onError(error: unknown): void {
     window.errors++;
+    const code: unknown = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+    const text = error instanceof Error ? `${error.name}: ${typeof code === 'string' ? code : error.message.slice(0, 60)}` : String(error).slice(0, 80);
+    window.errorKinds[text] = (window.errorKinds[text] ?? 0) + 1;
     if (window.errorSamples.length < 5) window.errorSamples.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   },
   onClose(_info: unknown, code: number): void {
@@ -161,6 +165,7 @@ serve({
     window.samples = [sample()];
     window.errors = 0;
     window.errorSamples = [];
+    window.errorKinds = {};
     window.closes = {};
     window.slowConsumers = 0;
     window.rateLimited = 0;
@@ -185,6 +190,7 @@ serve({
       metrics: need().metrics(),
       errors: window.errors,
       errorSamples: window.errorSamples,
+      errorKinds: window.errorKinds,
       closes: window.closes,
       slowConsumers: window.slowConsumers,
       rateLimited: window.rateLimited,

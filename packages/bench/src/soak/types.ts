@@ -57,6 +57,8 @@ export interface TargetReport {
   /** `hooks.onError` calls in the window, and the first few messages. */
   readonly errors: number;
   readonly errorSamples: readonly string[];
+  /** The same errors counted by kind (`name: code`, or `name: message` for errors without a code). */
+  readonly errorKinds: Readonly<Record<string, number>>;
   /** Close codes the server chose (`hooks.onClose`), counted by code. */
   readonly closes: Readonly<Record<string, number>>;
   readonly slowConsumers: number;
