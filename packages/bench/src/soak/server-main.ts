@@ -8,16 +8,13 @@
  * other processes, so their CPU is not counted here.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { createServer, DEFAULT_LIMITS, extractToken, type Limits, type RxmuxServer } from '@rxmux/server';
+import { DEFAULT_LIMITS, type Limits, type RxmuxServer } from '@rxmux/server';
 import type { JsonValue } from '@rxmux/core/protocol';
 import { serve } from '../ipc.js';
 import { turn } from '../util.js';
 import { Feed } from './feed.js';
+import { startTarget, type User } from './target.js';
 import type { MemorySample, TargetOptions, TargetReport, TargetStarted } from './types.js';
-
-interface User {
-  readonly user: string;
-}
 
 let server: RxmuxServer<User> | RxmuxServer | undefined;
 let limits: Limits = DEFAULT_LIMITS;
@@ -83,48 +80,15 @@ function need(): RxmuxServer<User> | RxmuxServer {
   return server;
 }
 
-/** A user for `legit-…` and `attacker` tokens (from the hello, or from the request: header, subprotocol, cookie). */
-function userOf(token: string | undefined): User | null {
-  return token !== undefined && (token.startsWith('legit-') || token === 'attacker') ? { user: token } : null;
-}
-
-function start(options: TargetOptions): RxmuxServer<User> | RxmuxServer {
-  const common = {
-    host: '127.0.0.1',
-    port: 0,
-    ...(options.limits === undefined ? {} : { limits: options.limits }),
-    ...(options.allowedOrigins === undefined ? {} : { allowedOrigins: options.allowedOrigins }),
-    ...(options.heartbeat === undefined ? {} : { heartbeat: options.heartbeat }),
-    hooks,
-    // The fuzz's refused channels: subscribing, sending and requesting are all forbidden there.
-    authorize: (_principal: unknown, channel: string) => !channel.startsWith('deny-'),
-  };
-  const s: RxmuxServer<User> | RxmuxServer = options.auth === true
-    ? createServer<User>({ ...common, authenticate: (req, token) => userOf(token ?? extractToken(req)) })
-    : createServer(common);
-  // The README's relay: whatever a client sends on relay-* is published to every subscriber.
-  s.handle('relay-*', { onMessage: (ctx, data) => ctx.publish(data) });
-  s.handle('echo', { onRequest: (_ctx, data) => data });
-  s.handle('fail', {
-    onMessage: () => {
-      throw new Error('this handler always fails');
-    },
-    onRequest: () => {
-      throw new Error('this handler always fails');
-    },
-  });
-  return s;
-}
-
 serve({
   async start(args: TargetOptions): Promise<TargetStarted> {
-    server = start(args);
-    await server.ready();
-    limits = { ...DEFAULT_LIMITS, ...args.limits };
+    const target = await startTarget(args, hooks);
+    server = target.server;
+    limits = target.limits;
     eldResolutionMs = args.eldResolutionMs ?? 10;
     eld = monitorEventLoopDelay({ resolution: eldResolutionMs });
     eld.enable();
-    return { port: server.port, pid: process.pid, limits };
+    return { port: target.port, pid: process.pid, limits };
   },
   /** Starts (or resumes) the app's feed on `channel`: `rate` messages per second of about `bytes` bytes. */
   feed(args: { channel: string; rate: number; bytes: number }) {
