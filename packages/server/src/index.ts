@@ -39,16 +39,18 @@ export {
   type EnginePublication,
   type EngineSink,
   type EngineStatus,
+  type EngineUsage,
   type HistoryResult,
   type PresenceEvent,
   type PresenceMember,
 } from './engines/engine.js';
 export { MemoryEngine, type MemoryEngineOptions } from './engines/memory.js';
+export { ENTRY_OVERHEAD, heldBytes, StoredPublication } from './engines/encoded.js';
 export { createServerCore, type CoreMetrics, type CoreState, type ServerCore } from './core/server-core.js';
 export type { SocketAuth, SocketHandle, Transport } from './core/transport.js';
 export { withExpiry, type Authenticate, type Expiring, type Verified, type Verify } from './credentials.js';
 export { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './core/tickets.js';
-export { MemorySessionStore, type OpenedSession, type SessionStore } from './core/sessions/session-store.js';
+export { MemorySessionStore, type OpenedSession, type SessionStore, type SessionUsage } from './core/sessions/session-store.js';
 export type { Session, SessionSocket } from './core/sessions/session.js';
 export type { Seen } from './core/sessions/dedupe.js';
 export { PendingRequest } from './core/sessions/requests.js';

@@ -7,7 +7,7 @@
  * | ------------------------ | --------- | ------------------------------------------------------- |
  * | maxFrameBytes            | 1 MiB     | close 1009 (ws `maxPayload`)                             |
  * | maxBatch                 | 1024      | error frame `RXMUX_ERR_BATCH_TOO_LARGE`                 |
- * | rate (per connection)    | 100/s, burst 200 | error frame `RXMUX_ERR_RATE_LIMITED`, then close 1008; nothing of that message runs |
+ * | rate (per connection)    | 100/s, burst 200 (a token per envelope or per 16 KiB, charged before parsing) | error frame `RXMUX_ERR_RATE_LIMITED`, then close 1008; nothing of that message is parsed or runs |
  * | maxChannelsPerConnection | 256       | error frame `RXMUX_ERR_TOO_MANY_CHANNELS` on that channel |
  * | slowConsumerBytes        | 4 MiB     | close 1008 'slow consumer' + `hooks.onSlowConsumer`     |
  * | historySize / historyTtlMs | 100 / 5 min | resume further back gets a `gap` frame (SSE: `reset`)  |
@@ -26,11 +26,14 @@ export interface Limits {
   /** Most envelopes accepted in one batch. */
   readonly maxBatch: number;
   /**
-   * Sustained envelopes per second one connection may send. Announced in
-   * `welcome.limits` (with the burst): the rxmux client paces itself to it.
+   * Tokens per second of one connection's bucket. A WebSocket message costs
+   * one token per envelope, or one per `bytesPerToken` (16 KiB by default) of
+   * its size if that is more (`messageCost` of `@rxmux/core/protocol`),
+   * charged before it is parsed. Announced in `welcome.limits` (with the
+   * burst): the rxmux client paces itself to it.
    */
   readonly ratePerSecond: number;
-  /** Token bucket size: how many envelopes a connection may send in a burst. */
+  /** Token bucket size: how many tokens a connection may spend in a burst. */
   readonly rateBurst: number;
   /** Most channels one connection (or one SSE stream / poll) may subscribe to. */
   readonly maxChannelsPerConnection: number;
@@ -38,7 +41,18 @@ export interface Limits {
   readonly slowConsumerBytes: number;
   /** Publications kept per channel for resume (WebSocket `subscribe.since`, SSE `Last-Event-ID`, poll `cursor`). */
   readonly historySize: number;
-  /** How long a publication stays in the history, in milliseconds (the other bound next to `historySize`). */
+  /**
+   * Bytes of history kept per channel by the memory engine: publications as
+   * their encoded text or bytes, plus 64 B each. The oldest go first.
+   */
+  readonly historyBytes: number;
+  /**
+   * Bytes of history kept by the memory engine over every channel. Beyond
+   * it the largest histories are trimmed first (oldest entries first) to 7/8
+   * of it.
+   */
+  readonly historyTotalBytes: number;
+  /** How long a publication stays in the history, in milliseconds (the memory engine frees older ones on a timer). */
   readonly historyTtlMs: number;
   /** How long a session whose socket dropped is kept for a resuming `hello`, in milliseconds. */
   readonly sessionTtlMs: number;
@@ -48,6 +62,19 @@ export interface Limits {
   readonly dedupeWindow: number;
   /** Finished request replies remembered per session, answered again when a request is re-sent. */
   readonly replyCacheSize: number;
+  /**
+   * Bytes one session may hold in memory (memory session store): its
+   * remembered answers (dedupe window, reply cache), the answers kept for a
+   * resume, 1 KiB per running request. Beyond it the oldest answers go
+   * (replies first): a re-sent duplicate of a forgotten one runs again.
+   */
+  readonly sessionBytes: number;
+  /**
+   * Bytes all sessions may hold together (memory session store). Beyond it
+   * detached sessions are forgotten first (oldest first; their resume starts
+   * a new session), then a growing session gives back its oldest answers.
+   */
+  readonly sessionTotalBytes: number;
   /** Channels whose history the memory engine keeps at most (least recently published dropped first). */
   readonly historyChannels: number;
   /** How long a long-poll request is held when nothing is new, in milliseconds. */
@@ -65,11 +92,15 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxChannelsPerConnection: 256,
   slowConsumerBytes: 4 * 1024 * 1024,
   historySize: 100,
+  historyBytes: 8 * 1024 * 1024,
+  historyTotalBytes: 256 * 1024 * 1024,
   historyTtlMs: 5 * 60_000,
   sessionTtlMs: 60_000,
   maxDetachedSessions: 10_000,
   dedupeWindow: 10_000,
   replyCacheSize: 1_000,
+  sessionBytes: 1024 * 1024,
+  sessionTotalBytes: 128 * 1024 * 1024,
   historyChannels: 10_000,
   pollTimeoutMs: 25_000,
   sseRetryMs: 2_000,

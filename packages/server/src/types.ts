@@ -193,6 +193,23 @@ export interface ServerMetrics {
   readonly detachedSessions: number;
   /** Whether the engine reaches its store (`'down'` until it started; see `hooks.onEngineStatus`). */
   readonly engine: EngineStatus;
+  /**
+   * Bytes of history the engine keeps in this process: encoded publications
+   * plus 64 B each (`limits.historyTotalBytes` bounds it). 0 for an engine
+   * that keeps its history elsewhere (Redis).
+   */
+  readonly historyBytes: number;
+  /** Publications the engine keeps in this process for resume. */
+  readonly historyEntries: number;
+  /**
+   * Bytes every session holds in this process (memory session store): the
+   * dedupe windows, reply caches, answers kept for a resume, 1 KiB per
+   * running request (`limits.sessionTotalBytes` bounds it). 0 for a store
+   * that keeps sessions elsewhere.
+   */
+  readonly sessionBytes: number;
+  /** Bytes of the largest session (`limits.sessionBytes` bounds it). */
+  readonly largestSessionBytes: number;
 }
 
 /** A running rxmux server. */

@@ -9,6 +9,8 @@ export const ErrorCode = {
   FrameTooBig: 'RXMUX_ERR_FRAME_TOO_BIG',
   /** A text frame is not valid JSON. */
   MalformedJson: 'RXMUX_ERR_MALFORMED_JSON',
+  /** A text frame nests arrays and objects deeper than `MAX_DEPTH` (64): refused before it is parsed. */
+  TooDeep: 'RXMUX_ERR_TOO_DEEP',
   /** A text frame parsed, but is not an envelope (an array with a numeric type first). */
   NotAnEnvelope: 'RXMUX_ERR_NOT_AN_ENVELOPE',
   /** An envelope carries a type number this protocol version does not define. */

@@ -8,11 +8,16 @@
  * its history is read (ordering rule 1 of the engine): {@link Hub.add} returns
  * the wait, `undefined` when there is none (the memory engine).
  */
-import { encodeBinary, encodeText, ErrorCode, RxmuxError, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
+import { encodeBinary, encodeText, ErrorCode, FrameType, RxmuxError, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
 import type { Awaitable, Engine, EnginePublication } from '../engines/engine.js';
 import { reported } from './awaitable.js';
 
-/** One publication on its way to local subscribers, encoded on first use and then shared. */
+/**
+ * One publication on its way to local subscribers, encoded on first use and
+ * then shared. When the engine has the data as JSON text already
+ * (`publication.json`: a history kept encoded), every encoding splices that
+ * text in as it is: nothing is parsed or stringified again.
+ */
 export class OutgoingPublication {
   private textCache: string | undefined;
   private bytesCache: Buffer | undefined;
@@ -35,8 +40,11 @@ export class OutgoingPublication {
   get text(): string {
     if (this.textCache !== undefined) return this.textCache;
     if (this.failure !== undefined) throw this.failure;
+    const { channel, json, seq, data } = this.publication;
+    // The same text encodeText writes for [1, channel, data, seq]; the data was checked when it was published.
+    if (json !== undefined) return (this.textCache = `[${FrameType.publication},${JSON.stringify(channel)},${json},${seq}]`);
     try {
-      return (this.textCache = encodeText({ type: 'publication', channel: this.channel, data: this.publication.data, seq: this.publication.seq }));
+      return (this.textCache = encodeText({ type: 'publication', channel, data, seq }));
     } catch (error) {
       this.failure = error instanceof Error ? error : new RxmuxError(ErrorCode.InvalidField, 'the publication could not be encoded');
       throw this.failure;
@@ -58,14 +66,23 @@ export class OutgoingPublication {
 
   /** The binary frame of a bytes publication; `undefined` for JSON data (see {@link text}). */
   get binary(): Uint8Array | undefined {
-    const data = this.publication.data;
+    const data = this.publication.json === undefined ? this.publication.data : undefined;
     if (!(data instanceof Uint8Array)) return undefined;
     return (this.binaryCache ??= encodeBinary({ type: 'publication', channel: this.channel, data, seq: this.publication.seq }));
   }
 
-  /** The JSON carried in an SSE `data:` line or a long-poll event. */
+  /** The JSON carried in an SSE `data:` line: `{"channel","seq","data"|"bytes"}`. */
   get sseData(): string {
-    return (this.sseCache ??= JSON.stringify(streamEvent(this.publication)));
+    if (this.sseCache !== undefined) return this.sseCache;
+    const { channel, json, seq } = this.publication;
+    // The same text as JSON.stringify(streamEvent(…)), with the data spliced in.
+    if (json !== undefined) return (this.sseCache = `{"channel":${JSON.stringify(channel)},"seq":${seq},"data":${json}}`);
+    return (this.sseCache = JSON.stringify(streamEvent(this.publication)));
+  }
+
+  /** The publication as a long-poll event: `{"type":"publication","channel","seq","data"|"bytes"}`. */
+  get pollEvent(): string {
+    return `{"type":"publication",${this.sseData.slice(1)}`;
   }
 }
 

@@ -19,7 +19,7 @@
  * socket.closed(1000, '');
  */
 import { randomBytes } from 'node:crypto';
-import { channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
+import { bytesPerToken, channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
 import type { Awaitable, ChannelPosition, Engine, EngineStatus, HistoryResult, PresenceEvent, PresenceMember } from '../engines/engine.js';
 import { MemoryEngine } from '../engines/memory.js';
 import { resolveHeartbeat, resolveLimits, type Heartbeat, type Limits } from '../limits.js';
@@ -128,6 +128,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   readonly limits: Limits;
   readonly heartbeat: Heartbeat;
   readonly rate: BucketRate;
+  readonly perToken: number;
   readonly announced: ServerLimits;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
@@ -161,12 +162,13 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   constructor(private readonly options: CoreOptions<P>) {
     this.limits = resolveLimits(options.limits);
     this.heartbeat = resolveHeartbeat(options.heartbeat);
-    const { historySize, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
+    const { historySize, historyBytes, historyTotalBytes, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
     this.rate = Object.freeze({ rate: ratePerSecond, burst: rateBurst });
     this.announced = Object.freeze({ maxFrameBytes, maxBatch, rate: ratePerSecond, burst: rateBurst });
+    this.perToken = bytesPerToken(this.announced);
     this.heartbeatInterval = this.heartbeat.interval;
     this.hooks = new Hooks(options.hooks);
-    this.engine = options.engine ?? new MemoryEngine<P>({ historySize, historyTtlMs, historyChannels });
+    this.engine = options.engine ?? new MemoryEngine<P>({ historySize, historyBytes, historyTotalBytes, historyTtlMs, historyChannels });
     this.hub = new Hub(this.engine, (error) => this.hooks.error(error));
     this.store = options.sessions ?? new MemorySessionStore<P>(this.limits);
     this.tickets = options.tickets ?? new MemoryTicketStore<P>();
@@ -259,9 +261,15 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   }
 
   metrics(): CoreMetrics {
+    const history = this.engine.usage?.();
+    const sessions = this.store.usage?.();
     return {
       ...this.traffic,
       ...this.counters,
+      historyBytes: history?.historyBytes ?? 0,
+      historyEntries: history?.historyEntries ?? 0,
+      sessionBytes: sessions?.sessionBytes ?? 0,
+      largestSessionBytes: sessions?.largestSessionBytes ?? 0,
       connections: this.sockets.size,
       channels: this.hub.size,
       detachedSessions: this.store.detachedCount,

@@ -17,11 +17,14 @@
  */
 import {
   CloseCode,
-  decode,
+  decodeBinary,
+  decodeText,
   encodeBinary,
   ErrorCode,
   fullBucket,
+  messageCost,
   PROTOCOL_VERSION,
+  scanText,
   takeTokens,
   type BucketRate,
   type BucketState,
@@ -58,6 +61,8 @@ export interface SocketHost<P> {
   readonly limits: Limits;
   /** The per-connection token bucket's rate (from `limits`). */
   readonly rate: BucketRate;
+  /** How much of a message's size one token pays for (`bytesPerToken` of the announced limits). */
+  readonly perToken: number;
   /** What `welcome` announces: the decode limits and the rate the client must keep. */
   readonly announced: ServerLimits;
   readonly heartbeatInterval: number;
@@ -86,6 +91,19 @@ const MAX_ERRORS_PER_MESSAGE = 16;
 /** The smallest frame size a client may ask for in `hello.limits` (a hostile tiny value only hurts itself, but stays sane). */
 const MIN_PEER_FRAME_BYTES = 1024;
 
+/**
+ * Frames one socket handles in one turn of the event loop; the rest wait in
+ * its inbox for the next turn (`setImmediate`), so a batch of a thousand
+ * messages to a fan-out handler does not hold up every other client.
+ */
+export const FRAMES_PER_TURN = 64;
+
+/** Frames that wait in one inbox (behind an asynchronous step, or for the next turn) at most, in multiples of `maxBatch`. */
+const INBOX_BATCHES = 2;
+
+/** Bytes of received messages that wait in one inbox at most, in multiples of `maxFrameBytes`. */
+const INBOX_FRAMES_BYTES = 4;
+
 /** One connection's protocol state. Kept small: an idle socket is a handful of fields. */
 export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P> {
   state: SocketState = 'awaiting-hello';
@@ -99,8 +117,13 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private readonly createdAt: number;
   private sessionId: string;
   private channels: Subscriptions<P> | undefined;
-  /** Frames waiting while an asynchronous step runs (authorize, the session store), so frames keep their order. */
+  /**
+   * Frames waiting while an asynchronous step runs (authorize, the session
+   * store) or for the next turn ({@link FRAMES_PER_TURN}), so frames keep
+   * their order; with the size of the messages they came in.
+   */
   private inbox: Frame[] | undefined;
+  private inboxBytes = 0;
   private readonly bucket: BucketState;
   /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
@@ -240,18 +263,34 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
 
   // ---- incoming --------------------------------------------------------------------
 
+  /**
+   * One WebSocket message. The rate limit is charged before anything is
+   * parsed: one envelope and the message's size first, then (text) the
+   * envelopes a cheap scan counts, which also refuses a frame nested too
+   * deep; what the bucket cannot pay for is never parsed. The decode's own
+   * count refines the charge.
+   */
   private receive(data: string | Uint8Array, now: number): void {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.lastSeen = now;
-    const { frames, errors } = decode(data, this.host.limits);
+    const { rate, perToken, limits } = this.host;
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    let charged = messageCost(1, size, perToken);
+    if (!takeTokens(this.bucket, charged, now, rate)) return this.rateLimited(1, data);
+    const shape = typeof data === 'string' && size <= limits.maxFrameBytes ? scanText(data) : undefined;
+    // A batch over maxBatch is refused whole before parsing: it costs one envelope.
+    if (shape !== undefined && shape.envelopes > 1 && shape.envelopes <= limits.maxBatch) {
+      const more = messageCost(shape.envelopes, size, perToken) - charged;
+      if (!takeTokens(this.bucket, more, now, rate)) return this.rateLimited(shape.envelopes, data);
+      charged += more;
+    }
+    const { frames, errors } = typeof data === 'string' ? decodeText(data, limits, shape) : decodeBinary(data, limits);
     const count = frames.length + errors.length;
     this.host.outbox.countIn(data, count);
-    if (!takeTokens(this.bucket, Math.max(1, count), now, this.host.rate)) {
-      this.rateLimited(count);
-      return;
-    }
+    const rest = messageCost(count, size, perToken) - charged;
+    if (rest > 0 && !takeTokens(this.bucket, rest, now, rate)) return this.rateLimited(count);
     for (const error of errors.slice(0, MAX_ERRORS_PER_MESSAGE)) this.writer.error(error.code, error.message, error.channel);
-    if (frames.length > 0) this.process(frames);
+    if (frames.length > 0) this.process(frames, size);
   }
 
   /**
@@ -260,36 +299,65 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
    * lose frames silently (a subscribe, a message whose receipt count the
    * client relies on). A resuming client re-sends what was not received.
    */
-  private rateLimited(envelopes: number): void {
+  private rateLimited(envelopes: number, unparsed?: string | Uint8Array): void {
+    if (unparsed !== undefined) this.host.outbox.countIn(unparsed, envelopes);
     this.host.rateLimited(this);
     const { rate, burst } = this.host.announced;
     this.writer.error(ErrorCode.RateLimited, `${envelopes} envelope(s) over the rate limit (${rate}/s, burst ${burst}): closing`);
     this.close(CloseCode.PolicyViolation, 'rate limit exceeded');
   }
 
-  /** Handles frames in order; an asynchronous step parks the rest in the inbox until it settles. */
-  private process(frames: readonly Frame[]): void {
+  /**
+   * Handles frames in order. An asynchronous step parks the rest in the
+   * inbox until it settles; after {@link FRAMES_PER_TURN} frames the rest
+   * wait for the next turn. `bytes` is the size of the message they came in.
+   */
+  private process(frames: readonly Frame[], bytes: number): void {
     if (this.inbox !== undefined) {
       this.inbox.push(...frames);
+      this.inboxBytes += bytes;
+      const { maxBatch, maxFrameBytes } = this.host.limits;
+      if (this.inbox.length > INBOX_BATCHES * maxBatch || this.inboxBytes > INBOX_FRAMES_BYTES * maxFrameBytes) {
+        this.writer.error(ErrorCode.RateLimited, 'too many frames waiting to be handled: closing');
+        this.close(CloseCode.PolicyViolation, 'too much waiting');
+      }
       return;
     }
     for (let i = 0; i < frames.length; i++) {
+      if (i === FRAMES_PER_TURN) {
+        this.park(frames.slice(i), bytes);
+        setImmediate(() => this.resume(false));
+        return;
+      }
       const pending = this.handle(frames[i] as Frame);
       if (pending !== undefined) {
-        this.inbox = frames.slice(i + 1);
-        const resume = (): void => {
-          const rest = this.inbox;
-          this.inbox = undefined;
-          if (rest !== undefined && rest.length > 0 && this.state === 'open') this.process(rest);
-        };
+        this.park(frames.slice(i + 1), bytes);
         // A step that fails must neither stay unhandled nor leave the frames behind it parked forever.
-        void pending.then(resume, (error: unknown) => {
-          this.error(error);
-          resume();
-        });
+        void pending.then(
+          () => this.resume(true),
+          (error: unknown) => {
+            this.error(error);
+            this.resume(true);
+          },
+        );
         return;
       }
     }
+  }
+
+  private park(frames: Frame[], bytes: number): void {
+    this.inbox = frames;
+    this.inboxBytes = frames.length === 0 ? 0 : bytes;
+  }
+
+  /** Handles what waited in the inbox: after an asynchronous step (`stepped`: only once the socket is open), or in the next turn. */
+  private resume(stepped: boolean): void {
+    const rest = this.inbox;
+    const bytes = this.inboxBytes;
+    this.inbox = undefined;
+    this.inboxBytes = 0;
+    if (rest === undefined || rest.length === 0) return;
+    if (stepped ? this.state === 'open' : this.state !== 'closing' && this.state !== 'closed') this.process(rest, bytes);
   }
 
   private handle(frame: Frame): Promise<void> | undefined {
@@ -510,6 +578,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     this.expiry = undefined;
     this.writer.drop();
     this.inbox = undefined;
+    this.inboxBytes = 0;
     const channels = this.channels;
     this.channels = undefined;
     channels?.leaveAll();
