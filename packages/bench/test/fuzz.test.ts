@@ -60,6 +60,7 @@ describe('fuzz, seeded slice (3,000 cases)', () => {
       'ws-valid',
       'ws-order',
       'ws-oversize',
+      'ws-rate',
       'http',
       'http-raw',
       'client-junk',

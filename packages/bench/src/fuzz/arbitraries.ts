@@ -190,8 +190,29 @@ export function mutatedMessage(worker: number, epochs: () => ReadonlyMap<string,
   });
 }
 
+/**
+ * Frames at the nesting limit (section 10: 64 levels with the envelope and
+ * the batch): data nested around it, alone or in a batch, malformed deep
+ * text, brackets inside strings (not counted), and batches around
+ * `maxBatch` (counted before parsing).
+ */
+export const deepOrWide: fc.Arbitrary<WsMessage> = fc.oneof(
+  fc.tuple(fc.integer({ min: 55, max: 70 }), fc.constantFrom('[]', '{}', '[{'), fc.boolean(), fc.constantFrom('relay-w99-deep', 'plain', 'echo')).map(([d, kind, batch, channel]) => {
+    const open = kind === '[]' ? '['.repeat(d) : kind === '{}' ? '{"a":'.repeat(d) : Array.from({ length: d }, (_, i) => (i % 2 === 0 ? '[' : '{"k":')).join('');
+    const close = kind === '[]' ? ']'.repeat(d) : kind === '{}' ? '1'.concat('}'.repeat(d)) : Array.from({ length: d }, (_, i) => (i % 2 === 0 ? ']' : '}')).reverse().join('');
+    const data = kind === '[]' ? `${open}${close}` : kind === '{}' ? `${open}${close}` : `${open}1${close}`;
+    const envelope = channel === 'echo' ? `[10,"echo",7,${data}]` : `[0,"${channel}",${data}]`;
+    return text(batch ? `[[14,1],${envelope}]` : envelope);
+  }),
+  fc.integer({ min: 60, max: 200 }).map((d) => text('['.repeat(d))),
+  fc.integer({ min: 60, max: 120 }).map((d) => text(`[0,"plain","${'['.repeat(d)}\\"${'{'.repeat(d)}"]`)),
+  fc.integer({ min: 1000, max: 1050 }).map((n) => text(`[${Array.from({ length: n }, () => '[14]').join(',')}]`)),
+  fc.integer({ min: 1000, max: 1050 }).map((n) => text(`[[14]${',"x"'.repeat(n - 1)}]`)),
+);
+
 /** Random input: strings, bytes as binary or as a text frame (not always UTF-8), JSON token soup. */
 export const randomMessage: fc.Arbitrary<WsMessage> = fc.oneof(
+  { arbitrary: deepOrWide, weight: 1 },
   { arbitrary: fc.string({ unit: 'grapheme', maxLength: 200 }).map(text), weight: 3 },
   { arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map(text), weight: 2 },
   { arbitrary: fc.uint8Array({ maxLength: 300 }).map((bytes): WsMessage => ({ kind: 'binary', bytes })), weight: 3 },

@@ -7,10 +7,11 @@
  * | property | what is sent | share of the cases |
  * | --- | --- | --- |
  * | ws-random | random strings, bytes, text that is not UTF-8, JSON token soup | 12 % |
- * | ws-mutated | valid frames mutated: text, structure, binary header | 30 % |
+ * | ws-mutated | valid frames mutated: text, structure, binary header | 28 % |
  * | ws-valid | valid frames and batches, in any order (duplicate ids, unsubscribe first, server frames) | 15 % |
  * | ws-order | a fresh socket: frames before hello, hello twice, other versions | 10 % |
  * | ws-oversize | frames over maxFrameBytes (close 1009) | 0.3 % |
+ * | ws-rate | bursts around the rate limit, on a server with default limits (RATE_LIMITED, close 1008) | 2 % |
  * | http | SSE and long-poll with hostile query strings, cursors, headers, methods | 12 % |
  * | http-raw | malformed HTTP heads | 2 % |
  * | client | a hostile server feeding a real client junk, mutations, frames out of place, closes | 18.7 % |
@@ -21,6 +22,7 @@ import { Child } from '../ipc.js';
 import { clientAddress } from '../soak/loopback.js';
 import type { ClientsReport, TargetReport, TargetStarted } from '../soak/types.js';
 import { mutatedMessage, orderCase, oversize, randomMessage, validMessage } from './arbitraries.js';
+import { rateCase, rateCaseRun } from './rate-fuzz.js';
 import { runClientFuzz, type ClientFuzzFigures } from './client-fuzz.js';
 import { expectHttp, httpCase, judgeHttp, knownHttpDeviation, rawHttp, send, sendRaw, type HistoryFacts } from './http-fuzz.js';
 import type { ServerFacts, WsMessage } from './server-model.js';
@@ -80,10 +82,11 @@ export const EXPECTED_ERRORS: readonly RegExp[] = [/: WS_ERR_/, /^Error: this ha
 /** Shares of the cases per property (see the table above). */
 const SHARES: readonly [string, number][] = [
   ['ws-random', 0.12],
-  ['ws-mutated', 0.3],
+  ['ws-mutated', 0.28],
   ['ws-valid', 0.15],
   ['ws-order', 0.1],
   ['ws-oversize', 0.003],
+  ['ws-rate', 0.02],
   ['http', 0.12],
   ['http-raw', 0.02],
   ['client', 0.187],
@@ -163,6 +166,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const share = (name: string): number => Math.max(1, Math.round(options.cases * (SHARES.find(([n]) => n === name)?.[1] ?? 0)));
   const count = (name: string): number => (name === 'client' ? Math.max(1, options.cases - SHARES.filter(([n]) => n !== 'client').reduce((sum, [n]) => sum + share(n), 0)) : share(name));
   const server = await Child.start('./soak/server-main.js', 'fuzzed server');
+  const defaults = await Child.start('./soak/server-main.js', 'fuzzed server with default limits');
   const bystanders = await Child.start('./soak/clients-main.js', 'well-behaved clients');
   const properties: PropertyFigures[] = [];
   let report: FuzzReport | undefined;
@@ -208,6 +212,14 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     await ws('ws-order', 30, (w) => orderCase(w, epochs(w)), true);
     await ws('ws-oversize', 40, () => oversize.map((o) => [oversized(facts.limits.maxFrameBytes, o.oversize, o.binary)]));
     for (const w of workers.values()) w.close();
+    const { port: defaultsPort } = await defaults.call<TargetStarted>('start', {});
+    const rate = await parallel('ws-rate', count('ws-rate'), options, until, () => rateCase, async (w, messages, tally) => {
+      const { kinds, problems } = await rateCaseRun(defaultsPort, `127.23.0.${w + 1}`, messages);
+      tally.add(kinds);
+      return problems;
+    });
+    properties.push(rate);
+    log(line(rate));
 
     const http = await parallel('http', count('http'), options, until, () => httpCase(history), async (w, c, tally) => {
       const x = expectHttp(c, history);
@@ -253,7 +265,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     await bystanders.call('close').catch(() => undefined);
     const alive = server.exited === undefined;
     await server.call('stop').catch(() => undefined);
-    await Promise.all([bystanders.stop(), server.stop()]);
+    await defaults.call('stop').catch(() => undefined);
+    await Promise.all([bystanders.stop(), server.stop(), defaults.stop()]);
     report ??= {
       startedAt: new Date(started).toISOString(),
       options: { cases: options.cases, seed: options.seed, seconds: options.seconds, workers: options.workers },

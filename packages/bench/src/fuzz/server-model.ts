@@ -9,7 +9,7 @@
  * of its frames, the publications the relay sends back, and a close.
  * {@link judge} then compares what the server sent with the prediction.
  */
-import { CLIENT_FRAMES, Code, CODEC_CODES, isUtf8, specDecode, type SpecError, type SpecFrame, type SpecLimits } from './spec.js';
+import { CLIENT_FRAMES, Code, CODEC_CODES, isUtf8, SPEC_MAX_DEPTH, specDecode, type SpecError, type SpecFrame, type SpecLimits } from './spec.js';
 
 /** A WebSocket message the fuzz sends: text, binary, or a text frame whose bytes need not be UTF-8. */
 export type WsMessage =
@@ -80,24 +80,38 @@ const MAX_ERRORS_PER_MESSAGE = 16;
 /** The largest seq a publication can carry (what the server reserves room for when it checks a publication's size). */
 const MAX_SEQ = 9007199254740991;
 
-/** Whether `publish(channel, data)` throws (README: a publication over maxFrameBytes, or data that cannot be encoded). */
-function publishFails(channel: string, data: unknown, maxFrameBytes: number): boolean {
-  if (data instanceof Uint8Array) return 3 + Buffer.byteLength(channel) + 8 + data.byteLength > maxFrameBytes;
-  try {
-    return JSON.stringify([1, channel, data, MAX_SEQ]).length > maxFrameBytes;
-  } catch {
-    return true; // nested too deep to serialize
+/**
+ * How deeply `value` nests arrays and objects (a scalar: 0). Section 10:
+ * a frame nests at most `MAX_DEPTH` levels with its envelope and the batch it
+ * may travel in, so the data of a frame a server sends nests at most
+ * `MAX_DEPTH` − 2 levels ("a message's data: 62 levels"); encoders refuse more.
+ */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null || v instanceof Uint8Array) continue;
+    deepest = Math.max(deepest, d + 1);
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
   }
+  return deepest;
 }
 
-/** Whether an echo of `data` can be encoded as a response. */
+/** Whether data can be the data of a frame the server encodes (JSON, and nesting within the room an envelope in a batch leaves). */
 function encodable(data: unknown): boolean {
   try {
     JSON.stringify(data);
-    return true;
   } catch {
     return false;
   }
+  return depthOf(data) <= SPEC_MAX_DEPTH - 2;
+}
+
+/** Whether `publish(channel, data)` throws (README: a publication over maxFrameBytes, or data that cannot be encoded). */
+function publishFails(channel: string, data: unknown, maxFrameBytes: number): boolean {
+  if (data instanceof Uint8Array) return 3 + Buffer.byteLength(channel) + 8 + data.byteLength > maxFrameBytes;
+  return !encodable(data) || JSON.stringify([1, channel, data, MAX_SEQ]).length > maxFrameBytes;
 }
 
 /** Feeds one message to the model; appends to `p`. */

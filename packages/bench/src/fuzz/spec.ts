@@ -11,6 +11,7 @@
 export const Code = {
   FrameTooBig: 'RXMUX_ERR_FRAME_TOO_BIG',
   MalformedJson: 'RXMUX_ERR_MALFORMED_JSON',
+  TooDeep: 'RXMUX_ERR_TOO_DEEP',
   NotAnEnvelope: 'RXMUX_ERR_NOT_AN_ENVELOPE',
   UnknownType: 'RXMUX_ERR_UNKNOWN_TYPE',
   InvalidField: 'RXMUX_ERR_INVALID_FIELD',
@@ -39,6 +40,7 @@ export const CODEC_CODES: ReadonlySet<string> = new Set([
   Code.BatchTooLarge,
   Code.InvalidBinaryHeader,
   Code.InvalidChannel,
+  Code.TooDeep,
 ]);
 
 /** Field kinds of section 2 and the two limits objects of section 5. */
@@ -184,9 +186,67 @@ function envelope(value: unknown): SpecEnvelope {
   return { frame: frame as SpecFrame };
 }
 
-/** Section 10, text: size, JSON, envelope or batch, then each envelope. */
+/** Section 10's `MAX_DEPTH`: nesting of arrays and objects in a text frame, the envelope and the batch included. */
+export const SPEC_MAX_DEPTH = 64;
+
+const JSON_SPACE = new Set([' ', '\n', '\r', '\t']);
+
+/**
+ * Section 10's scan, from its words: "brackets outside strings, no parsing"
+ * give the nesting depth; "a batch (the text opens with `[[`)" counts its
+ * envelopes as the "commas at depth 1". The text leaves some inputs open
+ * (more closing brackets than opening ones, an unterminated string, white
+ * space between the two `[`): for those `settled` is false and either
+ * reading passes.
+ */
+export function specScan(text: string): { readonly depth: number; readonly envelopes: number; readonly batch: boolean; readonly settled: boolean } {
+  let i = 0;
+  while (i < text.length && JSON_SPACE.has(text[i] as string)) i++;
+  let j = i + 1;
+  while (j < text.length && JSON_SPACE.has(text[j] as string)) j++;
+  const batch = text[i] === '[' && text[j] === '[';
+  let settled = !batch || j === i + 1;
+  let depth = 0;
+  let deepest = 0;
+  let commas = 0;
+  let inString = false;
+  for (let k = i; k < text.length; k++) {
+    const c = text[k];
+    if (inString) {
+      if (c === '\\') k++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
+    else if (c === ']' || c === '}') {
+      if (--depth < 0) settled = false;
+    } else if (c === ',' && depth === 1) commas++;
+  }
+  if (inString) settled = false;
+  return { depth: deepest, envelopes: batch ? commas + 1 : 1, batch, settled };
+}
+
+/** Section 10, text: size, the scan (depth, batch size), JSON, envelope or batch, then each envelope. */
 export function specDecodeText(text: string, limits: SpecLimits = SPEC_DEFAULT_LIMITS): SpecEnvelope[] {
   if (text.length > limits.maxFrameBytes) return [{ error: { codes: [Code.FrameTooBig] } }];
+  const scan = specScan(text);
+  const parsedOutcome = parseText(text, limits);
+  // What the scan refuses is refused whole, before parsing; where the text leaves the scan open, the parse's outcome passes too.
+  const scanned = scan.depth > SPEC_MAX_DEPTH ? Code.TooDeep : scan.batch && scan.envelopes > limits.maxBatch ? Code.BatchTooLarge : undefined;
+  if (scanned === undefined) {
+    if (scan.settled) return parsedOutcome;
+    const first = parsedOutcome[0];
+    // Unsettled and not refused by this reading: a stricter reading may still refuse it whole.
+    return parsedOutcome.length === 1 && first !== undefined && 'error' in first ? [{ error: { codes: [...first.error.codes, Code.TooDeep, Code.BatchTooLarge], ...(first.error.channel === undefined ? {} : { channel: first.error.channel }) } }] : parsedOutcome;
+  }
+  if (scan.settled) return [{ error: { codes: [scanned] } }];
+  const first = parsedOutcome[0];
+  return parsedOutcome.length === 1 && first !== undefined && 'error' in first ? [{ error: { codes: [scanned, ...first.error.codes] } }] : [{ error: { codes: [scanned] } }];
+}
+
+/** Section 10 after the scan: JSON, then one envelope or a batch. */
+function parseText(text: string, limits: SpecLimits): SpecEnvelope[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
