@@ -11,6 +11,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
+import { bytesPerToken, delayFor, fullBucket, messageCost, takeTokens, type BucketRate, type BucketState } from '@rxmux/core/protocol';
 import { RawSocket, RefusedUpgrade } from './raw-socket.js';
 import type { AttackTally } from './types.js';
 
@@ -91,8 +92,37 @@ function errorCodes(text: string): string[] {
   }
 }
 
+/** The bucket a welcome announces (PROTOCOL.md 5.3, 14.3). */
+interface Announced {
+  readonly rate: number;
+  readonly burst: number;
+  readonly maxFrameBytes: number;
+}
+
+/** A welcomed connection of the attacker and the limits its welcome announced. */
+interface Session {
+  readonly ws: WebSocket;
+  readonly limits: Announced | undefined;
+}
+
+/** The `limits` of the welcome in a text frame, if it holds one. */
+function welcomeLimits(text: string): Announced | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!Array.isArray(parsed)) return undefined;
+    const envelopes: unknown[] = Array.isArray(parsed[0]) ? parsed : [parsed];
+    const welcome = envelopes.find((e): e is unknown[] => Array.isArray(e) && e[0] === 3);
+    const limits = welcome?.[7] as Partial<Announced> | undefined;
+    return typeof limits?.rate === 'number' && typeof limits.burst === 'number' && typeof limits.maxFrameBytes === 'number'
+      ? { rate: limits.rate, burst: limits.burst, maxFrameBytes: limits.maxFrameBytes }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** An authenticated `ws` connection of the attacker that has been welcomed; `undefined` when it was refused (tallied). */
-async function session(target: AttackTarget, tally: AttackTally): Promise<WebSocket | undefined> {
+async function session(target: AttackTarget, tally: AttackTally): Promise<Session | undefined> {
   const ws = new WebSocket(`ws://127.0.0.1:${target.port}/rt`, ['rxmux.v1'], { localAddress: target.localAddress, perMessageDeflate: false, maxPayload: 256 * MiB });
   ws.on('error', () => undefined);
   return new Promise((resolve) => {
@@ -117,7 +147,7 @@ async function session(target: AttackTarget, tally: AttackTally): Promise<WebSoc
         welcomed = true;
         clearTimeout(timer);
         add(tally, 'sessions');
-        resolve(ws);
+        resolve({ ws, limits: welcomeLimits(text) });
       }
     });
     ws.on('close', (code: number) => {
@@ -130,33 +160,56 @@ async function session(target: AttackTarget, tally: AttackTally): Promise<WebSoc
   });
 }
 
-/** Sends `frame()` on sessions of the attacker, `rate` per second, reconnecting when the server closes one, until `until`. */
-async function stream(target: AttackTarget, until: number, tally: AttackTally, rate: number, frame: (i: number) => string): Promise<void> {
-  let ws: WebSocket | undefined;
+/**
+ * Sends `frame()` on sessions of the attacker until `until`, reconnecting
+ * when the server closes one: at most `perSecond` frames a second, and never
+ * more than the bucket its welcome announced allows, with the reference
+ * client's margin (14.3's cost: one token per envelope, or per
+ * `bytesPerToken` of the frame) — the attacker that stays just under the
+ * rate limit.
+ */
+async function stream(target: AttackTarget, until: number, tally: AttackTally, perSecond: number, frame: (i: number) => string): Promise<void> {
+  let s: Session | undefined;
+  let bucket: BucketState | undefined;
+  let rate: BucketRate = { rate: perSecond, burst: perSecond };
   let sent = 0;
   const started = Date.now();
-  while (Date.now() < until && sent < rate * 3600) {
-    if (ws?.readyState !== WebSocket.OPEN) {
-      ws = await session(target, tally);
-      if (ws === undefined) {
+  while (Date.now() < until && sent < perSecond * 3600) {
+    if (s?.ws.readyState !== WebSocket.OPEN) {
+      s = await session(target, tally);
+      if (s === undefined) {
         await sleep(200); // refused: try again later, as an attacker would
         continue;
       }
+      const announced = s.limits;
+      // The reference client's margin (5.3): 90 % of the rate, 75 % of the burst, for frames the server reads closer together than they were sent.
+      rate = announced === undefined ? { rate: perSecond, burst: perSecond } : { rate: announced.rate * 0.9, burst: announced.burst * 0.75 };
+      bucket = fullBucket(rate, Date.now());
+      bucket.tokens -= 1; // the hello's token
     }
-    // Keep the pace, and never buffer more than a few frames on our side: what the server does not take, we do not send.
-    const due = started + (sent * 1000) / rate;
-    if (due > Date.now()) await sleep(Math.min(100, due - Date.now()));
-    if (ws.bufferedAmount > 8 * MiB) {
+    const text = frame(sent);
+    const cost = s.limits === undefined ? 1 : messageCost(1, text.length, bytesPerToken(s.limits));
+    const wait = Math.max(started + (sent * 1000) / perSecond - Date.now(), bucket === undefined ? 0 : delayFor(bucket, cost, Date.now(), rate));
+    if (!Number.isFinite(wait)) {
+      add(tally, 'frames-over-the-burst');
+      return;
+    }
+    if (wait > 0) {
+      await sleep(Math.min(100, wait));
+      continue;
+    }
+    // Never buffer more than a few frames on our side: what the server does not take, we do not send.
+    if (s.ws.bufferedAmount > 8 * MiB) {
       await sleep(5);
       continue;
     }
-    const text = frame(sent);
-    ws.send(text);
+    if (bucket !== undefined) takeTokens(bucket, cost, Date.now(), rate);
+    s.ws.send(text);
     sent++;
     add(tally, 'frames');
     add(tally, 'bytes', text.length);
   }
-  ws?.terminate();
+  s?.ws.terminate();
 }
 
 /** `[0,"<channel>",{"pad":"xxx…"}]` of about `bytes` bytes: a message whose publication still fits the frame limit. */
@@ -254,22 +307,24 @@ async function nonReader(target: AttackTarget, channel: string, tally: AttackTal
   return socket;
 }
 
-/** Runs `count` workers of `work` until `until`, each looping. */
-async function workers(count: number, until: number, work: (worker: number) => Promise<void>): Promise<void> {
-  await Promise.all(Array.from({ length: count }, async (_, w) => {
-    while (Date.now() < until) await work(w);
-  }));
+/** Runs `count` workers of `work` until `until`, each looping; a worker whose try failed (returned false) waits 50 ms first. */
+async function workers(count: number, until: number, work: (worker: number) => Promise<boolean>): Promise<void> {
+  await Promise.all(
+    Array.from({ length: count }, async (_, w) => {
+      while (Date.now() < until) if (!(await work(w))) await sleep(50);
+    }),
+  );
 }
 
 // ---- the attacks -------------------------------------------------------------------
 
 const relayFlood: Attack = {
   name: 'relay-flood',
-  what: '1 MiB messages into relayed channels (the README relay republishes them: history of big messages)',
+  what: '1 MiB messages into relayed channels as fast as the rate limit lets them (the README relay republishes them: history of big messages)',
   async run(target, until, size, tally) {
     const channels = size === 'long' ? 200 : 8;
     const bytes = MiB - ENVELOPE_ROOM;
-    await stream(target, until, tally, size === 'long' ? 95 : 20, (i) => bigMessage(`relay-flood-${i % channels}`, bytes));
+    await stream(target, until, tally, size === 'long' ? 95 : 40, (i) => bigMessage(`relay-flood-${i % channels}`, bytes));
   },
 };
 
@@ -285,10 +340,10 @@ const nestedFrames: Attack = {
 
 const underRate: Attack = {
   name: 'under-rate',
-  what: 'frames just under the rate limit (95/s), each 1 MiB of [[],…] that is dear to parse, to a channel without handler',
+  what: 'frames just under the rate limit (paced like the reference client), each 1 MiB of [[],…] that is dear to parse, to a channel without handler',
   async run(target, until, size, tally) {
     const frame = `[0,"cpu-burn",${wideArrays(MiB - ENVELOPE_ROOM)}]`;
-    await stream(target, until, tally, size === 'long' ? 95 : 20, () => frame);
+    await stream(target, until, tally, size === 'long' ? 95 : 40, () => frame);
   },
 };
 
@@ -310,10 +365,10 @@ function staleReplays(kind: 'sse' | 'poll', what: string): Attack {
       await workers(4, until, async () => {
         const answer = await get(target, path, { ...headers, ...bearer(target) }, kind === 'poll' ? 30_000 : 1_000);
         add(tally, `${kind}-${answer?.status ?? 'failed'}`);
-        if (answer !== undefined) {
-          add(tally, 'bytes', answer.bytes);
-          max(tally, kind === 'poll' ? 'largest-answer' : 'largest-stream-second', answer.bytes);
-        }
+        if (answer === undefined) return false;
+        add(tally, 'bytes', answer.bytes);
+        max(tally, kind === 'poll' ? 'largest-answer' : 'largest-stream-second', answer.bytes);
+        return true;
       });
     },
   };
@@ -405,11 +460,11 @@ const connectionFlood: Attack = {
     // WebSockets, 50 at a time, until the server refuses 200 in a row (a cap) or the count is reached.
     while (sockets.length < limit.ws && Date.now() < until && refusedInARow < 200) {
       const wave = await Promise.all(Array.from({ length: 50 }, () => session(target, tally)));
-      for (const ws of wave) {
-        if (ws === undefined) refusedInARow++;
+      for (const opened of wave) {
+        if (opened === undefined) refusedInARow++;
         else {
           refusedInARow = 0;
-          sockets.push(ws);
+          sockets.push(opened.ws);
         }
       }
     }
@@ -434,16 +489,13 @@ const loginFlood: Attack = {
     const started = Date.now();
     const bound = size === 'long' ? 1_000_000 : 2_000;
     await workers(16, until, async (w) => {
-      if (n >= bound) {
-        await sleep(50);
-        return;
-      }
+      if (n >= bound) return false;
       n++;
       if (w % 4 === 3) {
         const kind = n % 2 === 0 ? 'sse' : 'poll';
         const answer = await get(target, `/rt/${kind}?channel=feed`, { Cookie: `rxmux_token=wrong-${n}` }, 50);
         add(tally, `${kind}-${answer?.status ?? 'failed'}`);
-        return;
+        return answer !== undefined;
       }
       const t0 = Date.now();
       try {
@@ -453,8 +505,10 @@ const loginFlood: Attack = {
         add(tally, `ws-close-${closed?.code ?? 'open'}`);
         add(tally, 'ws-refusal-ms', Date.now() - t0);
         socket.destroy();
+        return true;
       } catch (error) {
         add(tally, error instanceof RefusedUpgrade ? `ws-refused-${error.status}` : 'ws-failed');
+        return error instanceof RefusedUpgrade;
       }
     });
     add(tally, 'attempts', n);
