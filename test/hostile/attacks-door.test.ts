@@ -5,14 +5,7 @@
  * connection while one address floods, fakes an Origin, or fails to log in.
  */
 import { describe, expect, it } from 'vitest';
-import { ATTACK_NAMES, underAttack, type AttackOutcome } from './attacks-stage.js';
-
-/** The legitimate clients got every feed message once, in order, and are still connected. */
-function unharmed(o: AttackOutcome): void {
-  const d = o.delivery;
-  expect(d.expected).toBeGreaterThan(0);
-  expect({ lost: d.lost, duplicated: d.duplicated, disconnects: d.disconnects, behind: d.behind, allOpen: o.allOpen }).toEqual({ lost: 0, duplicated: 0, disconnects: 0, behind: 0, allOpen: true });
-}
+import { ATTACK_NAMES, expectUnharmed, underAttack } from './attacks-stage.js';
 
 describe('hostile clients, short: CPU and the door', () => {
   it('under-rate: 1 MiB frames dear to parse, paced just under the rate limit, are answered and never close the sender', async () => {
@@ -20,26 +13,26 @@ describe('hostile clients, short: CPU and the door', () => {
     expect(o.tally.frames).toBeGreaterThan(0);
     expect(o.tally['error-RXMUX_ERR_NO_HANDLER']).toBe(o.tally.frames);
     expect(o.end.rateLimited).toBe(0);
-    unharmed(o);
+    expectUnharmed(o);
   });
 
   it('cross-origin: a foreign page with the victim cookie is answered, and nobody else is disturbed', async () => {
     const o = await underAttack('cross-origin');
     expect((o.tally['sse-200'] ?? 0) + (o.tally['sse-403'] ?? 0) + (o.tally['sse-401'] ?? 0)).toBeGreaterThan(0);
-    unharmed(o);
+    expectUnharmed(o);
   });
 
   it('connection-flood: WebSockets, SSE streams and polls from one address, held open, do not cost the others', async () => {
     const o = await underAttack('connection-flood');
     expect(o.tally['ws-open-max'] ?? 0).toBeGreaterThan(0);
-    unharmed(o);
+    expectUnharmed(o);
   });
 
   it('login-flood: failed logins as fast as they are answered get 4401 / 401, and the others carry on', async () => {
     const o = await underAttack('login-flood');
     expect(o.tally['ws-close-4401']).toBeGreaterThan(0);
     expect(o.tally['ws-failed'] ?? 0).toBe(0);
-    unharmed(o);
+    expectUnharmed(o);
   });
 
   it('every attack of the long run has a short test here or in attacks-memory.test.ts', () => {

@@ -5,16 +5,9 @@
  * own counters stay within the bounds its limits set.
  */
 import { describe, expect, it } from 'vitest';
-import { underAttack, type AttackOutcome } from './attacks-stage.js';
+import { expectUnharmed, underAttack } from './attacks-stage.js';
 
 const MiB = 1024 * 1024;
-
-/** The legitimate clients got every feed message once, in order, and are still connected. */
-function unharmed(o: AttackOutcome): void {
-  const d = o.delivery;
-  expect(d.expected).toBeGreaterThan(0);
-  expect({ lost: d.lost, duplicated: d.duplicated, disconnects: d.disconnects, behind: d.behind, allOpen: o.allOpen }).toEqual({ lost: 0, duplicated: 0, disconnects: 0, behind: 0, allOpen: true });
-}
 
 describe('hostile clients, short: memory', () => {
   it('relay-flood: 1 MiB messages relayed into many channels keep the history within historyTotalBytes (and each channel within historyBytes)', async () => {
@@ -24,38 +17,38 @@ describe('hostile clients, short: memory', () => {
     expect(o.peak.historyBytes).toBeGreaterThan(1 * MiB);
     expect(o.peak.historyBytes).toBeLessThanOrEqual(3 * MiB);
     expect(o.end.historyBytes).toBeLessThanOrEqual(3 * MiB);
-    unharmed(o);
+    expectUnharmed(o);
   });
 
   it('nested-frames: [[],…] relayed is kept as its text (bounded in bytes), [[[…]]] is refused before parsing (TOO_DEEP)', async () => {
     const o = await underAttack('nested-frames', { target: { limits: { historyBytes: 1 * MiB, historyTotalBytes: 3 * MiB, ratePerSecond: 1000, rateBurst: 2000 } } });
     expect(o.tally['error-RXMUX_ERR_TOO_DEEP']).toBeGreaterThan(0);
     expect(o.peak.historyBytes).toBeLessThanOrEqual(3 * MiB);
-    unharmed(o);
+    expectUnharmed(o);
   });
 
   it('slow-subscribers: subscribers that never read are cut as slow consumers (1008)', async () => {
     const o = await underAttack('slow-subscribers', { target: { limits: { slowConsumerBytes: 1 * MiB, ratePerSecond: 1000, rateBurst: 2000 } } });
     expect(o.tally['non-readers']).toBeGreaterThan(0);
     expect(o.end.slowConsumers).toBeGreaterThan(0);
-    unharmed(o);
+    expectUnharmed(o);
   });
 
   it('stale-poll: long-polls with a stale cursor replay the history, and the feed goes on', async () => {
     const o = await underAttack('stale-poll');
     expect(o.tally['poll-200']).toBeGreaterThan(0);
-    unharmed(o);
+    expectUnharmed(o);
   });
 
   it('stale-sse: SSE streams with a stale Last-Event-ID replay the history, and the feed goes on', async () => {
     const o = await underAttack('stale-sse');
     expect(o.tally['sse-200']).toBeGreaterThan(0);
-    unharmed(o);
+    expectUnharmed(o);
   });
 
   it('unread-replays: polls and SSE streams that never read their replay do not hold the others up', async () => {
     const o = await underAttack('unread-replays');
     expect(o.tally.requests).toBeGreaterThanOrEqual(8);
-    unharmed(o);
+    expectUnharmed(o);
   });
 });

@@ -9,7 +9,7 @@
  * sampled during the attack: bounds are asserted on those, never on RSS or
  * on time.
  */
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import type { ServerMetrics } from '@rxmux/server';
 import { ATTACKS, attackNamed } from '../../packages/bench/src/soak/attacks.js';
 import { Feed, Tracker, type DeliveryReport } from '../../packages/bench/src/soak/feed.js';
@@ -99,4 +99,11 @@ export async function underAttack(name: string, options: { readonly target?: Tar
   await until(() => tracker.caughtUp(to), 20_000);
   const statuses = await Promise.all(conns.map((c) => new Promise<string>((resolve) => c.status$.subscribe((s) => resolve(s)).unsubscribe())));
   return { target, delivery: tracker.report(to), allOpen: statuses.every((s) => s === 'open'), tally, peak: peak as Counters, end: server.metrics() };
+}
+
+/** The legitimate clients got every feed message once, in order, and are still connected. */
+export function expectUnharmed(o: AttackOutcome): void {
+  const d = o.delivery;
+  expect(d.expected).toBeGreaterThan(0);
+  expect({ lost: d.lost, duplicated: d.duplicated, disconnects: d.disconnects, behind: d.behind, allOpen: o.allOpen }).toEqual({ lost: 0, duplicated: 0, disconnects: 0, behind: 0, allOpen: true });
 }
