@@ -10,14 +10,40 @@
  */
 import { afterEach, expect } from 'vitest';
 import { firstValueFrom } from 'rxjs';
-import type { Connection, ConnectionStatus, GapNotice } from '@rxmux/core';
-import type { RxmuxServer, ServerOptions } from '@rxmux/server';
-import { tclient, type TClient } from '../server/tclient.js';
+import { WebSocket, type ClientOptions } from 'ws';
+import type { Connection, ConnectionStatus, GapNotice, WebSocketConstructor } from '@rxmux/core';
+import { peerAddress, type RxmuxServer, type ServerOptions } from '@rxmux/server';
+import { tclient, type TClient, type TClientOptions } from '../server/tclient.js';
 import { client, serve, wsUrl } from '../support/real.js';
 import { until } from '../support/wait.js';
 
 /** The channel every legitimate client follows. */
 export const FEED = 'feed';
+
+/**
+ * Every client of a stage runs on 127.0.0.1: a request header stands for
+ * the address it would come from (the server's `clientAddress` reads it),
+ * so an attack from one address meets the legitimate clients' addresses.
+ */
+export const ADDRESS_HEADER = 'x-test-address';
+
+/** The stage's `clientAddress`: the test header, or the peer's address. */
+export const testAddress: NonNullable<ServerOptions['clientAddress']> = (request) => {
+  const named = request.headers[ADDRESS_HEADER];
+  return typeof named === 'string' ? named : peerAddress(request);
+};
+
+/** Options for a client (raw or `ws`) coming from `address`. */
+export const from = (address: string): ClientOptions => ({ headers: { [ADDRESS_HEADER]: address } });
+
+/** A `ws` WebSocket constructor for the rxmux client whose sockets come from `address`. */
+function socketFrom(address: string): WebSocketConstructor {
+  return class extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols, from(address));
+    }
+  };
+}
 
 /** One legitimate client: what it received and what happened to it. */
 export interface Legit {
@@ -44,11 +70,11 @@ export interface Stage {
  * publishes a first few values.
  */
 export async function stage(options: ServerOptions = {}, count = 3): Promise<Stage> {
-  const server = await serve(options);
+  const server = await serve({ clientAddress: testAddress, ...options });
   server.handle('echo', { onRequest: (_ctx, data) => data });
   const legit: Legit[] = [];
   for (let i = 0; i < count; i++) {
-    const conn = client(wsUrl(server.port));
+    const conn = client(wsUrl(server.port), { WebSocket: socketFrom(`legit-${i}`) });
     const one: Legit = { conn, values: [], gaps: [], statuses: [] };
     conn.status$.subscribe((s) => one.statuses.push(s));
     const feed = conn.channel<number>(FEED);
@@ -87,10 +113,16 @@ afterEach(() => {
   for (const c of attackers.splice(0)) c.ws.terminate();
 });
 
-/** A raw protocol client that said hello (terminated after the test): the attacker. */
-export async function attacker(port: number): Promise<TClient> {
-  const c = await tclient(`ws://127.0.0.1:${port}/rt`);
+/** A raw protocol client (terminated after the test), from the address `evil` unless told otherwise: the attacker. */
+export async function raw(port: number, options: TClientOptions = {}): Promise<TClient> {
+  const c = await tclient(`ws://127.0.0.1:${port}/rt`, { ...from('evil'), ...options });
   attackers.push(c);
+  return c;
+}
+
+/** {@link raw}, after its hello was welcomed. */
+export async function attacker(port: number, options: TClientOptions = {}): Promise<TClient> {
+  const c = await raw(port, options);
   await c.hello();
   return c;
 }

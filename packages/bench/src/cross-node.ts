@@ -23,7 +23,7 @@ const option = (name: string, fallback: number): number => {
 };
 const COUNT = option('--count', 20_000);
 const LATENCY = option('--latency', 1_000);
-const LIMITS = { ratePerSecond: 1e7, rateBurst: 1e7, historySize: 100 };
+const LIMITS = { ratePerSecond: 1e7, rateBurst: 1e7, historySize: 100, maxConnectionsPerAddress: 1e7, maxRequestsPerAddress: 1e7 };
 
 async function freePort(): Promise<number> {
   const server = createNetServer();

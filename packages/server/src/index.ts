@@ -15,6 +15,7 @@
  */
 export { createServer } from './server.js';
 export type {
+  AddressUsage,
   AuthenticatedServerOptions,
   BaseServerOptions,
   ChannelAction,
@@ -55,6 +56,7 @@ export type { Session, SessionSocket } from './core/sessions/session.js';
 export type { Seen } from './core/sessions/dedupe.js';
 export { PendingRequest } from './core/sessions/requests.js';
 export { extractToken, type TokenSources } from './http/token.js';
+export { addressKey, peerAddress, type ClientAddress } from './http/address.js';
 export type { ChannelError } from './http/channels.js';
 export type { PollEvent, StreamPublication } from '@rxmux/core/protocol';
 /** The WebSocket subprotocol (`rxmux.v1`) and protocol version the server speaks. */

@@ -1,20 +1,15 @@
 /**
- * Limits the server enforces and their defaults. The token bucket behind the
+ * Limits the server enforces and their defaults, chosen to fit a 1 GiB
+ * process: history (256 MiB), sessions (128 MiB) and outgoing buffers
+ * (128 MiB) are bounded in bytes in total as well as per channel, session
+ * or connection, and the caps per client address and per principal bound
+ * what one client can take of them. The token bucket behind the
  * per-connection rate limit is the protocol's (`@rxmux/core/protocol`), the
  * one the client paces itself with.
  *
- * | limit                    | default   | outcome when exceeded                                   |
- * | ------------------------ | --------- | ------------------------------------------------------- |
- * | maxFrameBytes            | 1 MiB     | close 1009 (ws `maxPayload`)                             |
- * | maxBatch                 | 1024      | error frame `RXMUX_ERR_BATCH_TOO_LARGE`                 |
- * | rate (per connection)    | 100/s, burst 200 (a token per envelope or per 16 KiB, charged before parsing) | error frame `RXMUX_ERR_RATE_LIMITED`, then close 1008; nothing of that message is parsed or runs |
- * | maxChannelsPerConnection | 256       | error frame `RXMUX_ERR_TOO_MANY_CHANNELS` on that channel |
- * | slowConsumerBytes        | 4 MiB     | close 1008 'slow consumer' + `hooks.onSlowConsumer`     |
- * | historySize / historyTtlMs | 100 / 5 min | resume further back gets a `gap` frame (SSE: `reset`)  |
- * | sessionTtlMs             | 60 s      | a detached session is forgotten: the next hello starts a new one |
- * | maxDetachedSessions      | 10 000    | the oldest detached session is forgotten first          |
- * | dedupeWindow             | 10 000    | message ids remembered per session (older duplicates run again) |
- * | replyCacheSize           | 1 000     | request replies remembered per session for re-sent requests |
+ * Each field says what exceeding it costs; the one table of every limit,
+ * default and outcome (close code, HTTP status, error frame) is in the
+ * package README ("Default limits and close codes").
  */
 
 import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
@@ -37,6 +32,40 @@ export interface Limits {
   readonly rateBurst: number;
   /** Most channels one connection (or one SSE stream / poll) may subscribe to. */
   readonly maxChannelsPerConnection: number;
+  /**
+   * Most channels with subscribers on this server at once. A subscribe (or
+   * an SSE / poll channel) that would add one more is refused with
+   * `RXMUX_ERR_TOO_MANY_CHANNELS`.
+   */
+  readonly maxChannels: number;
+  /**
+   * Most WebSocket connections from one client address at once (see
+   * `clientAddress`). Beyond: the socket is closed with 1013 (try again later).
+   */
+  readonly maxConnectionsPerAddress: number;
+  /** Most WebSocket connections of one principal at once (with `authenticate`). Beyond: close 1013 after the hello. */
+  readonly maxConnectionsPerPrincipal: number;
+  /** Most SSE streams from one client address at once. Beyond: HTTP 429 `RXMUX_ERR_TOO_MANY_CONNECTIONS`. */
+  readonly maxStreamsPerAddress: number;
+  /** Most SSE streams of one principal at once. Beyond: HTTP 429. */
+  readonly maxStreamsPerPrincipal: number;
+  /** Most long-polls from one client address in progress at once. Beyond: HTTP 429. */
+  readonly maxPollsPerAddress: number;
+  /** Most long-polls of one principal in progress at once. Beyond: HTTP 429. */
+  readonly maxPollsPerPrincipal: number;
+  /** Most requests running at once for one client address. Beyond: `request-error` `RXMUX_ERR_TOO_MANY_REQUESTS`. */
+  readonly maxRequestsPerAddress: number;
+  /** Most requests running at once for one principal. Beyond: `request-error` `RXMUX_ERR_TOO_MANY_REQUESTS`. */
+  readonly maxRequestsPerPrincipal: number;
+  /**
+   * Failed authentications one client address may make in a burst (a 401, a
+   * refused hello or refresh, an unknown ticket). Beyond, the address is
+   * refused before `authenticate` runs (HTTP 429, WebSocket close 1013)
+   * until its bucket refills at `authFailureRate`.
+   */
+  readonly authFailureBurst: number;
+  /** Failed authentications per second an address earns back (see `authFailureBurst`). */
+  readonly authFailureRate: number;
   /** Bytes buffered towards one client above which it is a slow consumer and is dropped. */
   readonly slowConsumerBytes: number;
   /** Publications kept per channel for resume (WebSocket `subscribe.since`, SSE `Last-Event-ID`, poll `cursor`). */
@@ -90,6 +119,17 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   ratePerSecond: 100,
   rateBurst: 200,
   maxChannelsPerConnection: 256,
+  maxChannels: 100_000,
+  maxConnectionsPerAddress: 64,
+  maxConnectionsPerPrincipal: 32,
+  maxStreamsPerAddress: 32,
+  maxStreamsPerPrincipal: 16,
+  maxPollsPerAddress: 32,
+  maxPollsPerPrincipal: 16,
+  maxRequestsPerAddress: 256,
+  maxRequestsPerPrincipal: 128,
+  authFailureBurst: 20,
+  authFailureRate: 0.1,
   slowConsumerBytes: 4 * 1024 * 1024,
   historySize: 100,
   historyBytes: 8 * 1024 * 1024,

@@ -33,8 +33,12 @@ export const ErrorCode = {
   NoHandler: 'RXMUX_ERR_NO_HANDLER',
   /** Too many channels on one connection. */
   TooManyChannels: 'RXMUX_ERR_TOO_MANY_CHANNELS',
-  /** The connection sends faster than the server's rate limit. */
+  /** The connection sends faster than the server's rate limit (or its address failed to authenticate too often). */
   RateLimited: 'RXMUX_ERR_RATE_LIMITED',
+  /** The client's address or principal holds as many connections, SSE streams or long-polls as the server allows. */
+  TooManyConnections: 'RXMUX_ERR_TOO_MANY_CONNECTIONS',
+  /** The client's address or principal has as many requests running as the server allows. */
+  TooManyRequests: 'RXMUX_ERR_TOO_MANY_REQUESTS',
   /** The offline buffer is full and the overflow policy is `'error'`. */
   BufferFull: 'RXMUX_ERR_BUFFER_FULL',
   /** A buffered message was discarded (overflow with `'drop-oldest'`, or the connection ended). */

@@ -122,6 +122,11 @@ export class Hub {
     return this.channels.size;
   }
 
+  /** Whether `channel` has local subscribers. */
+  has(channel: string): boolean {
+    return this.channels.has(channel);
+  }
+
   /**
    * Adds a local subscriber: live publications reach it from the moment the
    * engine's subscription takes effect. Returns that moment when it is still

@@ -9,13 +9,12 @@
  * request until something is (gathering what arrives in the same turn) or
  * `limits.pollTimeoutMs` passes.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { CloseCode, decodeCursor, encodeCursor, ErrorCode, type Cursor, type PollEvent, type ResetReason } from '@rxmux/core/protocol';
 import { streamEvent, type OutgoingPublication, type Subscriber } from '../core/hub.js';
 import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
 import type { Endable, StreamHost } from '../core/server-core.js';
-import { admitChannels, catchUp, streamReader, type ChannelError } from './channels.js';
-import { corsHeaders } from './door.js';
+import { admitChannels, catchUp, streamReader, type ChannelError, type StreamClient } from './channels.js';
 import { refuseRequest } from './errors.js';
 import { after } from '../core/awaitable.js';
 import type { Awaitable } from '../engines/engine.js';
@@ -149,18 +148,11 @@ function eventJson(event: PollEvent): string {
 }
 
 /** Serves `GET {path}/poll`. The request is already through the door. */
-export async function servePoll<P>(
-  host: StreamHost<P>,
-  request: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-  names: readonly string[],
-  principal: P,
-  byTicket: boolean,
-): Promise<void> {
+export async function servePoll<P>(host: StreamHost<P>, res: ServerResponse, url: URL, names: readonly string[], client: StreamClient<P>, byTicket: boolean): Promise<void> {
+  const { principal } = client;
   const cursor = decodeCursor(url.searchParams.get('cursor') ?? undefined, host.limits.maxChannelsPerConnection);
   const { channels, errors } = await admitChannels(host, principal, names);
-  const poll = new Poll(host, res, corsHeaders(request), channels, cursor, byTicket ? () => host.ticket(principal) : undefined);
+  const poll = new Poll(host, res, client.headers, channels, cursor, byTicket ? () => host.ticket(principal) : undefined);
   res.on('close', () => poll.abandon());
   if (res.destroyed) return;
   await poll.start(errors);

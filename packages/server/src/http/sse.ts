@@ -26,8 +26,7 @@ import type { OutgoingPublication, Subscriber } from '../core/hub.js';
 import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
 import type { Endable, StreamHost } from '../core/server-core.js';
 import type { ConnectionInfo } from '../types.js';
-import { admitChannels, catchUp, streamReader, type ChannelError } from './channels.js';
-import { corsHeaders } from './door.js';
+import { admitChannels, catchUp, streamReader, type ChannelError, type StreamClient } from './channels.js';
 import { refuseRequest } from './errors.js';
 
 const SSE_HEADERS = {
@@ -57,7 +56,7 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
     this.gate = new ReplayGate(this, 'remaining', streamReader(host), cursor);
   }
 
-  async start(request: IncomingMessage, channels: readonly string[], errors: readonly ChannelError[]): Promise<void> {
+  async start(headers: Record<string, string>, channels: readonly string[], errors: readonly ChannelError[]): Promise<void> {
     this.channels = channels;
     try {
       await catchUp(this.host, this.gate, this, channels);
@@ -68,7 +67,7 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
       return;
     }
     if (this.ended) return;
-    this.res.writeHead(200, { ...SSE_HEADERS, ...corsHeaders(request) });
+    this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
     for (const channel of channels) this.host.join(channel, this.info);
     this.host.opened(this, this.info);
     this.live = true;
@@ -158,12 +157,13 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
 }
 
 /** Serves `GET {path}/sse`. The request is already through the door. */
-export async function serveSse<P>(host: StreamHost<P>, request: IncomingMessage, res: ServerResponse, url: URL, names: readonly string[], principal: P): Promise<void> {
+export async function serveSse<P>(host: StreamHost<P>, request: IncomingMessage, res: ServerResponse, url: URL, names: readonly string[], client: StreamClient<P>): Promise<void> {
+  const { principal } = client;
   const lastEventId = request.headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? undefined;
   const cursor = decodeCursor(Array.isArray(lastEventId) ? lastEventId[0] : lastEventId, host.limits.maxChannelsPerConnection);
   const { channels, errors } = await admitChannels(host, principal, names);
   const stream = new SseStream(host, res, principal, cursor);
   res.on('close', () => stream.closed(CloseCode.Normal, 'client closed'));
   if (res.destroyed) return;
-  await stream.start(request, channels, errors);
+  await stream.start(client.headers, channels, errors);
 }

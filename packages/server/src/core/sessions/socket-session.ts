@@ -52,6 +52,7 @@ import type { Session, SessionSocket } from './session.js';
 import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
+import { principalKey, type Quotas, type Release } from '../quotas.js';
 
 /** The protocol states of a socket. */
 export type SocketState = 'awaiting-hello' | 'attaching' | 'open' | 'closing' | 'closed';
@@ -72,6 +73,10 @@ export interface SocketHost<P> {
   readonly channels: ChannelHost<P>;
   readonly outbox: Outbox;
   readonly receipts: ReceiptClock;
+  /** The caps per address and per principal (running requests). */
+  readonly quotas: Quotas;
+  /** A request was refused by a cap. */
+  overCapacity(): void;
   /** The welcome went out: the session (new or resumed) is open on this socket. */
   welcomed(socket: SocketSession<P>): void;
   /** Lets the store keep `session` for a resume (`keep`) or end it; never throws, failures are reported. */
@@ -140,6 +145,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     /** Who is on the socket; replaced when a `refresh` brings new credentials. */
     public principal: P,
     now: number,
+    /** The client address the socket is counted under (its requests too). */
+    private readonly address: string | undefined,
     /** Checks the token of a `refresh` (absent: the adapter authenticated, and refreshes are refused). */
     private readonly verify?: Verify<P>,
     expiresAt?: number,
@@ -471,6 +478,13 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
 
   handler(channel: string): ChannelHandler<P> | undefined {
     return this.host.app.resolve(channel);
+  }
+
+  holdRequest(): Release | undefined {
+    const held = this.host.quotas.take('requests', this.address, principalKey(this.principal));
+    if (typeof held !== 'string') return held;
+    this.host.overCapacity();
+    return undefined;
   }
 
   context(channel: string): ChannelContext<P> {
