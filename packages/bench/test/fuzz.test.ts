@@ -62,6 +62,7 @@ describe('fuzz, seeded slice (3,000 cases)', () => {
       'ws-oversize',
       'ws-rate',
       'http',
+      'http-origin',
       'http-raw',
       'client-junk',
       'client-mutated',

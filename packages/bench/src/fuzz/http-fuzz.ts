@@ -15,12 +15,50 @@ import { connect } from 'node:net';
 import fc from 'fast-check';
 import { channelOk, Code } from './spec.js';
 
-/** The channels with history and what they hold: epoch, first and last seq kept. */
+/** What the model knows of a server: the channels with history (epoch, first and last seq kept), its door, its limits. */
 export interface HistoryFacts {
   readonly channels: ReadonlyMap<string, { readonly epoch: string; readonly first: number; readonly last: number }>;
-  readonly allowedOrigin: string;
+  /** `allowedOrigins` as the server was given it (unset: the same origin only, 14.1). */
+  readonly allowedOrigins: readonly string[] | undefined;
   readonly maxChannels: number;
   readonly sseRetryMs: number;
+  readonly authFailureBurst: number;
+  readonly authFailureRate: number;
+}
+
+/**
+ * 14.1's throttle of failed authentications, for one client address: a
+ * bucket of `authFailureBurst` tokens, one taken per failure (an unknown
+ * ticket is one), `authFailureRate` earned back per second. The model
+ * knows the tokens within a range (the server's clock is not ours): `low`
+ * counts no refill, `high` all the refill the time allows and a second more.
+ */
+export class ThrottleModel {
+  #low: number;
+  #high: number;
+  #at = Date.now();
+
+  constructor(private readonly facts: Pick<HistoryFacts, 'authFailureBurst' | 'authFailureRate'>) {
+    this.#low = facts.authFailureBurst;
+    this.#high = facts.authFailureBurst;
+  }
+
+  /** Whether a request now must be refused (`'must'`), may be (`'may'`), or must not (`'never'`). */
+  verdict(): 'must' | 'may' | 'never' {
+    if (this.#low >= 1) return 'never';
+    return this.#refilled() < 1 ? 'must' : 'may';
+  }
+
+  /** The request failed to authenticate (a 401): one token less. */
+  failed(): void {
+    this.#high = Math.max(0, this.#refilled() - 1);
+    this.#low = Math.max(0, this.#low - 1);
+    this.#at = Date.now();
+  }
+
+  #refilled(): number {
+    return Math.min(this.facts.authFailureBurst, this.#high + (this.facts.authFailureRate * (Date.now() - this.#at + 1000)) / 1000);
+  }
 }
 
 /** One generated request. */
@@ -32,7 +70,7 @@ export interface HttpCase {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const ORIGINS = [undefined, undefined, undefined, undefined, 'http://allowed.example', 'http://allowed.example', 'https://evil.example', 'null', 'http://allowed.example:80', 'HTTP://ALLOWED.EXAMPLE'];
+const ORIGINS = [undefined, undefined, undefined, undefined, 'http://allowed.example', 'http://allowed.example', 'https://evil.example', 'null', 'http://allowed.example:80', 'HTTP://ALLOWED.EXAMPLE', 'x', ''];
 
 /** Channel names a request may name: with history, without, refused, invalid, odd. */
 const NAMES = ['hist-0', 'hist-1', 'hist-2', 'hist-3', 'empty-x', 'empty-y', 'deny-x', '$rxmux.ticket', '$rxmux.other', '', 'y'.repeat(256), 'a,b', 'ü', 'hist-0 ', 'HIST-0'];
@@ -94,6 +132,44 @@ export function httpCase(facts: HistoryFacts): fc.Arbitrary<HttpCase> {
   });
 }
 
+/**
+ * Requests for a server without `allowedOrigins` (14.1: the same origin
+ * only): Origins naming the Host the request goes to, or almost (another
+ * port, scheme, name, case, a path, `null`), and a Host header that is not
+ * the server's now and then.
+ */
+export function originCase(port: number): fc.Arbitrary<HttpCase> {
+  const here = `127.0.0.1:${port}`;
+  return fc.record({
+    method: fc.constantFrom('GET', 'GET', 'OPTIONS'),
+    path: fc.constantFrom('/rt/sse', '/rt/poll'),
+    query: fc.constant('channel=empty-x'),
+    origin: fc.constantFrom(
+      undefined,
+      `http://${here}`,
+      `http://${here}`,
+      `https://${here}`,
+      `HTTP://${here}`,
+      `http://${here}/`,
+      'http://127.0.0.1',
+      `http://127.0.0.1:${port + 1}`,
+      `http://localhost:${port}`,
+      'null',
+      'http://evil.example',
+      `ws://${here}`,
+      'http://[::1]',
+      'garbage',
+    ),
+    host: fc.constantFrom(undefined, undefined, undefined, 'evil.example', `localhost:${port}`, '127.0.0.1', `127.0.0.1:80`, `EVIL.example:${port}`),
+  }).map(({ method, path, query, origin, host }) => ({
+    // A GET of the poll would be held (nothing is new on empty-x): its door is the same as the stream's, so GETs go to /sse.
+    method,
+    path: method === 'GET' ? '/rt/sse' : path,
+    query,
+    headers: { ...(origin === undefined ? {} : { origin }), ...(host === undefined ? {} : { host }) },
+  }));
+}
+
 /** One cursor entry as the model reads it. */
 interface Entry {
   readonly seq: number;
@@ -153,19 +229,39 @@ function namesOf(url: URL): string[] {
   return [...new Set(names)];
 }
 
-/** 14.1, 14.6, 14.7: the status, and for a 200 the channels and the cursor. */
-export function expectHttp(c: HttpCase, facts: HistoryFacts): HttpExpectation {
+/**
+ * 14.1: an Origin passes when it is listed in `allowedOrigins`, or, without
+ * the list, when it names the Host the request was sent to (default ports
+ * aside; `null` is foreign); no Origin passes (not a browser).
+ */
+export function originPasses(origin: string | undefined, host: string, allowed: readonly string[] | undefined): boolean {
+  if (origin === undefined) return true;
+  if (allowed !== undefined) return allowed.includes(origin);
+  try {
+    const from = new URL(origin);
+    if (from.origin === 'null') return false;
+    return from.host === new URL(`${from.protocol}//${host}`).host;
+  } catch {
+    return false;
+  }
+}
+
+/** 14.1, 14.6, 14.7: the status, and for a 200 the channels and the cursor. `host` is the Host the request names. */
+export function expectHttp(c: HttpCase, facts: HistoryFacts, host: string, throttle: ThrottleModel): HttpExpectation {
   const url = new URL(`${c.path}${c.query === '' ? '' : `?${c.query}`}`, 'http://localhost');
   const kind = url.pathname === '/rt/sse' ? 'sse' : url.pathname === '/rt/poll' ? 'poll' : undefined;
   if (kind === undefined) return { statuses: [404] };
-  const origin = c.headers.origin;
-  const originOk = origin === undefined || origin === facts.allowedOrigin;
+  const originOk = originPasses(c.headers.origin, c.headers.host ?? host, facts.allowedOrigins);
   if (c.method === 'OPTIONS') return { statuses: [originOk ? 204 : 403] };
   if (c.method !== 'GET') return { statuses: [405] };
   if (!originOk) return { statuses: [403] };
-  if (url.searchParams.has('ticket')) return { statuses: [401] };
+  // The door's order (14.1): Origin, then the failed-authentication throttle, then the credentials.
+  const verdict = throttle.verdict();
+  if (verdict === 'must') return { statuses: [429] };
+  const throttled = verdict === 'may' ? [429] : [];
+  if (url.searchParams.has('ticket')) return { statuses: [401, ...throttled] };
   const names = namesOf(url);
-  if (names.length === 0) return { statuses: [400] };
+  if (names.length === 0) return { statuses: [400, ...throttled] };
   const accepted: string[] = [];
   const refused: { channel: string; code: string }[] = [];
   for (const name of names) {
@@ -175,7 +271,7 @@ export function expectHttp(c: HttpCase, facts: HistoryFacts): HttpExpectation {
     else accepted.push(name);
   }
   const text = kind === 'poll' ? url.searchParams.get('cursor') ?? undefined : c.headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? undefined;
-  return { statuses: [200], accepted, refused, cursor: modelCursor(text), kind };
+  return { statuses: [200, ...throttled], accepted, refused, cursor: modelCursor(text), kind };
 }
 
 /** An event of a poll answer or an SSE stream. */
@@ -329,11 +425,13 @@ export function judgeHttp(c: HttpCase, x: HttpExpectation, a: HttpAnswer, facts:
   const problems: string[] = [];
   const origin = c.headers.origin;
   if (a.status === 200 || a.status === 204) {
+    // 14.6: only an origin listed in allowedOrigins is named, with credentials; never reflected, never `*`.
     const acao = a.headers['access-control-allow-origin'];
-    if (origin === undefined ? acao !== undefined : acao !== origin || a.headers['access-control-allow-credentials'] !== 'true') problems.push(`CORS ${String(acao)} for Origin ${String(origin)}`);
+    const listed = origin !== undefined && facts.allowedOrigins?.includes(origin) === true;
+    if (listed ? acao !== origin || a.headers['access-control-allow-credentials'] !== 'true' : acao !== undefined) problems.push(`CORS ${String(acao)} for Origin ${String(origin)}`);
   }
   if (a.status >= 400) {
-    const expectedCode = ({ 400: Code.InvalidChannel, 401: Code.Unauthorized, 403: Code.Forbidden, 404: Code.NotFound, 405: Code.MethodNotAllowed } as Record<number, string>)[a.status];
+    const expectedCode = ({ 400: Code.InvalidChannel, 401: Code.Unauthorized, 403: Code.Forbidden, 404: Code.NotFound, 405: Code.MethodNotAllowed, 429: Code.RateLimited } as Record<number, string>)[a.status];
     if (c.method !== 'HEAD') {
       try {
         const body = JSON.parse(a.body) as { code?: unknown };

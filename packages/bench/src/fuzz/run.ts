@@ -12,7 +12,8 @@
  * | ws-order | a fresh socket: frames before hello, hello twice, other versions | 10 % |
  * | ws-oversize | frames over maxFrameBytes (close 1009) | 0.3 % |
  * | ws-rate | bursts around the rate limit, on a server with default limits (RATE_LIMITED, close 1008) | 2 % |
- * | http | SSE and long-poll with hostile query strings, cursors, headers, methods | 12 % |
+ * | http | SSE and long-poll with hostile query strings, cursors, headers, methods | 11 % |
+ * | http-origin | the door without allowedOrigins (same origin only): Origins and Hosts around the server's | 1 % |
  * | http-raw | malformed HTTP heads | 2 % |
  * | client | a hostile server feeding a real client junk, mutations, frames out of place, closes | 18.7 % |
  */
@@ -24,7 +25,7 @@ import type { ClientsReport, TargetReport, TargetStarted } from '../soak/types.j
 import { mutatedMessage, orderCase, oversize, randomMessage, validMessage } from './arbitraries.js';
 import { rateCase, rateCaseRun } from './rate-fuzz.js';
 import { runClientFuzz, type ClientFuzzFigures } from './client-fuzz.js';
-import { expectHttp, httpCase, judgeHttp, knownHttpDeviation, rawHttp, send, sendRaw, type HistoryFacts } from './http-fuzz.js';
+import { expectHttp, httpCase, judgeHttp, knownHttpDeviation, originCase, rawHttp, send, sendRaw, ThrottleModel, type HistoryFacts } from './http-fuzz.js';
 import type { ServerFacts, WsMessage } from './server-model.js';
 import { WsWorker, type CaseOutcome } from './ws-fuzz.js';
 
@@ -87,7 +88,8 @@ const SHARES: readonly [string, number][] = [
   ['ws-order', 0.1],
   ['ws-oversize', 0.003],
   ['ws-rate', 0.02],
-  ['http', 0.12],
+  ['http', 0.11],
+  ['http-origin', 0.01],
   ['http-raw', 0.02],
   ['client', 0.187],
 ];
@@ -221,9 +223,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     properties.push(rate);
     log(line(rate));
 
+    const throttles = new Map<string, ThrottleModel>();
+    const throttle = (address: string, facts: HistoryFacts): ThrottleModel => {
+      let t = throttles.get(address);
+      if (t === undefined) throttles.set(address, (t = new ThrottleModel(facts)));
+      return t;
+    };
     const http = await parallel('http', count('http'), options, until, () => httpCase(history), async (w, c, tally) => {
-      const x = expectHttp(c, history);
-      const answer = await send(port, clientAddress(w, 1).replace('127.1.', '127.21.'), c, 150);
+      const address = clientAddress(w, 1).replace('127.1.', '127.21.');
+      const t = throttle(address, history);
+      const x = expectHttp(c, history, `127.0.0.1:${port}`, t);
+      const answer = await send(port, address, c, 150);
+      if (answer.status === 401) t.failed();
       const problems = judgeHttp(c, x, answer, history);
       const known = problems.length > 0 ? knownHttpDeviation(c, problems) : undefined;
       tally.add([`${c.method} ${x.kind ?? 'other'} ${answer.status}`, ...(known === undefined ? [] : [`known:${known}`])]);
@@ -231,6 +242,16 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     }, options.workers * 2);
     properties.push(http);
     log(line(http));
+    const defaultsFacts: HistoryFacts = { ...history, channels: new Map(), allowedOrigins: undefined };
+    const origin = await parallel('http-origin', count('http-origin'), options, until, () => originCase(defaultsPort), async (w, c, tally) => {
+      const address = `127.24.0.${w + 1}`;
+      const x = expectHttp(c, defaultsFacts, `127.0.0.1:${defaultsPort}`, throttle(address, defaultsFacts));
+      const answer = await send(defaultsPort, address, c, 100);
+      tally.add([`${c.method} ${answer.status}${c.headers.origin === undefined ? ' (no Origin)' : ''}`]);
+      return judgeHttp(c, x, answer, defaultsFacts);
+    });
+    properties.push(origin);
+    log(line(origin));
     const raw = await parallel('http-raw', count('http-raw'), options, until, () => rawHttp, async (w, head, tally) => {
       const status = await sendRaw(port, `127.22.0.${w + 1}`, head);
       tally.add([`status ${status}`]);
@@ -294,7 +315,8 @@ async function readHistory(port: number, target: TargetStarted): Promise<History
     const last = Number(seq);
     channels.set(decodeURIComponent(name), { epoch, first: last - target.limits.historySize + 1, last });
   }
-  return { channels, allowedOrigin: 'http://allowed.example', maxChannels: target.limits.maxChannelsPerConnection, sseRetryMs: target.limits.sseRetryMs };
+  const { maxChannelsPerConnection, sseRetryMs, authFailureBurst, authFailureRate } = target.limits;
+  return { channels, allowedOrigins: ['http://allowed.example'], maxChannels: maxChannelsPerConnection, sseRetryMs, authFailureBurst, authFailureRate };
 }
 
 function line(p: PropertyFigures): string {

@@ -5,7 +5,7 @@
  *   --connections N      connections held (default 2000)
  *   --rate N             publications per second to all (default 20)
  *   --bytes N            bytes per publication (default 64)
- *   --per-address N      connections per loopback address (default 100)
+ *   --per-address N      connections per loopback address (default 50)
  *
  *   --attacks            run the attacks instead (each against a fresh server with legitimate clients)
  *   --attack a,b         only these attacks (see --list)

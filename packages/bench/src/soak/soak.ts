@@ -24,14 +24,14 @@ export interface SoakOptions {
   readonly rate: number;
   /** Bytes per publication (default 64). */
   readonly bytes: number;
-  /** Connections per loopback address (default 100: 20 addresses for 2,000). */
+  /** Connections per loopback address (default 50: 40 addresses for 2,000, under the default maxConnectionsPerAddress of 64). */
   readonly perAddress: number;
   /** Seconds of the window left out of the slope (allocation settles; default: a fifth of the run, at most 30). */
   readonly warmupSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
-export const DEFAULT_SOAK: SoakOptions = { connections: 2000, seconds: 60, rate: 20, bytes: 64, perAddress: 100 };
+export const DEFAULT_SOAK: SoakOptions = { connections: 2000, seconds: 60, rate: 20, bytes: 64, perAddress: 50 };
 
 /** The figures of a soak run. */
 export interface SoakReport {
