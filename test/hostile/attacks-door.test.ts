@@ -16,22 +16,39 @@ describe('hostile clients, short: CPU and the door', () => {
     expectUnharmed(o);
   });
 
-  it('cross-origin: a foreign page with the victim cookie is answered, and nobody else is disturbed', async () => {
+  it('cross-origin: a foreign page with the victim cookie is refused everywhere (WebSocket 4403, SSE and poll 403, no CORS)', async () => {
     const o = await underAttack('cross-origin');
-    expect((o.tally['sse-200'] ?? 0) + (o.tally['sse-403'] ?? 0) + (o.tally['sse-401'] ?? 0)).toBeGreaterThan(0);
+    const t = o.tally;
+    expect(t['ws-closed-4403']).toBeGreaterThan(0);
+    expect(t['sse-403']).toBe(t['ws-closed-4403']);
+    expect(t['poll-403']).toBe(t['ws-closed-4403']);
+    expect({ ws: t['ws-accepted'], sse: t['sse-200'], poll: t['poll-200'], cors: (t['sse-cors-reflected'] ?? 0) + (t['poll-cors-reflected'] ?? 0) }).toEqual({ ws: undefined, sse: undefined, poll: undefined, cors: 0 });
     expectUnharmed(o);
   });
 
-  it('connection-flood: WebSockets, SSE streams and polls from one address, held open, do not cost the others', async () => {
+  it('connection-flood: one address (one principal) holds at most its caps of WebSockets, SSE streams and polls; the rest is refused', async () => {
     const o = await underAttack('connection-flood');
-    expect(o.tally['ws-open-max'] ?? 0).toBeGreaterThan(0);
+    const { limits } = o.target;
+    // Welcomed sockets count against the principal; sockets still saying hello against the address only.
+    expect(o.tally['ws-open-max']).toBeGreaterThan(0);
+    expect(o.tally['ws-open-max']).toBeLessThanOrEqual(limits.maxConnectionsPerPrincipal);
+    expect(o.attacker.connections).toBeLessThanOrEqual(limits.maxConnectionsPerAddress);
+    expect(o.attacker.streams).toBeLessThanOrEqual(limits.maxStreamsPerAddress);
+    expect(o.attacker.polls).toBeLessThanOrEqual(limits.maxPollsPerAddress);
+    expect(o.end.capped).toBeGreaterThan(0);
+    expect(o.tally['close-1013']).toBeGreaterThan(0); // refused sockets: TOO_MANY_CONNECTIONS, retry later
     expectUnharmed(o);
   });
 
-  it('login-flood: failed logins as fast as they are answered get 4401 / 401, and the others carry on', async () => {
+  it('login-flood: failed logins are throttled per address (close 1013, HTTP 429) after authFailureBurst, and the others carry on', async () => {
     const o = await underAttack('login-flood');
-    expect(o.tally['ws-close-4401']).toBeGreaterThan(0);
-    expect(o.tally['ws-failed'] ?? 0).toBe(0);
+    const t = o.tally;
+    expect(t['ws-close-4401']).toBeGreaterThan(0);
+    expect(t['ws-close-4401'] ?? 0).toBeLessThanOrEqual(o.target.limits.authFailureBurst + 5); // the burst, and what a few seconds earn back
+    expect(t['ws-close-1013']).toBeGreaterThan(0);
+    expect((t['sse-429'] ?? 0) + (t['poll-429'] ?? 0)).toBeGreaterThan(0);
+    expect(o.end.authThrottled).toBeGreaterThan(0);
+    expect(t['ws-failed'] ?? 0).toBe(0);
     expectUnharmed(o);
   });
 

@@ -10,7 +10,7 @@
  * on time.
  */
 import { afterEach, expect } from 'vitest';
-import type { ServerMetrics } from '@rxmux/server';
+import type { AddressUsage, ServerMetrics } from '@rxmux/server';
 import { ATTACKS, attackNamed } from '../../packages/bench/src/soak/attacks.js';
 import { Feed, Tracker, type DeliveryReport } from '../../packages/bench/src/soak/feed.js';
 import { ATTACKER_ADDRESS, boundWebSocket, clientAddress } from '../../packages/bench/src/soak/loopback.js';
@@ -36,6 +36,8 @@ export interface AttackOutcome {
   readonly tally: AttackTally;
   /** The largest value of each counter while the attack ran (sampled every 20 ms). */
   readonly peak: Counters;
+  /** The most the attacker's address held at once of each kind (`metrics().addresses`), sampled with the counters. */
+  readonly attacker: AddressUsage;
   /** The counters once the attack stopped. */
   readonly end: ServerMetrics;
 }
@@ -86,8 +88,14 @@ export async function underAttack(name: string, options: { readonly target?: Tar
   // The attack, from the attacker's own address, while the server's counters are sampled.
   const tally: AttackTally = {};
   const peak: Record<string, number> = {};
+  const held = { connections: 0, streams: 0, polls: 0, requests: 0 };
   const sampler = setInterval(() => {
-    for (const [k, v] of Object.entries(server.metrics())) if (typeof v === 'number' && v > (peak[k] ?? Number.NEGATIVE_INFINITY)) peak[k] = v;
+    const m = server.metrics();
+    for (const [k, v] of Object.entries(m)) if (typeof v === 'number' && v > (peak[k] ?? Number.NEGATIVE_INFINITY)) peak[k] = v;
+    for (const [address, usage] of Object.entries(m.addresses)) {
+      if (!address.endsWith(ATTACKER_ADDRESS)) continue;
+      for (const kind of ['connections', 'streams', 'polls', 'requests'] as const) held[kind] = Math.max(held[kind], usage[kind]);
+    }
   }, 20);
   try {
     await attack.run({ port, localAddress: ATTACKER_ADDRESS, token: 'attacker' }, Date.now() + (options.seconds ?? 2.5) * 1000, 'short', tally);
@@ -98,7 +106,7 @@ export async function underAttack(name: string, options: { readonly target?: Tar
   const to = feed.stop();
   await until(() => tracker.caughtUp(to), 20_000);
   const statuses = await Promise.all(conns.map((c) => new Promise<string>((resolve) => c.status$.subscribe((s) => resolve(s)).unsubscribe())));
-  return { target, delivery: tracker.report(to), allOpen: statuses.every((s) => s === 'open'), tally, peak: peak as Counters, end: server.metrics() };
+  return { target, delivery: tracker.report(to), allOpen: statuses.every((s) => s === 'open'), tally, peak: peak as Counters, attacker: held, end: server.metrics() };
 }
 
 /** The legitimate clients got every feed message once, in order, and are still connected. */
