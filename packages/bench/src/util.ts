@@ -67,3 +67,12 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, wha
 export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** The value after a command-line flag (`--runs 3` → `'3'`), `undefined` without the flag; throws when the value is missing. */
+export function flagValue(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i === -1) return undefined;
+  const v = args[i + 1];
+  if (v === undefined) throw new Error(`${name} needs a value`);
+  return v;
+}
