@@ -32,6 +32,7 @@ export const ENTRY_POINTS = {
     'FrameType',
     'MAX_CHANNEL_BYTES',
     'MAX_CURSOR_CHARS',
+    'MIN_SERVER_LIMITS',
     'PROTOCOL_VERSION',
     'ProtocolError',
     'RESERVED_CHANNEL_PREFIX',

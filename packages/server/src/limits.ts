@@ -5,9 +5,9 @@
  *
  * | limit                    | default   | outcome when exceeded                                   |
  * | ------------------------ | --------- | ------------------------------------------------------- |
- * | maxFrameBytes            | 1 MiB     | close 1009 (ws `maxPayload`)                             |
- * | maxBatch                 | 1024      | error frame `RXMUX_ERR_BATCH_TOO_LARGE`                 |
- * | rate (per connection)    | 100/s, burst 200 | error frame `RXMUX_ERR_RATE_LIMITED`, then close 1008; nothing of that message runs |
+ * | maxFrameBytes (≥ 8192)   | 1 MiB     | close 1009 (ws `maxPayload`)                             |
+ * | maxBatch (≥ 32)          | 1024      | error frame `RXMUX_ERR_BATCH_TOO_LARGE`                 |
+ * | rate (per connection; burst ≥ 32) | 100/s, burst 200 | error frame `RXMUX_ERR_RATE_LIMITED`, then close 1008; nothing of that message runs |
  * | maxChannelsPerConnection | 256       | error frame `RXMUX_ERR_TOO_MANY_CHANNELS` on that channel |
  * | slowConsumerBytes        | 4 MiB     | close 1008 'slow consumer' + `hooks.onSlowConsumer`     |
  * | historySize / historyTtlMs | 100 / 5 min | resume further back gets a `gap` frame (SSE: `reset`)  |
@@ -17,20 +17,20 @@
  * | replyCacheSize           | 1 000     | request replies remembered per session for re-sent requests |
  */
 
-import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
+import { ErrorCode, MIN_SERVER_LIMITS, RxmuxError } from '@rxmux/core/protocol';
 
 /** Every limit of a server. Pass a `Partial<Limits>` to `createServer` to change some. */
 export interface Limits {
-  /** Largest WebSocket message accepted, in bytes. Larger ones close the socket with 1009. */
+  /** Largest WebSocket message accepted, in bytes (at least 8192). Larger ones close the socket with 1009. */
   readonly maxFrameBytes: number;
-  /** Most envelopes accepted in one batch. */
+  /** Most envelopes accepted in one batch (at least 32). */
   readonly maxBatch: number;
   /**
    * Sustained envelopes per second one connection may send. Announced in
    * `welcome.limits` (with the burst): the rxmux client paces itself to it.
    */
   readonly ratePerSecond: number;
-  /** Token bucket size: how many envelopes a connection may send in a burst. */
+  /** Token bucket size: how many envelopes a connection may send in a burst (at least 32). */
   readonly rateBurst: number;
   /** Most channels one connection (or one SSE stream / poll) may subscribe to. */
   readonly maxChannelsPerConnection: number;
@@ -87,14 +87,25 @@ export interface Heartbeat {
 export const DEFAULT_HEARTBEAT: Heartbeat = Object.freeze({ interval: 30_000, timeout: 45_000 });
 
 /**
- * Merges user limits over the defaults and checks them. API misuse throws at
- * once: an `RxmuxError` with `RXMUX_ERR_INVALID_ARGUMENT`.
+ * Merges user limits over the defaults and checks them: every one positive,
+ * and `maxFrameBytes`, `maxBatch` and `rateBurst` at least the protocol's
+ * `MIN_SERVER_LIMITS` (a client's hello batch must pass). API misuse throws
+ * at once: an `RxmuxError` with `RXMUX_ERR_INVALID_ARGUMENT`.
  * @internal
  */
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...partial });
   for (const [name, value] of Object.entries(limits)) {
     if (typeof value !== 'number' || !(value > 0)) throw new RxmuxError(ErrorCode.InvalidArgument, `limits.${name} must be a positive number`);
+  }
+  // Every server accepts a client's hello batch (PROTOCOL.md 6.1): a client writes it before it knows these limits.
+  const floors: readonly (readonly [keyof Limits, number])[] = [
+    ['maxFrameBytes', MIN_SERVER_LIMITS.maxFrameBytes],
+    ['maxBatch', MIN_SERVER_LIMITS.maxBatch],
+    ['rateBurst', MIN_SERVER_LIMITS.burst],
+  ];
+  for (const [name, least] of floors) {
+    if (limits[name] < least) throw new RxmuxError(ErrorCode.InvalidArgument, `limits.${name} must be at least ${least}, what every client may send before the welcome (PROTOCOL.md 6.1)`);
   }
   return limits;
 }

@@ -134,6 +134,7 @@ export class Connection {
       { ...this.#settings, url },
       {
         status: this.#status,
+        joins: (fits) => this.#channels.helloFrames(fits),
         welcomed: (link, welcome) => this.#welcomed(link, welcome),
         frame: (frame, link) => inbound.route(frame, link),
         decodeError: (error, raw) => inbound.decodeError(error, raw),
@@ -321,8 +322,9 @@ export class Connection {
 
   /**
    * A welcome arrived: re-join every active channel (asking for what it
-   * missed), re-send what the server did not take, then flush the offline
-   * buffer, all in order and in one write as far as the rate allows.
+   * missed) that did not go with the hello, re-send what the server did not
+   * take, then flush the offline buffer, all in order and in one write as
+   * far as the rate allows.
    */
   #welcomed(link: Link, welcome: WelcomeFrame): void {
     this.#link = link;

@@ -48,6 +48,7 @@ import { cancelRequest, handleRequest } from './requests.js';
 import type { Session, SessionSocket } from './session.js';
 import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
+import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
 
 /** The protocol states of a socket. */
@@ -101,6 +102,11 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private channels: Subscriptions<P> | undefined;
   /** Frames waiting while an asynchronous step runs (authorize, the session store), so frames keep their order. */
   private inbox: Frame[] | undefined;
+  /** Frames received and frames handled (settled), so the welcome knows when its hello batch is answered. */
+  private framesIn = 0;
+  private framesDone = 0;
+  /** While the hello batch is being answered: the welcome waits for it (welcome-hold.ts). */
+  private welcomeHold: WelcomeHold | undefined;
   private readonly bucket: BucketState;
   /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
@@ -251,6 +257,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       return;
     }
     for (const error of errors.slice(0, MAX_ERRORS_PER_MESSAGE)) this.writer.error(error.code, error.message, error.channel);
+    this.framesIn += frames.length;
     if (frames.length > 0) this.process(frames);
   }
 
@@ -292,7 +299,26 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     }
   }
 
+  /** Handles one frame, counting it handled once it settled (the welcome hold waits for the hello batch). */
   private handle(frame: Frame): Promise<void> | undefined {
+    const pending = this.dispatch(frame);
+    if (pending === undefined || this.welcomeHold === undefined) {
+      this.handled();
+      return pending;
+    }
+    return pending.finally(() => this.handled());
+  }
+
+  /** One more frame settled: once every frame received so far has, the held welcome goes. */
+  private handled(): void {
+    this.framesDone++;
+    if (this.welcomeHold !== undefined && this.framesDone >= this.framesIn) {
+      this.welcomeHold.release();
+      this.welcomeHold = undefined;
+    }
+  }
+
+  private dispatch(frame: Frame): Promise<void> | undefined {
     if (frame.type === 'hello') return this.hello(frame);
     if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); lastSeen is already updated
     if (this.state !== 'open') {
@@ -340,6 +366,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       return undefined;
     }
     this.state = 'attaching';
+    // Subscribes came with the hello (the hello batch, PROTOCOL.md 6.1): the welcome waits for their answers.
+    if (this.framesIn > this.framesDone + 1) this.welcomeHold = new WelcomeHold(this.writer);
     if (limits !== undefined) {
       const own = this.host.limits;
       this.writer.peer = {
@@ -509,6 +537,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     clearTimeout(this.expiry);
     this.expiry = undefined;
     this.writer.drop();
+    this.welcomeHold?.release();
+    this.welcomeHold = undefined;
     this.inbox = undefined;
     const channels = this.channels;
     this.channels = undefined;
