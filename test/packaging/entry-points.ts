@@ -32,6 +32,7 @@ export const ENTRY_POINTS = {
     'FrameType',
     'MAX_CHANNEL_BYTES',
     'MAX_CURSOR_CHARS',
+    'MIN_SERVER_LIMITS',
     'PROTOCOL_VERSION',
     'ProtocolError',
     'RESERVED_CHANNEL_PREFIX',
@@ -68,6 +69,8 @@ export const ENTRY_POINTS = {
     'takeTokens',
     'validateFrame',
   ],
+  // Server-sent channels (the page's one EventSource, or long-poll): a subpath, so a page without them does not bundle them.
+  '@rxmux/core/events': ['eventGaps', 'events'],
   // The debug tap's vocabulary, for debuggers (the DevTools extension).
   '@rxmux/core/debug': ['BINARY_HEAD_BYTES', 'DEBUG_PROTOCOL_VERSION', 'DEVTOOLS_HOOK_KEY', 'binarySummary', 'frameEvent', 'hexHead', 'stripQuery'],
   // The test kit for apps' own tests.

@@ -11,10 +11,10 @@ async function stillWorks(c: TClient, t: number): Promise<void> {
 
 describe('limits, each with its documented outcome', () => {
   it('closes 1009 on a frame over maxFrameBytes', async () => {
-    const { client } = await start({ limits: { maxFrameBytes: 1024 } });
+    const { client } = await start({ limits: { maxFrameBytes: 8192 } });
     const bad = await client();
     const good = await client();
-    bad.send({ type: 'message', channel: 'x', data: 'y'.repeat(2000) });
+    bad.send({ type: 'message', channel: 'x', data: 'y'.repeat(9000) });
     expect((await bad.waitForClose()).code).toBe(1009);
     await stillWorks(good, 1);
   });
@@ -31,13 +31,13 @@ describe('limits, each with its documented outcome', () => {
   it('rate limit: a message over the bucket gets error RATE_LIMITED and close 1008; none of it runs; others unaffected', async () => {
     const limited: string[] = [];
     const { server, client } = await start({
-      limits: { ratePerSecond: 5, rateBurst: 10 },
+      limits: { ratePerSecond: 5, rateBurst: 32 },
       hooks: { onRateLimited: (info) => void limited.push(info.session) },
     });
     const bad = await client();
     const good = await client();
-    for (let t = 0; t < 9; t++) bad.send({ type: 'ping', t }); // the burst (hello took one token)
-    for (let t = 0; t < 9; t++) await bad.waitForFrame((f) => f.type === 'pong' && f.t === t);
+    for (let t = 0; t < 31; t++) bad.send({ type: 'ping', t }); // the burst (hello took one token)
+    for (let t = 0; t < 31; t++) await bad.waitForFrame((f) => f.type === 'pong' && f.t === t);
     bad.send({ type: 'ping', t: 99 });
     expect(await bad.waitFor('error')).toMatchObject({ code: ErrorCode.RateLimited });
     expect(await bad.waitForClose()).toEqual({ code: 1008, reason: 'rate limit exceeded' });

@@ -12,13 +12,13 @@
  * package README ("Default limits and close codes").
  */
 
-import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
+import { ErrorCode, MIN_SERVER_LIMITS, RxmuxError } from '@rxmux/core/protocol';
 
 /** Every limit of a server. Pass a `Partial<Limits>` to `createServer` to change some. */
 export interface Limits {
-  /** Largest WebSocket message accepted, in bytes. Larger ones close the socket with 1009. */
+  /** Largest WebSocket message accepted, in bytes (at least 8192). Larger ones close the socket with 1009. */
   readonly maxFrameBytes: number;
-  /** Most envelopes accepted in one batch. */
+  /** Most envelopes accepted in one batch (at least 32). */
   readonly maxBatch: number;
   /**
    * Tokens per second of one connection's bucket. A WebSocket message costs
@@ -28,7 +28,7 @@ export interface Limits {
    * burst): the rxmux client paces itself to it.
    */
   readonly ratePerSecond: number;
-  /** Token bucket size: how many tokens a connection may spend in a burst. */
+  /** Token bucket size: how many tokens a connection may spend in a burst (at least 32). */
   readonly rateBurst: number;
   /** Most channels one connection (or one SSE stream / poll) may subscribe to. */
   readonly maxChannelsPerConnection: number;
@@ -183,14 +183,25 @@ export interface Heartbeat {
 export const DEFAULT_HEARTBEAT: Heartbeat = Object.freeze({ interval: 30_000, timeout: 45_000 });
 
 /**
- * Merges user limits over the defaults and checks them. API misuse throws at
- * once: an `RxmuxError` with `RXMUX_ERR_INVALID_ARGUMENT`.
+ * Merges user limits over the defaults and checks them: every one positive,
+ * and `maxFrameBytes`, `maxBatch` and `rateBurst` at least the protocol's
+ * `MIN_SERVER_LIMITS` (a client's hello batch must pass). API misuse throws
+ * at once: an `RxmuxError` with `RXMUX_ERR_INVALID_ARGUMENT`.
  * @internal
  */
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...partial });
   for (const [name, value] of Object.entries(limits)) {
     if (typeof value !== 'number' || !(value > 0)) throw new RxmuxError(ErrorCode.InvalidArgument, `limits.${name} must be a positive number`);
+  }
+  // Every server accepts a client's hello batch (PROTOCOL.md 6.1): a client writes it before it knows these limits.
+  const floors: readonly (readonly [keyof Limits, number])[] = [
+    ['maxFrameBytes', MIN_SERVER_LIMITS.maxFrameBytes],
+    ['maxBatch', MIN_SERVER_LIMITS.maxBatch],
+    ['rateBurst', MIN_SERVER_LIMITS.burst],
+  ];
+  for (const [name, least] of floors) {
+    if (limits[name] < least) throw new RxmuxError(ErrorCode.InvalidArgument, `limits.${name} must be at least ${least}, what every client may send before the welcome (PROTOCOL.md 6.1)`);
   }
   return limits;
 }

@@ -51,6 +51,7 @@ import { cancelRequest, handleRequest } from './requests.js';
 import type { Session, SessionSocket } from './session.js';
 import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
+import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
 import { principalKey, type Quotas, type Release } from '../quotas.js';
 import type { Backlog, CutReason } from '../backlog.js';
@@ -132,6 +133,11 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
    */
   private inbox: Frame[] | undefined;
   private inboxBytes = 0;
+  /** Frames received and frames handled (settled), so the welcome knows when its hello batch is answered. */
+  private framesIn = 0;
+  private framesDone = 0;
+  /** While the hello batch is being answered: the welcome waits for it (welcome-hold.ts). */
+  private welcomeHold: WelcomeHold | undefined;
   private readonly bucket: BucketState;
   /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
@@ -315,6 +321,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     const rest = messageCost(count, size, perToken) - charged;
     if (rest > 0 && !takeTokens(this.bucket, rest, now, rate)) return this.rateLimited(count);
     for (const error of errors.slice(0, MAX_ERRORS_PER_MESSAGE)) this.writer.error(error.code, error.message, error.channel);
+    this.framesIn += frames.length;
     if (frames.length > 0) this.process(frames, size);
   }
 
@@ -385,7 +392,26 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     if (stepped ? this.state === 'open' : this.state !== 'closing' && this.state !== 'closed') this.process(rest, bytes);
   }
 
+  /** Handles one frame, counting it handled once it settled (the welcome hold waits for the hello batch). */
   private handle(frame: Frame): Promise<void> | undefined {
+    const pending = this.dispatch(frame);
+    if (pending === undefined || this.welcomeHold === undefined) {
+      this.handled();
+      return pending;
+    }
+    return pending.finally(() => this.handled());
+  }
+
+  /** One more frame settled: once every frame received so far has, the held welcome goes. */
+  private handled(): void {
+    this.framesDone++;
+    if (this.welcomeHold !== undefined && this.framesDone >= this.framesIn) {
+      this.welcomeHold.release();
+      this.welcomeHold = undefined;
+    }
+  }
+
+  private dispatch(frame: Frame): Promise<void> | undefined {
     if (frame.type === 'hello') return this.hello(frame);
     if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); lastSeen is already updated
     if (this.state !== 'open') {
@@ -433,6 +459,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       return undefined;
     }
     this.state = 'attaching';
+    // Subscribes came with the hello (the hello batch, PROTOCOL.md 6.1): the welcome waits for their answers.
+    if (this.framesIn > this.framesDone + 1) this.welcomeHold = new WelcomeHold(this.writer);
     if (limits !== undefined) {
       const own = this.host.limits;
       this.writer.peer = {
@@ -610,6 +638,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     this.expiry = undefined;
     this.host.backlog.forget(this);
     this.writer.drop();
+    this.welcomeHold?.release();
+    this.welcomeHold = undefined;
     this.inbox = undefined;
     this.inboxBytes = 0;
     const channels = this.channels;

@@ -94,6 +94,8 @@ export class Writer {
   private queue: (string | OutgoingPublication)[] | undefined;
   /** What the client accepts (from hello), within the server's own limits. */
   peer: PeerLimits;
+  /** Held back from the outbox's flush ({@link hold}); `'owed'`: a flush passed it by, one is owed on release. */
+  private holding: false | 'held' | 'owed' = false;
 
   constructor(
     private readonly owner: WriterOwner,
@@ -205,8 +207,29 @@ export class Writer {
     this.write(encodeBatch(batch), false, batch.length);
   }
 
+  /**
+   * Keeps what is queued out of the outbox's flush until {@link release}:
+   * the welcome waits for the answers of the hello batch, so both leave in
+   * one write (PROTOCOL.md 6.1). A direct {@link flush} (a binary frame, a
+   * close) still writes everything, in order.
+   */
+  hold(): void {
+    this.holding = 'held';
+  }
+
+  /** Ends {@link hold}: what waited leaves with this turn's flush. */
+  release(): void {
+    const owed = this.holding === 'owed';
+    this.holding = false;
+    if (owed && this.queue !== undefined) this.outbox.schedule(this);
+  }
+
   /** {@link flush} from the outbox: a failure costs this socket's write, reported, never the others'. */
   flushReporting(): void {
+    if (this.holding !== false) {
+      this.holding = 'owed';
+      return;
+    }
     try {
       this.flush();
     } catch (error) {
