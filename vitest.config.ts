@@ -10,6 +10,7 @@ export default defineConfig({
     alias: [
       { find: /^@rxmux\/core\/protocol$/, replacement: src('./packages/core/src/protocol/index.ts') },
       { find: /^@rxmux\/core\/debug$/, replacement: src('./packages/core/src/debug/index.ts') },
+      { find: /^@rxmux\/core\/events$/, replacement: src('./packages/core/src/events/index.ts') },
       { find: /^@rxmux\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
       { find: /^@rxmux\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@rxmux\/elements\/define$/, replacement: src('./packages/elements/src/define.ts') },

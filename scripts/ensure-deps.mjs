@@ -4,8 +4,10 @@ import { execSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url);
-const installed = existsSync(new URL('node_modules/.package-lock.json', root)) &&
-  existsSync(new URL('node_modules/vitest/package.json', root));
+// One package per kind of tool a script needs: the test runner, the size check, a size comparison.
+const installed = ['.package-lock.json', 'vitest/package.json', 'size-limit/package.json', 'centrifuge/package.json'].every((file) =>
+  existsSync(new URL(`node_modules/${file}`, root)),
+);
 if (!installed) {
   const cmd = existsSync(new URL('package-lock.json', root)) ? 'npm ci' : 'npm install';
   console.log(`[rxmux] node_modules missing: running ${cmd}`);

@@ -6,6 +6,7 @@
 import { firstValueFrom, filter, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { RemoteError, type ConnectionStatus, type EventSourceConstructor, type EventSourceLike, type FetchLike, type StatusTransition } from '@rxmux/core';
+import { events } from '@rxmux/core/events';
 import { EventSource } from 'eventsource';
 import { ErrorCode, TICKET_CHANNEL, type PollAnswer, type TicketAnswer } from '@rxmux/core/protocol';
 import { createServer, MemoryTicketStore, withExpiry, type RxmuxServer } from '@rxmux/server';
@@ -108,7 +109,7 @@ describe('credentials end to end', () => {
   it.each([
     ['EventSource', { EventSource: EventSource as unknown as EventSourceConstructor }],
     ['long-poll', { forceLongPoll: true, fetch: fetch as unknown as FetchLike }],
-  ] as const)('conn.events() over %s authenticates with single-use tickets the WebSocket obtains (no token in any URL)', async (_name, eventStream) => {
+  ] as const)('events(conn, id) over %s authenticates with single-use tickets the WebSocket obtains (no token in any URL)', async (_name, eventStream) => {
     const { server, url, seen } = await serve();
     const urls: string[] = [];
     const conn = client(url, {
@@ -128,7 +129,7 @@ describe('credentials end to end', () => {
       },
     });
     const scores: unknown[] = [];
-    conn.events('score').subscribe((v) => scores.push(v));
+    events(conn, 'score').subscribe((v) => scores.push(v));
     // The stream is up: an SSE stream is a presence member (with the ticket's principal); a poll is held.
     const sse = !('forceLongPoll' in eventStream);
     expect(await until(async () => (sse ? (await server.presence('score')).length === 1 : server.metrics().polls === 1), 5_000)).toBe(true);

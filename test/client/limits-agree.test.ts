@@ -5,6 +5,7 @@
  * silent.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { firstValueFrom } from 'rxjs';
 import type { Connection, RxmuxError } from '@rxmux/core';
 import { ErrorCode } from '@rxmux/core/protocol';
 import { FaultProxy } from '../support/fault-proxy.js';
@@ -65,6 +66,21 @@ describe('client and server limits agree (defaults on both sides)', () => {
     expect(await until(() => seen.size === channels.length, 10_000)).toBe(true);
     expect(server.metrics().rateLimited).toBe(0);
   }, 40_000);
+
+  it('a client sending large messages as fast as it can is paced by their size, never cut (a token per 16 KiB or more)', async () => {
+    const server = await serve({ limits: { ratePerSecond: 1000, rateBurst: 100 } }); // 1 MiB frames: 21 KiB a token
+    const received: number[] = [];
+    server.handle('upload', { onMessage: (_ctx, data) => void received.push((data as { n: number }).n) });
+    const conn = client(server.port);
+    const upload = conn.channel<null, { n: number; blob: string }>('upload');
+    const blob = 'x'.repeat(100 * 1024); // 5 tokens a message: 8 of them (what the offline buffer holds) are 40, more than the client's 75 % of the burst allows at once
+    for (let round = 0; round < 6; round++) {
+      const acks = Array.from({ length: 8 }, (_, i) => firstValueFrom(upload.send({ n: round * 8 + i, blob }, { ack: true })));
+      await Promise.all(acks);
+    }
+    expect(received).toEqual(Array.from({ length: 48 }, (_, n) => n));
+    expect(server.metrics().rateLimited).toBe(0);
+  }, 30_000);
 
   it('the welcome tells the client the limits it must keep', async () => {
     const server = await serve();

@@ -5,6 +5,7 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { RemoteError, type Connection, type ConnectOptions, type EventSourceConstructor } from '@rxmux/core';
+import { events } from '@rxmux/core/events';
 import { EventSource } from 'eventsource';
 import type { RxmuxServer, ServerOptions } from '@rxmux/server';
 import { client as realClient, opened, serve as serveReal, stop, wsUrl } from '../support/real.js';
@@ -83,15 +84,15 @@ describe('client ↔ server on a real socket', () => {
   });
 });
 
-describe('conn.events(): the single EventSource, and long-poll', () => {
+describe('events(conn, id): the single EventSource, and long-poll', () => {
   it.each([
     ['EventSource', { EventSource: EventSource as unknown as EventSourceConstructor }],
     ['long-poll', { forceLongPoll: true }],
   ] as const)('delivers several channels over one %s', async (_name, eventStream) => {
     const { server, url } = await serve();
     const conn = client(url, { eventStream });
-    const score = firstValueFrom(conn.events('match-score').pipe(take(2), toArray()));
-    const highlights = firstValueFrom(conn.events('match-highlights').pipe(take(1), toArray()));
+    const score = firstValueFrom(events(conn, 'match-score').pipe(take(2), toArray()));
+    const highlights = firstValueFrom(events(conn, 'match-highlights').pipe(take(1), toArray()));
     await expect.poll(() => server.metrics().streams + server.metrics().polls).toBeGreaterThan(0);
     if (!('forceLongPoll' in eventStream)) {
       await expect.poll(async () => (await server.presence('match-highlights')).length).toBe(1);

@@ -55,7 +55,8 @@ describe('bad input never crashes the server and gets its documented answer', ()
       ['[9,1]', ErrorCode.UnexpectedFrame], // an ack for an id the server never sent
       ['[3,1,"s",0]', ErrorCode.UnexpectedFrame], // a server-only frame
       ['[1,"a",1]', ErrorCode.UnexpectedFrame],
-      [`[${'['.repeat(50_000)}${']'.repeat(50_000)}]`, ErrorCode.NotAnEnvelope], // deeply nested
+      [`[${'['.repeat(50_000)}${']'.repeat(50_000)}]`, ErrorCode.TooDeep], // deeply nested: refused before it is parsed
+      [`[0,"a",${'{"a":'.repeat(64)}1${'}'.repeat(64)}]`, ErrorCode.TooDeep],
       [JSON.stringify(Array.from({ length: 2000 }, () => [14])), ErrorCode.BatchTooLarge],
     ];
     for (const [text, code] of cases) {
@@ -63,12 +64,13 @@ describe('bad input never crashes the server and gets its documented answer', ()
       const error = await c.waitForFrame(isError);
       expect({ text: text.slice(0, 40), code: error.type === 'error' && error.code }).toEqual({ text: text.slice(0, 40), code });
     }
-    // Deeply nested data inside a valid message: delivered to the handler, whose publish refuses it
-    // (the data cannot be encoded again): that message fails alone, with its id.
+    // Nested data as deep as a frame may carry: delivered to the handler, published and received.
     c.send({ type: 'subscribe', channel: 'deep' });
     await c.waitFor('subscribed');
-    c.send(`[0,"deep",${'['.repeat(20_000)}${']'.repeat(20_000)},1]`);
-    expect(await c.waitForFrame((f) => (f.type === 'ack' || f.type === 'error') && f.id === 1)).toMatchObject({ type: 'error', code: ErrorCode.Remote, id: 1 });
+    const deepest = `${'['.repeat(61)}${']'.repeat(61)}`; // 61 + the envelope + the batch a publication may travel in
+    c.send(`[0,"deep",${deepest},1]`);
+    expect(await c.waitForFrame((f) => (f.type === 'ack' || f.type === 'error') && f.id === 1)).toEqual({ type: 'ack', id: 1 });
+    expect(await c.waitFor('publication')).toMatchObject({ channel: 'deep', seq: 1 });
     c.send({ type: 'ping', t: 9 });
     expect(await c.waitFor('pong')).toEqual({ type: 'pong', t: 9 });
   });

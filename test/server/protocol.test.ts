@@ -159,21 +159,21 @@ describe('session', () => {
   });
 
   it('splits a batch where the peer decode limits (maxBatch, maxFrameBytes) require it', async () => {
-    const { server, client } = await start({ limits: { maxBatch: 4, maxFrameBytes: 4096 } });
+    const { server, client } = await start({ limits: { maxBatch: 32, maxFrameBytes: 8192 } });
     const a = await client();
     a.send({ type: 'subscribe', channel: 'n' });
     await a.waitFor('subscribed');
     const before = a.raw.length;
-    for (let i = 0; i < 10; i++) void server.publish('n', i);
-    void server.publish('n', 'x'.repeat(3000));
-    void server.publish('n', 'y'.repeat(3000));
-    for (let i = 0; i < 12; i++) await a.waitForFrame(isPub('n'));
+    for (let i = 0; i < 70; i++) void server.publish('n', i);
+    void server.publish('n', 'x'.repeat(6000));
+    void server.publish('n', 'y'.repeat(6000));
+    for (let i = 0; i < 72; i++) await a.waitForFrame(isPub('n'));
     const sizes = a.raw.slice(before).map((m) => {
       const parsed = JSON.parse(m as string) as unknown[];
       return Array.isArray(parsed[0]) ? parsed.length : 1;
     });
-    expect(sizes).toEqual([4, 4, 3, 1]);
-    expect(a.raw.slice(before).every((m) => (m as string).length <= 4096)).toBe(true);
+    expect(sizes).toEqual([32, 32, 7, 1]);
+    expect(a.raw.slice(before).every((m) => (m as string).length <= 8192)).toBe(true);
   });
 
   it('reports presence and join/leave notifications', async () => {

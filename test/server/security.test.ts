@@ -37,10 +37,10 @@ describe('security at the door', () => {
     expect(principals).toEqual(['bob']);
   });
 
-  it('accepts a token from the Authorization header, a token subprotocol or a cookie', async () => {
+  it('accepts a token from the Authorization header, a token subprotocol or, opted in, a cookie', async () => {
     const principals: string[] = [];
     const { server, url } = await start<string>({
-      authenticate: (req) => Promise.resolve(users[extractToken(req) ?? ''] ?? null),
+      authenticate: (req) => Promise.resolve(users[extractToken(req, { cookie: 'rxmux_token' }) ?? ''] ?? null),
       hooks: { onConnect: (info) => void principals.push(info.principal) },
     });
     const viaHeader = await connect(url, { headers: { authorization: 'Bearer token-ann' } });
@@ -50,6 +50,13 @@ describe('security at the door', () => {
     for (const c of [viaHeader, viaProtocol, viaCookie]) await c.hello(); // the upgrade request is what authenticate reads
     expect(principals).toEqual(['ann', 'bob', 'ann']);
     expect(server.metrics().connections).toBe(3);
+  });
+
+  it('reads no cookie unless one is named: a cookie alone authenticates nobody by default', async () => {
+    const { url } = await start<string>({ authenticate: (req, token) => users[token ?? extractToken(req) ?? ''] ?? null });
+    const viaCookie = await connect(url, { headers: { cookie: 'rxmux_token=token-ann' } });
+    viaCookie.send({ type: 'hello', version: 1 });
+    expect(await viaCookie.waitForClose()).toMatchObject({ code: 4401 });
   });
 
   it('refuses a foreign Origin with close 4403 (fatal, unlike an HTTP 403 a browser shows as 1006) and lets allowed or absent origins in', async () => {

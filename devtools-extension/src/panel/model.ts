@@ -76,7 +76,7 @@ export interface ConnectionInfo {
   status: ConnectionStatus | 'unknown';
   readonly timeline: Transition[];
   transports: Set<DebugTransport>;
-  /** Its event stream (`conn.events()`: the EventSource or long-poll loop), when it has had one. */
+  /** Its event stream (`events(conn, id)`: the EventSource or long-poll loop), when it has had one. */
   stream: { readonly transport: 'sse' | 'poll'; readonly state: DebugStreamEvent['state']; readonly retryIn?: number; readonly code?: string } | undefined;
   /** Closed for good (`conn.close()`, the tap's `disposed` event): nothing more will come, no action can reach it. */
   disposed: boolean;

@@ -388,7 +388,7 @@ export function mountPanel(root: HTMLElement, source: PanelSource, options: Pane
       h('span', { class: 'conn-transports' }, [...c.transports].join(' + ')),
       c.stream === undefined || c.disposed
         ? undefined
-        : h('span', { class: `conn-stream stream-${c.stream.state}`, 'data-stream': c.stream.state, title: 'The event stream of conn.events()' }, streamText(c.stream)),
+        : h('span', { class: `conn-stream stream-${c.stream.state}`, 'data-stream': c.stream.state, title: 'The event stream of events(conn, id)' }, streamText(c.stream)),
       timeline,
       drop,
     );

@@ -6,7 +6,7 @@
  *   --smoke              tiny counts (checks the harness only)
  *   --runs N             runs per contender (default 3; the tap scenario: 5)
  *   --only ws,rxmux      network contenders to run
- *   --scenario a,b       scenarios: fanin-1 fanin-many rtt fanout idle binary routing tap cross-node
+ *   --scenario a,b       scenarios: fanin-1 fanin-many rtt fanout idle binary routing tap cross-node bundle live
  *   --out DIR            where the JSON goes (default packages/bench/results)
  *   --no-save            print only
  *   --server-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"   node flags of the server process
@@ -18,14 +18,7 @@ import { CONTENDERS, type Contender } from './contenders.js';
 import { runBench, SCENARIO_IDS } from './harness.js';
 import { PROFILES } from './profiles.js';
 import { formatReport, saveReport } from './report.js';
-
-function value(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i === -1) return undefined;
-  const v = args[i + 1];
-  if (v === undefined) throw new Error(`${name} needs a value`);
-  return v;
-}
+import { flagValue } from './util.js';
 
 async function main(args: readonly string[]): Promise<number> {
   if (args.includes('--help')) {
@@ -34,14 +27,14 @@ async function main(args: readonly string[]): Promise<number> {
     return 0;
   }
   const profile = args.includes('--full') ? PROFILES.full : args.includes('--smoke') ? PROFILES.smoke : PROFILES.quick;
-  const runs = value(args, '--runs');
-  const only = value(args, '--only')?.split(',') as Contender[] | undefined;
+  const runs = flagValue(args, '--runs');
+  const only = flagValue(args, '--only')?.split(',') as Contender[] | undefined;
   for (const c of only ?? []) if (!CONTENDERS.includes(c)) throw new Error(`unknown contender ${c}`);
-  const scenarios = value(args, '--scenario')?.split(',');
+  const scenarios = flagValue(args, '--scenario')?.split(',');
   for (const s of scenarios ?? []) if (!(SCENARIO_IDS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}`);
-  const nodeArgs = value(args, '--server-node-args');
-  const wrapper = value(args, '--server-wrapper');
-  const clientArgs = value(args, '--client-node-args');
+  const nodeArgs = flagValue(args, '--server-node-args');
+  const wrapper = flagValue(args, '--server-wrapper');
+  const clientArgs = flagValue(args, '--client-node-args');
   console.log(`rxmux bench: ${profile.name} profile${profile.scaled.length ? ' (counts scaled down, see below)' : ''}; load ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const report = await runBench({
     profile,
@@ -55,7 +48,7 @@ async function main(args: readonly string[]): Promise<number> {
   });
   console.log(`\n${'='.repeat(100)}\n${formatReport(report)}`);
   if (!args.includes('--no-save')) {
-    const dir = value(args, '--out') ?? fileURLToPath(new URL('../results/', import.meta.url));
+    const dir = flagValue(args, '--out') ?? fileURLToPath(new URL('../results/', import.meta.url));
     console.log(`\nsaved ${saveReport(report, dir)}`);
   }
   return report.scenarios.some((s) => s.errors.length > 0) ? 1 : 0;

@@ -8,13 +8,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runBundle } from './bundle.js';
+import { runLive } from './live.js';
 import { CH, CONTENDERS, type Contender } from './contenders.js';
 import { Child, type ChildOptions } from './ipc.js';
 import type { CrossNodeFigures } from './node-main.js';
 import type { Profile } from './profiles.js';
 import { freePort, launchRedis, stopRedis } from './redis-process.js';
 import type { RouterKind, RoutingResult, TapMode } from './routing.js';
-import { median, payloadOf } from './util.js';
+import { emptyRuns, mediansOf, payloadOf } from './util.js';
 
 /** One number a scenario reports. */
 export interface Metric {
@@ -80,7 +82,7 @@ export interface BenchOptions {
 }
 
 /** Scenario ids, in order. */
-export const SCENARIO_IDS = ['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap', 'cross-node'] as const;
+export const SCENARIO_IDS = ['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap', 'cross-node', 'bundle', 'live'] as const;
 
 const PAYLOAD = payloadOf(64);
 
@@ -230,14 +232,6 @@ function binary(profile: Profile): Measure {
 function rotation<T>(items: readonly T[], r: number): T[] {
   const k = r % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
-}
-
-function emptyRuns(names: readonly string[], metrics: readonly Metric[]): Record<string, Record<string, number[]>> {
-  return Object.fromEntries(names.map((n) => [n, Object.fromEntries(metrics.map((m) => [m.key, [] as number[]]))]));
-}
-
-function mediansOf(runs: Record<string, Record<string, number[]>>): Record<string, Record<string, number>> {
-  return Object.fromEntries(Object.entries(runs).map(([name, byMetric]) => [name, Object.fromEntries(Object.entries(byMetric).map(([k, v]) => [k, median(v)]))]));
 }
 
 interface NetworkScenario {
@@ -606,6 +600,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (wanted.has('routing')) scenarios.push(await runRouting(options, runs));
   if (wanted.has('tap')) scenarios.push(await runTap(options, options.runs ?? profile.tap.runs));
   if (wanted.has('cross-node')) scenarios.push(await runCrossNode(options, runs));
+  if (wanted.has('bundle')) scenarios.push(await runBundle(options.log));
+  if (wanted.has('live')) scenarios.push(await runLive(options.runs ?? profile.live.runs, options.log));
   const cpu = cpus();
   return {
     profile: profile.name,
@@ -620,7 +616,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
       loadAtStart,
     },
-    versions: Object.fromEntries(['ws', 'socket.io', 'socket.io-client', 'rxjs', 'ioredis', '@rxmux/core', '@rxmux/server', '@rxmux/redis'].map((n) => [n, versionOf(n)])),
+    versions: Object.fromEntries(['ws', 'socket.io', 'socket.io-client', 'centrifuge', 'rxjs', 'ioredis', 'esbuild', 'size-limit', '@rxmux/core', '@rxmux/server', '@rxmux/redis'].map((n) => [n, versionOf(n)])),
     notes: [
       'Server and load generator are separate Node processes on 127.0.0.1; a fresh pair per contender and run; contender order rotates per run.',
       'Throughput is measured end to end: from the first send (client clock) to the last message seen (server clock); CPU with process.cpuUsage() in the server process.',

@@ -73,6 +73,11 @@ export class Child {
     });
   }
 
+  /** Why the child is gone (`name exited (code …, signal …)`), or `undefined` while it runs. */
+  get exited(): string | undefined {
+    return this.#exited;
+  }
+
   /** The child's process id. */
   get pid(): number | undefined {
     return this.#proc.pid;

@@ -14,7 +14,7 @@ import { serve } from './ipc.js';
 import { percentile } from './util.js';
 
 /** Limits of every node: the rate limit off (one publisher drives the whole load), a short history. */
-const LIMITS = { ratePerSecond: 1e7, rateBurst: 1e7, historySize: 100 };
+const LIMITS = { ratePerSecond: 1e7, rateBurst: 1e7, historySize: 100, maxConnectionsPerAddress: 1e7, maxRequestsPerAddress: 1e7 };
 
 let server: RxmuxServer | undefined;
 

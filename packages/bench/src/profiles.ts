@@ -12,6 +12,8 @@ export interface Profile {
   readonly routing: { readonly frames: number; readonly channels: readonly number[]; readonly batch: number; readonly budgetMs?: number };
   /** Scenario 7: rxmux delivery with the debug tap absent / off / on, at one channel count, batched and not; its own run count (the ratios are small, more runs steady the medians). */
   readonly tap: { readonly frames: number; readonly channels: number; readonly batch: number; readonly budgetMs?: number; readonly runs: number };
+  /** Time to live: page loads per mode (each a fresh browser context). */
+  readonly live: { readonly runs: number };
   /** Cross-node: publications timed one at a time (`latency`), then a burst of `count`, per run. */
   readonly crossNode: { readonly latency: number; readonly count: number };
   /** Pause after connecting, before measuring (lets handshakes and gc settle), in ms. */
@@ -35,6 +37,7 @@ export const FULL: Profile = {
   routing: { frames: 1_000_000, channels: [1, 10, 100, 1_000], batch: 100 },
   tap: { frames: 1_000_000, channels: 10, batch: 100, runs: 5 },
   crossNode: { latency: 5_000, count: 100_000 },
+  live: { runs: 5 },
   settleMs: 300,
   timeoutMs: 120_000,
   scaled: [],
@@ -76,6 +79,7 @@ export const SMOKE: Profile = {
   routing: { frames: 2_000, channels: [1, 10], batch: 100, budgetMs: 200 },
   tap: { frames: 2_000, channels: 10, batch: 100, budgetMs: 200, runs: 1 },
   crossNode: { latency: 20, count: 200 },
+  live: { runs: 1 },
   settleMs: 10,
   timeoutMs: 10_000,
   scaled: ['smoke profile: tiny counts, numbers are not meaningful'],

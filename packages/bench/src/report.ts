@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchReport, ScenarioResult } from './harness.js';
 
-function num(v: number | undefined): string {
+/** A number for a table: thousands separated, two significant decimals below 10, a dash when missing. */
+export function num(v: number | undefined): string {
   if (v === undefined || !Number.isFinite(v)) return '—';
   const a = Math.abs(v);
   if (a >= 1000) return Math.round(v).toLocaleString('en-US');
@@ -12,7 +13,8 @@ function num(v: number | undefined): string {
   return v.toFixed(2);
 }
 
-function table(rows: string[][]): string {
+/** Rows as an aligned text table (first row: the header; first column left-aligned, the others right-aligned). */
+export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   const [head, ...body] = rows;

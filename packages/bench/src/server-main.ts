@@ -110,8 +110,13 @@ async function startSocketIo(): Promise<BenchServer> {
 async function startRxmux(): Promise<BenchServer> {
   const { createServer: createRxmuxServer } = await import('@rxmux/server');
   // Default options except the per-connection rate limit (100 frames/s by
-  // default), which would otherwise throttle the load generator itself.
-  const server: RxmuxServer = createRxmuxServer({ host: '127.0.0.1', port: 0, limits: { ratePerSecond: 1e9, rateBurst: 1e9 } });
+  // default) and the caps per address (every load-generating client comes
+  // from 127.0.0.1), which would otherwise throttle the load generator itself.
+  const server: RxmuxServer = createRxmuxServer({
+    host: '127.0.0.1',
+    port: 0,
+    limits: { ratePerSecond: 1e9, rateBurst: 1e9, maxConnectionsPerAddress: 1e9, maxRequestsPerAddress: 1e9 },
+  });
   const subs = new Map<string, number>();
   server.handle('*', {
     onMessage: (_ctx, data) => received(data instanceof Uint8Array ? data.byteLength : 1),

@@ -17,6 +17,16 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** Every run's values, empty: `[name][metric] = []`. */
+export function emptyRuns(names: readonly string[], metrics: readonly { readonly key: string }[]): Record<string, Record<string, number[]>> {
+  return Object.fromEntries(names.map((n) => [n, Object.fromEntries(metrics.map((m) => [m.key, [] as number[]]))]));
+}
+
+/** The median of every name's and metric's runs. */
+export function mediansOf(runs: Record<string, Record<string, number[]>>): Record<string, Record<string, number>> {
+  return Object.fromEntries(Object.entries(runs).map(([name, byMetric]) => [name, Object.fromEntries(Object.entries(byMetric).map(([k, v]) => [k, median(v)]))]));
+}
+
 /** The `p`-th percentile (0..100) of a list, nearest rank. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -66,4 +76,13 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, wha
 /** Yields to the event loop once (lets sockets read and write between bursts of work). */
 export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The value after a command-line flag (`--runs 3` → `'3'`), `undefined` without the flag; throws when the value is missing. */
+export function flagValue(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i === -1) return undefined;
+  const v = args[i + 1];
+  if (v === undefined) throw new Error(`${name} needs a value`);
+  return v;
 }

@@ -7,7 +7,9 @@ import {
   encodeBatch,
   encodeText,
   messageEncoder,
+  MAX_DEPTH,
   peekPublication,
+  scanText,
   ErrorCode,
   FrameType,
   ProtocolError,
@@ -261,10 +263,39 @@ describe('codec errors', () => {
     expect(errors[0]).toMatchObject({ code: ErrorCode.UnknownType, index: 1 });
   });
 
-  it('survives deeply nested JSON without throwing', () => {
+  it('refuses deeply nested JSON before parsing it, and counts a batch by scanning', () => {
     const deep = '['.repeat(200_000) + ']'.repeat(200_000);
     expect(() => decodeText(deep)).not.toThrow();
-    expect(decodeText(deep).errors).toHaveLength(1);
+    expect(decodeText(deep).errors.map((e) => e.code)).toEqual([ErrorCode.TooDeep]);
+    expect(scanText(deep)).toEqual({ envelopes: 1, depth: MAX_DEPTH + 1 }); // stopped at the first level too deep
+    const atLimit = `[0,"a",${'['.repeat(MAX_DEPTH - 1)}${']'.repeat(MAX_DEPTH - 1)}]`;
+    expect(scanText(atLimit).depth).toBe(MAX_DEPTH);
+    expect(decodeText(atLimit).frames).toHaveLength(1);
+    expect(decodeText(`[0,"a",${'{"k":'.repeat(MAX_DEPTH)}1${'}'.repeat(MAX_DEPTH)}]`).errors[0]?.code).toBe(ErrorCode.TooDeep);
+    // brackets inside strings (escaped quotes included) are not nesting
+    expect(scanText(JSON.stringify([[0, 'a', '[[[\\'], [14], [0, 'b', 'x\\"[,']]))).toEqual({ envelopes: 3, depth: 2 });
+    expect(scanText(' [ [14] , [15] ] ')).toEqual({ envelopes: 2, depth: 2 });
+    expect(decodeText(JSON.stringify(Array.from({ length: 1025 }, () => [14]))).errors.map((e) => e.code)).toEqual([ErrorCode.BatchTooLarge]);
+  });
+
+  it('property: the scan counts the envelopes of every batch the codec writes', () => {
+    fc.assert(
+      fc.property(fc.array(frameArb.filter((f) => f.type !== 'transfer' && f.type !== 'chunk' && (!(f.type === 'message' || f.type === 'publication') || !(f.data instanceof Uint8Array))), { minLength: 2, maxLength: 20 }), (frames) => {
+        const text = encodeBatch(frames.map((f) => encodeText(f)));
+        expect(scanText(text).envelopes).toBe(frames.length);
+        expect(scanText(text).depth).toBeLessThanOrEqual(MAX_DEPTH);
+      }),
+    );
+  });
+
+  it('refuses to encode data nested deeper than a receiver accepts (the envelope and a batch included)', () => {
+    const nested = (n: number): JsonValue => (n === 0 ? 1 : [nested(n - 1)]);
+    expect(() => encodeText({ type: 'message', channel: 'a', data: nested(MAX_DEPTH - 2) })).not.toThrow();
+    expect(() => encodeText({ type: 'message', channel: 'a', data: nested(MAX_DEPTH - 1) })).toThrow(ProtocolError);
+    expect(() => messageEncoder('a')(nested(MAX_DEPTH - 2))).not.toThrow();
+    expect(() => messageEncoder('a')(nested(MAX_DEPTH - 1))).toThrow(ProtocolError);
+    const sent = encodeBatch([encodeText({ type: 'message', channel: 'a', data: nested(MAX_DEPTH - 2) }), encodeText({ type: 'ping' })]);
+    expect(decodeText(sent).frames).toHaveLength(2);
   });
 
   it('refuses to encode invalid frames with a clear error', () => {

@@ -1,7 +1,7 @@
 /**
  * The debug tap on what a late debugger and the event stream need (issue 12):
  * a `listen()` starts from where every channel stands (confirmed ones as
- * `joined`, paused ones with their subscribers); `conn.events()` channels
+ * `joined`, paused ones with their subscribers); `events(conn, id)` channels
  * report join, joined and leave like WebSocket channels; the stream reports
  * its own state; an SSE publication carries its epoch from the cursor; a
  * batch's frames are sized off its text.
@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventSourceLike } from '@rxmux/core';
 import { DEVTOOLS_HOOK_KEY, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core/debug';
+import { events as eventsOf } from '@rxmux/core/events';
 import { encodeBatch, encodeText, type Frame } from '@rxmux/core/protocol';
 import { envelopeSizes } from '../src/debug/tap.js';
 import { utf8Length } from '../src/protocol/utf8.js';
@@ -85,14 +86,14 @@ describe('a debugger that attaches late', () => {
   });
 });
 
-describe('conn.events() in the tap', () => {
+describe('events(conn, id) in the tap', () => {
   it('reports its channels (join, joined by the ready, leave), the stream state, and each publication with the epoch its cursor names', () => {
     const { FakeEventSource, last } = fakeEventSources();
     const events: DebugEvent[] = [];
     runMarbles(toEqual, ({ later }) => {
       const conn = new FakeServer().connect({ eventStream: { EventSource: FakeEventSource, debounce: 10, retryDelay: 100 } });
       conn.debug((e) => events.push(e));
-      const sub = conn.events('score').subscribe();
+      const sub = eventsOf(conn, 'score').subscribe();
       later(() => last().emit('ready', { stream: 's', channels: ['score'] }, 'score=4.EpA'), 15);
       later(() => last().emit('publication', { channel: 'score', seq: 5, data: { home: 1 } }, 'score=5.EpA'), 20);
       later(() => last().lose(), 30); // the EventSource reconnects by itself
@@ -131,8 +132,8 @@ describe('conn.events() in the tap', () => {
     const events: DebugEvent[] = [];
     runMarbles(toEqual, ({ later }) => {
       const conn = new FakeServer().connect({ eventStream: { EventSource: FakeEventSource, debounce: 10 } });
-      conn.events('a').subscribe();
-      conn.events('b').subscribe();
+      eventsOf(conn, 'a').subscribe();
+      eventsOf(conn, 'b').subscribe();
       later(() => last().emit('ready', { stream: 's', channels: ['a', 'b'] }, 'a=0.E,b=0.E'), 15);
       later(() => registered[0]?.listen((e) => events.push(e)), 20);
       later(() => conn.close(), 30);

@@ -37,7 +37,8 @@ describe('pacing to the announced rate', () => {
         // Replayed through the server's own bucket at the times they were written: nothing refused.
         const bucket = fullBucket({ rate: 100, burst: 200 }, 0);
         for (const { at, envelopes } of writes) expect(takeTokens(bucket, envelopes, at, { rate: 100, burst: 200 })).toBe(true);
-        expect(writes[1]?.envelopes).toBe(149); // 75 % of the burst, less the hello
+        expect(writes[0]?.envelopes).toBe(32); // the hello batch: the hello and 31 subscribes (MIN_SERVER_LIMITS)
+        expect(writes[1]?.envelopes).toBe(118); // 75 % of the burst, less the hello batch
       }, 2_000);
       later(() => subs.forEach((s) => s.unsubscribe()), 2_100);
     });

@@ -2,11 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
+  bytesPerToken,
   channelsOf,
   decodeCursor,
   delayFor,
   encodeCursor,
   formatSseEvent,
+  messageCost,
   parsePollAnswer,
   parseStreamEvent,
   streamPublication,
@@ -28,6 +30,18 @@ describe('token bucket', () => {
     expect(delayFor(bucket, 1, 10_000, limits)).toBe(100);
     expect(delayFor(bucket, 3, 10_100, limits)).toBe(200); // one token is there already
     expect(delayFor(bucket, 6, 10_100, limits)).toBe(Number.POSITIVE_INFINITY); // above the burst: never
+  });
+
+  it('charges a message one token per envelope, or per 16 KiB of its size, whichever is more; the largest frame costs at most half the burst', () => {
+    const perToken = bytesPerToken({ maxFrameBytes: 1024 * 1024, burst: 200 });
+    expect(perToken).toBe(16 * 1024);
+    expect(messageCost(3, 200, perToken)).toBe(3);
+    expect(messageCost(1, 16 * 1024 + 1, perToken)).toBe(2);
+    expect(messageCost(1, 1024 * 1024, perToken)).toBe(64);
+    for (const burst of [1, 2, 10, 200, 5000]) {
+      const limits = { maxFrameBytes: 1024 * 1024, burst };
+      expect(messageCost(1, limits.maxFrameBytes, bytesPerToken(limits))).toBeLessThanOrEqual(Math.max(1, burst / 2));
+    }
   });
 });
 

@@ -7,6 +7,7 @@
 import type { Observable } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
 import type { Ack, Channel, Connection, JsonSafe, JsonValue } from '@rxmux/core';
+import { events } from '@rxmux/core/events';
 
 interface Beat {
   bpm: number;
@@ -95,11 +96,13 @@ describe('typed channels', () => {
     }).toBeFunction();
   });
 
-  it('events<T>() emits T; { binary: true } its bytes', () => {
+  it('events<T>(conn, id) emits T; { binary: true } its bytes', () => {
     // Compiled, never run: the checks are the compiler's.
     expectTypeOf(() => {
-      expectTypeOf(conn.events<Beat>('score')).toEqualTypeOf<Observable<Beat>>();
-      expectTypeOf(conn.events('score', { binary: true })).toEqualTypeOf<Observable<Uint8Array>>();
+      expectTypeOf(events<Beat>(conn, 'score')).toEqualTypeOf<Observable<Beat>>();
+      expectTypeOf(events(conn, 'score', { binary: true })).toEqualTypeOf<Observable<Uint8Array>>();
+      // The event stream is not part of Connection (import events from '@rxmux/core/events'): nothing to tree-shake away.
+      expectTypeOf<Connection>().not.toHaveProperty('events');
     }).toBeFunction();
   });
 });

@@ -13,7 +13,7 @@ export function connectionFor(host: Element, explicit: Connection | undefined): 
  *
  * @example
  * const options: ConnectionControllerOptions<Score> = {
- *   observe: (conn) => conn.events<Score>('match-score'),
+ *   observe: (conn) => events<Score>(conn, 'match-score'), // import { events } from '@rxmux/core/events'
  *   onError: (error) => console.warn('score stream failed', error),
  * };
  */
@@ -51,7 +51,8 @@ type Update<V> =
  *
  * @example
  * class MatchScore extends LitElement {
- *   readonly #score = new ConnectionController(this, { observe: (conn) => conn.events<Score>('match-score') });
+ *   // import { events } from '@rxmux/core/events';
+ *   readonly #score = new ConnectionController(this, { observe: (conn) => events<Score>(conn, 'match-score') });
  *   render() { return html`${this.#score.value?.home ?? '–'} : ${this.#score.value?.away ?? '–'}`; }
  * }
  */

@@ -22,7 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { RxmuxError, type Payload } from '@rxmux/core/protocol';
-import { ENGINE_UNAVAILABLE, type ChannelPosition, type Engine, type EnginePublication, type EngineSink, type HistoryResult, type PresenceEvent, type PresenceMember } from '@rxmux/server';
+import { ENGINE_UNAVAILABLE, StoredPublication, type ChannelPosition, type Engine, type EnginePublication, type EngineSink, type HistoryResult, type PresenceEvent, type PresenceMember } from '@rxmux/server';
 import type { RedisNode } from './node.js';
 
 /** History bounds of the Redis engine (keep them equal to the server's `limits`, which size its replays). */
@@ -101,7 +101,7 @@ export class RedisEngine<P = unknown> implements Engine<P> {
       throw this.unavailable(error, `publish(): Redis is unreachable, the publication on "${channel}" was not taken (or its fate is unknown)`);
     }
     const [epoch, seq] = answer as [string, unknown];
-    return { channel, epoch, seq: Number(seq), data };
+    return typeof encoded === 'string' ? { channel, epoch, seq: Number(seq), data, json: encoded } : { channel, epoch, seq: Number(seq), data };
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -206,7 +206,7 @@ export class RedisEngine<P = unknown> implements Engine<P> {
       const id = flat[i]?.toString() ?? '';
       const kind = flat[i + 1]?.[0];
       const data = flat[i + 2] ?? Buffer.alloc(0);
-      publications.push({ channel, epoch, seq: Number(id.slice(0, id.indexOf('-'))), data: decodeData(kind, data) });
+      publications.push(storedPublication(channel, epoch, Number(id.slice(0, id.indexOf('-'))), kind, data));
     }
     const complete = since <= last && publications.length === last - since;
     return { epoch, last, publications, complete };
@@ -228,7 +228,7 @@ export class RedisEngine<P = unknown> implements Engine<P> {
       if (first < 0 || second < 0) throw new RxmuxError('RXMUX_ERR_INVALID_FIELD', `a malformed publication message on ${name}`);
       const epoch = message.subarray(1, first).toString();
       const seq = Number(message.subarray(first + 1, second).toString());
-      sink.publication({ channel, epoch, seq, data: decodeData(message[0], message.subarray(second + 1)) });
+      sink.publication(storedPublication(channel, epoch, seq, message[0], message.subarray(second + 1)));
     } catch (error) {
       sink.error(error);
     }
@@ -271,8 +271,9 @@ export class RedisEngine<P = unknown> implements Engine<P> {
   }
 }
 
-function decodeData(kind: number | undefined, data: Buffer): Payload {
-  if (kind === KIND_BYTES) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+/** A publication as Redis holds it: JSON stays text (spliced into frames as it is, parsed only if read), bytes are copied out. */
+function storedPublication(channel: string, epoch: string, seq: number, kind: number | undefined, data: Buffer): EnginePublication {
+  if (kind === KIND_BYTES) return new StoredPublication(channel, epoch, seq, undefined, new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)));
   if (kind !== KIND_JSON) throw new RxmuxError('RXMUX_ERR_INVALID_FIELD', 'a publication in Redis has an unknown kind');
-  return JSON.parse(data.toString('utf8')) as Payload;
+  return new StoredPublication(channel, epoch, seq, data.toString('utf8'));
 }

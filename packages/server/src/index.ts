@@ -15,6 +15,7 @@
  */
 export { createServer } from './server.js';
 export type {
+  AddressUsage,
   AuthenticatedServerOptions,
   BaseServerOptions,
   ChannelAction,
@@ -39,20 +40,23 @@ export {
   type EnginePublication,
   type EngineSink,
   type EngineStatus,
+  type EngineUsage,
   type HistoryResult,
   type PresenceEvent,
   type PresenceMember,
 } from './engines/engine.js';
 export { MemoryEngine, type MemoryEngineOptions } from './engines/memory.js';
+export { ENTRY_OVERHEAD, heldBytes, StoredPublication } from './engines/encoded.js';
 export { createServerCore, type CoreMetrics, type CoreState, type ServerCore } from './core/server-core.js';
 export type { SocketAuth, SocketHandle, Transport } from './core/transport.js';
 export { withExpiry, type Authenticate, type Expiring, type Verified, type Verify } from './credentials.js';
 export { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './core/tickets.js';
-export { MemorySessionStore, type OpenedSession, type SessionStore } from './core/sessions/session-store.js';
+export { MemorySessionStore, type OpenedSession, type SessionStore, type SessionUsage } from './core/sessions/session-store.js';
 export type { Session, SessionSocket } from './core/sessions/session.js';
 export type { Seen } from './core/sessions/dedupe.js';
 export { PendingRequest } from './core/sessions/requests.js';
 export { extractToken, type TokenSources } from './http/token.js';
+export { addressKey, peerAddress, type ClientAddress } from './http/address.js';
 export type { ChannelError } from './http/channels.js';
 export type { PollEvent, StreamPublication } from '@rxmux/core/protocol';
 /**

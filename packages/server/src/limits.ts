@@ -1,49 +1,109 @@
 /**
- * Limits the server enforces and their defaults. The token bucket behind the
+ * Limits the server enforces and their defaults, chosen to fit a 1 GiB
+ * process: history (256 MiB), sessions (128 MiB) and outgoing buffers
+ * (128 MiB) are bounded in bytes in total as well as per channel, session
+ * or connection, and the caps per client address and per principal bound
+ * what one client can take of them. The token bucket behind the
  * per-connection rate limit is the protocol's (`@rxmux/core/protocol`), the
  * one the client paces itself with.
  *
- * | limit                    | default   | outcome when exceeded                                   |
- * | ------------------------ | --------- | ------------------------------------------------------- |
- * | maxFrameBytes            | 1 MiB     | close 1009 (ws `maxPayload`)                             |
- * | maxBatch                 | 1024      | error frame `RXMUX_ERR_BATCH_TOO_LARGE`                 |
- * | rate (per connection)    | 100/s, burst 200 | error frame `RXMUX_ERR_RATE_LIMITED`, then close 1008; nothing of that message runs |
- * | maxChannelsPerConnection | 256       | error frame `RXMUX_ERR_TOO_MANY_CHANNELS` on that channel |
- * | slowConsumerBytes        | 4 MiB     | close 1008 'slow consumer' + `hooks.onSlowConsumer`     |
- * | historySize / historyTtlMs | 100 / 5 min | resume further back gets a `gap` frame (SSE: `reset`)  |
- * | sessionTtlMs             | 60 s      | a detached session is forgotten: the next hello starts a new one |
- * | maxDetachedSessions      | 10 000    | the oldest detached session is forgotten first          |
- * | dedupeWindow             | 10 000    | message ids remembered per session (older duplicates run again) |
- * | replyCacheSize           | 1 000     | request replies remembered per session for re-sent requests |
- * | chunkBytes (v2)          | 64 KiB    | a payload above it travels in chunks (both ways)        |
- * | transferWindow (v2)      | 64 KiB    | error `RXMUX_ERR_FLOW_CONTROL`, close 1008              |
- * | maxMessageBytes (v2)     | 8 MiB     | `abort` `RXMUX_ERR_FRAME_TOO_BIG` (a publish above it throws) |
- * | maxTransfers (v2)        | 4         | `abort` `RXMUX_ERR_TOO_MANY_TRANSFERS`                  |
- * | transferTimeoutMs (v2)   | 30 s      | `abort` `RXMUX_ERR_TRANSFER_TIMEOUT`; a client not crediting for as long: slow consumer |
+ * Each field says what exceeding it costs; the one table of every limit,
+ * default and outcome (close code, HTTP status, error frame) is in the
+ * package README ("Default limits and close codes").
  */
 
-import { DEFAULT_TRANSFER_LIMITS, ErrorCode, RxmuxError } from '@rxmux/core/protocol';
+import { DEFAULT_TRANSFER_LIMITS, ErrorCode, MIN_SERVER_LIMITS, RxmuxError } from '@rxmux/core/protocol';
 
 /** Every limit of a server. Pass a `Partial<Limits>` to `createServer` to change some. */
 export interface Limits {
-  /** Largest WebSocket message accepted, in bytes. Larger ones close the socket with 1009. */
+  /** Largest WebSocket message accepted, in bytes (at least 8192). Larger ones close the socket with 1009. */
   readonly maxFrameBytes: number;
-  /** Most envelopes accepted in one batch. */
+  /** Most envelopes accepted in one batch (at least 32). */
   readonly maxBatch: number;
   /**
-   * Sustained envelopes per second one connection may send. Announced in
-   * `welcome.limits` (with the burst): the rxmux client paces itself to it.
+   * Tokens per second of one connection's bucket. A WebSocket message costs
+   * one token per envelope, or one per `bytesPerToken` (16 KiB by default) of
+   * its size if that is more (`messageCost` of `@rxmux/core/protocol`),
+   * charged before it is parsed. Announced in `welcome.limits` (with the
+   * burst): the rxmux client paces itself to it.
    */
   readonly ratePerSecond: number;
-  /** Token bucket size: how many envelopes a connection may send in a burst. */
+  /** Token bucket size: how many tokens a connection may spend in a burst (at least 32). */
   readonly rateBurst: number;
   /** Most channels one connection (or one SSE stream / poll) may subscribe to. */
   readonly maxChannelsPerConnection: number;
-  /** Bytes buffered towards one client above which it is a slow consumer and is dropped. */
+  /**
+   * Most channels with subscribers on this server at once. A subscribe (or
+   * an SSE / poll channel) that would add one more is refused with
+   * `RXMUX_ERR_TOO_MANY_CHANNELS`.
+   */
+  readonly maxChannels: number;
+  /**
+   * Most WebSocket connections from one client address at once (see
+   * `clientAddress`). Beyond: the socket is closed with 1013 (try again later).
+   */
+  readonly maxConnectionsPerAddress: number;
+  /** Most WebSocket connections of one principal at once (with `authenticate`). Beyond: close 1013 after the hello. */
+  readonly maxConnectionsPerPrincipal: number;
+  /** Most SSE streams from one client address at once. Beyond: HTTP 429 `RXMUX_ERR_TOO_MANY_CONNECTIONS`. */
+  readonly maxStreamsPerAddress: number;
+  /** Most SSE streams of one principal at once. Beyond: HTTP 429. */
+  readonly maxStreamsPerPrincipal: number;
+  /** Most long-polls from one client address in progress at once. Beyond: HTTP 429. */
+  readonly maxPollsPerAddress: number;
+  /** Most long-polls of one principal in progress at once. Beyond: HTTP 429. */
+  readonly maxPollsPerPrincipal: number;
+  /** Most requests running at once for one client address. Beyond: `request-error` `RXMUX_ERR_TOO_MANY_REQUESTS`. */
+  readonly maxRequestsPerAddress: number;
+  /** Most requests running at once for one principal. Beyond: `request-error` `RXMUX_ERR_TOO_MANY_REQUESTS`. */
+  readonly maxRequestsPerPrincipal: number;
+  /**
+   * Failed authentications one client address may make in a burst (a 401, a
+   * refused hello or refresh, an unknown ticket). Beyond, the address is
+   * refused before `authenticate` runs (HTTP 429, WebSocket close 1013)
+   * until its bucket refills at `authFailureRate`.
+   */
+  readonly authFailureBurst: number;
+  /** Failed authentications per second an address earns back (see `authFailureBurst`). */
+  readonly authFailureRate: number;
+  /**
+   * Bytes buffered towards one client (a WebSocket's `bufferedAmount`; an SSE
+   * stream's unsent bytes and queued live events; a poll answer) above which
+   * it is a slow consumer and is cut: WebSocket close 1008 `slow consumer`
+   * with its buffers let go at once, an SSE stream or poll answer destroyed.
+   */
   readonly slowConsumerBytes: number;
+  /**
+   * Bytes that the clients still behind at a look (every ¼ of
+   * `writeTimeoutMs`, at most 250 ms) may hold buffered together. Beyond it the
+   * largest are cut first (WebSocket close 1008 `server buffers full`).
+   */
+  readonly bufferedTotalBytes: number;
+  /**
+   * How long a client with bytes buffered may flush nothing at all before it
+   * is cut (WebSocket close 1008 `write timeout`; SSE, poll: destroyed).
+   */
+  readonly writeTimeoutMs: number;
+  /**
+   * Bytes of events in one long-poll answer, at least one event. What does
+   * not fit is left for the next poll, which the client makes at once from
+   * the answer's cursor.
+   */
+  readonly pollMaxBytes: number;
   /** Publications kept per channel for resume (WebSocket `subscribe.since`, SSE `Last-Event-ID`, poll `cursor`). */
   readonly historySize: number;
-  /** How long a publication stays in the history, in milliseconds (the other bound next to `historySize`). */
+  /**
+   * Bytes of history kept per channel by the memory engine: publications as
+   * their encoded text or bytes, plus 64 B each. The oldest go first.
+   */
+  readonly historyBytes: number;
+  /**
+   * Bytes of history kept by the memory engine over every channel. Beyond
+   * it the largest histories are trimmed first (oldest entries first) to 7/8
+   * of it.
+   */
+  readonly historyTotalBytes: number;
+  /** How long a publication stays in the history, in milliseconds (the memory engine frees older ones on a timer). */
   readonly historyTtlMs: number;
   /** How long a session whose socket dropped is kept for a resuming `hello`, in milliseconds. */
   readonly sessionTtlMs: number;
@@ -53,6 +113,19 @@ export interface Limits {
   readonly dedupeWindow: number;
   /** Finished request replies remembered per session, answered again when a request is re-sent. */
   readonly replyCacheSize: number;
+  /**
+   * Bytes one session may hold in memory (memory session store): its
+   * remembered answers (dedupe window, reply cache), the answers kept for a
+   * resume, 1 KiB per running request. Beyond it the oldest answers go
+   * (replies first): a re-sent duplicate of a forgotten one runs again.
+   */
+  readonly sessionBytes: number;
+  /**
+   * Bytes all sessions may hold together (memory session store). Beyond it
+   * detached sessions are forgotten first (oldest first; their resume starts
+   * a new session), then a growing session gives back its oldest answers.
+   */
+  readonly sessionTotalBytes: number;
   /** Channels whose history the memory engine keeps at most (least recently published dropped first). */
   readonly historyChannels: number;
   /** How long a long-poll request is held when nothing is new, in milliseconds. */
@@ -87,13 +160,31 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   ratePerSecond: 100,
   rateBurst: 200,
   maxChannelsPerConnection: 256,
+  maxChannels: 100_000,
+  maxConnectionsPerAddress: 64,
+  maxConnectionsPerPrincipal: 32,
+  maxStreamsPerAddress: 32,
+  maxStreamsPerPrincipal: 16,
+  maxPollsPerAddress: 32,
+  maxPollsPerPrincipal: 16,
+  maxRequestsPerAddress: 256,
+  maxRequestsPerPrincipal: 128,
+  authFailureBurst: 20,
+  authFailureRate: 0.1,
   slowConsumerBytes: 4 * 1024 * 1024,
+  bufferedTotalBytes: 128 * 1024 * 1024,
+  writeTimeoutMs: 10_000,
+  pollMaxBytes: 1024 * 1024,
   historySize: 100,
+  historyBytes: 8 * 1024 * 1024,
+  historyTotalBytes: 256 * 1024 * 1024,
   historyTtlMs: 5 * 60_000,
   sessionTtlMs: 60_000,
   maxDetachedSessions: 10_000,
   dedupeWindow: 10_000,
   replyCacheSize: 1_000,
+  sessionBytes: 1024 * 1024,
+  sessionTotalBytes: 128 * 1024 * 1024,
   historyChannels: 10_000,
   pollTimeoutMs: 25_000,
   sseRetryMs: 2_000,
@@ -116,14 +207,25 @@ export interface Heartbeat {
 export const DEFAULT_HEARTBEAT: Heartbeat = Object.freeze({ interval: 30_000, timeout: 45_000 });
 
 /**
- * Merges user limits over the defaults and checks them. API misuse throws at
- * once: an `RxmuxError` with `RXMUX_ERR_INVALID_ARGUMENT`.
+ * Merges user limits over the defaults and checks them: every one positive,
+ * and `maxFrameBytes`, `maxBatch` and `rateBurst` at least the protocol's
+ * `MIN_SERVER_LIMITS` (a client's hello batch must pass). API misuse throws
+ * at once: an `RxmuxError` with `RXMUX_ERR_INVALID_ARGUMENT`.
  * @internal
  */
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...partial });
   for (const [name, value] of Object.entries(limits)) {
     if (typeof value !== 'number' || !(value > 0)) throw new RxmuxError(ErrorCode.InvalidArgument, `limits.${name} must be a positive number`);
+  }
+  // Every server accepts a client's hello batch (PROTOCOL.md 6.1): a client writes it before it knows these limits.
+  const floors: readonly (readonly [keyof Limits, number])[] = [
+    ['maxFrameBytes', MIN_SERVER_LIMITS.maxFrameBytes],
+    ['maxBatch', MIN_SERVER_LIMITS.maxBatch],
+    ['rateBurst', MIN_SERVER_LIMITS.burst],
+  ];
+  for (const [name, least] of floors) {
+    if (limits[name] < least) throw new RxmuxError(ErrorCode.InvalidArgument, `limits.${name} must be at least ${least}, what every client may send before the welcome (PROTOCOL.md 6.1)`);
   }
   return limits;
 }

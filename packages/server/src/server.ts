@@ -18,7 +18,9 @@ import { Hooks } from './core/hooks.js';
 import { createServerCore, type ServerCore } from './core/server-core.js';
 import type { PresenceEvent, PresenceMember } from './engines/engine.js';
 import { anonymous, authenticated, createDoor, type Credentials, type Door } from './http/door.js';
+import { peerAddress } from './http/address.js';
 import { attach, normalizePath, streamRoutes } from './http/routes.js';
+import { AuthThrottle } from './http/throttle.js';
 import type { AuthenticatedServerOptions, BaseServerOptions, ChannelHandler, RxmuxServer, ServerMetrics, ServerOptions } from './types.js';
 
 /**
@@ -53,6 +55,7 @@ export function createServer<P>(options: AuthenticatedServerOptions<P> | ServerO
 class Server<P> implements RxmuxServer<P> {
   private readonly core: ServerCore<P>;
   private readonly door: Door<P>;
+  private readonly throttle: AuthThrottle;
   private readonly ws: WsAdapter;
   private readonly http: HttpServer;
   private readonly ownsHttp: boolean;
@@ -66,11 +69,14 @@ class Server<P> implements RxmuxServer<P> {
     const errors = new Hooks(hooks);
     const report = (error: unknown): void => errors.error(error);
     const streams = this.core.streams;
+    const { authFailureRate, authFailureBurst } = this.core.limits;
     this.door = createDoor({
       allowedOrigins: options.allowedOrigins,
       credentials: credentials(report),
       accepting: () => this.core.state === 'running',
       redeem: (ticket) => streams.redeem(ticket),
+      clientAddress: options.clientAddress ?? peerAddress,
+      throttle: (this.throttle = new AuthThrottle({ rate: authFailureRate, burst: authFailureBurst })),
     });
     this.ws = wsAdapter(this.core, (req) => this.door.upgrade(req));
     this.ownsHttp = options.server === undefined;
@@ -112,7 +118,7 @@ class Server<P> implements RxmuxServer<P> {
 
   metrics(): ServerMetrics {
     const { refusedCredentials, ...core } = this.core.metrics();
-    return { ...core, rejected: this.door.rejected + refusedCredentials };
+    return { ...core, rejected: this.door.rejected + refusedCredentials, authThrottled: this.throttle.refused };
   }
 
   close(): Promise<void> {

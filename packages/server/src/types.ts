@@ -3,6 +3,7 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Authenticate } from './credentials.js';
+import type { ClientAddress } from './http/address.js';
 import type { TicketStore } from './core/tickets.js';
 import type { AddressInfo } from 'node:net';
 import type { JsonValue, Payload } from '@rxmux/core/protocol';
@@ -95,7 +96,13 @@ export interface ServerHooks<P = unknown> {
   onClose?(info: ConnectionInfo<P>, code: number, reason: string): void;
   /** Something failed: a handler, authorize, authenticate, the engine. `info` is absent for server-wide errors. */
   onError?(error: unknown, info?: ConnectionInfo<P>): void;
-  /** A connection buffered more than `limits.slowConsumerBytes`; it is being closed with 1008. */
+  /**
+   * A connection is cut as a slow consumer: it buffered more than
+   * `limits.slowConsumerBytes`, flushed nothing for `limits.writeTimeoutMs`,
+   * or was among the largest when the clients behind held more than
+   * `limits.bufferedTotalBytes`. A WebSocket is closed with 1008 and
+   * destroyed at once; an SSE stream's response is destroyed.
+   */
   onSlowConsumer?(info: ConnectionInfo<P>, bufferedBytes: number): void;
   /** A connection sent more than its rate allows: its message was refused and it is being closed with 1008. */
   onRateLimited?(info: ConnectionInfo<P>): void;
@@ -160,8 +167,22 @@ export interface BaseServerOptions<P> extends CoreOptions<P> {
   readonly host?: string;
   /** URL path of the WebSocket endpoint; SSE is at `{path}/sse`, long-poll at `{path}/poll`. Default `/rt`. */
   readonly path?: string;
-  /** Origins allowed to connect (exact `scheme://host[:port]`). Others get 403. Requests without Origin (non-browsers) pass. Default: all. */
+  /**
+   * Origins allowed to connect (exact `scheme://host[:port]`), for the
+   * WebSocket (others: close 4403), SSE and long-poll (others: HTTP 403), and
+   * the only origins CORS answers name. Default: the same origin only (an
+   * `Origin` naming the request's `Host`). Requests without an Origin
+   * (non-browser clients) pass either way.
+   */
   readonly allowedOrigins?: readonly string[];
+  /**
+   * Who a request comes from, for the caps per address and the throttle of
+   * failed authentications. Default: the peer's IP address (IPv6 by its /64
+   * prefix). Behind a reverse proxy every request comes from the proxy:
+   * read the client it forwards for (e.g. the last `X-Forwarded-For` entry
+   * your proxy appends), or the caps per address apply to everyone at once.
+   */
+  readonly clientAddress?: ClientAddress;
 }
 
 /**
@@ -200,15 +221,59 @@ export interface ServerMetrics {
   readonly bytesOut: number;
   /** Connections closed for exceeding the rate limit. */
   readonly rateLimited: number;
-  /** Connections dropped as slow consumers. */
+  /** Connections, SSE streams and poll answers cut as slow consumers (too much buffered, no progress for `writeTimeoutMs`, or the server's buffers full). */
   readonly slowConsumers: number;
+  /**
+   * Bytes buffered towards clients right now, over every WebSocket, SSE
+   * stream and poll answer with something unsent (SSE: queued live events
+   * too), read when `metrics()` is called. Those behind for a while are
+   * bounded together by `limits.bufferedTotalBytes`.
+   */
+  readonly bufferedBytes: number;
+  /** WebSockets, SSE streams and poll answers with bytes buffered right now. */
+  readonly backlogged: number;
   /** Requests rejected at the door: 401 (authenticate), 403 (origin). */
   readonly rejected: number;
+  /** Requests refused because their address failed to authenticate too often (HTTP 429, close 1013; `limits.authFailureBurst`). */
+  readonly authThrottled: number;
   /** Sessions whose socket dropped on this node, kept for a resuming hello (`limits.sessionTtlMs`). */
   readonly detachedSessions: number;
   /** Whether the engine reaches its store (`'down'` until it started; see `hooks.onEngineStatus`). */
   readonly engine: EngineStatus;
+  /**
+   * Bytes of history the engine keeps in this process: encoded publications
+   * plus 64 B each (`limits.historyTotalBytes` bounds it). 0 for an engine
+   * that keeps its history elsewhere (Redis).
+   */
+  readonly historyBytes: number;
+  /** Publications the engine keeps in this process for resume. */
+  readonly historyEntries: number;
+  /**
+   * Bytes every session holds in this process (memory session store): the
+   * dedupe windows, reply caches, answers kept for a resume, 1 KiB per
+   * running request (`limits.sessionTotalBytes` bounds it). 0 for a store
+   * that keeps sessions elsewhere.
+   */
+  readonly sessionBytes: number;
+  /** Bytes of the largest session (`limits.sessionBytes` bounds it). */
+  readonly largestSessionBytes: number;
+  /**
+   * Connections, SSE streams, long-polls and requests refused because their
+   * address or principal held its cap (`limits.maxConnectionsPerAddress`, …).
+   */
+  readonly capped: number;
+  /**
+   * What each client address holds right now: WebSocket connections, SSE
+   * streams, long-polls in progress, running requests (addresses holding
+   * nothing are not listed).
+   */
+  readonly addresses: Readonly<Record<string, AddressUsage>>;
+  /** Principals holding a connection, stream, poll or request right now. */
+  readonly principals: number;
 }
+
+/** What one client address holds (`ServerMetrics.addresses`): WebSocket connections, SSE streams, long-polls, running requests. */
+export type AddressUsage = Readonly<Record<'connections' | 'streams' | 'polls' | 'requests', number>>;
 
 /** A running rxmux server. */
 export interface RxmuxServer<P = null> {

@@ -163,10 +163,10 @@ describe('the server core with an in-memory transport', () => {
 
   it('reports the close code the server chose to onClose, not what the socket saw (1006)', async () => {
     const closes: [number, string][] = [];
-    const c = core({ limits: { ratePerSecond: 1, rateBurst: 2 }, hooks: { onClose: (_info, code, reason) => void closes.push([code, reason]) } });
+    const c = core({ limits: { ratePerSecond: 1, rateBurst: 32 }, hooks: { onClose: (_info, code, reason) => void closes.push([code, reason]) } });
     const a = open(c, null);
     a.send({ type: 'hello', version: 1 });
-    a.handle.message(JSON.stringify([[14, 1], [14, 2]])); // two envelopes, one token left
+    a.handle.message(JSON.stringify(Array.from({ length: 32 }, (_, i) => [14, i]))); // 32 envelopes, 31 tokens left
     await turn();
     expect(a.transport.closedWith).toEqual({ code: CloseCode.PolicyViolation, reason: 'rate limit exceeded' });
     expect(a.transport.frames().slice(1)).toEqual([expect.objectContaining({ type: 'error', code: ErrorCode.RateLimited })]);

@@ -59,6 +59,8 @@ export class Multiplexer {
   readonly #subscribers = new Map<string, number>();
   /** Channels a debugger paused, with the values held back meanwhile, in order. */
   #paused: Map<string, Payload[]> | undefined;
+  /** Channels whose subscribe went with the current socket's hello (the hello batch): the welcome's re-join skips them. */
+  #withHello: Set<string> | undefined;
 
   constructor(private readonly host: MultiplexerHost) {
     this.gaps$ = this.#gaps.asObservable();
@@ -127,9 +129,41 @@ export class Multiplexer {
     for (const data of held) joined?.next(data);
   }
 
-  /** The subscribe frames of every joined channel, with the position to resume from: what a welcome re-sends. */
+  /**
+   * The subscribe frames of the joined channels, with the position to resume
+   * from, that ride with a new socket's hello (the hello batch): in join
+   * order, as many as `fits` accepts. Remembered until the welcome.
+   */
+  helloFrames(fits: (wire: string) => boolean): string[] {
+    const sent = new Set<string>();
+    const frames: string[] = [];
+    for (const id of this.#joined.keys()) {
+      const wire = this.#subscribeFrame(id);
+      if (!fits(wire)) break;
+      sent.add(id);
+      frames.push(wire);
+    }
+    this.#withHello = sent;
+    return frames;
+  }
+
+  /**
+   * What a welcome sends for the channels: `subscribe`, with the position to
+   * resume from, for every joined channel whose subscribe did not go with
+   * the hello, and `unsubscribe` for a channel that did and was left before
+   * the welcome (the server joined it: PROTOCOL.md 5.6).
+   */
   rejoinFrames(): string[] {
-    return [...this.#joined.keys()].map((id) => encodeText({ type: 'subscribe', channel: id, ...this.#positions.resumeFrom(id) }));
+    const withHello = this.#withHello;
+    this.#withHello = undefined;
+    const frames: string[] = [];
+    for (const id of withHello ?? []) if (!this.#joined.has(id)) frames.push(encodeText({ type: 'unsubscribe', channel: id }));
+    for (const id of this.#joined.keys()) if (withHello?.has(id) !== true) frames.push(this.#subscribeFrame(id));
+    return frames;
+  }
+
+  #subscribeFrame(id: string): string {
+    return encodeText({ type: 'subscribe', channel: id, ...this.#positions.resumeFrom(id) });
   }
 
   /** The socket is gone: every joined channel waits for its re-join to be confirmed. */

@@ -2,7 +2,6 @@ import {
   catchError,
   defer,
   EMPTY,
-  firstValueFrom,
   Observable,
   of,
   repeat,
@@ -19,14 +18,12 @@ import { ErrorCode, ProtocolError, RxmuxError } from '../protocol/errors.js';
 import type { JsonValue, WelcomeFrame } from '../protocol/frames.js';
 import type { Channel, Outgoing, RequestOptions } from '../channel/channel.js';
 import { Multiplexer } from '../channel/multiplexer.js';
-import type { GapNotice } from '../channel/positions.js';
-import { TICKET_CHANNEL } from '../protocol/sse.js';
 import { AckTimeoutError, ConnectionClosedError, InvalidArgumentError, RemoteError, RequestTimeoutError } from '../errors.js';
 import { linger } from '../operators/linger.js';
 import type { DebugAction, DebugEvent } from '../debug/events.js';
 import { Tap } from '../debug/tap.js';
 import type { BufferedMessage } from './buffer.js';
-import { EventStreams } from './event-streams.js';
+import type { EventStreamsHost } from './event-streams.js';
 import { Inbound } from './inbound.js';
 import { socketLifecycle } from './lifecycle.js';
 import type { Link } from './link.js';
@@ -41,6 +38,8 @@ const utf8 = new TextEncoder();
 export const RETAIN: unique symbol = Symbol('rxmux.retain');
 /** The key of {@link Connection}'s factory: the pool creates connections, apps call {@link connect}. @internal */
 export const OPEN: unique symbol = Symbol('rxmux.open');
+/** The key of what `events()` (`@rxmux/core/events`) needs of a connection, so the event stream is not part of `Connection`. @internal */
+export const STREAM_HOST: unique symbol = Symbol('rxmux.streamHost');
 
 /**
  * A pooled connection: one WebSocket shared by every channel on the page.
@@ -54,7 +53,7 @@ export const OPEN: unique symbol = Symbol('rxmux.open');
  *      │  send / request ─────▶ Outbox (buffer, in flight, receipts) ──▶ Link (batching, pacing)
  *      ├─ status$ ◀── StatusMachine ◀── socketLifecycle (open, hello, heartbeat, reconnect) ──▶ WebSocket
  *      │  frames ◀── Inbound (to the multiplexer, the outbox, errors$)
- *      └─ events(id) ──▶ EventStreams (one EventSource or long-poll loop)
+ *      └─ [STREAM_HOST] ◀── events(conn, id) (`@rxmux/core/events`: one EventSource or long-poll loop)
  * ```
  */
 export class Connection {
@@ -85,7 +84,6 @@ export class Connection {
   readonly #tap: Tap | undefined;
   /** Whether the last welcome resumed the session (told to the tap with the transition to open). */
   #resumed: boolean | undefined;
-  readonly #streams: EventStreams;
   /** The welcomed link, while there is one. */
   #link: Link | undefined;
   #nextId = 1;
@@ -125,19 +123,12 @@ export class Connection {
             act: (action) => this.#act(action),
           }));
 
-    this.#streams = new EventStreams({
-      url,
-      options: this.#settings.eventStream,
-      ticket: this.#settings.token === undefined ? undefined : () => this.#ticket(),
-      tap,
-      closing$: this.#closing,
-    });
-
     const inbound = new Inbound({ channels: () => this.#channels, outbox: this.#outbox, errors: this.#errors, maxFrameBytes: this.#settings.maxFrameBytes });
     this.#session$ = socketLifecycle(
       { ...this.#settings, url },
       {
         status: this.#status,
+        joins: (fits) => this.#channels.helloFrames(fits),
         welcomed: (link, welcome) => this.#welcomed(link, welcome),
         frame: (frame, link) => inbound.route(frame, link),
         decodeError: (error, raw) => inbound.decodeError(error, raw),
@@ -222,29 +213,14 @@ export class Connection {
   }
 
   /**
-   * The server-sent channel `id`, carried by the page's single EventSource
-   * (created on first use, shared by every `events()` channel of this
-   * connection), or by one long-poll loop where `EventSource` is missing or
-   * `eventStream.forceLongPoll` is set. Hot and ref-counted like `channel()`;
-   * resumes with `Last-Event-ID` after a reconnect. Receive-only: send over
-   * `channel(id)`. Emits the channel's JSON publications, typed `T` (not
-   * checked at run time); with `{ binary: true }`, its binary ones instead.
-   *
-   * @example
-   * conn.events<Score>('match-score').subscribe((score) => render(score));
+   * @internal What `events()` (`@rxmux/core/events`) needs: the URL, the
+   * event stream options, the tap, whether there are credentials (then the
+   * streams authenticate with tickets), and when to end. Throws
+   * `ConnectionClosedError` after `close()`.
    */
-  events<T = JsonValue>(id: string): Observable<T>;
-  events(id: string, options: { readonly binary: true }): Observable<Uint8Array>;
-  events<T>(id: string, options?: { readonly binary: true }): Observable<T | Uint8Array> {
+  [STREAM_HOST](): Omit<EventStreamsHost, 'ticket'> & { readonly token: boolean } {
     this.#assertOpen();
-    const problem = channelIdProblem(id);
-    if (problem !== undefined) throw new InvalidArgumentError(problem);
-    return this.#streams.events<T>(id, options?.binary === true);
-  }
-
-  /** Gap notices of the `events()` channels: what the server could not replay after the EventSource reconnected. */
-  get eventGaps$(): Observable<GapNotice> {
-    return this.#streams.gaps$;
+    return { url: this.url, options: this.#settings.eventStream, tap: this.#tap, closing$: this.#closing, token: this.#settings.token !== undefined };
   }
 
   /**
@@ -312,14 +288,6 @@ export class Connection {
     }
   }
 
-  /** A single-use ticket for the SSE / long-poll endpoints, asked of the server over the WebSocket. */
-  async #ticket(): Promise<string> {
-    const answer = await firstValueFrom(this.#request(TICKET_CHANNEL, null, {}));
-    const ticket = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? answer.ticket : undefined;
-    if (typeof ticket !== 'string') throw new RxmuxError(ErrorCode.Unauthorized, 'the server answered no ticket');
-    return ticket;
-  }
-
   #assertOpen(): void {
     if (this.#closed) throw new ConnectionClosedError('connection used after close()');
   }
@@ -328,8 +296,9 @@ export class Connection {
 
   /**
    * A welcome arrived: re-join every active channel (asking for what it
-   * missed), re-send what the server did not take, then flush the offline
-   * buffer, all in order and in one write as far as the rate allows.
+   * missed) that did not go with the hello, re-send what the server did not
+   * take, then flush the offline buffer, all in order and in one write as
+   * far as the rate allows.
    */
   #welcomed(link: Link, welcome: WelcomeFrame): void {
     this.#link = link;

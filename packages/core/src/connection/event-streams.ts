@@ -1,5 +1,6 @@
 import { filter, map, takeUntil, type Observable } from 'rxjs';
 import type { GapNotice } from '../channel/positions.js';
+import { StreamTap } from '../debug/stream-tap.js';
 import type { Tap } from '../debug/tap.js';
 import { createEventStream, type EventStream, type EventStreamOptions } from '../sse/index.js';
 
@@ -46,8 +47,10 @@ export class EventStreams {
   }
 
   #open(): EventStream {
-    const { tap, ticket } = this.host;
-    this.#stream ??= createEventStream(this.host.url, {
+    if (this.#stream !== undefined) return this.#stream;
+    const { ticket } = this.host;
+    const tap = this.host.tap === undefined ? undefined : new StreamTap(this.host.tap);
+    this.#stream = createEventStream(this.host.url, {
       ...this.host.options,
       // With a token, the streams authenticate with single-use tickets the WebSocket asks for (no token in a URL).
       ...(ticket === undefined ? {} : { ticket }),
@@ -55,11 +58,9 @@ export class EventStreams {
         ? {}
         : {
             observer: {
-              event: (transport, event, payload, bytes, cursor) => {
-                if (tap.active) tap.stream(transport, event, payload, bytes, cursor);
-              },
-              channel: (transport, channel, action, subscribers) => tap.streamChannel(transport, channel, action, subscribers),
-              state: (transport, state, detail) => tap.streamState(transport, state, detail),
+              event: (transport, event, payload, bytes, cursor) => tap.event(transport, event, payload, bytes, cursor),
+              channel: (transport, channel, action, subscribers) => tap.channel(transport, channel, action, subscribers),
+              state: (transport, state, detail) => tap.state(transport, state, detail),
             },
           }),
     });

@@ -1,9 +1,10 @@
 import { defer, finalize, from, interval, Observable, of, retry, share, Subscription, switchMap, throwError, timer, type SchedulerLike } from 'rxjs';
-import { encodeText } from '../protocol/codec.js';
+import { encodeBatch, encodeText } from '../protocol/codec.js';
 import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
 import { ErrorCode, RxmuxError, type ProtocolError } from '../protocol/errors.js';
-import { SUBPROTOCOL, TRANSFER_SUBPROTOCOL, TRANSFER_VERSION, type Frame, type TransferLimits, type WelcomeFrame } from '../protocol/frames.js';
+import { MIN_SERVER_LIMITS, SUBPROTOCOL, TRANSFER_SUBPROTOCOL, TRANSFER_VERSION, type Frame, type TransferLimits, type WelcomeFrame } from '../protocol/frames.js';
 import { transferLimitsOf } from '../protocol/transfer.js';
+import { utf8Length } from '../protocol/utf8.js';
 import { ConnectionLostError, ReconnectFailedError } from '../errors.js';
 import { backoffDelay, type BackoffPolicy } from '../operators/backoff.js';
 import { heartbeat, type HeartbeatOptions } from '../operators/heartbeat.js';
@@ -34,6 +35,12 @@ export interface LifecycleOptions {
 /** What the lifecycle tells the connection (the layers above it). @internal */
 export interface LifecycleHooks {
   readonly status: StatusMachine;
+  /**
+   * The socket opened: the `subscribe` frames to send with the hello (the
+   * hello batch), as many as `fits` accepts, in order. The welcome's re-join
+   * skips them.
+   */
+  joins(fits: (wire: string) => boolean): string[];
   /** A socket was welcomed: re-join, re-send, flush on `link`. */
   welcomed(link: Link, welcome: WelcomeFrame): void;
   /** A frame after the welcome. */
@@ -59,15 +66,36 @@ export interface LifecycleHooks {
 }
 
 /**
+ * What may ride with a hello of `helloBytes` (PROTOCOL.md 6.1): before the
+ * welcome the client knows nothing of the server's limits but the protocol's
+ * minimum, so the whole message stays within `MIN_SERVER_LIMITS` (envelopes,
+ * UTF-8 bytes; the bucket is full at the first message) and the client's own
+ * `maxFrameBytes`. Returns the test each further envelope must pass (it counts what it accepts).
+ * @internal
+ */
+export function helloRoom(helloBytes: number, maxFrameBytes: number): (wire: string) => boolean {
+  let envelopes = Math.min(MIN_SERVER_LIMITS.maxBatch, MIN_SERVER_LIMITS.burst) - 1;
+  let bytes = Math.min(MIN_SERVER_LIMITS.maxFrameBytes, maxFrameBytes) - helloBytes - 2; // the batch's brackets
+  return (wire) => {
+    const size = utf8Length(wire) + 1; // and its comma
+    if (envelopes < 1 || size > bytes) return false;
+    envelopes--;
+    bytes -= size;
+    return true;
+  };
+}
+
+/**
  * The socket layer of a connection as one shared Observable: subscribing
- * opens a socket, says hello, waits for the welcome and emits the welcomed
+ * opens a socket, says hello (with the subscribes of the channels already
+ * joined, in one message: the hello batch), waits for the welcome and emits the welcomed
  * {@link Link} (after `minUptime`, so the retry counter starts over only for a
  * link that stayed up); a lost socket is retried with backoff and jitter, a
  * fatal close code or `maxAttempts` ends it with `ReconnectFailedError`. The
  * last unsubscribe closes the socket. Every transition goes through `status`.
  *
  * ```
- *  subscribe ─▶ connecting ─▶ socket open ─▶ hello ─▶ welcome ─▶ open ─▶ (link emitted after minUptime)
+ *  subscribe ─▶ connecting ─▶ socket open ─▶ hello + subscribes ─▶ welcome (+ subscribed, data) ─▶ open ─▶ (link emitted after minUptime)
  *                   ▲                                                │ lost
  *                   └──── backoff + jitter ◀── reconnecting ◀────────┘   fatal / maxAttempts ─▶ failed
  * ```
@@ -136,9 +164,9 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
       /** Envelopes written before the welcome (the hello, pongs): the server charged them to this socket's rate. */
       let spent = 0;
       const timers = new Subscription();
-      const write = (wire: string): void => {
+      const write = (wire: string, envelopes = 1): void => {
         (socket as WebSocketLike).send(wire);
-        spent++;
+        spent += envelopes;
         hooks.wrote?.(wire);
       };
       /** Sends new credentials before the current ones expire; `expiresIn` undefined: they do not. */
@@ -177,15 +205,15 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
               socket = event.socket;
               version = event.version;
               const transfers = version === TRANSFER_VERSION ? options.transfers : undefined;
-              write(
-                encodeText({
-                  type: 'hello',
-                  version,
-                  ...(session === undefined ? {} : { session }),
-                  limits: { maxFrameBytes: options.maxFrameBytes, maxBatch: MAX_BATCH, ...transfers },
-                  ...(token === undefined ? {} : { token }),
-                }),
-              );
+              const hello = encodeText({
+                type: 'hello',
+                version,
+                ...(session === undefined ? {} : { session }),
+                limits: { maxFrameBytes: options.maxFrameBytes, maxBatch: MAX_BATCH, ...transfers },
+                ...(token === undefined ? {} : { token }),
+              });
+              const batch = [hello, ...hooks.joins(helloRoom(utf8Length(hello), options.maxFrameBytes))];
+              write(batch.length === 1 ? hello : encodeBatch(batch), batch.length);
               return;
             }
             hooks.received?.(event.raw, event.result.frames);

@@ -3,8 +3,8 @@ import { decodeBinary } from '../protocol/binary.js';
 import { encodeBatch, encodeText } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { ChunkFrame, PeerLimits, ServerLimits, TransferFrame, TransferLimits } from '../protocol/frames.js';
-import { delayFor, fullBucket, takeTokens, type BucketRate, type BucketState } from '../protocol/rate.js';
-import { pieceBytes, TransferReceiver, TransferSender, transferSource, type Reception, type TransferSource } from '../protocol/transfer.js';
+import { bytesPerToken, delayFor, fullBucket, messageCost, refill, takeTokens, type BucketRate, type BucketState } from '../protocol/rate.js';
+import { MAX_TRANSFER_HEADER_BYTES, pieceBytes, TransferReceiver, TransferSender, transferSource, type Reception, type TransferSource } from '../protocol/transfer.js';
 import { utf8Length } from '../protocol/utf8.js';
 import type { WebSocketLike } from '../transport/websocket.js';
 import type { BufferedMessage } from './buffer.js';
@@ -30,8 +30,10 @@ export interface LinkLimits {
   /** The server's `maxFrameBytes` (what one whole frame may weigh, in UTF-8 bytes). */
   readonly serverFrameBytes: number;
   readonly maxBatch: number;
-  /** The token bucket the server charges every envelope against; absent when it announced none. */
+  /** The token bucket the server charges every message against; absent when it announced none. */
   readonly rate: BucketRate | undefined;
+  /** How much of a message's size one token pays for (`bytesPerToken` of the server's limits). */
+  readonly perToken: number;
 }
 
 /**
@@ -56,8 +58,12 @@ export function linkLimits(server: ServerLimits | undefined, maxFrameBytes: numb
       server === undefined
         ? undefined
         : { rate: server.rate * RATE_MARGIN, burst: Math.max(1, Math.floor(server.burst * BURST_MARGIN)) },
+    perToken: server === undefined ? Number.POSITIVE_INFINITY : bytesPerToken(server),
   };
 }
+
+/** A message's size as the server measures it: UTF-16 code units of text, bytes of binary. */
+const sizeOf = (wire: string | Uint8Array): number => (typeof wire === 'string' ? wire.length : wire.byteLength);
 
 /**
  * The write side of one welcomed socket. Text envelopes written during one
@@ -65,7 +71,8 @@ export function linkLimits(server: ServerLimits | undefined, maxFrameBytes: numb
  * usually), because a `send` costs a system call; binary frames go out in
  * order with them, each as its own message.
  *
- * Every envelope is paced to the token bucket the server announced, so the
+ * Every message is paced to the token bucket the server announced (one
+ * token per envelope, or per `perToken` of its size: `messageCost`), so the
  * server never has to refuse one: what the bucket cannot pay for now waits,
  * in order, and leaves as soon as tokens are there. Data frames (messages,
  * requests) are refused by {@link Link.write} while envelopes already wait
@@ -199,7 +206,7 @@ export class Link {
    */
   write(wire: string | Uint8Array, control = false): boolean {
     if (this.closed) return false;
-    if (!control && !this.#hasBudget()) {
+    if (!control && !this.#hasBudget(wire)) {
       this.#starved = true;
       if (this.#flush === undefined) this.#wait();
       return false;
@@ -218,8 +225,10 @@ export class Link {
     if (!this.#flushQueue()) return;
     const sender = this.#sender;
     while (sender?.ready === true) {
-      if (this.#bucket !== undefined && !takeTokens(this.#bucket, 1, this.scheduler.now(), this.limits.rate as BucketRate)) {
-        this.#wait();
+      // A piece is charged as the server charges any message: by its size (messageCost), like the envelopes before it.
+      const cost = messageCost(1, sender.nextBytes + MAX_TRANSFER_HEADER_BYTES, this.limits.perToken);
+      if (this.#bucket !== undefined && !takeTokens(this.#bucket, cost, this.scheduler.now(), this.limits.rate as BucketRate)) {
+        this.#wait(cost);
         return;
       }
       const piece = sender.next();
@@ -250,7 +259,7 @@ export class Link {
       this.sent?.(message);
     }
     if (!this.#starved) return true;
-    if (!this.#hasBudget()) {
+    if (!this.#hasBudget(undefined)) {
       this.#wait();
       return false;
     }
@@ -281,45 +290,56 @@ export class Link {
     this.#receiver?.clear();
   }
 
-  /** Whether a data frame may queue now: nothing waits for tokens, and one more envelope fits this turn's budget. */
-  #hasBudget(): boolean {
+  /**
+   * Whether a data frame may queue now: nothing waits for tokens, and what is
+   * queued plus `wire` fits this turn's budget (estimated as one message).
+   */
+  #hasBudget(wire: string | Uint8Array | undefined): boolean {
     const bucket = this.#bucket;
     if (bucket === undefined) return true;
-    return delayFor(bucket, this.#pending.length + 1, this.scheduler.now(), this.limits.rate as BucketRate) === 0;
+    let size = wire === undefined ? 0 : sizeOf(wire);
+    for (const queued of this.#pending) size += sizeOf(queued) + 1;
+    const cost = messageCost(this.#pending.length + 1, size, this.limits.perToken);
+    return delayFor(bucket, cost, this.scheduler.now(), this.limits.rate as BucketRate) === 0;
   }
 
   /**
    * How many envelopes from the head of the queue make the next WebSocket
-   * message (1 for a binary frame), charged to the bucket; 0 when the bucket
-   * cannot pay for one yet.
+   * message (1 for a binary frame), charged to the bucket as the server
+   * charges it (`messageCost`); 0 when the bucket cannot pay for one yet.
    */
   #nextMessage(): number {
     const pending = this.#pending;
+    const head = pending[0] as string | Uint8Array;
+    const bucket = this.#bucket;
+    const rate = this.limits.rate as BucketRate;
+    if (bucket !== undefined) refill(bucket, this.scheduler.now(), rate);
+    const affordable = (envelopes: number, size: number): boolean => bucket === undefined || messageCost(envelopes, size, this.limits.perToken) <= bucket.tokens;
     let count = 1;
-    if (typeof pending[0] === 'string') {
-      let chars = pending[0].length + 2;
+    let size = sizeOf(head); // a batch of one travels bare
+    if (!affordable(1, size)) return 0;
+    if (typeof head === 'string') {
+      let chars = head.length + 2; // a batch: [e1,e2,…]
       while (count < pending.length && count < this.limits.maxBatch) {
         const next = pending[count];
         if (typeof next !== 'string' || chars + next.length + 1 > this.limits.maxFrameChars) break;
+        if (!affordable(count + 1, chars + next.length + 1)) break;
         chars += next.length + 1;
         count++;
       }
+      if (count > 1) size = chars;
     }
-    const bucket = this.#bucket;
-    if (bucket === undefined) return count;
-    const rate = this.limits.rate as BucketRate;
-    const now = this.scheduler.now();
-    if (!takeTokens(bucket, 1, now, rate)) return 0;
-    // One token is taken; take as many more as the bucket holds, up to the batch.
-    const more = Math.min(count - 1, Math.floor(bucket.tokens));
-    bucket.tokens -= more;
-    return more + 1;
+    if (bucket !== undefined) bucket.tokens -= messageCost(count, size, this.limits.perToken);
+    return count;
   }
 
-  /** Schedules the next paced flush for when one more token is there. */
-  #wait(): void {
+  /** Schedules the next paced flush for when the head message, the next piece (`next`), or one more token can be paid for. */
+  #wait(next?: number): void {
     const bucket = this.#bucket as BucketState;
-    const delay = delayFor(bucket, Math.min(Math.floor(bucket.tokens) + 1, this.limits.rate?.burst ?? 1), this.scheduler.now(), this.limits.rate as BucketRate);
+    const burst = this.limits.rate?.burst ?? 1;
+    const head = this.#pending[0];
+    const cost = head === undefined ? (next ?? 1) : messageCost(1, sizeOf(head), this.limits.perToken);
+    const delay = delayFor(bucket, Math.min(Math.max(cost, Math.floor(bucket.tokens) + 1), burst), this.scheduler.now(), this.limits.rate as BucketRate);
     this.#flush = this.scheduler.schedule(() => {
       this.#flush = undefined;
       this.flush();

@@ -50,7 +50,7 @@ export interface ConnectOptions {
   /** `false` creates a separate connection instead of sharing the pooled one. Default `true`. */
   readonly shared?: boolean;
   /**
-   * Options of the single EventSource (or long-poll loop) behind `conn.events()`:
+   * Options of the single EventSource (or long-poll loop) behind `events(conn, id)` (`@rxmux/core/events`):
    * `EventSource` and `fetch` implementations, `forceLongPoll`, `withCredentials`, timings.
    */
   readonly eventStream?: EventStreamOptions;

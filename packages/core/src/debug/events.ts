@@ -107,7 +107,7 @@ export interface DebugFrameEvent extends DebugEventBase {
 export interface DebugChannelEvent extends DebugEventBase {
   readonly type: 'channel';
   readonly channel: string;
-  /** `'ws'` for `conn.channel()`, `'sse'` or `'poll'` for `conn.events()`. */
+  /** `'ws'` for `conn.channel()`, `'sse'` or `'poll'` for `events(conn, id)`. */
   readonly transport: DebugTransport;
   /**
    * `'join'`: first subscriber, subscribe sent (for `events()`: the channel
@@ -122,7 +122,7 @@ export interface DebugChannelEvent extends DebugEventBase {
 }
 
 /**
- * The connection's event stream (`conn.events()`: its one EventSource, or
+ * The connection's event stream (`events(conn, id)`: its one EventSource, or
  * its long-poll loop) changed state. A `listen()` starts with its current
  * state when it is not `'closed'`.
  */

@@ -6,14 +6,12 @@ import {
   DEVTOOLS_HOOK_KEY,
   type DebugAction,
   type DebugEvent,
-  type DebugStreamEvent,
   type DebugTap,
   type DebugTransport,
   type DevtoolsHook,
 } from './events.js';
-import { base64ToBytes, cursorEntry } from '../protocol/sse.js';
 import { utf8Length } from '../protocol/utf8.js';
-import { BINARY_HEAD_BYTES, frameEvent, hexHead, stripQuery } from './frames.js';
+import { frameEvent, stripQuery } from './frames.js';
 
 /** What the tap reads from its connection when a debugger starts listening, and what runs its actions. @internal */
 export interface TapHost {
@@ -24,6 +22,16 @@ export interface TapHost {
   paused(): Iterable<string>;
   /** Runs a debugger action (only called when actions are allowed). */
   act(action: DebugAction): void;
+}
+
+/**
+ * What a late debugger must learn of the connection's event stream (kept by
+ * `StreamTap`, with `events()`): its state event, and its channels as
+ * `[channel, transport, subscribers, confirmed]`. @internal
+ */
+export interface StreamSnapshot {
+  readonly state: DebugEvent | undefined;
+  readonly channels: Iterable<readonly [channel: string, transport: DebugTransport, subscribers: number, confirmed: boolean]>;
 }
 
 /** Most ids remembered for naming the channel of a reply and timing it. */
@@ -53,13 +61,8 @@ export class Tap implements DebugTap {
   readonly #listeners = new Set<(event: DebugEvent) => void>();
   /** Recent request and acked-message ids: their channel and when they left. */
   readonly #ids = new Map<number, { readonly channel: string; readonly at: number; readonly kind: 'request' | 'message' }>();
-  /**
-   * The event stream's channels and state, kept whether or not anybody
-   * listens (they change rarely), so a debugger that attaches late starts
-   * from where the stream stands.
-   */
-  readonly #streamChannels = new Map<string, { subscribers: number; confirmed: boolean; transport: 'sse' | 'poll' }>();
-  #stream: Omit<DebugStreamEvent, 'conn' | 'at'> | undefined;
+  /** Where the event stream stands, when `events()` made one (its `StreamTap` tells). */
+  streams: (() => StreamSnapshot) | undefined;
   #unregister: (() => void) | undefined;
 
   constructor(
@@ -101,8 +104,9 @@ export class Tap implements DebugTap {
       send({ type: 'channel', conn, at: now, channel, transport: 'ws', action: 'join', subscribers });
       if (confirmed) joined.push({ channel, transport: 'ws', subscribers });
     }
-    if (this.#stream !== undefined && this.#stream.state !== 'closed') send({ ...this.#stream, conn, at: now });
-    for (const [channel, { subscribers, confirmed, transport }] of this.#streamChannels) {
+    const streams = this.streams?.();
+    if (streams?.state !== undefined) send({ ...streams.state, conn, at: now });
+    for (const [channel, transport, subscribers, confirmed] of streams?.channels ?? []) {
       send({ type: 'channel', conn, at: now, channel, transport, action: 'join', subscribers });
       if (confirmed) joined.push({ channel, transport, subscribers });
     }
@@ -120,7 +124,7 @@ export class Tap implements DebugTap {
 
   act(action: DebugAction): void {
     if (!this.actions) {
-      this.#emit({ type: 'error', conn: this.id, at: Date.now(), code: 'RXMUX_ERR_INVALID_ARGUMENT', message: `DevTools action ${action.type} refused: the connection was created without devtools: { actions: true }` });
+      this.emit({ type: 'error', conn: this.id, at: Date.now(), code: 'RXMUX_ERR_INVALID_ARGUMENT', message: `DevTools action ${action.type} refused: the connection was created without devtools: { actions: true }` });
       return;
     }
     this.host.act(action);
@@ -136,7 +140,7 @@ export class Tap implements DebugTap {
     for (const [i, frame] of frames.entries()) {
       if (frame.type === 'request') this.#remember(frame.id, frame.channel, at, 'request');
       else if (frame.type === 'message' && frame.id !== undefined) this.#remember(frame.id, frame.channel, at, 'message');
-      this.#emit(frameEvent(this.id, 'out', at, frame, sizes[i] ?? 0, 'ws', (id) => this.#ids.get(id)?.channel));
+      this.emit(frameEvent(this.id, 'out', at, frame, sizes[i] ?? 0, 'ws', (id) => this.#ids.get(id)?.channel));
       if (frame.type === 'cancel') this.#settle(frame.id, 'request', 'cancelled');
     }
   }
@@ -146,7 +150,7 @@ export class Tap implements DebugTap {
     const at = Date.now();
     const sizes = frameSizes(frames, raw);
     for (const [i, frame] of frames.entries()) {
-      this.#emit(frameEvent(this.id, 'in', at, frame, sizes[i] ?? 0, 'ws', (id) => this.#ids.get(id)?.channel));
+      this.emit(frameEvent(this.id, 'in', at, frame, sizes[i] ?? 0, 'ws', (id) => this.#ids.get(id)?.channel));
       if (frame.type === 'response') this.#settle(frame.id, 'request', 'response');
       else if (frame.type === 'request-error') this.#settle(frame.id, 'request', 'error', frame.code);
       else if (frame.type === 'ack') this.#settle(frame.id, 'message', 'acked');
@@ -156,7 +160,7 @@ export class Tap implements DebugTap {
 
   /** A status transition (and, on `'open'`, whether the session was resumed). */
   transition(t: StatusTransition, resumed: boolean | undefined): void {
-    this.#emit({
+    this.emit({
       type: 'status',
       conn: this.id,
       at: Date.now(),
@@ -172,7 +176,7 @@ export class Tap implements DebugTap {
 
   /** A channel joined, confirmed, left, paused or resumed. */
   channel(channel: string, action: 'join' | 'joined' | 'leave' | 'paused' | 'resumed', subscribers: number, transport: DebugTransport = 'ws'): void {
-    this.#emit({ type: 'channel', conn: this.id, at: Date.now(), channel, transport, action, subscribers });
+    this.emit({ type: 'channel', conn: this.id, at: Date.now(), channel, transport, action, subscribers });
   }
 
   /** A request timed out locally (its cancel follows). */
@@ -186,7 +190,7 @@ export class Tap implements DebugTap {
   }
 
   gap(notice: { readonly channel: string; readonly reason: string; readonly since: number | undefined; readonly seq: number; readonly epoch: string | undefined }, transport: DebugTransport): void {
-    this.#emit({
+    this.emit({
       type: 'gap',
       conn: this.id,
       at: Date.now(),
@@ -200,68 +204,16 @@ export class Tap implements DebugTap {
   }
 
   drop(dropped: { readonly channel: string; readonly reason: string; readonly wire: string | Uint8Array; readonly id?: number }): void {
-    this.#emit({ type: 'drop', conn: this.id, at: Date.now(), channel: dropped.channel, reason: dropped.reason, bytes: byteLength(dropped.wire), ...(dropped.id === undefined ? {} : { id: dropped.id }) });
+    this.emit({ type: 'drop', conn: this.id, at: Date.now(), channel: dropped.channel, reason: dropped.reason, bytes: byteLength(dropped.wire), ...(dropped.id === undefined ? {} : { id: dropped.id }) });
   }
 
   error(error: { readonly code: string; readonly message: string; readonly channel?: string | undefined }): void {
-    this.#emit({ type: 'error', conn: this.id, at: Date.now(), code: error.code, message: error.message, ...(error.channel === undefined ? {} : { channel: error.channel }) });
-  }
-
-  /**
-   * An SSE or long-poll event (`payload` is its parsed JSON, `cursor` the
-   * stream's cursor after it: where a publication's epoch comes from).
-   */
-  stream(transport: 'sse' | 'poll', name: 'ready' | 'publication' | 'reset' | 'channel-error', payload: unknown, bytes: number, cursor: string): void {
-    const record = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {};
-    const channel = typeof record.channel === 'string' ? record.channel : undefined;
-    const seq = typeof record.seq === 'number' ? record.seq : undefined;
-    const epoch = typeof record.epoch === 'string' ? record.epoch : channel === undefined ? undefined : cursorEntry(cursor, channel)?.epoch;
-    const code = typeof record.code === 'string' ? record.code : typeof record.reason === 'string' ? record.reason : undefined;
-    const bytesField = typeof record.bytes === 'string' ? { binary: base64Summary(record.bytes) } : {};
-    this.#emit({
-      type: 'frame',
-      conn: this.id,
-      at: Date.now(),
-      dir: 'in',
-      transport,
-      frame: name,
-      bytes,
-      ...(channel === undefined ? {} : { channel }),
-      ...(seq === undefined ? {} : { seq }),
-      ...(epoch === undefined ? {} : { epoch }),
-      ...(code === undefined ? {} : { code }),
-      ...(name === 'publication' && 'data' in record ? { data: record.data as never } : bytesField),
-    });
-  }
-
-  /** A channel of the event stream joined, was confirmed or left: kept always, reported while a debugger listens. */
-  streamChannel(transport: 'sse' | 'poll', channel: string, action: 'join' | 'joined' | 'leave', subscribers: number): void {
-    if (action === 'leave') this.#streamChannels.delete(channel);
-    else {
-      const known = this.#streamChannels.get(channel);
-      if (known === undefined) this.#streamChannels.set(channel, { subscribers, confirmed: action === 'joined', transport });
-      else Object.assign(known, { subscribers, ...(action === 'joined' ? { confirmed: true } : {}) });
-    }
-    if (this.active) this.channel(channel, action, subscribers, transport);
-  }
-
-  /** The event stream changed state: kept always, reported while a debugger listens. */
-  streamState(transport: 'sse' | 'poll', state: DebugStreamEvent['state'], detail: { readonly channels: number; readonly retryIn?: number; readonly code?: string }): void {
-    this.#stream = {
-      type: 'stream',
-      transport,
-      state,
-      channels: detail.channels,
-      ...(detail.retryIn === undefined ? {} : { retryIn: detail.retryIn }),
-      ...(detail.code === undefined ? {} : { code: detail.code }),
-    };
-    if (state !== 'open') for (const known of this.#streamChannels.values()) known.confirmed = false;
-    if (this.active) this.#emit({ ...this.#stream, conn: this.id, at: Date.now() });
+    this.emit({ type: 'error', conn: this.id, at: Date.now(), code: error.code, message: error.message, ...(error.channel === undefined ? {} : { channel: error.channel }) });
   }
 
   /** The connection closed for good: the last event, then the hook forgets the tap. */
   dispose(): void {
-    this.#emit({ type: 'disposed', conn: this.id, at: Date.now() });
+    this.emit({ type: 'disposed', conn: this.id, at: Date.now() });
     this.#listeners.clear();
     this.active = false;
     try {
@@ -271,7 +223,8 @@ export class Tap implements DebugTap {
     }
   }
 
-  #emit(event: DebugEvent): void {
+  /** Tells every listener (callers check `active` first, or know the event is rare). */
+  emit(event: DebugEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
 
@@ -287,8 +240,8 @@ export class Tap implements DebugTap {
     if (sent?.kind !== kind) return;
     this.#ids.delete(id);
     const base = { conn: this.id, at: Date.now(), channel: sent.channel, id, latency: Date.now() - sent.at, ...(code === undefined ? {} : { code }) };
-    if (kind === 'request') this.#emit({ type: 'request', ...base, outcome: outcome as 'response' | 'error' | 'timeout' | 'cancelled' });
-    else this.#emit({ type: 'ack', ...base, outcome: outcome as 'acked' | 'refused' | 'timeout' });
+    if (kind === 'request') this.emit({ type: 'request', ...base, outcome: outcome as 'response' | 'error' | 'timeout' | 'cancelled' });
+    else this.emit({ type: 'ack', ...base, outcome: outcome as 'acked' | 'refused' | 'timeout' });
   }
 }
 
@@ -343,16 +296,4 @@ function byteLength(data: unknown): number {
   if (typeof data === 'string') return utf8Length(data);
   if (data instanceof Uint8Array || data instanceof ArrayBuffer) return data.byteLength;
   return 0;
-}
-
-/** The length and first bytes of base64 data (SSE and long-poll carry binary publications so). */
-function base64Summary(text: string): { readonly length: number; readonly head: string } {
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  let head = '';
-  try {
-    head = hexHead(base64ToBytes(text.slice(0, 4 * Math.ceil(BINARY_HEAD_BYTES / 3))));
-  } catch {
-    // not base64: the length is all we can tell
-  }
-  return { length: Math.floor((text.length * 3) / 4) - padding, head };
 }

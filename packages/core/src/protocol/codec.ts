@@ -5,8 +5,10 @@
  * panel all import it (`@rxmux/core/protocol`, no rxjs inside).
  *
  * Decoding never throws: hostile input yields {@link ProtocolError} values in
- * the result; the frame size is checked against `maxFrameBytes` before any
- * parsing happens, and the envelope count against `maxBatch` before any is validated. Encoding validates what it is asked to send and throws a
+ * the result; the frame size is checked against `maxFrameBytes` and its
+ * nesting against {@link MAX_DEPTH} before any parsing happens, and the
+ * envelope count against `maxBatch` before any is validated. Encoding
+ * validates what it is asked to send (nesting included) and throws a
  * {@link ProtocolError} for a malformed frame (a bug in the caller).
  */
 import { ErrorCode, ProtocolError } from './errors.js';
@@ -24,6 +26,7 @@ import {
   type FieldKind,
 } from './fields.js';
 import { FrameType, type BinaryCapableFrame, type Frame, type FrameTypeName, type JsonValue, type TransferPieceFrame } from './frames.js';
+import { MAX_DEPTH, scanText, type TextShape } from './scan.js';
 
 export { DEFAULT_DECODE_LIMITS, type DecodeLimits, type DecodeResult } from './fields.js';
 
@@ -193,12 +196,29 @@ function toEnvelope(frame: Frame): unknown[] {
  */
 export function encodeText(frame: Frame): string {
   const envelope = toEnvelope(frame);
+  let text: string;
   try {
-    return JSON.stringify(envelope);
+    text = JSON.stringify(envelope);
   } catch (err) {
     // A cycle or a nested BigInt deep inside the data.
     throw new ProtocolError(ErrorCode.InvalidField, `${frame.type}.data is not serializable as JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
+  return notTooDeep(text, frame.type, 0);
+}
+
+/**
+ * `text` (an envelope, or data about to be spliced into `enclosing` levels
+ * of envelope) when it nests within {@link MAX_DEPTH} with one more level for
+ * a batch; otherwise throws the `ProtocolError` an encoder gives, since a
+ * receiver would refuse the frame. Short text cannot nest that deep and is
+ * not scanned.
+ */
+function notTooDeep(text: string, type: string, enclosing: number): string {
+  const room = MAX_DEPTH - 1 - enclosing; // one level is kept for the batch the frame may travel in
+  if (text.length > 2 * room && scanText(text, room).depth > room) {
+    throw new ProtocolError(ErrorCode.InvalidField, `${type}.data nests deeper than the protocol allows (${MAX_DEPTH} levels with the envelope and the batch)`);
+  }
+  return text;
 }
 
 /**
@@ -228,6 +248,7 @@ export function messageEncoder(channel: string): (data: JsonValue, id?: number) 
       throw new ProtocolError(ErrorCode.InvalidField, `message.data is not serializable as JSON: ${err instanceof Error ? err.message : String(err)}`);
     }
     // JSON.stringify returns undefined (despite its type) for values JSON cannot hold; dataProblem refused those already.
+    notTooDeep(json, 'message', 1);
     return id === undefined ? `${prefix}${json}]` : `${prefix}${json},${id}]`;
   };
 }
@@ -258,13 +279,22 @@ export function encode(frame: Frame): string | Uint8Array {
   return isBinaryFrame(frame) ? encodeBinary(frame) : encodeText(frame);
 }
 
-/** Decodes a text WebSocket message: one envelope or a batch of envelopes. */
-export function decodeText(text: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodeResult {
+/**
+ * Decodes a text WebSocket message: one envelope or a batch of envelopes.
+ * `shape` is the {@link scanText} result when the caller scanned the frame
+ * already (a server charges a batch's envelopes before parsing it); without
+ * it the frame is scanned here.
+ */
+export function decodeText(text: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, shape?: TextShape): DecodeResult {
   const maxBytes = limits.maxFrameBytes ?? DEFAULT_DECODE_LIMITS.maxFrameBytes;
   if (typeof text !== 'string') return single(new ProtocolError(ErrorCode.NotAnEnvelope, 'text frame must be a string'));
   if (text.length > maxBytes) {
     return single(new ProtocolError(ErrorCode.FrameTooBig, `frame of ${text.length} characters exceeds ${maxBytes}`));
   }
+  const { depth, envelopes } = shape ?? scanText(text);
+  if (depth > MAX_DEPTH) return single(new ProtocolError(ErrorCode.TooDeep, `frame nests deeper than ${MAX_DEPTH} levels`));
+  const maxBatch = limits.maxBatch ?? DEFAULT_DECODE_LIMITS.maxBatch;
+  if (envelopes > maxBatch) return single(new ProtocolError(ErrorCode.BatchTooLarge, `batch of ${envelopes} envelopes exceeds ${maxBatch}`));
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -278,7 +308,6 @@ export function decodeText(text: string, limits: DecodeLimits = DEFAULT_DECODE_L
     const frame = fromEnvelope(parsed, undefined);
     return frame instanceof ProtocolError ? single(frame) : { frames: [frame], errors: [] };
   }
-  const maxBatch = limits.maxBatch ?? DEFAULT_DECODE_LIMITS.maxBatch;
   if (parsed.length > maxBatch) {
     return single(new ProtocolError(ErrorCode.BatchTooLarge, `batch of ${parsed.length} envelopes exceeds ${maxBatch}`));
   }

@@ -9,6 +9,8 @@ export const ErrorCode = {
   FrameTooBig: 'RXMUX_ERR_FRAME_TOO_BIG',
   /** A text frame is not valid JSON. */
   MalformedJson: 'RXMUX_ERR_MALFORMED_JSON',
+  /** A text frame nests arrays and objects deeper than `MAX_DEPTH` (64): refused before it is parsed. */
+  TooDeep: 'RXMUX_ERR_TOO_DEEP',
   /** A text frame parsed, but is not an envelope (an array with a numeric type first). */
   NotAnEnvelope: 'RXMUX_ERR_NOT_AN_ENVELOPE',
   /** An envelope carries a type number this protocol version does not define. */
@@ -31,8 +33,12 @@ export const ErrorCode = {
   NoHandler: 'RXMUX_ERR_NO_HANDLER',
   /** Too many channels on one connection. */
   TooManyChannels: 'RXMUX_ERR_TOO_MANY_CHANNELS',
-  /** The connection sends faster than the server's rate limit. */
+  /** The connection sends faster than the server's rate limit (or its address failed to authenticate too often). */
   RateLimited: 'RXMUX_ERR_RATE_LIMITED',
+  /** The client's address or principal holds as many connections, SSE streams or long-polls as the server allows. */
+  TooManyConnections: 'RXMUX_ERR_TOO_MANY_CONNECTIONS',
+  /** The client's address or principal has as many requests running as the server allows. */
+  TooManyRequests: 'RXMUX_ERR_TOO_MANY_REQUESTS',
   /** The offline buffer is full and the overflow policy is `'error'`. */
   BufferFull: 'RXMUX_ERR_BUFFER_FULL',
   /** A buffered message was discarded (overflow with `'drop-oldest'`, or the connection ended). */

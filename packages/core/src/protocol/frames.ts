@@ -123,6 +123,21 @@ export interface ServerLimits extends PeerLimits {
   readonly burst: number;
 }
 
+/**
+ * The least every server accepts, whatever its configuration (PROTOCOL.md
+ * 6.1, 14.3): so much a client may write before the `welcome` told it the
+ * server's own limits. The message that carries the `hello` (the hello
+ * batch: the hello and the first `subscribe` frames) holds at most
+ * `maxBatch` envelopes in at most `maxFrameBytes` UTF-8 bytes; it is the
+ * first message of the socket, charged to a full token bucket of at least
+ * `burst` tokens. A server refuses a configuration below these.
+ */
+export const MIN_SERVER_LIMITS: Readonly<Pick<ServerLimits, 'maxFrameBytes' | 'maxBatch' | 'burst'>> = Object.freeze({
+  maxFrameBytes: 8192,
+  maxBatch: 32,
+  burst: 32,
+});
+
 // client -> server
 /** Opens the session. First frame the client sends on every socket. */
 export interface HelloFrame {

@@ -1,8 +1,11 @@
 /**
  * The token bucket behind the server's rate limit, written once for both
- * ends: the server charges every envelope it receives against it, and the
- * client paces its writes to the bucket the server announced in `welcome`
- * (`limits.rate`, `limits.burst`), so it never writes what would be refused.
+ * ends: the server charges every WebSocket message it receives against it
+ * ({@link messageCost}: one token per envelope, or per
+ * {@link bytesPerToken} bytes of the message if that is more), before it
+ * parses anything, and the client paces its writes to the bucket the server
+ * announced in `welcome` (`limits.rate`, `limits.burst`, with the same cost
+ * rule), so it never writes what would be refused.
  *
  * The bucket is two numbers kept on its owner (an idle connection pays for no
  * object): `tokens`, and the time they were last refilled.
@@ -52,4 +55,32 @@ export function delayFor(bucket: BucketState, cost: number, now: number, rate: B
   if (cost > rate.burst) return Number.POSITIVE_INFINITY;
   refill(bucket, now, rate);
   return bucket.tokens >= cost ? 0 : Math.ceil(((cost - bucket.tokens) * 1000) / rate.rate);
+}
+
+/** The fewest bytes one token pays for (see {@link bytesPerToken}). */
+export const MIN_BYTES_PER_TOKEN = 16 * 1024;
+
+/**
+ * How much of a message's size one token pays for, on a link whose server
+ * announced `maxFrameBytes` and `burst` (`welcome.limits`): 16 KiB, or more
+ * where needed so that the largest frame costs at most half the burst (it
+ * always fits the bucket, with the client's margin). Both ends derive it
+ * from the announced limits.
+ */
+export function bytesPerToken(limits: { readonly maxFrameBytes: number; readonly burst: number }): number {
+  return Math.max(MIN_BYTES_PER_TOKEN, Math.ceil((2 * limits.maxFrameBytes) / limits.burst));
+}
+
+/**
+ * What one WebSocket message costs: one token per envelope it carries, or
+ * one per `perToken` of its `size` (a text message's length in UTF-16 code
+ * units, as the decoder measures it; a binary message's bytes), whichever is
+ * more. A message's parsing and handling grow with both.
+ *
+ * @example
+ * messageCost(3, 200, 16384);        // 3: three small envelopes
+ * messageCost(1, 1048576, 16384);    // 64: one envelope of 1 MiB
+ */
+export function messageCost(envelopes: number, size: number, perToken: number): number {
+  return Math.max(envelopes, Math.ceil(size / perToken));
 }

@@ -1,6 +1,6 @@
 /**
  * The SSE and long-poll wire format (PROTOCOL.md 14.6, 14.7), written once
- * for the client (`conn.events()`), the server's endpoints and the DevTools
+ * for the client (`events()`, `@rxmux/core/events`), the server's endpoints and the DevTools
  * panel: event names and payloads, the per-stream cursor with epochs, the
  * endpoint URLs and their query parameters.
  *

@@ -156,8 +156,13 @@ export class TransferSender<T> {
 
   /** Whether {@link next} has a piece the window allows now. */
   get ready(): boolean {
+    return this.#active.size > 0 && this.nextBytes <= this.#credit;
+  }
+
+  /** Payload bytes of the piece {@link next} would send (0: no transfer on the wire). */
+  get nextBytes(): number {
     const first = this.#active.values().next();
-    return first.done !== true && Math.min(this.piece, first.value.source.size - first.value.offset) <= this.#credit;
+    return first.done === true ? 0 : Math.min(this.piece, first.value.source.size - first.value.offset);
   }
 
   /** Bytes of every unfinished transfer not sent yet. */

@@ -1,5 +1,5 @@
 /**
- * `conn.events<T>(id)` transport: many channels on ONE EventSource (or one
+ * `events<T>(conn, id)` transport (`@rxmux/core/events`): many channels on ONE EventSource (or one
  * long-poll loop where `EventSource` is missing, e.g. Tauri, or when forced),
  * against the rxmux server's `{path}/sse` and `{path}/poll` endpoints.
  *

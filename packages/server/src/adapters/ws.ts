@@ -7,7 +7,7 @@
  * lives here.
  *
  * ```
- *  upgrade ─▶ door.upgrade (503 as plain HTTP) ─▶ wss.handleUpgrade ─▶ Origin refused? ─▶ close 4403
+ *  upgrade ─▶ door.upgrade (503 as plain HTTP) ─▶ wss.handleUpgrade ─▶ Origin refused? ─▶ close 4403; throttled? ─▶ close 1013
  *                                                                      rxmux.v1? ──no──▶ close 4406
  *                                          core.opened(transport, auth) ◀── yes (credentials checked at the hello)
  *  ws 'message' ─▶ socket.message   ws 'pong' ─▶ socket.pong   ws 'close' ─▶ socket.closed
@@ -21,6 +21,14 @@ import type { ServerCore } from '../core/server-core.js';
 import type { SocketAuth, Transport } from '../core/transport.js';
 import type { UpgradeAdmission } from '../http/door.js';
 import { refuseUpgrade } from '../http/errors.js';
+
+/**
+ * Refusals answered with a close code after the upgrade rather than an HTTP
+ * status: a browser reports a refused upgrade as 1006, which a client retries
+ * forever; 4403 (a foreign Origin) is fatal (PROTOCOL.md 9), 1013 (a throttled
+ * address) is retried with backoff.
+ */
+const CLOSE_AFTER_UPGRADE: Readonly<Record<number, number>> = { 403: CloseCode.Forbidden, 429: CloseCode.TryAgainLater };
 
 // Shared send options: a write to every recipient of a publish must not allocate.
 const TEXT = Object.freeze({ binary: false });
@@ -100,7 +108,8 @@ export function wsAdapter<P>(core: ServerCore<P>, door: (req: IncomingMessage) =
   return {
     upgrade(req, socket, head) {
       const admission = door(req);
-      if ('status' in admission && admission.status !== 403) {
+      const code = 'status' in admission ? CLOSE_AFTER_UPGRADE[admission.status] : undefined;
+      if ('status' in admission && code === undefined) {
         refuseUpgrade(socket, admission.status, admission.message);
         return;
       }
@@ -109,10 +118,8 @@ export function wsAdapter<P>(core: ServerCore<P>, door: (req: IncomingMessage) =
           connected(ws, admission.auth);
           return;
         }
-        // A foreign Origin gets a close code, not an HTTP status: a browser reports a refused upgrade as 1006,
-        // which a client retries forever; 4403 is fatal (PROTOCOL.md 9).
         ws.on('error', () => undefined);
-        ws.close(CloseCode.Forbidden, admission.message);
+        ws.close(code, admission.message);
       });
     },
     close: () => wss.close(),

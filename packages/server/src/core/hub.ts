@@ -8,11 +8,16 @@
  * its history is read (ordering rule 1 of the engine): {@link Hub.add} returns
  * the wait, `undefined` when there is none (the memory engine).
  */
-import { encodeBinary, encodeText, ErrorCode, RxmuxError, streamPublication, transferSource, type StreamPublication, type TransferSource } from '@rxmux/core/protocol';
+import { encodeBinary, encodeText, ErrorCode, FrameType, RxmuxError, streamPublication, transferSource, type StreamPublication, type TransferSource } from '@rxmux/core/protocol';
 import type { Awaitable, Engine, EnginePublication } from '../engines/engine.js';
 import { reported } from './awaitable.js';
 
-/** One publication on its way to local subscribers, encoded on first use and then shared. */
+/**
+ * One publication on its way to local subscribers, encoded on first use and
+ * then shared. When the engine has the data as JSON text already
+ * (`publication.json`: a history kept encoded), every encoding splices that
+ * text in as it is: nothing is parsed or stringified again.
+ */
 export class OutgoingPublication {
   private textCache: string | undefined;
   private bytesCache: Buffer | undefined;
@@ -36,8 +41,11 @@ export class OutgoingPublication {
   get text(): string {
     if (this.textCache !== undefined) return this.textCache;
     if (this.failure !== undefined) throw this.failure;
+    const { channel, json, seq, data } = this.publication;
+    // The same text encodeText writes for [1, channel, data, seq]; the data was checked when it was published.
+    if (json !== undefined) return (this.textCache = `[${FrameType.publication},${JSON.stringify(channel)},${json},${seq}]`);
     try {
-      return (this.textCache = encodeText({ type: 'publication', channel: this.channel, data: this.publication.data, seq: this.publication.seq }));
+      return (this.textCache = encodeText({ type: 'publication', channel, data, seq }));
     } catch (error) {
       this.failure = error instanceof Error ? error : new RxmuxError(ErrorCode.InvalidField, 'the publication could not be encoded');
       throw this.failure;
@@ -59,7 +67,7 @@ export class OutgoingPublication {
 
   /** The binary frame of a bytes publication; `undefined` for JSON data (see {@link text}). */
   get binary(): Uint8Array | undefined {
-    const data = this.publication.data;
+    const data = this.publication.json === undefined ? this.publication.data : undefined;
     if (!(data instanceof Uint8Array)) return undefined;
     return (this.binaryCache ??= encodeBinary({ type: 'publication', channel: this.channel, data, seq: this.publication.seq }));
   }
@@ -73,9 +81,9 @@ export class OutgoingPublication {
   source(piece: number): TransferSource {
     let source = this.sources?.get(piece);
     if (source !== undefined) return source;
-    const { channel, data, seq } = this.publication;
-    const text = !(data instanceof Uint8Array);
-    const plain = transferSource({ kind: 'publication', channel, seq, ...(text ? { text: true as const } : {}) }, text ? this.textBytes : data);
+    const { channel, data, json, seq } = this.publication;
+    const bytes = json === undefined && data instanceof Uint8Array ? data : undefined;
+    const plain = transferSource({ kind: 'publication', channel, seq, ...(bytes === undefined ? { text: true as const } : {}) }, bytes ?? this.textBytes);
     const pieces = new Map<number, Uint8Array>();
     source = {
       head: plain.head,
@@ -90,9 +98,18 @@ export class OutgoingPublication {
     return source;
   }
 
-  /** The JSON carried in an SSE `data:` line or a long-poll event. */
+  /** The JSON carried in an SSE `data:` line: `{"channel","seq","data"|"bytes"}`. */
   get sseData(): string {
-    return (this.sseCache ??= JSON.stringify(streamEvent(this.publication)));
+    if (this.sseCache !== undefined) return this.sseCache;
+    const { channel, json, seq } = this.publication;
+    // The same text as JSON.stringify(streamEvent(…)), with the data spliced in.
+    if (json !== undefined) return (this.sseCache = `{"channel":${JSON.stringify(channel)},"seq":${seq},"data":${json}}`);
+    return (this.sseCache = JSON.stringify(streamEvent(this.publication)));
+  }
+
+  /** The publication as a long-poll event: `{"type":"publication","channel","seq","data"|"bytes"}`. */
+  get pollEvent(): string {
+    return `{"type":"publication",${this.sseData.slice(1)}`;
   }
 }
 
@@ -130,6 +147,11 @@ export class Hub {
   /** Number of channels with at least one local subscriber. */
   get size(): number {
     return this.channels.size;
+  }
+
+  /** Whether `channel` has local subscribers. */
+  has(channel: string): boolean {
+    return this.channels.has(channel);
   }
 
   /**

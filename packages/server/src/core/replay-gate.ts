@@ -62,8 +62,11 @@ export interface GateOutput {
    * before its first publication). The position is already (epoch, seq).
    */
   reset(channel: string, epoch: string, seq: number, reason: ResetReason, since: number): void;
-  /** A publication to write; the position already includes it. */
-  publication(publication: OutgoingPublication): void;
+  /**
+   * A publication to write; the position already includes it. `replayed`:
+   * it comes from the history read (the rest are live, held or not).
+   */
+  publication(publication: OutgoingPublication, replayed: boolean): void;
   /**
    * A re-read after an engine reset failed: the channel is still held and
    * cannot go on silently (WebSocket: the channel fails; SSE: the stream
@@ -250,13 +253,13 @@ export class ReplayGate {
     }
     if (!hold.resync) this.output.joined(channel, epoch, last);
     // Through the same object as live delivery: one encoding, one size rule per path.
-    for (const publication of replay) this.pass(channel, position, new OutgoingPublication(publication));
+    for (const publication of replay) this.pass(channel, position, new OutgoingPublication(publication), true);
     // Held publications of another epoch before the last held one of the answer's epoch are older than the answer.
     let newest = -1;
     for (let i = held.length - 1; i >= 0 && newest === -1; i--) if (held[i]?.publication.epoch === epoch) newest = i;
     held.forEach((out, i) => {
       if (i < newest && out.publication.epoch !== epoch) return;
-      this.pass(channel, position, out);
+      this.pass(channel, position, out, false);
     });
     if (hold.again) this.resync(channel);
   }
@@ -266,7 +269,7 @@ export class ReplayGate {
     const position = this.positions.get(out.channel);
     if (position === undefined) return;
     if (position.hold !== undefined) position.hold.held.push(out);
-    else this.pass(out.channel, position, out);
+    else this.pass(out.channel, position, out, false);
   }
 
   /** Forgets `channel` (left, or refused after all). */
@@ -275,7 +278,7 @@ export class ReplayGate {
   }
 
   /** The one check every publication passes, live or replayed. */
-  private pass(channel: string, position: GatePosition, out: OutgoingPublication): void {
+  private pass(channel: string, position: GatePosition, out: OutgoingPublication, replayed: boolean): void {
     const { epoch, seq } = out.publication;
     if (epoch === position.epoch) {
       if (seq <= position.seq) return; // written already (replay and live overlap)
@@ -287,6 +290,6 @@ export class ReplayGate {
       this.output.reset(channel, epoch, seq - 1, 'epoch', since);
     }
     position.seq = seq;
-    this.output.publication(out);
+    this.output.publication(out, replayed);
   }
 }

@@ -19,7 +19,7 @@
  * socket.closed(1000, '');
  */
 import { randomBytes } from 'node:crypto';
-import { channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
+import { bytesPerToken, channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
 import type { Awaitable, ChannelPosition, Engine, EngineStatus, HistoryResult, PresenceEvent, PresenceMember } from '../engines/engine.js';
 import { MemoryEngine } from '../engines/memory.js';
 import { resolveHeartbeat, resolveLimits, type Heartbeat, type Limits } from '../limits.js';
@@ -39,6 +39,8 @@ import { PendingSocket, type PendingHost } from './sessions/pending-socket.js';
 import { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './tickets.js';
 import type { ChannelHost } from './sessions/subscriptions.js';
 import { Outbox, type Traffic } from './sessions/writer.js';
+import { principalKey, Quotas, type Release } from './quotas.js';
+import { Backlog } from './backlog.js';
 
 /** How long `close()` waits for clients to finish the close handshake before terminating them. */
 const CLOSE_GRACE_MS = 3_000;
@@ -47,7 +49,7 @@ const CLOSE_GRACE_MS = 3_000;
 export type CoreState = 'running' | 'closing' | 'closed';
 
 /** The core's counters: `ServerMetrics` without what the HTTP door counts. */
-export type CoreMetrics = Omit<ServerMetrics, 'rejected'> & {
+export type CoreMetrics = Omit<ServerMetrics, 'rejected' | 'authThrottled'> & {
   /** WebSockets closed with 4401 because the hello's credentials were refused. */
   readonly refusedCredentials: number;
 };
@@ -72,13 +74,24 @@ export interface StreamHost<P> {
   redeem(ticket: string): Awaitable<P | undefined>;
   /** A new single-use ticket for `principal` (a poll answer carries the next poll's). */
   ticket(principal: P): Awaitable<string>;
+  /**
+   * One more SSE stream (`'streams'`) or long-poll (`'polls'`) for this
+   * address and principal, unless either holds its cap: the release, or
+   * `undefined` when refused (HTTP 429).
+   */
+  hold(kind: 'streams' | 'polls', address: string | undefined, principal: P): Release | undefined;
+  /** Whether a stream may join `channel`: it has subscribers already, or the server has room for one more (`limits.maxChannels`). */
+  hasRoom(channel: string): boolean;
   /** Presence. */
   join(channel: string, member: PresenceMember<P>): void;
   leave(channel: string, session: string): void;
   /** A stream started (SSE: `info`; a held poll: none): counted, pinged, ended on shutdown. */
   opened(stream: Endable, info: ConnectionInfo<P> | undefined): void;
   ended(stream: Endable, info: ConnectionInfo<P> | undefined, code: number, reason: string): void;
-  slowConsumer(info: ConnectionInfo<P>, buffered: number): void;
+  /** An SSE stream (`info`) or a poll answer (none) was cut as a slow consumer. */
+  slowConsumer(info: ConnectionInfo<P> | undefined, buffered: number): void;
+  /** The slow-consumer rule every stream and poll answer writes through. */
+  readonly backlog: Backlog;
   error(error: unknown, info?: ConnectionInfo<P>): void;
 }
 
@@ -130,12 +143,14 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   readonly limits: Limits;
   readonly heartbeat: Heartbeat;
   readonly rate: BucketRate;
+  readonly perToken: number;
   readonly announced: ServerLimits;
   readonly transfers: boolean;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
   readonly outbox: Outbox;
+  readonly backlog: Backlog;
   readonly receipts = new ReceiptClock();
   readonly app: AppHost<P>;
   readonly channels: ChannelHost<P>;
@@ -147,7 +162,11 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   private readonly hub: Hub;
   private readonly hooks: Hooks<P>;
   private readonly router = new Router<ChannelHandler<P>>();
-  private readonly sockets = new Set<SocketSession<P>>();
+  /** Open sockets, with the hold each takes of its principal's connections. */
+  private readonly sockets = new Map<SocketSession<P>, Release>();
+  readonly quotas: Quotas;
+  /** Connections, streams, polls and requests refused by a cap per address or principal. */
+  private capped = 0;
   /** Sockets waiting for their hello's credentials to be verified. */
   private readonly pending = new Set<PendingSocket<P>>();
   private readonly pendingHost: PendingHost<P>;
@@ -163,18 +182,21 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
 
   constructor(private readonly options: CoreOptions<P>) {
     this.limits = resolveLimits(options.limits);
+    this.quotas = new Quotas(this.limits);
     this.heartbeat = resolveHeartbeat(options.heartbeat);
-    const { historySize, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
+    const { historySize, historyBytes, historyTotalBytes, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
     this.rate = Object.freeze({ rate: ratePerSecond, burst: rateBurst });
     this.announced = Object.freeze({ maxFrameBytes, maxBatch, rate: ratePerSecond, burst: rateBurst });
     this.transfers = options.transfers ?? true;
+    this.perToken = bytesPerToken(this.announced);
     this.heartbeatInterval = this.heartbeat.interval;
     this.hooks = new Hooks(options.hooks);
-    this.engine = options.engine ?? new MemoryEngine<P>({ historySize, historyTtlMs, historyChannels });
+    this.engine = options.engine ?? new MemoryEngine<P>({ historySize, historyBytes, historyTotalBytes, historyTtlMs, historyChannels });
     this.hub = new Hub(this.engine, (error) => this.hooks.error(error));
     this.store = options.sessions ?? new MemorySessionStore<P>(this.limits);
     this.tickets = options.tickets ?? new MemoryTicketStore<P>();
-    this.outbox = new Outbox({ ...this.limits, maxPublicationBytes: this.maxPublicationBytes() }, this.traffic);
+    this.backlog = new Backlog(this.limits);
+    this.outbox = new Outbox({ ...this.limits, maxPublicationBytes: this.maxPublicationBytes() }, this.traffic, this.backlog);
     this.app = {
       resolve: (channel) => this.router.resolve(channel),
       authorize: (principal, channel, action) => this.authorize(principal, channel, action),
@@ -184,6 +206,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     };
     this.channels = {
       limits: this.limits,
+      hasRoom: (channel) => this.hasRoom(channel),
       join: (channel, subscriber, member) => {
         const live = this.hub.add(channel, subscriber);
         this.hub.guard(() => this.engine.join(channel, member));
@@ -199,7 +222,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.streams = this.makeStreamHost();
     this.pendingHost = {
       limits: this.limits,
-      admitted: (_pending, verified, verify) => this.socket(_pending.transport, verified, verify, Date.now()),
+      admitted: (pending, verified, verify) => this.socket(pending.transport, verified, verify, Date.now(), pending.address),
       settled: (pending, refused) => {
         this.pending.delete(pending);
         if (refused) this.refusedCredentials++;
@@ -215,19 +238,36 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   // ---- the app's API -------------------------------------------------------------
 
   opened(transport: Transport, auth: SocketAuth<P>, now = Date.now()): SocketHandle {
-    if (auth.verify === undefined) return this.socket(transport, { principal: auth.principal }, undefined, now);
-    const pending = new PendingSocket<P>(this.pendingHost, transport, auth.verify, now);
+    const { address } = auth;
+    const held = this.quotas.take('connections', address, undefined);
+    if (typeof held === 'string') return this.refuseSocket(transport, 'too many connections from this address');
+    if (auth.verify === undefined) return new HeldSocket(this.socket(transport, { principal: auth.principal }, undefined, now, address), held);
+    const pending = new PendingSocket<P>(this.pendingHost, transport, auth.verify, now, address);
     this.pending.add(pending);
     if (this.state !== 'running') pending.shutdown(); // opened while shutting down
-    return pending;
+    return new HeldSocket(pending, held);
   }
 
-  /** The socket proper, for a principal (known to the adapter, or verified from the hello's token). */
-  private socket(transport: Transport, verified: Verified<P>, verify: Verify<P> | undefined, now: number): SocketSession<P> {
-    const socket = new SocketSession<P>(this, transport, randomBytes(12).toString('base64url'), verified.principal, now, verify, verified.expiresAt);
-    this.sockets.add(socket);
+  /** The socket proper, for a principal (known to the adapter, or verified from the hello's token), unless the principal holds its cap. */
+  private socket(transport: Transport, verified: Verified<P>, verify: Verify<P> | undefined, now: number, address: string | undefined): SocketHandle {
+    const held = this.quotas.take('connections', undefined, principalKey(verified.principal));
+    if (typeof held === 'string') return this.refuseSocket(transport, 'too many connections for this principal');
+    const socket = new SocketSession<P>(this, transport, randomBytes(12).toString('base64url'), verified.principal, now, address, verify, verified.expiresAt);
+    this.sockets.set(socket, held);
     if (this.state !== 'running') socket.close(CloseCode.GoingAway, 'going away'); // opened while shutting down
     return socket;
+  }
+
+  /** A socket over its address's or principal's cap: told, closed with 1013 (try again later), and ignored from now on. */
+  private refuseSocket(transport: Transport, reason: string): SocketHandle {
+    this.capped++;
+    try {
+      transport.send(encodeText({ type: 'error', code: ErrorCode.TooManyConnections, message: reason }), false);
+      transport.close(CloseCode.TryAgainLater, reason);
+    } catch (error) {
+      this.hooks.error(error);
+    }
+    return IGNORED;
   }
 
   handle(channelOrPattern: string, handler: ChannelHandler<P>): () => void {
@@ -265,9 +305,20 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   }
 
   metrics(): CoreMetrics {
+    const history = this.engine.usage?.();
+    const sessions = this.store.usage?.();
     return {
       ...this.traffic,
       ...this.counters,
+      historyBytes: history?.historyBytes ?? 0,
+      historyEntries: history?.historyEntries ?? 0,
+      sessionBytes: sessions?.sessionBytes ?? 0,
+      largestSessionBytes: sessions?.largestSessionBytes ?? 0,
+      capped: this.capped,
+      bufferedBytes: this.backlog.bytes,
+      backlogged: this.backlog.size,
+      addresses: this.quotas.byAddress(),
+      principals: this.quotas.principalCount,
       connections: this.sockets.size,
       channels: this.hub.size,
       detachedSessions: this.store.detachedCount,
@@ -297,6 +348,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   }
 
   closed(socket: SocketSession<P>, code: number, reason: string): void {
+    this.sockets.get(socket)?.();
     this.sockets.delete(socket);
     const session = socket.session;
     if (session !== undefined) {
@@ -310,6 +362,10 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
 
   detach(socket: SocketSession<P>, session: Session<P>, keep: boolean): void {
     reported(() => this.store.detach(session, socket, keep), (error) => this.hooks.error(error, socket.info));
+  }
+
+  overCapacity(): void {
+    this.capped++;
   }
 
   rateLimited(socket: SocketSession<P>): void {
@@ -338,6 +394,13 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       position: (channel) => this.engine.position(channel),
       history: (channel, since, limit) => this.engine.history(channel, since, limit),
       redeem: (ticket) => this.tickets.redeem(ticket),
+      hold: (kind, address, principal) => {
+        const held = this.quotas.take(kind, address, principalKey(principal));
+        if (typeof held !== 'string') return held;
+        this.capped++;
+        return undefined;
+      },
+      hasRoom: (channel) => this.hasRoom(channel),
       ticket: (principal) => this.tickets.issue(principal, TICKET_TTL_MS),
       join: (channel, member) => this.hub.guard(() => this.engine.join(channel, member)),
       leave: (channel, session) => this.hub.guard(() => this.engine.leave(channel, session)),
@@ -363,8 +426,9 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
       },
       slowConsumer: (info, buffered) => {
         counters.slowConsumers++;
-        hooks.notify('onSlowConsumer', info, buffered);
+        if (info !== undefined) hooks.notify('onSlowConsumer', info, buffered);
       },
+      backlog: this.backlog,
       error: (error, info) => hooks.error(error, info),
     };
   }
@@ -373,17 +437,18 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.state = 'closing';
     clearInterval(this.timer);
     this.receipts.stop();
+    this.backlog.stop();
     const gone = new Promise<void>((resolve) => {
       this.allGone = resolve;
       if (this.sockets.size === 0) resolve();
     });
     for (const pending of [...this.pending]) pending.shutdown();
-    for (const socket of [...this.sockets]) socket.close(CloseCode.GoingAway, 'going away');
+    for (const socket of [...this.sockets.keys()]) socket.close(CloseCode.GoingAway, 'going away');
     for (const endable of [...this.endables]) endable.end(CloseCode.GoingAway, 'going away');
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([gone, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
     clearTimeout(timer);
-    for (const socket of [...this.sockets]) socket.abort();
+    for (const socket of [...this.sockets.keys()]) socket.abort();
     try {
       await this.store.close();
     } catch (error) {
@@ -401,8 +466,13 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   private beat(): void {
     const now = Date.now();
     for (const pending of [...this.pending]) pending.heartbeat(now, this.heartbeat.timeout);
-    for (const socket of this.sockets) socket.heartbeat(now, this.heartbeat.timeout);
+    for (const socket of this.sockets.keys()) socket.heartbeat(now, this.heartbeat.timeout);
     for (const endable of this.endables) endable.ping();
+  }
+
+  /** Whether `channel` has local subscribers already, or there is room for one more channel (`limits.maxChannels`). */
+  private hasRoom(channel: string): boolean {
+    return this.hub.has(channel) || this.hub.size < this.limits.maxChannels;
   }
 
   /** The app's authorize, made total: throwing or rejecting counts as a refusal. */
@@ -468,3 +538,36 @@ function publicationSize(channel: string, data: Payload): number {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A socket handle that gives its address's hold back when the socket closes. */
+class HeldSocket implements SocketHandle {
+  constructor(
+    private readonly inner: SocketHandle,
+    private readonly release: Release,
+  ) {}
+
+  message(data: string | Uint8Array, now?: number): void {
+    this.inner.message(data, now);
+  }
+
+  pong(now?: number): void {
+    this.inner.pong(now);
+  }
+
+  closed(code: number, reason: string): void {
+    this.release();
+    this.inner.closed(code, reason);
+  }
+
+  error(error: unknown): void {
+    this.inner.error(error);
+  }
+}
+
+/** The handle of a socket refused at once: whatever it does is ignored. */
+const IGNORED: SocketHandle = Object.freeze({
+  message: () => undefined,
+  pong: () => undefined,
+  closed: () => undefined,
+  error: () => undefined,
+});

@@ -40,9 +40,13 @@ export interface Transport {
 /**
  * Who is on a socket the adapter hands over: a principal it already knows
  * (its own authentication, or none), or a `verify` the core calls with the
- * token of the first frame (`hello`) and of every `refresh`.
+ * token of the first frame (`hello`) and of every `refresh`; and the client
+ * address it comes from, for the caps per address.
  */
-export type SocketAuth<P> = { readonly principal: P; readonly verify?: undefined } | { readonly verify: Verify<P>; readonly principal?: undefined };
+export type SocketAuth<P> = ({ readonly principal: P; readonly verify?: undefined } | { readonly verify: Verify<P>; readonly principal?: undefined }) & {
+  /** The client address the socket is counted under (`limits.maxConnectionsPerAddress`, …); absent: not counted. */
+  readonly address?: string | undefined;
+};
 
 /**
  * What a transport adapter calls on the socket the core opened. None of them

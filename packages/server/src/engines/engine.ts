@@ -73,6 +73,23 @@ export interface EnginePublication {
   /** Position in the channel's history epoch, starting at 1, increasing by 1 per publication. */
   readonly seq: number;
   readonly data: Payload;
+  /**
+   * `data` as JSON text, when the engine has it so (a history kept encoded,
+   * a message read from a store): the server splices it into every frame as
+   * it is, never encoding the data again. Absent for bytes, and when the
+   * engine holds only the value.
+   */
+  readonly json?: string;
+}
+
+/** What an engine holds in this process (`server.metrics()`), for engines that keep history here. */
+export interface EngineUsage {
+  /** Bytes of the publications kept for resume (their encoded text or bytes, plus a fixed overhead per entry). */
+  readonly historyBytes: number;
+  /** Publications kept for resume. */
+  readonly historyEntries: number;
+  /** Channels with a history. */
+  readonly historyChannels: number;
 }
 
 /** Where a channel stands: its history epoch and newest seq. */
@@ -182,4 +199,6 @@ export interface Engine<P = unknown> {
   presence(channel: string): Awaitable<readonly PresenceMember<P>[]>;
   /** Releases connections and timers (this node's presence entries are removed). */
   close(): Awaitable<void>;
+  /** What the engine holds in this process's memory, when it keeps anything there (the memory engine does; Redis keeps it in Redis). */
+  usage?(): EngineUsage;
 }

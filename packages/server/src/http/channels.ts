@@ -11,6 +11,14 @@ import type { ChannelReader, ReplayGate } from '../core/replay-gate.js';
 /** A channel of an SSE / poll request that was refused; the others carry on. */
 export type ChannelError = ChannelErrorEvent;
 
+/** Who an SSE stream or a poll serves: the door's verdict, and the CORS headers of its answer. */
+export interface StreamClient<P> {
+  readonly principal: P;
+  /** The client address (caps per address); undefined: not counted. */
+  readonly address: string | undefined;
+  readonly headers: Record<string, string>;
+}
+
 /** Splits requested channels into accepted ones and refusals (invalid, over the limit, forbidden). */
 export async function admitChannels<P>(host: StreamHost<P>, principal: P, names: readonly string[]): Promise<{ channels: string[]; errors: ChannelError[] }> {
   const channels: string[] = [];
@@ -21,6 +29,7 @@ export async function admitChannels<P>(host: StreamHost<P>, principal: P, names:
     const problem = channelIdProblem(channel);
     if (problem !== undefined) errors.push({ channel: channel.slice(0, 64), code: ErrorCode.InvalidChannel, message: problem });
     else if (candidates.length >= max) errors.push({ channel, code: ErrorCode.TooManyChannels, message: `at most ${max} channels per stream` });
+    else if (!host.hasRoom(channel)) errors.push({ channel, code: ErrorCode.TooManyChannels, message: 'the server has as many channels as it takes' });
     else candidates.push(channel);
   }
   const verdicts = await Promise.all(candidates.map((c) => Promise.resolve(host.authorize(principal, c, 'subscribe'))));

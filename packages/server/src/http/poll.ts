@@ -7,22 +7,28 @@
  * `{"cursor":"a=6.E1","events":[{"type":"publication","channel":"a","seq":6,"data":…}]}`
  * at once when something is newer than the cursor, otherwise holds the
  * request until something is (gathering what arrives in the same turn) or
- * `limits.pollTimeoutMs` passes.
+ * `limits.pollTimeoutMs` passes. An answer carries at most
+ * `limits.pollMaxBytes` of events (at least one), its cursor naming the last
+ * one it carries: a stale cursor pages through the history, poll by poll.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CloseCode, decodeCursor, encodeCursor, ErrorCode, type Cursor, type PollEvent, type ResetReason } from '@rxmux/core/protocol';
-import { streamEvent, type OutgoingPublication, type Subscriber } from '../core/hub.js';
+import type { ServerResponse } from 'node:http';
+import { CloseCode, decodeCursor, ErrorCode, type Cursor, type ResetReason } from '@rxmux/core/protocol';
+import type { Backlogged } from '../core/backlog.js';
+import type { OutgoingPublication, Subscriber } from '../core/hub.js';
 import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
 import type { Endable, StreamHost } from '../core/server-core.js';
-import { admitChannels, catchUp, streamReader, type ChannelError } from './channels.js';
-import { corsHeaders } from './door.js';
+import { admitChannels, catchUp, streamReader, type ChannelError, type StreamClient } from './channels.js';
 import { refuseRequest } from './errors.js';
+import { resetData, StreamQueue, type StreamEvent } from './stream-queue.js';
 import { after } from '../core/awaitable.js';
 import type { Awaitable } from '../engines/engine.js';
 
 /** One held long-poll request. */
-class Poll<P> implements Subscriber, Endable, GateOutput {
-  private events: PollEvent[] = [];
+class Poll<P> implements Subscriber, Endable, GateOutput, Backlogged {
+  /** What the answer will carry, and the cursor after what it does carry. */
+  private readonly queue = new StreamQueue();
+  /** The `channel-error` events of the answer, as JSON. */
+  private refusals: string[] = [];
   private readonly gate: ReplayGate;
   private holding = true;
   /** Set once the request is held (nothing was new at once): from then on a publication answers it. */
@@ -51,9 +57,10 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
       return;
     }
     if (!this.holding) return;
-    this.events = errors.map((e): PollEvent => ({ type: 'channel-error', ...e }));
+    this.refusals = errors.map((e) => JSON.stringify({ type: 'channel-error', ...e }));
+    this.queue.start(this.gate.positions);
     for (const channel of this.channels) this.gate.release(channel);
-    if (this.events.length > 0) {
+    if (this.queue.length > 0 || this.refusals.length > 0) {
       this.end();
       return;
     }
@@ -82,28 +89,56 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
   }
 
   reset(channel: string, epoch: string, seq: number, reason: ResetReason): void {
-    this.add({ type: 'reset', channel, seq, epoch, reason });
+    this.add({ kind: 'reset', channel, epoch, seq, reason });
   }
 
-  publication(out: OutgoingPublication): void {
-    this.add({ type: 'publication', ...streamEvent(out.publication) });
+  publication(out: OutgoingPublication, replayed: boolean): void {
+    this.add({ kind: 'publication', out, live: !replayed });
   }
 
   ping(): void {
     // a held poll answers within pollTimeoutMs: no keep-alive needed
   }
 
-  /** Answers with what was collected. */
+  /** {@link Backlogged}: what the answer has not sent yet. */
+  get buffered(): number {
+    return this.res.writableLength;
+  }
+
+  /** {@link Backlogged}: the client does not read its answer: the response is destroyed. */
+  cut(buffered: number): void {
+    this.host.slowConsumer(undefined, buffered);
+    this.res.destroy();
+  }
+
+  /**
+   * Answers with what was collected, up to `limits.pollMaxBytes` of events
+   * (at least one): the cursor names the last event the answer carries, and
+   * the client polls again from it at once for the rest.
+   */
   end(): void {
     if (!this.holding) return;
     const wasHeld = this.timer !== undefined;
     this.release();
     if (wasHeld) this.host.ended(this, undefined, CloseCode.Normal, 'answered');
-    const head = `{"cursor":${JSON.stringify(encodeCursor(this.gate.positions))},"events":[${this.events.map(eventJson).join(',')}]`;
+    const events = [...this.refusals];
+    let bytes = events.reduce((sum, e) => sum + e.length + 1, 0);
+    for (let event = this.queue.peek(); event !== undefined; event = this.queue.peek()) {
+      const json = pollEvent(event);
+      if (events.length > 0 && bytes + json.length > this.host.limits.pollMaxBytes) break;
+      this.queue.take();
+      events.push(json);
+      bytes += json.length + 1;
+    }
+    const head = `{"cursor":${JSON.stringify(this.queue.encoded())},"events":[${events.join(',')}]`;
+    this.queue.clear();
     const write = (body: string): void => {
       if (this.res.destroyed) return;
       this.res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...this.headers });
       this.res.end(body);
+      // An answer the client does not read is a slow consumer too (write timeout, the server's buffers).
+      this.host.backlog.wrote(this, body.length);
+      this.res.once('close', () => this.host.backlog.forget(this));
     };
     if (this.next === undefined) return write(`${head}}`);
     void after(
@@ -121,12 +156,14 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
     if (!this.holding) return;
     const wasHeld = this.timer !== undefined;
     this.release();
+    this.queue.clear();
     if (wasHeld) this.host.ended(this, undefined, CloseCode.GoingAway, 'client left');
   }
 
   /** Collects an event; once the request is held, the first one answers it (with what else arrives in this turn). */
-  private add(event: PollEvent): void {
-    this.events.push(event);
+  private add(event: StreamEvent): void {
+    if (!this.holding) return;
+    this.queue.push(event);
     if (this.timer === undefined || this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.end());
@@ -139,28 +176,22 @@ class Poll<P> implements Subscriber, Endable, GateOutput {
   }
 }
 
-/** One poll event as JSON; a publication whose data cannot be encoded (too deep) becomes a channel-error. */
-function eventJson(event: PollEvent): string {
+/** One event of an answer as JSON; a publication whose data cannot be encoded (too deep) becomes a channel-error. */
+function pollEvent(event: StreamEvent): string {
+  if (event.kind === 'reset') return `{"type":"reset",${resetData(event).slice(1)}`;
   try {
-    return JSON.stringify(event);
+    return event.out.pollEvent;
   } catch {
-    return JSON.stringify({ type: 'channel-error', channel: event.channel, code: ErrorCode.InvalidField, message: 'a publication could not be encoded' });
+    return JSON.stringify({ type: 'channel-error', channel: event.out.channel, code: ErrorCode.InvalidField, message: 'a publication could not be encoded' });
   }
 }
 
 /** Serves `GET {path}/poll`. The request is already through the door. */
-export async function servePoll<P>(
-  host: StreamHost<P>,
-  request: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-  names: readonly string[],
-  principal: P,
-  byTicket: boolean,
-): Promise<void> {
+export async function servePoll<P>(host: StreamHost<P>, res: ServerResponse, url: URL, names: readonly string[], client: StreamClient<P>, byTicket: boolean): Promise<void> {
+  const { principal } = client;
   const cursor = decodeCursor(url.searchParams.get('cursor') ?? undefined, host.limits.maxChannelsPerConnection);
   const { channels, errors } = await admitChannels(host, principal, names);
-  const poll = new Poll(host, res, corsHeaders(request), channels, cursor, byTicket ? () => host.ticket(principal) : undefined);
+  const poll = new Poll(host, res, client.headers, channels, cursor, byTicket ? () => host.ticket(principal) : undefined);
   res.on('close', () => poll.abandon());
   if (res.destroyed) return;
   await poll.start(errors);

@@ -3,7 +3,7 @@
  * WebSocket path, and attaching to an `http.Server` the app already has.
  *
  * ```
- *  GET     {path}/sse | {path}/poll ─▶ door ─▶ channels? (400) ─▶ serveSse | servePoll
+ *  GET     {path}/sse | {path}/poll ─▶ door ─▶ channels? (400) ─▶ under the caps per address / principal? (429) ─▶ serveSse | servePoll
  *  OPTIONS {path}/sse | {path}/poll ─▶ CORS preflight (403 for a foreign Origin)
  *  other methods ─▶ 405
  *  upgrade {path} ─▶ the WebSocket adapter
@@ -14,7 +14,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { Duplex } from 'node:stream';
 import { channelsOf, ErrorCode } from '@rxmux/core/protocol';
 import type { StreamHost } from '../core/server-core.js';
-import { corsHeaders, type Door } from './door.js';
+import type { Door } from './door.js';
 import { refuseRequest, refuseUpgrade } from './errors.js';
 import { servePoll } from './poll.js';
 import { serveSse } from './sse.js';
@@ -36,8 +36,15 @@ export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>
       refuseRequest(res, 400, ErrorCode.InvalidChannel, 'name at least one channel: ?channel=a&channel=b or ?channels=a,b');
       return;
     }
-    if (kind === 'sse') await serveSse(host, req, res, url, names, admission.principal);
-    else await servePoll(host, req, res, url, names, admission.principal, admission.byTicket);
+    const held = host.hold(kind === 'sse' ? 'streams' : 'polls', admission.address, admission.principal);
+    if (held === undefined) {
+      refuseRequest(res, 429, ErrorCode.TooManyConnections, `too many ${kind === 'sse' ? 'event streams' : 'long-polls'} for this client`);
+      return;
+    }
+    res.once('close', held); // the stream (or poll) holds its place while its response is open
+    const client = { principal: admission.principal, address: admission.address, headers: door.cors(req) };
+    if (kind === 'sse') await serveSse(host, req, res, url, names, client);
+    else await servePoll(host, res, url, names, client, admission.byTicket);
   };
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -46,7 +53,7 @@ export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>
     if (req.method === 'OPTIONS') {
       if (!door.originAllowed(req)) refuseRequest(res, 403, ErrorCode.Forbidden, 'origin not allowed');
       else {
-        res.writeHead(204, { ...corsHeaders(req), 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'authorization, last-event-id', 'access-control-max-age': '600' });
+        res.writeHead(204, { ...door.cors(req), 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'authorization, last-event-id', 'access-control-max-age': '600' });
         res.end();
       }
       return true;

@@ -21,14 +21,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CloseCode, decodeCursor, encodeCursor, ErrorCode, formatSseEvent, type Cursor, type ResetReason } from '@rxmux/core/protocol';
+import { CloseCode, decodeCursor, ErrorCode, formatSseEvent, type Cursor, type ResetReason } from '@rxmux/core/protocol';
+import type { Backlogged, CutReason } from '../core/backlog.js';
 import type { OutgoingPublication, Subscriber } from '../core/hub.js';
 import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
 import type { Endable, StreamHost } from '../core/server-core.js';
 import type { ConnectionInfo } from '../types.js';
-import { admitChannels, catchUp, streamReader, type ChannelError } from './channels.js';
-import { corsHeaders } from './door.js';
+import { admitChannels, catchUp, streamReader, type ChannelError, type StreamClient } from './channels.js';
 import { refuseRequest } from './errors.js';
+import { resetData, StreamQueue, type StreamEvent } from './stream-queue.js';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -37,13 +38,23 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 };
 
+/**
+ * Bytes one stream writes per turn of the event loop at most: a replay
+ * leaves in pieces, other clients get their turn in between, and the
+ * response never buffers more than its high-water mark and one event.
+ */
+export const SSE_PIECE_BYTES = 64 * 1024;
+
 /** One EventSource connection carrying many channels. */
-class SseStream<P> implements Subscriber, Endable, GateOutput {
+class SseStream<P> implements Subscriber, Endable, GateOutput, Backlogged {
   readonly info: ConnectionInfo<P>;
   private readonly gate: ReplayGate;
+  /** What the client is owed, and the cursor of what it was given. */
+  private readonly queue = new StreamQueue();
   /** Whether the stream started (headers, presence, `ready`): until then nothing is written, nothing pinged. */
   private live = false;
-  private corked = false;
+  /** A pump is due (next turn, or when the response drains). */
+  private pumping = false;
   private ended = false;
   private channels: readonly string[] = [];
 
@@ -57,7 +68,7 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
     this.gate = new ReplayGate(this, 'remaining', streamReader(host), cursor);
   }
 
-  async start(request: IncomingMessage, channels: readonly string[], errors: readonly ChannelError[]): Promise<void> {
+  async start(headers: Record<string, string>, channels: readonly string[], errors: readonly ChannelError[]): Promise<void> {
     this.channels = channels;
     try {
       await catchUp(this.host, this.gate, this, channels);
@@ -68,14 +79,15 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
       return;
     }
     if (this.ended) return;
-    this.res.writeHead(200, { ...SSE_HEADERS, ...corsHeaders(request) });
+    this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
     for (const channel of channels) this.host.join(channel, this.info);
     this.host.opened(this, this.info);
     this.live = true;
+    this.queue.start(this.gate.positions);
     const ready = JSON.stringify({ stream: this.info.session, channels });
-    this.write(`retry: ${this.host.limits.sseRetryMs}\n${formatSseEvent('ready', ready, encodeCursor(this.gate.positions))}`);
+    this.write(`retry: ${this.host.limits.sseRetryMs}\n${formatSseEvent('ready', ready, this.queue.encoded())}`);
     for (const error of errors) this.write(formatSseEvent('channel-error', JSON.stringify(error)));
-    for (const channel of channels) this.gate.release(channel);
+    for (const channel of channels) this.gate.release(channel); // the replay, queued: written from the next turn on, in pieces
   }
 
   deliver(out: OutgoingPublication): void {
@@ -99,21 +111,33 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
   }
 
   reset(channel: string, epoch: string, seq: number, reason: ResetReason): void {
-    this.write(formatSseEvent('reset', JSON.stringify({ channel, seq, epoch, reason }), encodeCursor(this.gate.positions)));
+    this.enqueue({ kind: 'reset', channel, epoch, seq, reason });
   }
 
-  publication(out: OutgoingPublication): void {
-    let data: string;
+  publication(out: OutgoingPublication, replayed: boolean): void {
     try {
-      data = out.sseData;
+      if (out.sseData.length === 0) return; // encoded now: data that cannot be (too deep) costs only itself
     } catch (error) {
       return this.host.error(error, this.info);
     }
-    this.write(formatSseEvent('publication', data, encodeCursor(this.gate.positions)));
+    this.enqueue({ kind: 'publication', out, live: !replayed });
   }
 
   ping(): void {
     if (this.live) this.write(': ping\n\n');
+  }
+
+  /** {@link Backlogged}: what the response has not sent yet, and the live events still queued. */
+  get buffered(): number {
+    return this.res.writableLength + this.queue.liveBytes;
+  }
+
+  /** {@link Backlogged}: a slow consumer: the response is destroyed, its buffers let go. */
+  cut(buffered: number, reason: CutReason): void {
+    if (this.ended) return;
+    this.host.slowConsumer(this.info, buffered);
+    this.closed(CloseCode.PolicyViolation, reason);
+    this.res.destroy();
   }
 
   end(code: number, reason: string): void {
@@ -133,37 +157,72 @@ class SseStream<P> implements Subscriber, Endable, GateOutput {
 
   private release(): void {
     this.ended = true;
+    this.queue.clear();
+    this.host.backlog.forget(this);
     for (const channel of this.channels) this.host.unsubscribe(channel, this);
   }
 
-  /** Events written in one turn of the event loop leave in one write (cork until a microtask). */
+  private enqueue(event: StreamEvent): void {
+    if (this.ended) return;
+    this.queue.push(event);
+    if (this.live && !this.pumping) {
+      this.pumping = true;
+      setImmediate(() => this.pump());
+    }
+    // Live events wait here as long as the client is behind: they count towards its bound (the backlog may cut it now).
+    if (event.kind === 'publication' && event.live) this.host.backlog.wrote(this, event.out.sseData.length);
+  }
+
+  /**
+   * Writes queued events, in one corked write: at most {@link SSE_PIECE_BYTES}
+   * this turn, and only while the response takes them without buffering;
+   * the rest goes on when it drains, or next turn.
+   */
+  private pump(): void {
+    this.pumping = false;
+    if (this.ended) return;
+    let written = 0;
+    let entered = 0;
+    let full = false;
+    this.res.cork();
+    while (written < SSE_PIECE_BYTES && !full) {
+      const event = this.queue.take();
+      if (event === undefined) break;
+      const text = this.format(event);
+      written += text.length;
+      entered += event.kind === 'publication' && event.live ? text.length - event.out.sseData.length : text.length;
+      full = !this.res.write(text);
+    }
+    this.res.uncork();
+    if (this.queue.length > 0) {
+      this.pumping = true;
+      if (full) this.res.once('drain', () => this.pump());
+      else setImmediate(() => this.pump());
+    }
+    if (written > 0) this.host.backlog.wrote(this, Math.max(0, entered)); // may cut it: the next pump then finds it ended
+  }
+
+  /** An event as SSE text, its `id:` the cursor after it (the queue moved it when the event was taken). */
+  private format(event: StreamEvent): string {
+    if (event.kind === 'reset') return formatSseEvent('reset', resetData(event), this.queue.encoded());
+    return formatSseEvent('publication', event.out.sseData, this.queue.encoded());
+  }
+
+  /** Writes directly (the opening, pings), after what the response holds. */
   private write(chunk: string): void {
     if (this.ended) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      queueMicrotask(() => {
-        this.corked = false;
-        this.res.uncork();
-        const buffered = this.res.writableLength;
-        if (buffered > this.host.limits.slowConsumerBytes && !this.ended) {
-          this.host.slowConsumer(this.info, buffered);
-          this.closed(CloseCode.PolicyViolation, 'slow consumer');
-          this.res.destroy();
-        }
-      });
-    }
     this.res.write(chunk);
   }
 }
 
 /** Serves `GET {path}/sse`. The request is already through the door. */
-export async function serveSse<P>(host: StreamHost<P>, request: IncomingMessage, res: ServerResponse, url: URL, names: readonly string[], principal: P): Promise<void> {
+export async function serveSse<P>(host: StreamHost<P>, request: IncomingMessage, res: ServerResponse, url: URL, names: readonly string[], client: StreamClient<P>): Promise<void> {
+  const { principal } = client;
   const lastEventId = request.headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? undefined;
   const cursor = decodeCursor(Array.isArray(lastEventId) ? lastEventId[0] : lastEventId, host.limits.maxChannelsPerConnection);
   const { channels, errors } = await admitChannels(host, principal, names);
   const stream = new SseStream(host, res, principal, cursor);
   res.on('close', () => stream.closed(CloseCode.Normal, 'client closed'));
   if (res.destroyed) return;
-  await stream.start(request, channels, errors);
+  await stream.start(client.headers, channels, errors);
 }

@@ -5,7 +5,11 @@ import type { IncomingMessage } from 'node:http';
 
 /** Where {@link extractToken} looks, and under which names. */
 export interface TokenSources {
-  /** Cookie name holding the token. Default `rxmux_token`. */
+  /**
+   * Cookie name holding the token; no cookie is read unless it is named
+   * (opt-in: a cookie travels with requests another site makes, so only
+   * read one with the Origin check on and `SameSite` cookies).
+   */
   readonly cookie?: string;
   /** Prefix of an extra WebSocket subprotocol carrying the token (`rxmux.token.<token>`). Default `rxmux.token.`. */
   readonly subprotocolPrefix?: string;
@@ -15,11 +19,13 @@ export interface TokenSources {
  * Reads a credential from a request without ever requiring it in the URL:
  * `Authorization: Bearer <token>`, then a subprotocol `rxmux.token.<token>`
  * offered next to `rxmux.v1` (browsers cannot set headers on a WebSocket),
- * then a cookie. Returns `undefined` when none is present.
+ * then, only when `sources.cookie` names one, a cookie. Returns `undefined`
+ * when none is present.
  *
  * @example
  * createServer({ authenticate: (req) => verify(extractToken(req)) });
  * // browser: new WebSocket(url, ['rxmux.v1', `rxmux.token.${token}`])
+ * createServer({ authenticate: (req) => verify(extractToken(req, { cookie: 'session' })) });   // cookie auth: opt-in
  */
 export function extractToken(request: IncomingMessage, sources: TokenSources = {}): string | undefined {
   const auth = request.headers.authorization;
@@ -32,7 +38,8 @@ export function extractToken(request: IncomingMessage, sources: TokenSources = {
       if (name.startsWith(prefix) && name.length > prefix.length) return name.slice(prefix.length);
     }
   }
-  const cookieName = sources.cookie ?? 'rxmux_token';
+  const cookieName = sources.cookie;
+  if (cookieName === undefined) return undefined;
   for (const part of (request.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === cookieName) {

@@ -1,3 +1,4 @@
+import { events } from '@rxmux/core/events';
 import { ConnectionController } from '@rxmux/elements';
 import { css, html, LitElement, unsafeCSS } from 'lit';
 import { cardCss } from './card';
@@ -29,7 +30,7 @@ export class MatchDashboard extends LitElement {
   ];
 
   readonly #stats = new ConnectionController(this, {
-    observe: (conn) => conn.events<Dashboard>('match-dashboard'),
+    observe: (conn) => events<Dashboard>(conn, 'match-dashboard'),
     onValue: () => (this.dataset.updates = String(Number(this.dataset.updates ?? 0) + 1)),
     onError: () => (this.dataset.state = 'error'),
   });

@@ -1,3 +1,4 @@
+import { events } from '@rxmux/core/events';
 import { ConnectionController } from '@rxmux/elements';
 import { css, html, LitElement, unsafeCSS } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
@@ -37,7 +38,7 @@ export class MatchHighlights extends LitElement {
   }
 
   readonly #plays = new ConnectionController(this, {
-    observe: (conn) => conn.events<Highlight>('match-highlights'),
+    observe: (conn) => events<Highlight>(conn, 'match-highlights'),
     onValue: (item) => {
       this.items = [{ ...item, key: this.#nextKey++ }, ...this.items].slice(0, KEEP);
       this.dataset.updates = String(Number(this.dataset.updates ?? 0) + 1);

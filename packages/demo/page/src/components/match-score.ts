@@ -1,3 +1,4 @@
+import { events } from '@rxmux/core/events';
 import { ConnectionController } from '@rxmux/elements';
 import { css, html, LitElement, unsafeCSS } from 'lit';
 import { cardCss } from './card';
@@ -25,7 +26,7 @@ export class MatchScore extends LitElement {
 
   /** The page's connection comes from the nearest <rxmux-connection>; the SSE channel follows the element in and out of the document. */
   readonly #score = new ConnectionController(this, {
-    observe: (conn) => conn.events<Score>('match-score'),
+    observe: (conn) => events<Score>(conn, 'match-score'),
     onValue: () => (this.dataset.updates = String(Number(this.dataset.updates ?? 0) + 1)),
     onError: () => (this.dataset.state = 'error'),
   });

@@ -23,6 +23,12 @@ export interface HandlerSocket<P> {
   authorized(channel: string, action: ChannelAction, allowed: () => Promise<void> | void, refused: () => void, gone?: () => void): Promise<void> | undefined;
   /** The app's handler of `channel`. */
   handler(channel: string): ChannelHandler<P> | undefined;
+  /**
+   * One more running request for this socket's address and principal, unless
+   * either holds its cap (`limits.maxRequestsPerAddress`, `…PerPrincipal`):
+   * the release, or `undefined` when refused.
+   */
+  holdRequest(): (() => void) | undefined;
   /** The context handed to the handler's callbacks. */
   context(channel: string): ChannelContext<P>;
   /** Reports an error (to `hooks.onError`, with this socket's info). */

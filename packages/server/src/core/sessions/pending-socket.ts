@@ -46,6 +46,8 @@ export class PendingSocket<P> implements SocketHandle {
     readonly transport: Transport,
     private readonly verify: Verify<P>,
     now: number,
+    /** The client address the socket is counted under, handed on to the socket proper. */
+    readonly address?: string,
   ) {
     this.createdAt = now;
   }

@@ -19,6 +19,8 @@ import type { HandlerSocket } from './handler-socket.js';
 export class PendingRequest {
   #controller: AbortController | undefined;
   #aborted = false;
+  /** What the request holds of its client's cap of running requests, given back once it ends. */
+  #release: (() => void) | undefined;
 
   /** Whether the client cancelled the request or the session ended. */
   get aborted(): boolean {
@@ -35,9 +37,22 @@ export class PendingRequest {
   }
 
   abort(): void {
+    this.done();
     if (this.#aborted) return;
     this.#aborted = true;
     this.#controller?.abort();
+  }
+
+  /** The request holds `release` (its place under the caps of running requests) until it ends. */
+  hold(release: () => void): void {
+    this.#release = release;
+  }
+
+  /** The request ended (answered or aborted): what it held is given back. */
+  done(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
   }
 }
 
@@ -93,6 +108,13 @@ function start<P>(socket: HandlerSocket<P>, session: Session<P>, frame: RequestF
         socket.writer.frame({ type: 'request-error', id, code: ErrorCode.NoHandler, message: `no request handler on ${channel}` });
         return;
       }
+      const held = socket.holdRequest();
+      if (held === undefined) {
+        session.requests.delete(id);
+        socket.writer.frame({ type: 'request-error', id, code: ErrorCode.TooManyRequests, message: 'too many requests running for this client: try again when some are answered' });
+        return;
+      }
+      pending.hold(held);
       session.requestStarted(id);
       run(socket, session, handler, pending, frame);
     },
@@ -113,6 +135,7 @@ function run<P>(socket: HandlerSocket<P>, session: Session<P>, handler: ChannelH
   const settle = (frame: ServerFrame): void => {
     if (settled) return;
     settled = true;
+    pending.done();
     if (pending.aborted || session.requests.get(id) !== pending) return; // cancelled: no answer
     let envelope: string;
     try {

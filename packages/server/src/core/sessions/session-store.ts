@@ -34,6 +34,14 @@ export interface OpenedSession<P> {
   readonly resumed: boolean;
 }
 
+/** What a store's sessions hold in this process. */
+export interface SessionUsage {
+  /** Bytes of every session: remembered answers, answers kept for a resume, running requests (1 KiB each). */
+  readonly sessionBytes: number;
+  /** Bytes of the largest session. */
+  readonly largestSessionBytes: number;
+}
+
 /** The sessions of a server, attached and detached. */
 export interface SessionStore<P> {
   /**
@@ -50,6 +58,8 @@ export interface SessionStore<P> {
   detach(session: Session<P>, socket: SessionSocket, keep: boolean): Awaitable<void>;
   /** Sessions detached on this node and kept for a resume right now (`server.metrics().detachedSessions`). */
   readonly detachedCount: number;
+  /** What the sessions hold in this process's memory, when the store keeps them here (`server.metrics()`). */
+  usage?(): SessionUsage;
   /**
    * The server shuts down (after detaching every socket): a store in this
    * process ends every session; a shared store writes out what is pending and
@@ -61,17 +71,30 @@ export interface SessionStore<P> {
 /**
  * Sessions in this process. Detached sessions are kept for
  * `limits.sessionTtlMs`, at most `limits.maxDetachedSessions` of them (the
- * oldest detached is forgotten first).
+ * oldest detached is forgotten first). Each session holds at most
+ * `limits.sessionBytes`, and all of them `limits.sessionTotalBytes`: over
+ * the total, detached sessions are forgotten first (oldest first), then a
+ * growing session gives back its own oldest answers.
  */
 export class MemorySessionStore<P> implements SessionStore<P> {
   private readonly sessions = new Map<string, MemorySession<P>>();
   /** Detached sessions, oldest first. */
   private readonly detached = new Set<MemorySession<P>>();
+  /** Bytes every session holds (as each last reported). */
+  private bytes = 0;
 
-  constructor(private readonly limits: Pick<Limits, 'sessionTtlMs' | 'maxDetachedSessions' | 'dedupeWindow' | 'replyCacheSize'>) {}
+  constructor(
+    private readonly limits: Pick<Limits, 'sessionTtlMs' | 'maxDetachedSessions' | 'dedupeWindow' | 'replyCacheSize' | 'sessionBytes' | 'sessionTotalBytes'>,
+  ) {}
 
   get detachedCount(): number {
     return this.detached.size;
+  }
+
+  usage(): SessionUsage {
+    let largest = 0;
+    for (const session of this.sessions.values()) largest = Math.max(largest, session.held);
+    return { sessionBytes: this.bytes, largestSessionBytes: largest };
   }
 
   open(name: string | undefined, principal: P, socket: SessionSocket): OpenedSession<P> {
@@ -87,7 +110,8 @@ export class MemorySessionStore<P> implements SessionStore<P> {
       return { session: known, resumed: true };
     }
     // 128 random bits: the session id is what a resuming hello presents.
-    const session = new MemorySession<P>(randomBytes(16).toString('base64url'), principal, this.limits);
+    const id = randomBytes(16).toString('base64url');
+    const session: MemorySession<P> = new MemorySession<P>(id, principal, this.limits, (delta, size) => this.resized(session, delta, size));
     this.sessions.set(session.id, session);
     session.attached = socket;
     return { session, resumed: false };
@@ -112,10 +136,25 @@ export class MemorySessionStore<P> implements SessionStore<P> {
     for (const session of [...this.sessions.values()]) this.end(session);
   }
 
+  /**
+   * `session` is `size` bytes now (`delta` more than it last said): keeps the
+   * total within `sessionTotalBytes` by forgetting detached sessions first,
+   * and answers what `session` may hold.
+   */
+  private resized(session: MemorySession<P>, delta: number, size: number): number {
+    this.bytes += delta;
+    const total = this.limits.sessionTotalBytes;
+    for (const detached of this.detached) {
+      if (this.bytes <= total) break;
+      if (detached !== session) this.end(detached);
+    }
+    return Math.max(0, Math.min(this.limits.sessionBytes, size + total - this.bytes));
+  }
+
   private end(session: MemorySession<P>): void {
     this.detached.delete(session);
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
-    session.end();
+    this.bytes -= session.end();
   }
 }
 

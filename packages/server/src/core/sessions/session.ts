@@ -20,9 +20,21 @@
  * before another node can take the session over (see {@link SessionStore}).
  */
 import type { Awaitable } from '../../engines/engine.js';
+import { ENTRY_OVERHEAD, heldBytes } from '../../engines/encoded.js';
 import type { Limits } from '../../limits.js';
-import { DedupeWindow, remember, type Seen } from './dedupe.js';
+import { Answers, DedupeWindow, type Seen } from './dedupe.js';
 import type { PendingRequest } from './requests.js';
+
+/** What a running request counts for in its session's bytes (the handler's own memory is the app's). */
+export const PENDING_REQUEST_BYTES = 1024;
+
+/**
+ * How a memory session stays within its bytes: told every change of its
+ * size, the store keeps the total bounded and answers how many bytes this
+ * session may hold now (`limits.sessionBytes`, less when the server-wide
+ * `limits.sessionTotalBytes` is reached).
+ */
+export type SessionBudget = (delta: number, size: number) => number;
 
 /** The socket a session is attached to: where its answers go. */
 export interface SessionSocket {
@@ -70,7 +82,10 @@ export interface Session<P> {
 /**
  * A session kept in this process. Every collection is created on first use:
  * an idle session holds none, which keeps the per-connection memory close to
- * a bare socket's.
+ * a bare socket's. What it holds is counted in bytes (the encoded answers,
+ * 64 B per entry, 1 KiB per running request); beyond what its budget allows
+ * the oldest remembered answers go: replies first, then handled message ids,
+ * then answers kept for a resume (a re-sent duplicate then runs again).
  */
 export class MemorySession<P> implements Session<P> {
   /** The socket the session is attached to (undefined: detached). */
@@ -78,18 +93,27 @@ export class MemorySession<P> implements Session<P> {
   received = 0;
   /** The timer that forgets a detached session. */
   expiry: NodeJS.Timeout | undefined;
+  /** The size last told to the budget. */
+  held = 0;
   private dedupe: DedupeWindow | undefined;
   private runningRequests: Map<number, PendingRequest> | undefined;
   /** Answered request ids → the encoded response or request-error, oldest first. */
-  private replies: Map<number, string> | undefined;
-  /** Answers completed while detached, sent after the resuming welcome. */
-  private undelivered: string[] | undefined;
+  private replies: Answers | undefined;
+  /** Answers completed while detached, sent after the resuming welcome, with what each holds. */
+  private undelivered: { readonly envelope: string; readonly cost: number }[] | undefined;
+  private undeliveredBytes = 0;
 
   constructor(
     readonly id: string,
     readonly principal: P,
     private readonly limits: Pick<Limits, 'dedupeWindow' | 'replyCacheSize'>,
+    private readonly budget: SessionBudget = () => Number.POSITIVE_INFINITY,
   ) {}
+
+  /** Bytes the session holds: its remembered answers, the answers kept for a resume, its running requests. */
+  get size(): number {
+    return (this.dedupe?.bytes ?? 0) + (this.replies?.bytes ?? 0) + this.undeliveredBytes + (this.runningRequests?.size ?? 0) * PENDING_REQUEST_BYTES;
+  }
 
   get requests(): Map<number, PendingRequest> {
     return (this.runningRequests ??= new Map());
@@ -105,10 +129,12 @@ export class MemorySession<P> implements Session<P> {
 
   started(id: number): void {
     (this.dedupe ??= new DedupeWindow(this.limits.dedupeWindow)).started(id);
+    this.account();
   }
 
   finished(id: number, answer: string): void {
     (this.dedupe ??= new DedupeWindow(this.limits.dedupeWindow)).finished(id, answer);
+    this.account();
     this.send(answer);
   }
 
@@ -119,18 +145,21 @@ export class MemorySession<P> implements Session<P> {
   }
 
   requestStarted(): void {
-    // One process: the running request is in `requests` already.
+    // One process: the running request is in `requests` already; it counts from now.
+    this.account();
   }
 
   cancel(id: number): void {
     const pending = this.runningRequests?.get(id);
     this.runningRequests?.delete(id);
     pending?.abort();
+    this.account();
   }
 
   replied(id: number, answer: string): void {
     this.runningRequests?.delete(id);
-    remember((this.replies ??= new Map()), id, answer, this.limits.replyCacheSize);
+    (this.replies ??= new Answers(this.limits.replyCacheSize)).set(id, answer);
+    this.account();
     this.send(answer);
   }
 
@@ -141,23 +170,65 @@ export class MemorySession<P> implements Session<P> {
     }
     // The client re-sends what it has not seen answered, so an answer dropped here is answered again.
     const undelivered = (this.undelivered ??= []);
-    if (undelivered.push(envelope) > this.limits.dedupeWindow) undelivered.shift();
+    const cost = heldBytes(envelope) + ENTRY_OVERHEAD;
+    undelivered.push({ envelope, cost });
+    this.undeliveredBytes += cost;
+    if (undelivered.length > this.limits.dedupeWindow) this.dropUndelivered();
+    this.account();
   }
 
   drain(): readonly string[] {
-    const pending = this.undelivered ?? [];
+    const pending = (this.undelivered ?? []).map((u) => u.envelope);
     this.undelivered = undefined;
+    this.undeliveredBytes = 0;
+    this.account();
     return pending;
   }
 
-  /** The session ends for good: running requests are aborted, nothing is kept for a resume. */
-  end(): void {
+  /** The session ends for good: running requests are aborted, nothing is kept for a resume. Returns the bytes it held. */
+  end(): number {
     clearTimeout(this.expiry);
     this.expiry = undefined;
     this.attached = undefined;
     for (const pending of this.runningRequests?.values() ?? []) pending.abort();
     this.runningRequests = undefined;
     this.dedupe?.stop();
+    this.dedupe = undefined;
+    this.replies = undefined;
     this.undelivered = undefined;
+    this.undeliveredBytes = 0;
+    const held = this.held;
+    this.held = 0;
+    return held;
+  }
+
+  /** Tells the budget the session's size, and gives back what it does not allow: the oldest answers first. */
+  private account(): void {
+    let size = this.size;
+    const allowed = this.budget(size - this.held, size);
+    this.held = size;
+    if (size <= allowed) return;
+    while (size > allowed) {
+      const freed = this.dropOldest();
+      if (freed === 0) break; // what is left runs (requests, message handlers): it cannot be dropped
+      size -= freed;
+    }
+    this.budget(size - this.held, size);
+    this.held = size;
+  }
+
+  /** Forgets the oldest remembered answer: a reply, else a handled message id, else an answer kept for a resume. */
+  private dropOldest(): number {
+    const reply = this.replies?.dropOldest() ?? 0;
+    if (reply > 0) return reply;
+    const handled = this.dedupe?.dropOldest() ?? 0;
+    return handled > 0 ? handled : this.dropUndelivered();
+  }
+
+  private dropUndelivered(): number {
+    const oldest = this.undelivered?.shift();
+    if (oldest === undefined) return 0;
+    this.undeliveredBytes -= oldest.cost;
+    return oldest.cost;
   }
 }

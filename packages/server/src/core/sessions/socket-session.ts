@@ -18,11 +18,14 @@
  */
 import {
   CloseCode,
-  decode,
+  decodeBinary,
+  decodeText,
   encodeBinary,
   ErrorCode,
   fullBucket,
+  messageCost,
   PROTOCOL_VERSION,
+  scanText,
   takeTokens,
   subprotocolVersion,
   TRANSFER_VERSION,
@@ -53,7 +56,10 @@ import type { Session, SessionSocket } from './session.js';
 import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
 import { announcedTransfers, received, SocketTransfers, type PieceSocket } from './transfers.js';
+import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
+import { principalKey, type Quotas, type Release } from '../quotas.js';
+import type { Backlog, CutReason } from '../backlog.js';
 
 /** The protocol states of a socket. */
 export type SocketState = 'awaiting-hello' | 'attaching' | 'open' | 'closing' | 'closed';
@@ -63,6 +69,8 @@ export interface SocketHost<P> {
   readonly limits: Limits;
   /** The per-connection token bucket's rate (from `limits`). */
   readonly rate: BucketRate;
+  /** How much of a message's size one token pays for (`bytesPerToken` of the announced limits). */
+  readonly perToken: number;
   /** What `welcome` announces: the decode limits and the rate the client must keep. */
   readonly announced: ServerLimits;
   /** Whether the server speaks protocol v2 (chunked transfers): a hello of version 2 is accepted. */
@@ -74,6 +82,10 @@ export interface SocketHost<P> {
   readonly channels: ChannelHost<P>;
   readonly outbox: Outbox;
   readonly receipts: ReceiptClock;
+  /** The caps per address and per principal (running requests). */
+  readonly quotas: Quotas;
+  /** A request was refused by a cap. */
+  overCapacity(): void;
   /** The welcome went out: the session (new or resumed) is open on this socket. */
   welcomed(socket: SocketSession<P>): void;
   /** Lets the store keep `session` for a resume (`keep`) or end it; never throws, failures are reported. */
@@ -82,8 +94,10 @@ export interface SocketHost<P> {
   closed(socket: SocketSession<P>, code: number, reason: string): void;
   /** The socket sent more than its rate allows; it is being closed with 1008. */
   rateLimited(socket: SocketSession<P>): void;
-  /** The socket buffered more than `limits.slowConsumerBytes`; it is being closed with 1008. */
+  /** The socket was cut as a slow consumer (`Backlog`); it is being closed with 1008. */
   slowConsumer(socket: SocketSession<P>, buffered: number): void;
+  /** The slow-consumer rule: a closed socket is no longer watched. */
+  readonly backlog: Backlog;
   error(error: unknown, socket?: SocketSession<P>): void;
 }
 
@@ -92,6 +106,19 @@ const MAX_ERRORS_PER_MESSAGE = 16;
 
 /** The smallest frame size a client may ask for in `hello.limits` (a hostile tiny value only hurts itself, but stays sane). */
 const MIN_PEER_FRAME_BYTES = 1024;
+
+/**
+ * Frames one socket handles in one turn of the event loop; the rest wait in
+ * its inbox for the next turn (`setImmediate`), so a batch of a thousand
+ * messages to a fan-out handler does not hold up every other client.
+ */
+export const FRAMES_PER_TURN = 64;
+
+/** Frames that wait in one inbox (behind an asynchronous step, or for the next turn) at most, in multiples of `maxBatch`. */
+const INBOX_BATCHES = 2;
+
+/** Bytes of received messages that wait in one inbox at most, in multiples of `maxFrameBytes`. */
+const INBOX_FRAMES_BYTES = 4;
 
 /** One connection's protocol state. Kept small: an idle socket is a handful of fields. */
 export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P>, PieceSocket {
@@ -108,8 +135,18 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private readonly createdAt: number;
   private sessionId: string;
   private channels: Subscriptions<P> | undefined;
-  /** Frames waiting while an asynchronous step runs (authorize, the session store), so frames keep their order. */
+  /**
+   * Frames waiting while an asynchronous step runs (authorize, the session
+   * store) or for the next turn ({@link FRAMES_PER_TURN}), so frames keep
+   * their order; with the size of the messages they came in.
+   */
   private inbox: Frame[] | undefined;
+  private inboxBytes = 0;
+  /** Frames received and frames handled (settled), so the welcome knows when its hello batch is answered. */
+  private framesIn = 0;
+  private framesDone = 0;
+  /** While the hello batch is being answered: the welcome waits for it (welcome-hold.ts). */
+  private welcomeHold: WelcomeHold | undefined;
   private readonly bucket: BucketState;
   /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
@@ -126,6 +163,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     /** Who is on the socket; replaced when a `refresh` brings new credentials. */
     public principal: P,
     now: number,
+    /** The client address the socket is counted under (its requests too). */
+    private readonly address: string | undefined,
     /** Checks the token of a `refresh` (absent: the adapter authenticated, and refreshes are refused). */
     private readonly verify?: Verify<P>,
     expiresAt?: number,
@@ -233,10 +272,25 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     return receiptEnvelope(this);
   }
 
-  /** {@link WriterOwner}: buffered beyond `limits.slowConsumerBytes`. */
-  slowConsumer(buffered: number): void {
+  /** {@link Backlogged}: bytes the transport has not sent yet, and frames waiting behind a chunked transfer (v2). */
+  get buffered(): number {
+    return this.transport.bufferedAmount + (this.writer.transfers?.laneBytes ?? 0);
+  }
+
+  /**
+   * {@link Backlogged}: a slow consumer (too much buffered, no progress, or
+   * too much of the server's buffers): closed with 1008 and destroyed at
+   * once, so its buffers are let go now, not after a close handshake a
+   * client that does not read would never finish.
+   */
+  cut(buffered: number, reason: CutReason): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
     this.host.slowConsumer(this, buffered);
-    this.close(CloseCode.PolicyViolation, 'slow consumer');
+    this.state = 'closing';
+    this.closedWith = { code: CloseCode.PolicyViolation, reason };
+    this.writer.drop();
+    this.guard(() => this.transport.close(CloseCode.PolicyViolation, reason));
+    this.guard(() => this.transport.terminate());
   }
 
   /** {@link MessageSocket}: one `message` envelope was taken. */
@@ -250,18 +304,35 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
 
   // ---- incoming --------------------------------------------------------------------
 
+  /**
+   * One WebSocket message. The rate limit is charged before anything is
+   * parsed: one envelope and the message's size first, then (text) the
+   * envelopes a cheap scan counts, which also refuses a frame nested too
+   * deep; what the bucket cannot pay for is never parsed. The decode's own
+   * count refines the charge.
+   */
   private receive(data: string | Uint8Array, now: number): void {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.lastSeen = now;
-    const { frames, errors } = decode(data, this.host.limits);
+    const { rate, perToken, limits } = this.host;
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    let charged = messageCost(1, size, perToken);
+    if (!takeTokens(this.bucket, charged, now, rate)) return this.rateLimited(1, data);
+    const shape = typeof data === 'string' && size <= limits.maxFrameBytes ? scanText(data) : undefined;
+    // A batch over maxBatch is refused whole before parsing: it costs one envelope.
+    if (shape !== undefined && shape.envelopes > 1 && shape.envelopes <= limits.maxBatch) {
+      const more = messageCost(shape.envelopes, size, perToken) - charged;
+      if (!takeTokens(this.bucket, more, now, rate)) return this.rateLimited(shape.envelopes, data);
+      charged += more;
+    }
+    const { frames, errors } = typeof data === 'string' ? decodeText(data, limits, shape) : decodeBinary(data, limits);
     const count = frames.length + errors.length;
     this.host.outbox.countIn(data, count);
-    if (!takeTokens(this.bucket, Math.max(1, count), now, this.host.rate)) {
-      this.rateLimited(count);
-      return;
-    }
+    const rest = messageCost(count, size, perToken) - charged;
+    if (rest > 0 && !takeTokens(this.bucket, rest, now, rate)) return this.rateLimited(count);
     for (const error of errors.slice(0, MAX_ERRORS_PER_MESSAGE)) this.writer.error(error.code, error.message, error.channel);
-    if (frames.length > 0) this.process(frames);
+    this.framesIn += frames.length;
+    if (frames.length > 0) this.process(frames, size);
   }
 
   /**
@@ -270,39 +341,87 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
    * lose frames silently (a subscribe, a message whose receipt count the
    * client relies on). A resuming client re-sends what was not received.
    */
-  private rateLimited(envelopes: number): void {
+  private rateLimited(envelopes: number, unparsed?: string | Uint8Array): void {
+    if (unparsed !== undefined) this.host.outbox.countIn(unparsed, envelopes);
     this.host.rateLimited(this);
     const { rate, burst } = this.host.announced;
     this.writer.error(ErrorCode.RateLimited, `${envelopes} envelope(s) over the rate limit (${rate}/s, burst ${burst}): closing`);
     this.close(CloseCode.PolicyViolation, 'rate limit exceeded');
   }
 
-  /** Handles frames in order; an asynchronous step parks the rest in the inbox until it settles. */
-  private process(frames: readonly Frame[]): void {
+  /**
+   * Handles frames in order. An asynchronous step parks the rest in the
+   * inbox until it settles; after {@link FRAMES_PER_TURN} frames the rest
+   * wait for the next turn. `bytes` is the size of the message they came in.
+   */
+  private process(frames: readonly Frame[], bytes: number): void {
     if (this.inbox !== undefined) {
       this.inbox.push(...frames);
+      this.inboxBytes += bytes;
+      const { maxBatch, maxFrameBytes } = this.host.limits;
+      if (this.inbox.length > INBOX_BATCHES * maxBatch || this.inboxBytes > INBOX_FRAMES_BYTES * maxFrameBytes) {
+        this.writer.error(ErrorCode.RateLimited, 'too many frames waiting to be handled: closing');
+        this.close(CloseCode.PolicyViolation, 'too much waiting');
+      }
       return;
     }
     for (let i = 0; i < frames.length; i++) {
+      if (i === FRAMES_PER_TURN) {
+        this.park(frames.slice(i), bytes);
+        setImmediate(() => this.resume(false));
+        return;
+      }
       const pending = this.handle(frames[i] as Frame);
       if (pending !== undefined) {
-        this.inbox = frames.slice(i + 1);
-        const resume = (): void => {
-          const rest = this.inbox;
-          this.inbox = undefined;
-          if (rest !== undefined && rest.length > 0 && this.state === 'open') this.process(rest);
-        };
+        this.park(frames.slice(i + 1), bytes);
         // A step that fails must neither stay unhandled nor leave the frames behind it parked forever.
-        void pending.then(resume, (error: unknown) => {
-          this.error(error);
-          resume();
-        });
+        void pending.then(
+          () => this.resume(true),
+          (error: unknown) => {
+            this.error(error);
+            this.resume(true);
+          },
+        );
         return;
       }
     }
   }
 
+  private park(frames: Frame[], bytes: number): void {
+    this.inbox = frames;
+    this.inboxBytes = frames.length === 0 ? 0 : bytes;
+  }
+
+  /** Handles what waited in the inbox: after an asynchronous step (`stepped`: only once the socket is open), or in the next turn. */
+  private resume(stepped: boolean): void {
+    const rest = this.inbox;
+    const bytes = this.inboxBytes;
+    this.inbox = undefined;
+    this.inboxBytes = 0;
+    if (rest === undefined || rest.length === 0) return;
+    if (stepped ? this.state === 'open' : this.state !== 'closing' && this.state !== 'closed') this.process(rest, bytes);
+  }
+
+  /** Handles one frame, counting it handled once it settled (the welcome hold waits for the hello batch). */
   private handle(frame: Frame): Promise<void> | undefined {
+    const pending = this.dispatch(frame);
+    if (pending === undefined || this.welcomeHold === undefined) {
+      this.handled();
+      return pending;
+    }
+    return pending.finally(() => this.handled());
+  }
+
+  /** One more frame settled: once every frame received so far has, the held welcome goes. */
+  private handled(): void {
+    this.framesDone++;
+    if (this.welcomeHold !== undefined && this.framesDone >= this.framesIn) {
+      this.welcomeHold.release();
+      this.welcomeHold = undefined;
+    }
+  }
+
+  private dispatch(frame: Frame): Promise<void> | undefined {
     if (frame.type === 'hello') return this.hello(frame);
     if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); lastSeen is already updated
     if (this.state !== 'open') {
@@ -361,6 +480,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     }
     this.state = 'attaching';
     this.version = version;
+    // Subscribes came with the hello (the hello batch, PROTOCOL.md 6.1): the welcome waits for their answers.
+    if (this.framesIn > this.framesDone + 1) this.welcomeHold = new WelcomeHold(this.writer);
     if (limits !== undefined) {
       const own = this.host.limits;
       this.writer.peer = {
@@ -429,6 +550,13 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     return this.host.app.resolve(channel);
   }
 
+  holdRequest(): Release | undefined {
+    const held = this.host.quotas.take('requests', this.address, principalKey(this.principal));
+    if (typeof held !== 'string') return held;
+    this.host.overCapacity();
+    return undefined;
+  }
+
   context(channel: string): ChannelContext<P> {
     return {
       channel,
@@ -466,7 +594,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     if (transfers === undefined) return false;
     for (const reception of transfers.expire(now)) received(this, reception);
     if (!transfers.stalled(now, this.host.limits.transferTimeoutMs)) return false;
-    this.slowConsumer(this.transport.bufferedAmount);
+    this.cut(this.buffered, 'slow consumer');
     return true;
   }
 
@@ -565,9 +693,13 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private release(): void {
     clearTimeout(this.expiry);
     this.expiry = undefined;
+    this.host.backlog.forget(this);
     this.writer.drop();
     this.writer.transfers?.clear();
+    this.welcomeHold?.release();
+    this.welcomeHold = undefined;
     this.inbox = undefined;
+    this.inboxBytes = 0;
     const channels = this.channels;
     this.channels = undefined;
     channels?.leaveAll();

@@ -21,6 +21,8 @@ import type { HandlerSocket } from './handler-socket.js';
 /** What joining channels needs from the server. */
 export interface ChannelHost<P> {
   readonly limits: Pick<Limits, 'historySize' | 'maxChannelsPerConnection'>;
+  /** Whether `channel` may be joined: it has subscribers here already, or the server has room for one more (`limits.maxChannels`). */
+  hasRoom(channel: string): boolean;
   /**
    * Adds `subscriber` to the channel's local subscribers and `member` to its
    * presence. Returns when live delivery starts, if that is still to come
@@ -173,9 +175,15 @@ export class Subscriptions<P> implements Subscriber, GateOutput {
 
   private hasRoomFor(channel: string): boolean {
     const max = this.host.limits.maxChannelsPerConnection;
-    if (this.gate.positions.size < max) return true;
-    this.refuse(channel, ErrorCode.TooManyChannels, `at most ${max} channels per connection`);
-    return false;
+    if (this.gate.positions.size >= max) {
+      this.refuse(channel, ErrorCode.TooManyChannels, `at most ${max} channels per connection`);
+      return false;
+    }
+    if (!this.host.hasRoom(channel)) {
+      this.refuse(channel, ErrorCode.TooManyChannels, 'the server has as many channels as it takes');
+      return false;
+    }
+    return true;
   }
 
   /** The engine could not read the history: the join fails like a refusal, the channel is left. */

@@ -48,7 +48,7 @@ export interface TransferWriter {
   binary(bytes: Uint8Array): void;
   /** Makes sure a flush runs this turn (the flush writes the credit owed and the pieces the window allows). */
   touch(): void;
-  /** Closes the socket as a slow consumer when it holds up too much ({@link SocketTransfers.overloaded}). */
+  /** Reports frames held in a lane to the slow-consumer rule (they count as buffered for the socket). */
   checkConsumer(): void;
 }
 
@@ -191,11 +191,6 @@ export class SocketTransfers {
     if (dropped === undefined) return;
     if (dropped.abandon !== undefined) this.writer.binary(dropped.abandon);
     this.#release(channel);
-  }
-
-  /** Whether the client holds up more than the slow-consumer bound allows: what waits in lanes beyond one whole message. */
-  overloaded(buffered: number, slowConsumerBytes: number): boolean {
-    return buffered + this.#laneBytes > slowConsumerBytes + this.peer.maxMessageBytes;
   }
 
   /** The client took no piece for `timeoutMs` while one waited for its credit: it stopped reading. */

@@ -6,16 +6,20 @@
  * batch), split only where the peer's decode limits require it. A lone
  * publication is written from its shared buffer (serialized once for every
  * recipient); a binary frame flushes the text queue first, so order is kept.
- * After every write the socket's `bufferedAmount` is checked: above
- * `limits.slowConsumerBytes` it is a slow consumer and is closed.
+ * Every write goes through the server's {@link Backlog}: a socket that
+ * buffers too much, stops reading, or holds too much of the server's
+ * buffers is cut as a slow consumer.
  *
  * On a socket that negotiated chunked transfers (v2) the writer hands large
  * payloads and the frames of their channels to its {@link SocketTransfers}
  * (`transfers.ts`), and each flush writes the credit owed with the small
- * frames, then the pieces the window allows.
+ * frames, then the pieces the window allows. Pieces are writes like any
+ * other (the backlog sees them), and the frames waiting in a channel's lane
+ * count as buffered for that socket.
  */
 import { channelIdProblem, encodeBatch, encodeText, type PeerLimits, type ServerFrame } from '@rxmux/core/protocol';
 import type { Limits } from '../../limits.js';
+import type { Backlog, Backlogged } from '../backlog.js';
 import type { OutgoingPublication } from '../hub.js';
 import type { Transport } from '../transport.js';
 import type { SocketState } from './socket-session.js';
@@ -36,13 +40,11 @@ export interface Traffic {
   bytesOut: number;
 }
 
-/** What a writer needs from its socket. */
-export interface WriterOwner {
+/** What a writer needs from its socket: which is also what the backlog watches (its bytes buffered, and how to cut it). */
+export interface WriterOwner extends Backlogged {
   readonly state: SocketState;
   /** The receipt envelope to send with this write, if the count moved since the last one. */
   receipt(): string | undefined;
-  /** More than `limits.slowConsumerBytes` is buffered: the socket closes with 1008. */
-  slowConsumer(buffered: number): void;
   error(error: unknown): void;
 }
 
@@ -58,11 +60,13 @@ export class Outbox {
   private dirty: Writer[] = [];
 
   constructor(
-    readonly limits: Pick<Limits, 'maxFrameBytes' | 'slowConsumerBytes'> & {
+    readonly limits: Pick<Limits, 'maxFrameBytes'> & {
       /** The largest publication `publish()` takes: above the peer's `maxFrameBytes` a v1 peer gets a `gap` `'too-big'`. */
       readonly maxPublicationBytes: number;
     },
     private readonly traffic: Traffic,
+    /** The slow-consumer rule every write goes through. */
+    readonly backlog: Backlog,
   ) {}
 
   /** Calls `writer.flush()` later in this turn of the event loop (the writer asks once per turn). */
@@ -103,6 +107,8 @@ export class Writer {
   peer: PeerLimits;
   /** Chunked transfers, on a socket that negotiated them (v2). */
   transfers: SocketTransfers | undefined;
+  /** Held back from the outbox's flush ({@link hold}); `'owed'`: a flush passed it by, one is owed on release. */
+  private holding: false | 'held' | 'owed' = false;
 
   constructor(
     private readonly owner: WriterOwner,
@@ -230,8 +236,29 @@ export class Writer {
     this.write(encodeBatch(batch), false, batch.length);
   }
 
+  /**
+   * Keeps what is queued out of the outbox's flush until {@link release}:
+   * the welcome waits for the answers of the hello batch, so both leave in
+   * one write (PROTOCOL.md 6.1). A direct {@link flush} (a binary frame, a
+   * close) still writes everything, in order.
+   */
+  hold(): void {
+    this.holding = 'held';
+  }
+
+  /** Ends {@link hold}: what waited leaves with this turn's flush. */
+  release(): void {
+    const owed = this.holding === 'owed';
+    this.holding = false;
+    if (owed && this.queue !== undefined) this.outbox.schedule(this);
+  }
+
   /** {@link flush} from the outbox: a failure costs this socket's write, reported, never the others'. */
   flushReporting(): void {
+    if (this.holding !== false) {
+      this.holding = 'owed';
+      return;
+    }
     try {
       this.flush();
     } catch (error) {
@@ -246,16 +273,14 @@ export class Writer {
     } catch (error) {
       this.owner.error(error);
     }
-    this.outbox.count('out', frames, utf8Length(message));
-    this.checkConsumer();
+    const bytes = utf8Length(message);
+    this.outbox.count('out', frames, bytes);
+    this.checkConsumer(bytes);
   }
 
-  /** Closes a slow consumer: more buffered (and, with transfers, held in lanes) than `limits.slowConsumerBytes` allows. */
-  checkConsumer(): void {
-    const buffered = this.transport.bufferedAmount;
-    const limit = this.outbox.limits.slowConsumerBytes;
-    const over = this.transfers === undefined ? buffered > limit : this.transfers.overloaded(buffered, limit);
-    if (over && this.owner.state === 'open') this.owner.slowConsumer(buffered);
+  /** Reports a write of `bytes` (0: frames were held in a lane) to the backlog, which cuts a slow consumer. */
+  checkConsumer(bytes = 0): void {
+    if (this.owner.state === 'open') this.outbox.backlog.wrote(this.owner, bytes);
   }
 }
 
