@@ -239,7 +239,7 @@ describe('FakeServer: clear failures', () => {
     expect(() => c.publish('a', 1)).toThrow(/publish\(\) on a socket that is not open: connection 1 \(ws:\/\/fake.test\/rt, connecting, not accepted yet/);
     c.accept();
     expect(() => c.publish('a', 1)).toThrow(/publish\(\) before welcome\(\): the client drops such frames until it is welcomed/);
-    expect(() => c.takeFrame('subscribe')).toThrow(/no subscribe has arrived on connection 1 .* received \[hello\]/);
+    expect(() => c.takeFrame('message')).toThrow(/no message has arrived on connection 1 .* received \[hello, sub:a\]/);
     c.welcome();
     expect(() => c.welcome()).toThrow(/welcome\(\) twice/);
     c.hangUp();
@@ -257,9 +257,9 @@ describe('frames visibility (the rule documented on ScriptedConnection)', () => 
     conn.channel('b').send('buffered');
     const c = server.last;
     c.accept();
-    expect(c.summary()).toEqual(['hello']); // synchronously, on open
+    expect(c.summary()).toEqual(['hello', 'sub:a']); // synchronously, on open: the hello batch (PROTOCOL.md 6.1)
     c.welcome();
-    expect(c.summary()).toEqual(['hello', 'sub:a', 'msg:b:"buffered"']); // the re-join and the buffer, before welcome() returned
+    expect(c.summary()).toEqual(['hello', 'sub:a', 'msg:b:"buffered"']); // the buffer, before welcome() returned
     c.publish('a', 1);
     expect(seen).toEqual([1]); // synchronously, before publish() returned
     conn.channel('a').send('x');
@@ -267,7 +267,7 @@ describe('frames visibility (the rule documented on ScriptedConnection)', () => 
     expect(c.summary()).toEqual(['hello', 'sub:a', 'msg:b:"buffered"']); // not yet: written after this turn
     await Promise.resolve(); // one microtask: the coalesced write has gone out
     expect(c.summary()).toEqual(['hello', 'sub:a', 'msg:b:"buffered"', 'msg:a:"x"', 'sub:c']);
-    expect(c.socket.sent).toHaveLength(3); // hello, the welcome's batch, this turn's batch
+    expect(c.socket.sent).toHaveLength(3); // the hello batch, what the welcome released, this turn's batch
     conn.close();
   });
 
