@@ -169,9 +169,12 @@ const DECODE_EVERYTHING = { maxFrameBytes: Number.POSITIVE_INFINITY, maxBatch: N
  * synchronously: when `publish()` returns, the channel has emitted; when
  * `welcome()` returns, the status is `open`. What the client sends is
  * recorded in {@link frames} once the client has written it:
- * - its `hello`: at once, when the socket opens (`accept()`, `welcome()`);
- * - what a welcome releases (the re-joins, the re-sent frames and the
- *   offline buffer, in one batch): before `welcome()` returns;
+ * - its `hello` with the subscribes of the channels active then (the hello
+ *   batch, PROTOCOL.md 6.1): at once, when the socket opens (`accept()`,
+ *   `welcome()`);
+ * - what a welcome releases (the subscribes that did not fit the hello
+ *   batch, the re-sent frames and the offline buffer, in one batch): before
+ *   `welcome()` returns;
  * - anything the app does while the socket is open (subscribe, send,
  *   request, cancel, unsubscribe after the linger): coalesced with whatever
  *   else the same turn produces and written on RxJS's `asapScheduler`. With

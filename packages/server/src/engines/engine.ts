@@ -79,7 +79,7 @@ export interface EnginePublication {
    * it is, never encoding the data again. Absent for bytes, and when the
    * engine holds only the value.
    */
-  readonly json?: string;
+  readonly json?: string | undefined;
 }
 
 /** What an engine holds in this process (`server.metrics()`), for engines that keep history here. */
