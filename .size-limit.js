@@ -4,7 +4,9 @@
 // entries without a `limit` are the comparisons `npm run bench -- --scenario bundle` tabulates
 // (socket.io-client, centrifuge, RxJS webSocket().multiplex); they never fail the check.
 // Budgets sit a few percent above the measured size (README, Performance): a change that grows the
-// client past them fails the build and says by how much.
+// client past them fails the build and says by how much. Chunked transfers (issue 15.5: protocol v2, the
+// chunker, window and reassembler in every client) raised the connect()+channel() entries by 4.3 kB;
+// moving them to an opt-in subpath is the open follow-up (README, Bundle size).
 
 /** One esbuild setup for every entry: an ES module for today's browsers. */
 const modifyEsbuildConfig = (config) => ({ ...config, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'silent' });
@@ -21,12 +23,12 @@ const entry = (name, file, { limit, ignore } = {}) => ({
 });
 
 export default [
-  entry('@rxmux/core connect().channel().subscribe(), rxjs external', 'rxmux-minimal.js', { ignore: RXJS, limit: '16.5 kB' }),
-  entry('@rxmux/core connect().channel().subscribe(), rxjs bundled', 'rxmux-minimal.js', { limit: '25 kB' }),
-  entry('@rxmux/core with events(), rxjs external', 'rxmux-events.js', { ignore: RXJS, limit: '19.5 kB' }),
-  entry('@rxmux/core with events(), rxjs bundled', 'rxmux-events.js', { limit: '28 kB' }),
+  entry('@rxmux/core connect().channel().subscribe(), rxjs external', 'rxmux-minimal.js', { ignore: RXJS, limit: '21 kB' }),
+  entry('@rxmux/core connect().channel().subscribe(), rxjs bundled', 'rxmux-minimal.js', { limit: '29 kB' }),
+  entry('@rxmux/core with events(), rxjs external', 'rxmux-events.js', { ignore: RXJS, limit: '24.5 kB' }),
+  entry('@rxmux/core with events(), rxjs bundled', 'rxmux-events.js', { limit: '33 kB' }),
   entry('@rxmux/elements (define + ChannelController), @rxmux/core and rxjs external', 'rxmux-elements.js', { ignore: [...RXJS, '@rxmux/core', '@rxmux/core/*'], limit: '4 kB' }),
-  entry('@rxmux/elements, everything bundled', 'rxmux-elements.js', { limit: '28 kB' }),
+  entry('@rxmux/elements, everything bundled', 'rxmux-elements.js', { limit: '32 kB' }),
   entry('socket.io-client io().on() (comparison)', 'socket.io-client.js'),
   entry('centrifuge newSubscription().subscribe() (comparison)', 'centrifuge.js'),
   entry('rxjs webSocket().multiplex alone (comparison)', 'rxjs-multiplex.js'),

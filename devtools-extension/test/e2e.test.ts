@@ -17,7 +17,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decode, encode, encodeText, SUBPROTOCOL } from '@rxmux/core/protocol';
+import { decode, encode, encodeText, subprotocolVersion } from '@rxmux/core/protocol';
 import type { CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -269,7 +269,7 @@ class HarRecorder {
   publications(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const socket of this.#sockets.values()) {
-      if (socket.protocol !== SUBPROTOCOL) continue;
+      if (socket.protocol === undefined || subprotocolVersion(socket.protocol) === undefined) continue;
       for (const m of socket.messages) {
         if (m.type !== 'receive' || (m.opcode !== 1 && m.opcode !== 2)) continue;
         const payload = m.opcode === 1 ? m.data : new Uint8Array(Buffer.from(m.data, 'base64'));

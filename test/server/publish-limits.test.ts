@@ -30,9 +30,9 @@ describe('publish() checks before it numbers', () => {
     await c.expectNoFrame((f) => f.type === 'gap');
   });
 
-  it('a publication larger than maxFrameBytes is refused with RXMUX_ERR_FRAME_TOO_BIG (text and binary)', async () => {
+  it('a publication larger than maxMessageBytes (chunked transfers) is refused with RXMUX_ERR_FRAME_TOO_BIG (text and binary)', async () => {
     const { server } = await start();
-    const big = 'x'.repeat(5 * 1024 * 1024);
+    const big = 'x'.repeat(9 * 1024 * 1024);
     let refusal: unknown;
     try {
       void server.publish('feed', big);
@@ -41,6 +41,12 @@ describe('publish() checks before it numbers', () => {
     }
     expect(refusal).toBeInstanceOf(ProtocolRxmuxError);
     expect((refusal as RxmuxError).code).toBe(ErrorCode.FrameTooBig);
+    expect(() => server.publish('feed', new Uint8Array(8 * 1024 * 1024))).toThrow(/maxMessageBytes/);
+    await expect(server.publish('feed', new Uint8Array(5 * 1024 * 1024))).resolves.toBeUndefined();
+  });
+
+  it('without chunked transfers, a publication larger than maxFrameBytes is refused', async () => {
+    const { server } = await start({ transfers: false });
     expect(() => server.publish('feed', new Uint8Array(1024 * 1024))).toThrow(/maxFrameBytes/);
     await expect(server.publish('feed', new Uint8Array(1000))).resolves.toBeUndefined();
   });
@@ -79,7 +85,7 @@ describe('a client that accepts less than the server', () => {
 
   it('through the real client: no reconnect loop, the frame is reported on errors$ and gaps$, delivery goes on', async () => {
     const { url, server } = await start();
-    const conn = connectClient(url, { WebSocket, shared: false, maxFrameBytes: 64 * 1024 });
+    const conn = connectClient(url, { WebSocket, shared: false, maxFrameBytes: 64 * 1024, transfers: { maxMessageBytes: 64 * 1024 } });
     try {
       const values: unknown[] = [];
       const gaps: GapNotice[] = [];

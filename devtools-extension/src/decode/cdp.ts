@@ -6,7 +6,7 @@
  *
  * ```
  *  webSocketCreated ─────────────▶ (remembered)
- *  webSocketHandshakeResponse ───▶ connection + connecting   (only if the server chose rxmux.v1)
+ *  webSocketHandshakeResponse ───▶ connection + connecting   (only if the server chose rxmux.v1 or rxmux.v2)
  *  webSocketFrameSent/Received ──▶ frame events (codec), welcome → open, gap, error
  *  webSocketClosed ──────────────▶ closed
  *  requestWillBeSent(EventSource)▶ (remembered)
@@ -16,7 +16,7 @@
  * @packageDocumentation
  */
 import { stripQuery, type DebugEvent } from '@rxmux/core/debug';
-import { SUBPROTOCOL } from '@rxmux/core/protocol';
+import { subprotocolVersion } from '@rxmux/core/protocol';
 import { isFiniteNumber, isRecord, isShortString } from '../messaging/guards.js';
 import { SseConnection } from './sse.js';
 import { base64ToBytes, WireConnection } from './wire.js';
@@ -95,7 +95,7 @@ export class CdpDecoder {
         if (pending === undefined || pending.socket !== undefined) return [];
         const response = isRecord(params.response) ? params.response : {};
         const protocol = headerValue(response.headers, 'sec-websocket-protocol');
-        if (protocol?.trim() !== SUBPROTOCOL) {
+        if (protocol === undefined || subprotocolVersion(protocol.trim()) === undefined) {
           pending.ignored = true;
           return [];
         }

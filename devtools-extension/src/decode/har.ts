@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import type { DebugEvent } from '@rxmux/core/debug';
-import { SUBPROTOCOL } from '@rxmux/core/protocol';
+import { subprotocolVersion } from '@rxmux/core/protocol';
 import { isFiniteNumber, isRecord } from '../messaging/guards.js';
 import { base64ToBytes, WireConnection } from './wire.js';
 
@@ -37,7 +37,7 @@ function subprotocol(response: unknown): string | undefined {
 
 /**
  * Decodes every rxmux WebSocket of a HAR document, in time order. A socket
- * counts as rxmux when its handshake chose `rxmux.v1`, or, for HARs saved
+ * counts as rxmux when its handshake chose `rxmux.v1` or `rxmux.v2`, or, for HARs saved
  * without headers, when its first message decodes.
  */
 export function decodeHar(har: unknown): HarDecodeResult {
@@ -52,7 +52,7 @@ export function decodeHar(har: unknown): HarDecodeResult {
     const request = isRecord(entry.request) ? entry.request : {};
     const url = typeof request.url === 'string' ? request.url : 'ws://(unknown)';
     const protocol = subprotocol(entry.response);
-    if (protocol !== undefined && protocol !== SUBPROTOCOL) {
+    if (protocol !== undefined && subprotocolVersion(protocol) === undefined) {
       skipped++;
       return;
     }

@@ -6,7 +6,7 @@
  *   --smoke              tiny counts (checks the harness only)
  *   --runs N             runs per contender (default 3; the tap scenario: 5)
  *   --only ws,rxmux      network contenders to run
- *   --scenario a,b       scenarios: fanin-1 fanin-many rtt fanout idle binary routing tap cross-node bundle live
+ *   --scenario a,b       scenarios: fanin-1 fanin-many rtt fanout idle binary routing tap cross-node bundle live hol
  *   --out DIR            where the JSON goes (default packages/bench/results)
  *   --no-save            print only
  *   --server-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"   node flags of the server process

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runBundle } from './bundle.js';
+import { runHol } from './hol.js';
 import { runLive } from './live.js';
 import { CH, CONTENDERS, type Contender } from './contenders.js';
 import { Child, type ChildOptions } from './ipc.js';
@@ -82,7 +83,7 @@ export interface BenchOptions {
 }
 
 /** Scenario ids, in order. */
-export const SCENARIO_IDS = ['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap', 'cross-node', 'bundle', 'live'] as const;
+export const SCENARIO_IDS = ['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap', 'cross-node', 'bundle', 'live', 'hol'] as const;
 
 const PAYLOAD = payloadOf(64);
 
@@ -602,6 +603,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (wanted.has('cross-node')) scenarios.push(await runCrossNode(options, runs));
   if (wanted.has('bundle')) scenarios.push(await runBundle(options.log));
   if (wanted.has('live')) scenarios.push(await runLive(options.runs ?? profile.live.runs, options.log));
+  if (wanted.has('hol')) scenarios.push(await runHol(options.runs ?? profile.hol.runs, options.log));
   const cpu = cpus();
   return {
     profile: profile.name,

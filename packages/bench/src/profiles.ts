@@ -14,6 +14,8 @@ export interface Profile {
   readonly tap: { readonly frames: number; readonly channels: number; readonly batch: number; readonly budgetMs?: number; readonly runs: number };
   /** Time to live: page loads per mode (each a fresh browser context). */
   readonly live: { readonly runs: number };
+  /** Head-of-line blocking (scenario 11): runs per contender. */
+  readonly hol: { readonly runs: number };
   /** Cross-node: publications timed one at a time (`latency`), then a burst of `count`, per run. */
   readonly crossNode: { readonly latency: number; readonly count: number };
   /** Pause after connecting, before measuring (lets handshakes and gc settle), in ms. */
@@ -38,6 +40,7 @@ export const FULL: Profile = {
   tap: { frames: 1_000_000, channels: 10, batch: 100, runs: 5 },
   crossNode: { latency: 5_000, count: 100_000 },
   live: { runs: 5 },
+  hol: { runs: 3 },
   settleMs: 300,
   timeoutMs: 120_000,
   scaled: [],
@@ -80,6 +83,7 @@ export const SMOKE: Profile = {
   tap: { frames: 2_000, channels: 10, batch: 100, budgetMs: 200, runs: 1 },
   crossNode: { latency: 20, count: 200 },
   live: { runs: 1 },
+  hol: { runs: 1 },
   settleMs: 10,
   timeoutMs: 10_000,
   scaled: ['smoke profile: tiny counts, numbers are not meaningful'],

@@ -39,14 +39,15 @@ describe('bench harness (smoke profile)', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('runs every scenario against every contender without errors', () => {
-    expect(report.scenarios.map((s) => s.id)).toEqual(['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap', 'cross-node', 'bundle', 'live']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap', 'cross-node', 'bundle', 'live', 'hol']);
     for (const s of report.scenarios) expect(s.errors).toEqual([]);
-    for (const s of report.scenarios.filter((s) => !['routing', 'tap', 'cross-node', 'bundle', 'live'].includes(s.id))) expect(s.contenders).toEqual(['ws', 'socket.io', 'rxmux']);
+    for (const s of report.scenarios.filter((s) => !['routing', 'tap', 'cross-node', 'bundle', 'live', 'hol'].includes(s.id))) expect(s.contenders).toEqual(['ws', 'socket.io', 'rxmux']);
     expect(report.scenarios.find((s) => s.id === 'bundle')?.contenders).toEqual(['rxmux', 'rxmux+events', 'rxmux-elements', 'socket.io-client', 'centrifuge', 'multiplex']);
     expect(report.scenarios.find((s) => s.id === 'live')?.contenders).toEqual(['pooled', 'pooled-two-step', 'nine-connections']);
     expect(report.scenarios.find((s) => s.id === 'cross-node')?.contenders).toEqual(['memory-local', 'redis-local', 'redis-cross']);
     expect(report.scenarios.find((s) => s.id === 'routing')?.contenders).toEqual(['multiplex', 'rxmux-unbatched', 'rxmux', 'floor']);
     expect(report.scenarios.find((s) => s.id === 'tap')?.contenders).toEqual(['absent', 'off', 'on']);
+    expect(report.scenarios.find((s) => s.id === 'hol')?.contenders).toEqual(['rxmux', 'rxmux-w256k', 'ws']);
   });
 
   it('produces a positive number for every throughput, latency and CPU metric', () => {

@@ -37,5 +37,5 @@ export {
 } from './errors.js';
 export { ErrorCode, ProtocolError, RxmuxError, type ErrorCodeValue } from './protocol/errors.js';
 export { CloseCode, type CloseCodeValue } from './protocol/close-codes.js';
-export type { JsonSafe, JsonValue, Payload } from './protocol/frames.js';
+export type { JsonSafe, JsonValue, Payload, TransferLimits } from './protocol/frames.js';
 export type { DebugEvent } from './debug/events.js';

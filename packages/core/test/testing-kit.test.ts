@@ -24,7 +24,7 @@ describe('FakeServer: the handshake', () => {
     const c = await server.nextConnection();
     expect(c).toBe(server.last);
     expect(c.url).toBe('ws://fake.test/rt');
-    expect(c.socket.protocols).toEqual(['rxmux.v1']);
+    expect(c.socket.protocols).toEqual(['rxmux.v2', 'rxmux.v1']);
     expect(await c.hello()).toEqual({ type: 'hello', version: 1, limits: { maxFrameBytes: 1024 * 1024, maxBatch: 1024 }, token: 'secret' });
     expect(statuses).toEqual(['closed', 'connecting']);
     expect(c.welcome()).toEqual({ type: 'welcome', version: 1, session: 's1', heartbeat: 30_000 });

@@ -7,6 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SUBPROTOCOL } from '@rxmux/core/protocol';
 import { openSocket } from '../src/transport/websocket.js';
 
 let server: Server | undefined;
@@ -33,7 +34,7 @@ describe('openSocket (ws in Node)', () => {
     process.on('uncaughtException', onUncaught);
     try {
       const events: string[] = [];
-      const sub = openSocket(WebSocket, `ws://127.0.0.1:${port}/rt`, { maxFrameBytes: 1024 }).subscribe({
+      const sub = openSocket(WebSocket, `ws://127.0.0.1:${port}/rt`, { maxFrameBytes: 1024 }, [SUBPROTOCOL]).subscribe({
         next: (e) => events.push(e.kind),
         error: (e: unknown) => events.push(`error ${String(e)}`),
       });

@@ -59,5 +59,8 @@ export { extractToken, type TokenSources } from './http/token.js';
 export { addressKey, peerAddress, type ClientAddress } from './http/address.js';
 export type { ChannelError } from './http/channels.js';
 export type { PollEvent, StreamPublication } from '@rxmux/core/protocol';
-/** The WebSocket subprotocol (`rxmux.v1`) and protocol version the server speaks. */
-export { SUBPROTOCOL, PROTOCOL_VERSION } from '@rxmux/core/protocol';
+/**
+ * The WebSocket subprotocols and protocol versions the server speaks:
+ * `rxmux.v1` (1), and `rxmux.v2` (2, chunked transfers) unless `transfers: false`.
+ */
+export { SUBPROTOCOL, PROTOCOL_VERSION, TRANSFER_SUBPROTOCOL, TRANSFER_VERSION } from '@rxmux/core/protocol';

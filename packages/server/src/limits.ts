@@ -12,7 +12,7 @@
  * package README ("Default limits and close codes").
  */
 
-import { ErrorCode, MIN_SERVER_LIMITS, RxmuxError } from '@rxmux/core/protocol';
+import { DEFAULT_TRANSFER_LIMITS, ErrorCode, MIN_SERVER_LIMITS, RxmuxError } from '@rxmux/core/protocol';
 
 /** Every limit of a server. Pass a `Partial<Limits>` to `createServer` to change some. */
 export interface Limits {
@@ -132,6 +132,25 @@ export interface Limits {
   readonly pollTimeoutMs: number;
   /** The `retry:` value sent to EventSource clients, in milliseconds. */
   readonly sseRetryMs: number;
+  /**
+   * Chunked transfers (protocol v2, PROTOCOL.md 15): the largest piece,
+   * both ways. A payload larger than a piece (a binary or JSON message from
+   * a client, a publication) travels in pieces, interleaved with every other
+   * channel's frames. Announced in `welcome.limits`.
+   */
+  readonly chunkBytes: number;
+  /** Bytes of transfer data a client may have sent and not yet seen credited (v2): what sits in the network ahead of its small frames. */
+  readonly transferWindow: number;
+  /**
+   * Largest message a client may send in chunks, and largest publication
+   * `publish()` takes (v2; a client without chunked transfers still gets at
+   * most `maxFrameBytes`, larger publications reach it as a `gap` `'too-big'`).
+   */
+  readonly maxMessageBytes: number;
+  /** Most channels with an unfinished transfer from one client at once (v2): with `maxMessageBytes`, what reassembly may hold per connection. */
+  readonly maxTransfers: number;
+  /** A client transfer with no piece for this long is refused, and a client that takes no piece for this long is a slow consumer (v2), in milliseconds. */
+  readonly transferTimeoutMs: number;
 }
 
 /** The default limits (frozen). */
@@ -169,6 +188,11 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   historyChannels: 10_000,
   pollTimeoutMs: 25_000,
   sseRetryMs: 2_000,
+  chunkBytes: DEFAULT_TRANSFER_LIMITS.chunkBytes,
+  transferWindow: DEFAULT_TRANSFER_LIMITS.window,
+  maxMessageBytes: DEFAULT_TRANSFER_LIMITS.maxMessageBytes,
+  maxTransfers: DEFAULT_TRANSFER_LIMITS.maxTransfers,
+  transferTimeoutMs: 30_000,
 });
 
 /** Heartbeat timing: the server pings every `interval` ms and drops connections silent for `timeout` ms. */

@@ -64,8 +64,8 @@ class Server<P> implements RxmuxServer<P> {
   private closing: Promise<void> | undefined;
 
   constructor(options: BaseServerOptions<P>, credentials: (report: (error: unknown) => void) => Credentials<P>) {
-    const { authorize, engine, limits, heartbeat, hooks, sessions, tickets } = options;
-    this.core = createServerCore<P>({ authorize, engine, limits, heartbeat, hooks, sessions, tickets }); // checks the options first: throws before anything is attached
+    const { authorize, engine, limits, heartbeat, hooks, sessions, tickets, transfers } = options;
+    this.core = createServerCore<P>({ authorize, engine, limits, heartbeat, hooks, sessions, tickets, transfers }); // checks the options first: throws before anything is attached
     const errors = new Hooks(hooks);
     const report = (error: unknown): void => errors.error(error);
     const streams = this.core.streams;

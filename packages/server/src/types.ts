@@ -135,6 +135,15 @@ export interface CoreOptions<P> {
    */
   readonly sessions?: SessionStore<P>;
   /**
+   * Chunked transfers (protocol v2, PROTOCOL.md 15): whether the server
+   * speaks `rxmux.v2`. With it (the default) a payload larger than
+   * `limits.chunkBytes` travels in pieces, interleaved with every other
+   * channel's frames, under the receiver's window, both ways; a client that
+   * offers only `rxmux.v1` gets whole frames as before. `false`: the server
+   * selects `rxmux.v1` only.
+   */
+  readonly transfers?: boolean;
+  /**
    * Where the single-use tickets of the SSE and long-poll endpoints live.
    * Default: a `MemoryTicketStore`; a shared store lets a stream redeem its
    * ticket on any node.
@@ -282,7 +291,11 @@ export interface RxmuxServer<P = null> {
    * `RXMUX_ERR_INVALID_FIELD` (a `ProtocolError`) for data that cannot travel
    * (not JSON nor a `Uint8Array`, cyclic, nested too deep), and
    * `RXMUX_ERR_FRAME_TOO_BIG` for a publication larger than
-   * `limits.maxFrameBytes`, which clients would refuse.
+   * `limits.maxMessageBytes` (`limits.maxFrameBytes` with `transfers: false`),
+   * which clients would refuse. A publication larger than `limits.chunkBytes`
+   * reaches clients that negotiated chunked transfers in pieces, interleaved
+   * with every other channel; one larger than an old client's `maxFrameBytes`
+   * reaches it as a `gap` `'too-big'`.
    */
   publish(channel: string, data: Payload): Promise<void>;
   /** Everyone subscribed to `channel` (on every node, as far as the engine knows). */

@@ -1,6 +1,8 @@
 /**
  * The fuzz's oracle: PROTOCOL.md's codec rules written again from the text
- * (sections 2, 4, 5, 10), deliberately not importing the codec it judges.
+ * (sections 2, 4, 5, 10, and 15.2 for the frames of version 2), deliberately
+ * not importing the codec it judges. The fuzz's sockets speak v1, where the
+ * v2 frames decode by their shape and are then unexpected (section 5).
  * Given the bytes of a WebSocket message it says which envelopes are frames
  * and which are refused with which code (a set, where the text allows more
  * than one reading); the session rules (14.2) live in `server-model.ts`, the
@@ -18,6 +20,7 @@ export const Code = {
   BatchTooLarge: 'RXMUX_ERR_BATCH_TOO_LARGE',
   InvalidBinaryHeader: 'RXMUX_ERR_INVALID_BINARY_HEADER',
   InvalidChannel: 'RXMUX_ERR_INVALID_CHANNEL',
+  InvalidTransfer: 'RXMUX_ERR_INVALID_TRANSFER',
   UnexpectedFrame: 'RXMUX_ERR_UNEXPECTED_FRAME',
   UnsupportedProtocol: 'RXMUX_ERR_UNSUPPORTED_PROTOCOL',
   Forbidden: 'RXMUX_ERR_FORBIDDEN',
@@ -40,6 +43,7 @@ export const CODEC_CODES: ReadonlySet<string> = new Set([
   Code.BatchTooLarge,
   Code.InvalidBinaryHeader,
   Code.InvalidChannel,
+  Code.InvalidTransfer,
   Code.TooDeep,
 ]);
 
@@ -55,8 +59,8 @@ interface Field {
 const r = (name: string, kind: Kind): Field => ({ name, kind, optional: false });
 const o = (name: string, kind: Kind): Field => ({ name, kind, optional: true });
 
-/** Section 5's table: type number → name and fields after it. */
-export const LAYOUTS: readonly { readonly name: string; readonly fields: readonly Field[] }[] = [
+/** Section 5's table: type number → name and fields after it (`undefined`: binary only, so unknown as text). */
+export const LAYOUTS: readonly ({ readonly name: string; readonly fields: readonly Field[] } | undefined)[] = [
   { name: 'message', fields: [r('channel', 'channel'), r('data', 'json'), o('id', 'uint')] },
   { name: 'publication', fields: [r('channel', 'channel'), r('data', 'json'), o('seq', 'uint')] },
   { name: 'hello', fields: [r('version', 'uint'), o('session', 'string'), o('resumeToken', 'string'), o('limits', 'peer-limits'), o('token', 'string')] },
@@ -80,6 +84,10 @@ export const LAYOUTS: readonly { readonly name: string; readonly fields: readonl
   { name: 'receipt', fields: [r('received', 'uint')] },
   { name: 'refresh', fields: [r('token', 'string')] },
   { name: 'refreshed', fields: [o('expiresIn', 'uint')] },
+  undefined, // 20 transfer: binary only
+  undefined, // 21 chunk: binary only
+  { name: 'credit', fields: [r('bytes', 'uint')] },
+  { name: 'abort', fields: [r('channel', 'channel'), r('code', 'string'), o('message', 'string')] },
 ];
 
 /** A decoded frame: its type name and named fields (absent optionals left out). Binary data is a `Uint8Array`. */
@@ -129,9 +137,13 @@ function wellFormed(s: string): boolean {
 
 const uintOk = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-function limitsOk(v: unknown, keys: readonly string[]): boolean {
+/** Section 5: the transfer keys (15.1), all four or none. */
+const TRANSFER_KEYS = ['chunkBytes', 'window', 'maxMessageBytes', 'maxTransfers'];
+
+function limitsOk(v: unknown, base: readonly string[]): boolean {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const record = v as Record<string, unknown>;
+  const keys = TRANSFER_KEYS.some((k) => k in record) ? [...base, ...TRANSFER_KEYS] : base;
   if (Object.keys(record).some((k) => !keys.includes(k))) return false;
   return keys.every((k) => {
     const n = record[k];
@@ -262,24 +274,28 @@ function parseText(text: string, limits: SpecLimits): SpecEnvelope[] {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * Section 4, binary. The text lists the checks in this order: type, flags,
- * L (0, or a frame shorter than its header), channel UTF-8, id/seq. A frame
- * too short to hold the three header bytes is "shorter than its header"
- * whatever its first byte: either code is a reading of the text.
+ * Section 4 and 15.2, binary. The text lists the checks in this order: type,
+ * flags, L (0, or a frame shorter than its header), channel UTF-8, id/seq; a
+ * `transfer` whose first piece is longer than its size is an invalid
+ * transfer, an abandoning `chunk` with data a bad header. A frame too short
+ * to hold the three header bytes is "shorter than its header" whatever its
+ * first byte: either code is a reading of the text.
  */
 export function specDecodeBinary(bytes: Uint8Array, limits: SpecLimits = SPEC_DEFAULT_LIMITS): SpecEnvelope[] {
   if (bytes.byteLength > limits.maxFrameBytes) return [{ error: { codes: [Code.FrameTooBig] } }];
   const type = bytes[0];
+  /** Flag bits each type allows: message/publication bit 0 (id/seq); transfer bits 0-2 (id/seq, publication, text); chunk bit 0 (abandon). */
+  const allowed = type === 0 || type === 1 ? 1 : type === 20 ? 7 : type === 21 ? 1 : undefined;
   if (bytes.byteLength < 3) {
-    const badType = type !== undefined && type !== 0 && type !== 1;
-    return [{ error: { codes: badType ? [Code.InvalidBinaryHeader, Code.UnknownType] : [Code.InvalidBinaryHeader] } }];
+    return [{ error: { codes: allowed === undefined && type !== undefined ? [Code.InvalidBinaryHeader, Code.UnknownType] : [Code.InvalidBinaryHeader] } }];
   }
-  if (type !== 0 && type !== 1) return [{ error: { codes: [Code.UnknownType] } }];
+  if (allowed === undefined) return [{ error: { codes: [Code.UnknownType] } }];
   const flags = bytes[1] as number;
-  if ((flags & ~1) !== 0) return [{ error: { codes: [Code.InvalidBinaryHeader] } }];
+  if ((flags & ~allowed) !== 0) return [{ error: { codes: [Code.InvalidBinaryHeader] } }];
   const length = bytes[2] as number;
-  const numBytes = flags & 1 ? 8 : 0;
-  if (length === 0 || bytes.byteLength < 3 + length + numBytes) return [{ error: { codes: [Code.InvalidBinaryHeader] } }];
+  const numBytes = type !== 21 && (flags & 1) !== 0 ? 8 : 0;
+  const fixed = (type === 20 || type === 21 ? 4 : 0) + numBytes;
+  if (length === 0 || bytes.byteLength < 3 + length + fixed) return [{ error: { codes: [Code.InvalidBinaryHeader] } }];
   let channel: string;
   try {
     channel = strictUtf8.decode(bytes.subarray(3, 3 + length));
@@ -287,11 +303,22 @@ export function specDecodeBinary(bytes: Uint8Array, limits: SpecLimits = SPEC_DE
     return [{ error: { codes: [Code.InvalidChannel] } }];
   }
   if (!channelOk(channel)) return [{ error: { codes: [Code.InvalidChannel] } }];
-  const frame: Record<string, unknown> = { type: type === 0 ? 'message' : 'publication', channel, data: bytes.subarray(3 + length + numBytes) };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const data = bytes.subarray(3 + length + fixed);
+  if (type === 21) {
+    const abandon = (flags & 1) !== 0;
+    if (abandon && data.byteLength > 0) return [{ error: { codes: [Code.InvalidBinaryHeader], channel } }];
+    return [{ frame: { type: 'chunk', channel, offset: view.getUint32(3 + length), ...(abandon ? { abandon: true } : {}), data } }];
+  }
+  const frame: Record<string, unknown> =
+    type === 20
+      ? { type: 'transfer', kind: (flags & 2) !== 0 ? 'publication' : 'message', channel, size: view.getUint32(3 + length), ...((flags & 4) !== 0 ? { text: true } : {}), data }
+      : { type: type === 0 ? 'message' : 'publication', channel, data };
+  if (type === 20 && data.byteLength > (frame.size as number)) return [{ error: { codes: [Code.InvalidTransfer], channel } }];
   if (numBytes > 0) {
-    const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(3 + length);
+    const n = view.getFloat64(3 + length + (type === 20 ? 4 : 0));
     if (!uintOk(n)) return [{ error: { codes: [Code.InvalidField], channel } }];
-    frame[type === 0 ? 'id' : 'seq'] = n;
+    frame[type === 0 || frame.kind === 'message' ? 'id' : 'seq'] = n;
   }
   return [{ frame: frame as SpecFrame }];
 }

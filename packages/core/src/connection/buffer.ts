@@ -73,15 +73,29 @@ export class OfflineBuffer {
     this.#bytes -= (item as BufferedMessage).bytes;
   }
 
-  /** Hands messages to `take`, oldest first, until it returns false; removes the ones it took. */
-  takeWhile(take: (item: BufferedMessage) => boolean): void {
+  /**
+   * Hands messages to `take`, oldest first, until it returns false; removes
+   * the ones it took. A message `skip` says must wait (its channel has a
+   * chunked transfer under way) keeps its place, and so do the later
+   * messages of its channel; the others go on past it.
+   */
+  takeWhile(take: (item: BufferedMessage) => boolean, skip?: (channel: string) => boolean): void {
     const items = this.#items;
-    let taken = 0;
-    while (taken < items.length && take(items[taken] as BufferedMessage)) {
-      this.#bytes -= (items[taken] as BufferedMessage).bytes;
-      taken++;
+    let held: Set<string> | undefined;
+    let kept: BufferedMessage[] | undefined;
+    let i = 0;
+    for (; i < items.length; i++) {
+      const item = items[i] as BufferedMessage;
+      if (held?.has(item.channel) === true || skip?.(item.channel) === true) {
+        (held ??= new Set()).add(item.channel);
+        (kept ??= []).push(item);
+        continue;
+      }
+      if (!take(item)) break;
+      this.#bytes -= item.bytes;
     }
-    if (taken > 0) this.#items = taken === items.length ? [] : items.slice(taken);
+    if (kept === undefined && i === 0) return;
+    this.#items = kept === undefined ? items.slice(i) : [...kept, ...items.slice(i)];
   }
 
   /** Removes and returns everything, oldest first. */

@@ -106,9 +106,13 @@ export class Connection {
     this.transitions$ = this.#status.transitions$;
     this.dropped$ = this.#dropped.asObservable();
     this.errors$ = this.#errors.asObservable();
-    this.#outbox = new Outbox(this.#settings.buffer, (item, reason) => {
-      this.#dropped.next({ channel: item.channel, wire: item.wire, reason, ...(item.id === undefined ? {} : { id: item.id }) });
-    });
+    this.#outbox = new Outbox(
+      this.#settings.buffer,
+      (item, reason) => {
+        this.#dropped.next({ channel: item.channel, wire: item.wire, reason, ...(item.id === undefined ? {} : { id: item.id }) });
+      },
+      (item) => this.#link?.abandon(item),
+    );
     const tap = (this.#tap =
       this.#settings.devtools === undefined
         ? undefined
@@ -139,6 +143,9 @@ export class Connection {
         },
         drained: (link) => {
           if (this.#link === link) this.#outbox.drain(link);
+        },
+        transferred: (link, item) => {
+          if (this.#link === link) this.#outbox.transferred(item, link);
         },
         failed: (failure) => this.#outbox.failAll(failure, 'failed'),
         closed: () => this.#closed,
@@ -308,23 +315,32 @@ export class Connection {
   /**
    * Refuses, at once, a frame the server would refuse with close 1009: sent
    * anyway it would cost the connection, and an acked one would be re-sent
-   * after every reconnect.
+   * after every reconnect. A message may be larger than one frame where
+   * chunked transfers carry it: up to the welcomed server's
+   * `maxMessageBytes`, or offline, up to what the client itself accepts
+   * (a server that turns out to take less drops it as `'too-big'`).
    */
-  #checkSize(channel: string, frame: Outgoing): void {
-    const max = this.#settings.maxFrameBytes;
+  #checkSize(item: BufferedMessage): void {
+    const link = this.#link;
+    if (item.kind === 'message' && link !== undefined) {
+      if (!link.carries(item)) throw new ProtocolError(ErrorCode.FrameTooBig, `message on "${item.channel}" is larger than the server takes`);
+      return;
+    }
+    const transfers = this.#settings.transfers;
+    const max = item.kind === 'message' && transfers !== undefined ? Math.max(transfers.maxMessageBytes, this.#settings.maxFrameBytes) : this.#settings.maxFrameBytes;
     const bytes =
-      typeof frame.wire !== 'string' ? frame.wire.byteLength
-      : frame.wire.length * 3 <= max ? frame.wire.length // cannot exceed: skip the exact count
-      : utf8.encode(frame.wire).byteLength;
+      typeof item.wire !== 'string' ? item.wire.byteLength
+      : item.wire.length * 3 <= max ? item.wire.length // cannot exceed: skip the exact count
+      : utf8.encode(item.wire).byteLength;
     if (bytes > max) {
-      throw new ProtocolError(ErrorCode.FrameTooBig, `message of ${bytes} bytes on "${channel}" exceeds maxFrameBytes ${max}`);
+      throw new ProtocolError(ErrorCode.FrameTooBig, `message of ${bytes} bytes on "${item.channel}" exceeds ${max === this.#settings.maxFrameBytes ? 'maxFrameBytes' : 'transfers.maxMessageBytes'} ${max}`);
     }
   }
 
   /** Hands a checked frame to the outbox: written now, or buffered. */
   #enqueue(item: BufferedMessage): void {
     this.#assertOpen();
-    this.#checkSize(item.channel, item);
+    this.#checkSize(item);
     this.#outbox.send(item, this.#link);
   }
 
@@ -334,7 +350,7 @@ export class Connection {
 
   #sendWithAck(channel: string, frame: Outgoing, id: number, ackTimeout: number | undefined): Observable<Ack> {
     this.#assertOpen();
-    this.#checkSize(channel, frame);
+    this.#checkSize({ kind: 'message', channel, wire: frame.wire, bytes: frame.bytes });
     if (ackTimeout !== undefined && !(ackTimeout >= 0)) throw new InvalidArgumentError(`ack timeout must be a non-negative number, got ${ackTimeout}`);
     const item: BufferedMessage = { kind: 'message', channel, wire: frame.wire, bytes: frame.bytes, id };
     const ack = this.#outbox.expectAck(id, item);

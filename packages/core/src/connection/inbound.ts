@@ -3,6 +3,7 @@ import type { Multiplexer } from '../channel/multiplexer.js';
 import { encodeText, peekPublication } from '../protocol/codec.js';
 import { ErrorCode, ProtocolError, RxmuxError } from '../protocol/errors.js';
 import type { Frame } from '../protocol/frames.js';
+import type { Reception } from '../protocol/transfer.js';
 import { RemoteError } from '../errors.js';
 import type { Link } from './link.js';
 import type { Outbox } from './outbox.js';
@@ -21,7 +22,10 @@ export interface InboundHost {
  * Where each frame from the server goes once the link is welcomed:
  * publications, joins and gaps to the multiplexer; receipts, acks and
  * replies to the outbox; errors to their channel and `conn.errors$`
- * (PROTOCOL.md 8.1: only `unsubscribed` ends a channel); pings answered.
+ * (PROTOCOL.md 8.1: only `unsubscribed` ends a channel); pings answered;
+ * the pieces of the server's chunked transfers to the link, which puts them
+ * together (a whole publication is routed as if it came in one frame), and
+ * its credits and aborts to the link and the outbox (PROTOCOL.md 15).
  * @internal
  */
 export class Inbound {
@@ -76,9 +80,50 @@ export class Inbound {
         return;
       case 'pong':
         return;
+      case 'transfer':
+      case 'chunk': {
+        const reception = link.take(frame);
+        if (reception === 'unexpected') this.unexpected(frame);
+        else this.#received(reception, link);
+        return;
+      }
+      case 'credit':
+        if (link.chunked) link.credited(frame.bytes);
+        else this.unexpected(frame);
+        return;
+      case 'abort': {
+        if (!link.chunked) {
+          this.unexpected(frame);
+          return;
+        }
+        // The server refuses our transfer on this channel; one whose last piece left already is answered by an error frame.
+        const item = link.refused(frame.channel);
+        if (item === undefined) return;
+        const error = new RemoteError(frame.code, frame.message ?? `the server refused the message on "${frame.channel}"`, frame.channel);
+        if (this.host.outbox.refusedTransfer(item, error, link)) return; // its ack errors
+        this.host.channels().report(frame.channel, error);
+        this.host.errors.next(error);
+        return;
+      }
       default:
         this.unexpected(frame);
     }
+  }
+
+  /** What a piece of the server's transfer amounted to (PROTOCOL.md 15.4). */
+  #received(reception: Reception, link: Link): void {
+    if (reception === undefined) return;
+    if ('whole' in reception) {
+      this.route(reception.whole, link); // a publication, whole: as if it had come in one frame
+      return;
+    }
+    if ('abort' in reception) link.write(encodeText(reception.abort), true);
+    const problem = 'refused' in reception ? reception.refused : 'abort' in reception ? reception.error : 'error' in reception ? reception.error : reception.violation;
+    const error = problem instanceof ProtocolError ? problem : new ProtocolError(problem.code, problem.message, { channel: problem.channel });
+    if (error.channel !== undefined) this.host.channels().report(error.channel, error);
+    this.host.errors.next(error);
+    // A refused publication that came whole anyway is skipped by its seq, as a too-big frame is.
+    if ('refused' in reception && reception.refused.seq !== undefined) this.host.channels().skip(reception.refused.channel, reception.refused.seq);
   }
 
   /** A frame failed to decode: reported (on its channel too); one refused as too big is skipped by its seq, so it is not replayed forever. */

@@ -2,12 +2,14 @@ import { defer, finalize, from, interval, Observable, of, retry, share, Subscrip
 import { encodeBatch, encodeText } from '../protocol/codec.js';
 import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
 import { ErrorCode, RxmuxError, type ProtocolError } from '../protocol/errors.js';
-import { MIN_SERVER_LIMITS, PROTOCOL_VERSION, type Frame, type WelcomeFrame } from '../protocol/frames.js';
+import { MIN_SERVER_LIMITS, SUBPROTOCOL, TRANSFER_SUBPROTOCOL, TRANSFER_VERSION, type Frame, type TransferLimits, type WelcomeFrame } from '../protocol/frames.js';
+import { transferLimitsOf } from '../protocol/transfer.js';
 import { utf8Length } from '../protocol/utf8.js';
 import { ConnectionLostError, ReconnectFailedError } from '../errors.js';
 import { backoffDelay, type BackoffPolicy } from '../operators/backoff.js';
 import { heartbeat, type HeartbeatOptions } from '../operators/heartbeat.js';
 import { openSocket, type WebSocketConstructor, type WebSocketLike } from '../transport/websocket.js';
+import type { BufferedMessage } from './buffer.js';
 import { Link, linkLimits, MAX_BATCH } from './link.js';
 import type { TokenProvider } from './options.js';
 import type { StatusMachine } from './status.js';
@@ -26,6 +28,8 @@ export interface LifecycleOptions {
   readonly maxFrameBytes: number;
   /** The credential for each hello (and each refresh), when the app gave one. */
   readonly token: TokenProvider | undefined;
+  /** What the client accepts of chunked transfers (it offers `rxmux.v2`); `undefined`: v1 only. */
+  readonly transfers: TransferLimits | undefined;
 }
 
 /** What the lifecycle tells the connection (the layers above it). @internal */
@@ -49,6 +53,8 @@ export interface LifecycleHooks {
   lost(link: Link): void;
   /** The link can take data again after its rate budget ran out. */
   drained(link: Link): void;
+  /** The last piece of a chunked message was written on `link`. */
+  transferred(link: Link, item: BufferedMessage): void;
   /** Reconnecting gave up: everything still waiting fails with `failure`. */
   failed(failure: ReconnectFailedError): void;
   /** Whether the connection was closed for good (no more attempts). */
@@ -152,6 +158,8 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
   const openOne = (token: string | undefined, provider: TokenProvider | undefined): Observable<Link> =>
     new Observable<Link>((subscriber) => {
       let socket: WebSocketLike | undefined;
+      /** The protocol version the server selected (2: chunked transfers). */
+      let version = 1;
       let link: Link | undefined;
       /** Envelopes written before the welcome (the hello, pongs): the server charged them to this socket's rate. */
       let spent = 0;
@@ -177,7 +185,8 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
           .subscribe((fresh) => live.write(encodeText({ type: 'refresh', token: fresh }), true));
         timers.add(refreshing);
       };
-      const events = openSocket(options.WebSocket, options.url, { maxFrameBytes: options.maxFrameBytes })
+      const offered = options.transfers === undefined ? [SUBPROTOCOL] : [TRANSFER_SUBPROTOCOL, SUBPROTOCOL];
+      const events = openSocket(options.WebSocket, options.url, { maxFrameBytes: options.maxFrameBytes }, offered)
         .pipe(
           heartbeat(
             options.heartbeat,
@@ -194,11 +203,13 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
           next: (event) => {
             if (event.kind === 'open') {
               socket = event.socket;
+              version = event.version;
+              const transfers = version === TRANSFER_VERSION ? options.transfers : undefined;
               const hello = encodeText({
                 type: 'hello',
-                version: PROTOCOL_VERSION,
+                version,
                 ...(session === undefined ? {} : { session }),
-                limits: { maxFrameBytes: options.maxFrameBytes, maxBatch: MAX_BATCH },
+                limits: { maxFrameBytes: options.maxFrameBytes, maxBatch: MAX_BATCH, ...transfers },
                 ...(token === undefined ? {} : { token }),
               });
               const batch = [hello, ...hooks.joins(helloRoom(utf8Length(hello), options.maxFrameBytes))];
@@ -214,6 +225,9 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
               } else if (link !== undefined) {
                 hooks.frame(frame, link);
               } else if (frame.type === 'welcome' && socket !== undefined) {
+                // Chunked transfers when both sides speak v2 and the server said what it takes.
+                const server = version === TRANSFER_VERSION ? transferLimitsOf(frame.limits) : undefined;
+                const own = options.transfers;
                 const welcomed: Link = new Link(
                   socket,
                   linkLimits(frame.limits, options.maxFrameBytes),
@@ -221,6 +235,7 @@ export function socketLifecycle(options: LifecycleOptions, hooks: LifecycleHooks
                   () => hooks.drained(welcomed),
                   spent,
                   hooks.wrote === undefined ? undefined : (wire) => hooks.wrote?.(wire),
+                  server === undefined || own === undefined ? undefined : { server, own, transferred: (item) => hooks.transferred(welcomed, item) },
                 );
                 link = welcomed;
                 session = frame.session;

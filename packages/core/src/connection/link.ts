@@ -1,9 +1,13 @@
 import { asapScheduler, type SchedulerLike, type Subscription } from 'rxjs';
-import { encodeBatch } from '../protocol/codec.js';
+import { decodeBinary } from '../protocol/binary.js';
+import { encodeBatch, encodeText } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { ServerLimits } from '../protocol/frames.js';
-import { bytesPerToken, delayFor, fullBucket, messageCost, refill, type BucketRate, type BucketState } from '../protocol/rate.js';
+import type { ChunkFrame, PeerLimits, ServerLimits, TransferFrame, TransferLimits } from '../protocol/frames.js';
+import { bytesPerToken, delayFor, fullBucket, messageCost, refill, takeTokens, type BucketRate, type BucketState } from '../protocol/rate.js';
+import { MAX_TRANSFER_HEADER_BYTES, pieceBytes, TransferReceiver, TransferSender, transferSource, type Reception, type TransferSource } from '../protocol/transfer.js';
+import { utf8Length } from '../protocol/utf8.js';
 import type { WebSocketLike } from '../transport/websocket.js';
+import type { BufferedMessage } from './buffer.js';
 
 const OPEN = 1;
 
@@ -23,6 +27,8 @@ const BURST_MARGIN = 0.75;
 export interface LinkLimits {
   /** Longest batch in UTF-16 code units (at most the peer's `maxFrameBytes`, which the decoder counts in code units). */
   readonly maxFrameChars: number;
+  /** The server's `maxFrameBytes` (what one whole frame may weigh, in UTF-8 bytes). */
+  readonly serverFrameBytes: number;
   readonly maxBatch: number;
   /** The token bucket the server charges every message against; absent when it announced none. */
   readonly rate: BucketRate | undefined;
@@ -30,9 +36,21 @@ export interface LinkLimits {
   readonly perToken: number;
 }
 
+/**
+ * Chunked transfers on a v2 link (PROTOCOL.md 15): what the server accepts
+ * (its welcome's transfer keys) and what the client does. @internal
+ */
+export interface LinkTransfers {
+  readonly server: PeerLimits & TransferLimits;
+  readonly own: TransferLimits;
+  /** The last piece of a message was written: it counts as written now (receipts, acks). */
+  readonly transferred: (item: BufferedMessage) => void;
+}
+
 /** The link limits for a server that announced `server` (or nothing) and a client accepting `maxFrameBytes`. @internal */
 export function linkLimits(server: ServerLimits | undefined, maxFrameBytes: number): LinkLimits {
   return {
+    serverFrameBytes: server?.maxFrameBytes ?? maxFrameBytes,
     // A third of the byte limit: a UTF-16 unit is at most 3 UTF-8 bytes, so no batch can exceed it in bytes either.
     maxFrameChars: Math.floor(Math.min(maxFrameBytes, server?.maxFrameBytes ?? maxFrameBytes) / 3),
     maxBatch: Math.min(MAX_BATCH, server?.maxBatch ?? MAX_BATCH),
@@ -60,6 +78,12 @@ const sizeOf = (wire: string | Uint8Array): number => (typeof wire === 'string' 
  * requests) are refused by {@link Link.write} while envelopes already wait
  * (the caller keeps them in its bounded buffer); control frames (subscribe,
  * pings, cancels) always queue, since they are few and must not be lost.
+ *
+ * On a v2 link, a message larger than a piece is a chunked transfer
+ * ({@link transfer}): each write sends the small frames first (the credit
+ * owed among them), then the pieces the server's window allows, each paced
+ * like an envelope; the link also puts the server's transfers together
+ * ({@link take}).
  * @internal
  */
 export class Link {
@@ -69,6 +93,10 @@ export class Link {
   /** A data write was refused for want of budget: {@link onDrain} is owed once there is some. */
   #starved = false;
   readonly #bucket: BucketState | undefined;
+  /** Outgoing transfers (v2 with a server that takes them). */
+  readonly #sender: TransferSender<BufferedMessage> | undefined;
+  /** Incoming transfers (v2). */
+  readonly #receiver: TransferReceiver | undefined;
 
   constructor(
     private readonly socket: WebSocketLike,
@@ -80,12 +108,88 @@ export class Link {
     spent = 0,
     /** Every WebSocket message written, as written (the debug tap listens). */
     private readonly sent?: (wire: string | Uint8Array) => void,
+    private readonly chunking?: LinkTransfers,
     private readonly flushScheduler: SchedulerLike = asapScheduler,
   ) {
     if (limits.rate !== undefined) {
       this.#bucket = fullBucket(limits.rate, scheduler.now());
       this.#bucket.tokens -= spent;
     }
+    if (chunking !== undefined) {
+      const { server, own } = chunking;
+      this.#sender = new TransferSender(pieceBytes(server, own.chunkBytes), server.window, server.maxTransfers);
+      this.#receiver = new TransferReceiver('publication', { ...own, timeoutMs: Number.POSITIVE_INFINITY });
+    }
+  }
+
+  /** Whether the link speaks chunked transfers (v2, and the server announced what it takes). */
+  get chunked(): boolean {
+    return this.#sender !== undefined;
+  }
+
+  /**
+   * Whether the server takes `item` at all: on a v2 link, up to its
+   * `maxMessageBytes`; else one frame up to its `maxFrameBytes`.
+   */
+  carries(item: BufferedMessage): boolean {
+    if (this.#sender !== undefined && item.kind === 'message') return payloadBytes(item, Number.POSITIVE_INFINITY) <= (this.chunking as LinkTransfers).server.maxMessageBytes;
+    return payloadBytes(item, this.limits.serverFrameBytes) <= this.limits.serverFrameBytes;
+  }
+
+  /** Whether `item` travels as a chunked transfer here: a message larger than a piece, on a v2 link. */
+  transfers(item: BufferedMessage): boolean {
+    return this.#sender !== undefined && item.kind === 'message' && item.bytes > this.#sender.piece;
+  }
+
+  /**
+   * Starts `item` as a chunked transfer: its pieces leave as the server's
+   * window allows, after each write's small frames; `transferred` is called
+   * when its last piece is written. Returns false when the link is closed.
+   * Its channel must have no unfinished transfer (the caller keeps the order).
+   */
+  transfer(item: BufferedMessage): boolean {
+    if (this.closed || this.#sender === undefined) return false;
+    this.#sender.start(sourceOf(item), item);
+    this.#schedule();
+    return true;
+  }
+
+  /** A `credit` from the server: more pieces may leave. */
+  credited(bytes: number): void {
+    if (this.#sender === undefined) return;
+    this.#sender.credit(bytes);
+    if (this.#sender.size > 0) this.#schedule();
+  }
+
+  /**
+   * An `abort` from the server for the transfer on `channel`: an unfinished
+   * one is abandoned (an abandoning chunk when pieces left) and its message
+   * returned; `undefined` when its last piece was written already (a refused
+   * message: an `error` answers it) or there is none.
+   */
+  refused(channel: string): BufferedMessage | undefined {
+    const dropped = this.#sender?.drop(channel);
+    if (dropped === undefined) return undefined;
+    if (dropped.abandon !== undefined) this.write(dropped.abandon, true);
+    return dropped.token;
+  }
+
+  /** Gives up `item`'s transfer, if it is unfinished on this link (its ack timed out): an abandoning chunk when pieces left. */
+  abandon(item: BufferedMessage): void {
+    if (this.#sender?.token(item.channel) !== item) return;
+    this.refused(item.channel);
+  }
+
+  /**
+   * A piece of the server's transfer: what it amounts to ({@link Reception};
+   * `undefined` on a link without transfers, where it is unexpected). The
+   * credit owed goes out with the next write.
+   */
+  take(frame: TransferFrame | ChunkFrame): Reception | 'unexpected' {
+    if (this.#receiver === undefined) return 'unexpected';
+    const reception = this.#receiver.take(frame, this.scheduler.now());
+    this.#schedule();
+    return reception;
   }
 
   /** Whether the socket is gone or the link was closed. */
@@ -108,36 +212,67 @@ export class Link {
       return false;
     }
     this.#pending.push(wire);
-    this.#flush ??= this.flushScheduler.schedule(() => {
-      this.#flush = undefined;
-      this.flush();
-    });
+    this.#schedule();
     return true;
   }
 
-  /** Writes whatever is queued, now, as far as the rate budget allows; the rest leaves when tokens are there. */
+  /**
+   * Writes whatever is queued, now, as far as the rate budget allows; the
+   * rest leaves when tokens are there. Then the pieces of the transfers, as
+   * far as the window and the budget allow.
+   */
   flush(): void {
+    if (!this.#flushQueue()) return;
+    const sender = this.#sender;
+    while (sender?.ready === true) {
+      // A piece is charged as the server charges any message: by its size (messageCost), like the envelopes before it.
+      const cost = messageCost(1, sender.nextBytes + MAX_TRANSFER_HEADER_BYTES, this.limits.perToken);
+      if (this.#bucket !== undefined && !takeTokens(this.#bucket, cost, this.scheduler.now(), this.limits.rate as BucketRate)) {
+        this.#wait(cost);
+        return;
+      }
+      const piece = sender.next();
+      if (piece === undefined) break;
+      this.socket.send(piece.wire);
+      this.sent?.(piece.wire);
+      if (piece.done !== undefined) this.chunking?.transferred(piece.done);
+      if (this.closed) return;
+    }
+  }
+
+  /** Writes the queue (the credit owed first); false when the link is closed or the budget ran out (a paced flush is scheduled). */
+  #flushQueue(): boolean {
     this.#flush?.unsubscribe();
     this.#flush = undefined;
-    if (this.closed) return;
+    if (this.closed) return false;
+    const credit = this.#receiver?.takeCredit() ?? 0;
+    if (credit > 0) this.#pending.unshift(encodeText({ type: 'credit', bytes: credit }));
     while (this.#pending.length > 0) {
       const count = this.#nextMessage();
       if (count === 0) {
         this.#wait();
-        return;
+        return false;
       }
       const head = this.#pending[0] as string | Uint8Array;
       const message = typeof head === 'string' ? encodeBatch(this.#pending.splice(0, count) as string[]) : (this.#pending.shift() as Uint8Array);
       this.socket.send(message);
       this.sent?.(message);
     }
-    if (!this.#starved) return;
+    if (!this.#starved) return true;
     if (!this.#hasBudget(undefined)) {
       this.#wait();
-      return;
+      return false;
     }
     this.#starved = false;
     this.onDrain();
+    return !this.closed;
+  }
+
+  #schedule(): void {
+    this.#flush ??= this.flushScheduler.schedule(() => {
+      this.#flush = undefined;
+      this.flush();
+    });
   }
 
   /** Closes the socket as a lost link would be (a debugger's "drop": the connection reconnects and resumes). */
@@ -145,13 +280,14 @@ export class Link {
     if (!this.closed) this.socket.close(CloseCode.HeartbeatTimeout, reason);
   }
 
-  /** Stops writing; queued frames are flushed first when `flush` is true (as far as the budget allows). */
+  /** Stops writing; queued frames (not the pieces of transfers) are flushed first when `flush` is true (as far as the budget allows). */
   close(flush: boolean): void {
-    if (flush) this.flush();
+    if (flush) this.#flushQueue();
     this.#flush?.unsubscribe();
     this.#flush = undefined;
     this.#pending = [];
     this.#closed = true;
+    this.#receiver?.clear();
   }
 
   /**
@@ -197,16 +333,34 @@ export class Link {
     return count;
   }
 
-  /** Schedules the next paced flush for when the head message (or one more token) can be paid for. */
-  #wait(): void {
+  /** Schedules the next paced flush for when the head message, the next piece (`next`), or one more token can be paid for. */
+  #wait(next?: number): void {
     const bucket = this.#bucket as BucketState;
     const burst = this.limits.rate?.burst ?? 1;
     const head = this.#pending[0];
-    const cost = head === undefined ? 1 : messageCost(1, sizeOf(head), this.limits.perToken);
+    const cost = head === undefined ? (next ?? 1) : messageCost(1, sizeOf(head), this.limits.perToken);
     const delay = delayFor(bucket, Math.min(Math.max(cost, Math.floor(bucket.tokens) + 1), burst), this.scheduler.now(), this.limits.rate as BucketRate);
     this.#flush = this.scheduler.schedule(() => {
       this.#flush = undefined;
       this.flush();
     }, Math.max(1, delay));
   }
+}
+
+const utf8 = new TextEncoder();
+
+/** The bytes a message weighs on the wire: a binary frame's, a text envelope's in UTF-8 (counted exactly only when it could exceed `limit`). */
+function payloadBytes(item: BufferedMessage, limit: number): number {
+  const wire = item.wire;
+  if (typeof wire !== 'string') return wire.byteLength;
+  return wire.length * 3 <= limit ? wire.length : utf8Length(wire);
+}
+
+/** A message as a transfer: a binary message's data (with its id), or a JSON one's whole text envelope in UTF-8. */
+function sourceOf(item: BufferedMessage): TransferSource {
+  const id = item.id === undefined ? {} : { id: item.id };
+  if (typeof item.wire === 'string') return transferSource({ kind: 'message', channel: item.channel, text: true, ...id }, utf8.encode(item.wire));
+  const frame = decodeBinary(item.wire, { maxFrameBytes: Number.POSITIVE_INFINITY }).frames[0];
+  const data = frame?.type === 'message' && frame.data instanceof Uint8Array ? frame.data : item.wire; // always a binary message: we encoded it
+  return transferSource({ kind: 'message', channel: item.channel, ...id }, data);
 }

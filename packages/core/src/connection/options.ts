@@ -1,4 +1,6 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import type { TransferLimits } from '../protocol/frames.js';
+import { DEFAULT_TRANSFER_LIMITS } from '../protocol/transfer.js';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../operators/backoff.js';
 import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from '../operators/heartbeat.js';
@@ -27,6 +29,22 @@ export interface ConnectOptions {
   readonly buffer?: Partial<BufferOptions>;
   /** Largest frame accepted from the server and largest batch written, in bytes. Default 1 MiB. */
   readonly maxFrameBytes?: number;
+  /**
+   * Chunked transfers (protocol v2, offered as `rxmux.v2`): with a server
+   * that speaks them, a payload larger than a piece (`sendBinary`, or `send`
+   * of large JSON, and the server's large publications) travels in pieces,
+   * interleaved with every other channel's frames, at most a window of bytes
+   * in flight; the app still sends and receives whole messages. What the
+   * client accepts, announced in the hello: `chunkBytes` (largest piece,
+   * default 64 KiB), `window` (bytes the server may have in flight towards
+   * it, default 64 KiB), `maxMessageBytes` (largest publication put
+   * together, default 8 MiB), `maxTransfers` (default 4). `false` offers
+   * `rxmux.v1` only: whole frames, as with a server without them.
+   *
+   * @example
+   * connect(url, { transfers: { maxMessageBytes: 32 * 1024 * 1024 } });
+   */
+  readonly transfers?: Partial<TransferLimits> | false;
   /** Default timeout of `channel.request()`, in ms. Default 30 000. */
   readonly requestTimeout?: number;
   /** `false` creates a separate connection instead of sharing the pooled one. Default `true`. */
@@ -70,9 +88,10 @@ export interface DroppedMessage {
   readonly wire: string | Uint8Array;
   /**
    * `'overflow'` (buffer full, drop-oldest), `'failed'` (reconnect gave up),
-   * `'closed'` (`conn.close()`), or `'unconfirmed'` (written to a socket that
+   * `'closed'` (`conn.close()`), `'unconfirmed'` (written to a socket that
    * died before the server confirmed it, and the session could not be
-   * resumed: it may or may not have arrived).
+   * resumed: it may or may not have arrived), or `'too-big'` (buffered while
+   * offline, larger than the server that welcomed the client takes).
    */
   readonly reason: DropReason;
   /** The message id, when the message had asked for an ack (its ack Observable errors too). */
@@ -91,6 +110,8 @@ export interface ConnectionSettings {
   readonly buffer: BufferOptions;
   readonly maxFrameBytes: number;
   readonly requestTimeout: number;
+  /** What the client accepts of chunked transfers; `undefined`: it offers v1 only. */
+  readonly transfers: TransferLimits | undefined;
   readonly eventStream: EventStreamOptions;
   /** `undefined`: no tap at all (`devtools: false`). */
   readonly devtools: { readonly actions: boolean } | undefined;
@@ -127,7 +148,19 @@ export function resolveOptions(options: ConnectOptions): ConnectionSettings {
     eventStream: { scheduler, linger: numbers.linger, ...options.eventStream },
     devtools: options.devtools === false ? undefined : { actions: typeof options.devtools === 'object' && options.devtools.actions === true },
     token: tokenProvider(options.token),
+    transfers: transferOptions(options.transfers),
   };
+}
+
+function transferOptions(transfers: ConnectOptions['transfers']): TransferLimits | undefined {
+  if (transfers === false) return undefined;
+  const limits: TransferLimits = { ...DEFAULT_TRANSFER_LIMITS, ...transfers };
+  for (const [name, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+      throw new InvalidArgumentError(`option transfers.${name} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  return limits;
 }
 
 function tokenProvider(token: ConnectOptions['token']): TokenProvider | undefined {

@@ -17,9 +17,11 @@ export interface Ack {
  * `'closed'` (`conn.close()` with the message still buffered), or
  * `'unconfirmed'` (it was written to a socket that died before the server
  * confirmed it, and the server did not resume the session: it may or may not
- * have arrived).
+ * have arrived), or `'too-big'` (it waited offline and the server that
+ * welcomed the client takes less: its `maxMessageBytes`, or `maxFrameBytes`
+ * without chunked transfers).
  */
-export type DropReason = 'overflow' | 'failed' | 'closed' | 'unconfirmed';
+export type DropReason = 'overflow' | 'failed' | 'closed' | 'unconfirmed' | 'too-big';
 
 /** A frame with an id that waits for its answer (an ack, or a response). */
 type InFlight =
@@ -64,13 +66,20 @@ interface Unconfirmed {
  *
  * Ordering rule: the buffer only fills while nothing can be written, and
  * drains before anything new is written, so every frame written precedes
- * every frame still buffered.
+ * every frame still buffered. One exception keeps a channel's order without
+ * holding up the others (chunked transfers, PROTOCOL.md 15.6): while a
+ * channel's message travels in pieces, that channel's later sends wait in the
+ * buffer, and the others' go on past them. A chunked message counts as
+ * written (its ordinal, its place among the re-sends) once its last piece is
+ * written; until then it is re-sent whole after a lost socket.
  * @internal
  */
 export class Outbox {
   readonly #buffer: OfflineBuffer;
   readonly #inflight = new Map<number, InFlight>();
   #unconfirmed: Unconfirmed[] = [];
+  /** Messages handed to a link as chunked transfers whose last piece is not written yet, by channel (one per channel), oldest first. */
+  readonly #transfers = new Map<string, BufferedMessage>();
   /** Messages of this session written so far (the ordinal of the next one is this + 1). */
   #sent = 0;
   /** Write counter: orders in-flight and unconfirmed frames for a re-send. */
@@ -88,19 +97,25 @@ export class Outbox {
   constructor(
     options: BufferOptions,
     private readonly onDrop: (item: BufferedMessage, reason: DropReason) => void,
+    /** Gives up a chunked message whose pieces may be on the wire (it was withdrawn). */
+    private readonly onAbandon: (item: BufferedMessage) => void = () => undefined,
   ) {
     this.#buffer = new OfflineBuffer(options);
   }
 
-  /** Whether something still needs the socket: buffered frames, messages awaiting their ack, or messages awaiting their receipt. */
+  /** Whether something still needs the socket: buffered frames, messages awaiting their ack, their receipt, or the rest of their pieces. */
   get busy(): boolean {
-    return this.#buffer.size > 0 || this.#messages > 0 || this.#unconfirmed.length > 0;
+    return this.#buffer.size > 0 || this.#messages > 0 || this.#unconfirmed.length > 0 || this.#transfers.size > 0;
   }
 
-  /** Writes `item` to the link, or queues it when there is none (or it cannot take it now). Throws `BufferFullError` under the `'error'` policy. */
+  /**
+   * Writes `item` to the link, or queues it when there is none (or it cannot
+   * take it now, or its channel's chunked message is still under way).
+   * Throws `BufferFullError` under the `'error'` policy.
+   */
   send(item: BufferedMessage, link: Link | undefined): void {
     try {
-      if (this.#buffer.size === 0 && link !== undefined && this.#write(item, link)) return;
+      if (this.#buffer.size === 0 && link !== undefined && !this.#transfers.has(item.channel) && this.#write(item, link)) return;
       const result = this.#buffer.push(item);
       if ('refused' in result) {
         const entry = item.id === undefined ? undefined : this.#inflight.get(item.id);
@@ -108,9 +123,38 @@ export class Outbox {
         throw new BufferFullError(result.refused);
       }
       for (const evicted of result.evicted) this.#drop(evicted, 'overflow');
+      // Only waiting behind a transfer of its channel, or for the budget: the rest goes on past it.
+      if (link !== undefined && this.#transfers.size > 0) this.#drainInto(link);
     } finally {
       this.#changed();
     }
+  }
+
+  /** The last piece of `item`, a chunked message, was written on `link`: it counts as written now, and its channel's later sends go on. */
+  transferred(item: BufferedMessage, link: Link): void {
+    if (this.#transfers.get(item.channel) !== item) return;
+    this.#transfers.delete(item.channel);
+    this.#written(item);
+    this.#drainInto(link);
+    this.#changed();
+  }
+
+  /**
+   * The server refused `item`, a chunked message not yet written whole
+   * (`abort`): it is withdrawn, its ack (if it asked for one) errors with
+   * `error`. Returns false when it was a plain message (the caller reports).
+   */
+  refusedTransfer(item: BufferedMessage, error: Error, link: Link): boolean {
+    if (this.#transfers.get(item.channel) !== item) return true;
+    this.#transfers.delete(item.channel);
+    const entry = item.id === undefined ? undefined : this.#inflight.get(item.id);
+    if (entry?.kind === 'message') {
+      this.#delete(item.id as number, entry);
+      entry.ack.error(error);
+    }
+    this.#drainInto(link);
+    this.#changed();
+    return entry !== undefined;
   }
 
   /** Tracks a message that wants an ack; returns what `send(…, { ack: true })` hands back. */
@@ -132,13 +176,17 @@ export class Outbox {
     else expiry.unsubscribe();
   }
 
-  /** Message `id` waited too long for its ack: withdrawn from the buffer and the table, its ack errors. */
+  /** Message `id` waited too long for its ack: withdrawn from the buffer, the table and its transfer, its ack errors. */
   expire(id: number, error: Error): void {
     try {
       const entry = this.#inflight.get(id);
       if (entry?.kind !== 'message') return;
       this.#delete(id, entry);
       this.#buffer.remove(id);
+      if (this.#transfers.get(entry.item.channel) === entry.item) {
+        this.#transfers.delete(entry.item.channel);
+        this.onAbandon(entry.item);
+      }
       entry.ack.error(error);
     } finally {
       this.#changed();
@@ -241,6 +289,12 @@ export class Outbox {
         }
         return;
       }
+      // Chunked messages whose last piece was not written: whole again, from their first byte, before what was buffered after them.
+      const unfinished = [...this.#transfers.values()];
+      this.#transfers.clear();
+      for (const item of unfinished) {
+        if (!this.#transfers.has(item.channel) && !this.#write(item, link, true)) this.#transfers.set(item.channel, item);
+      }
       this.#drainInto(link);
     } finally {
       this.#changed();
@@ -258,6 +312,8 @@ export class Outbox {
     try {
       const inflight = [...this.#inflight];
       for (const [id, entry] of inflight) this.#delete(id, entry);
+      for (const item of this.#transfers.values()) this.onDrop(item, reason);
+      this.#transfers.clear();
       for (const item of this.#buffer.drain()) this.onDrop(item, reason);
       // Written, never confirmed: with the session gone for good nobody can tell whether they arrived.
       for (const entry of this.#unconfirmed) this.onDrop(entry.item, 'unconfirmed');
@@ -272,12 +328,29 @@ export class Outbox {
   }
 
   /**
-   * The link took the frame: record where it stands. A data frame that must
-   * go now whatever the rate budget (a re-send after a welcome) is written as
-   * control; it was charged when first written.
+   * Hands the frame to the link and records where it stands. A data frame
+   * that must go now whatever the rate budget (a re-send after a welcome) is
+   * written as control; it was charged when first written. A message larger
+   * than a piece becomes a chunked transfer: written once its last piece is.
+   * One the server does not take at all is dropped (`'too-big'`).
    */
   #write(item: BufferedMessage, link: Link, force = false): boolean {
+    if (!link.carries(item)) {
+      this.#drop(item, 'too-big');
+      return true;
+    }
+    if (link.transfers(item)) {
+      if (!link.transfer(item)) return false;
+      this.#transfers.set(item.channel, item);
+      return true;
+    }
     if (!link.write(item.wire, force)) return false;
+    this.#written(item);
+    return true;
+  }
+
+  /** `item` was written: its write order, its ordinal among the session's messages, its place among what a resume re-sends. */
+  #written(item: BufferedMessage): void {
     const written = ++this.#writes;
     if (item.kind === 'message') {
       const ordinal = ++this.#sent;
@@ -285,7 +358,6 @@ export class Outbox {
     }
     const entry = item.id === undefined ? undefined : this.#inflight.get(item.id);
     if (entry !== undefined) entry.written = written;
-    return true;
   }
 
   #confirm(received: number): void {
@@ -295,8 +367,12 @@ export class Outbox {
   }
 
   #drainInto(link: Link): void {
-    // What the link refuses stays in front: it calls back (onDrain) when it can take more.
-    this.#buffer.takeWhile((item) => this.#write(item, link));
+    // What the link refuses stays in front: it calls back (onDrain) when it can take more. What waits
+    // for its channel's chunked message keeps its place; the other channels go on past it.
+    this.#buffer.takeWhile(
+      (item) => this.#write(item, link),
+      (channel) => this.#transfers.has(channel),
+    );
   }
 
   /** Tells `busy$` after every change (a subscriber may start or stop the socket: called last, once the state is whole). */

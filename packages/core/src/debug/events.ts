@@ -31,6 +31,16 @@ export interface DebugBinary {
   readonly head: string;
 }
 
+/** Where a chunked transfer stands after one of its pieces (protocol v2). */
+export interface DebugTransfer {
+  /** Bytes of the payload sent or received so far, this piece included. */
+  readonly received: number;
+  /** Bytes of the whole payload (0 when the piece alone cannot tell: a `chunk` seen without its `transfer`). */
+  readonly size: number;
+  /** The sender gave the transfer up: it is no message. */
+  readonly abandoned?: true;
+}
+
 /** Fields every debug event has. */
 export interface DebugEventBase {
   /** The connection's debug id (unique in the page, stable for its lifetime). */
@@ -78,6 +88,8 @@ export interface DebugFrameEvent extends DebugEventBase {
   readonly data?: JsonValue;
   /** A binary payload's length and first bytes. */
   readonly binary?: DebugBinary;
+  /** A piece of a chunked transfer (`transfer`, `chunk` frames): how far the transfer is. */
+  readonly transfer?: DebugTransfer;
   readonly seq?: number;
   readonly epoch?: string;
   /** Message or request id. */

@@ -87,6 +87,14 @@ export function frameEvent(
       return { ...base, data: { received: frame.received } };
     case 'refreshed':
       return frame.expiresIn === undefined ? base : { ...base, data: { expiresIn: frame.expiresIn } };
+    case 'transfer':
+      return { ...base, channel: frame.channel, transfer: { received: frame.data.byteLength, size: frame.size }, ...(frame.id === undefined ? {} : { id: frame.id }), ...(frame.seq === undefined ? {} : { seq: frame.seq }) };
+    case 'chunk':
+      return { ...base, channel: frame.channel, transfer: { received: frame.offset + frame.data.byteLength, size: 0, ...(frame.abandon === true ? { abandoned: true as const } : {}) } };
+    case 'credit':
+      return { ...base, data: { bytes: frame.bytes } };
+    case 'abort':
+      return { ...base, channel: frame.channel, code: frame.code };
     case 'refresh': // the token is a credential: never in a debug event
     case 'hello':
     case 'welcome':

@@ -12,7 +12,7 @@
  * {@link ProtocolError} for a malformed frame (a bug in the caller).
  */
 import { ErrorCode, ProtocolError } from './errors.js';
-import { BINARY_HEADER_BYTES, decodeBinary, encodeBinary } from './binary.js';
+import { BINARY_HEADER_BYTES, decodeBinary, encodeBinary, encodeBinaryFrame } from './binary.js';
 import {
   channelIdProblem,
   dataProblem,
@@ -25,7 +25,7 @@ import {
   type DecodeResult,
   type FieldKind,
 } from './fields.js';
-import { FrameType, type BinaryCapableFrame, type Frame, type FrameTypeName, type JsonValue } from './frames.js';
+import { FrameType, type BinaryCapableFrame, type Frame, type FrameTypeName, type JsonValue, type TransferPieceFrame } from './frames.js';
 import { MAX_DEPTH, scanText, type TextShape } from './scan.js';
 
 export { DEFAULT_DECODE_LIMITS, type DecodeLimits, type DecodeResult } from './fields.js';
@@ -39,9 +39,12 @@ interface FieldSpec {
 const req = (name: string, kind: FieldKind): FieldSpec => ({ name, kind, optional: false });
 const opt = (name: string, kind: FieldKind): FieldSpec => ({ name, kind, optional: true });
 
+/** The frame types that travel as text envelopes (`transfer` and `chunk` are binary only). */
+type TextFrameTypeName = Exclude<FrameTypeName, TransferPieceFrame['type']>;
+
 // Positional layout of every envelope after the type number. Optional fields
 // come last; an absent optional field followed by a present one is sent as null.
-const LAYOUT: Readonly<Record<FrameTypeName, readonly FieldSpec[]>> = {
+const LAYOUT: Readonly<Record<TextFrameTypeName, readonly FieldSpec[]>> = {
   message: [req('channel', 'channel'), req('data', 'json'), opt('id', 'uint')],
   publication: [req('channel', 'channel'), req('data', 'json'), opt('seq', 'uint')],
   hello: [req('version', 'uint'), opt('session', 'string'), opt('resumeToken', 'string'), opt('limits', 'peer-limits'), opt('token', 'string')],
@@ -71,12 +74,18 @@ const LAYOUT: Readonly<Record<FrameTypeName, readonly FieldSpec[]>> = {
   receipt: [req('received', 'uint')],
   refresh: [req('token', 'string')],
   refreshed: [opt('expiresIn', 'uint')],
+  credit: [req('bytes', 'uint')],
+  abort: [req('channel', 'channel'), req('code', 'string'), opt('message', 'string')],
 };
 
 /** Required field count per type, computed once (decoding is a hot path). */
-const REQUIRED: Readonly<Record<FrameTypeName, number>> = Object.fromEntries(
+const REQUIRED: Readonly<Record<TextFrameTypeName, number>> = Object.fromEntries(
   Object.entries(LAYOUT).map(([name, fields]) => [name, fields.filter((f) => !f.optional).length]),
-) as Record<FrameTypeName, number>;
+) as Record<TextFrameTypeName, number>;
+
+function isTextType(name: FrameTypeName): name is TextFrameTypeName {
+  return Object.hasOwn(LAYOUT, name);
+}
 
 const TYPE_NAMES: readonly FrameTypeName[] = (() => {
   const names: FrameTypeName[] = [];
@@ -98,6 +107,9 @@ function fromEnvelope(envelope: unknown, index: number | undefined): Frame | Pro
   const name = typeName(envelope[0]);
   if (name === undefined) {
     return new ProtocolError(ErrorCode.UnknownType, `unknown frame type ${String(envelope[0])}`, { index });
+  }
+  if (!isTextType(name)) {
+    return new ProtocolError(ErrorCode.UnknownType, `${name} (${FrameType[name]}) travels only as a binary frame`, { index });
   }
   const layout = LAYOUT[name];
   const arity = envelope.length - 1;
@@ -142,8 +154,12 @@ function fastChannelFrame(envelope: unknown[]): Frame | undefined {
 
 /** Builds the envelope array of a text frame, validating every field. Throws on invalid frames. */
 function toEnvelope(frame: Frame): unknown[] {
-  const layout = Object.hasOwn(LAYOUT, frame.type) ? LAYOUT[frame.type] : undefined;
-  if (layout === undefined) throw new ProtocolError(ErrorCode.UnknownType, `unknown frame type ${JSON.stringify(frame.type)}`);
+  const type: FrameTypeName = frame.type;
+  const layout = Object.hasOwn(LAYOUT, type) ? LAYOUT[type as TextFrameTypeName] : undefined;
+  if (layout === undefined) {
+    const hint = Object.hasOwn(FrameType, type) ? ' (it travels only as a binary frame: use encode())' : '';
+    throw new ProtocolError(ErrorCode.UnknownType, `unknown text frame type ${JSON.stringify(type)}${hint}`);
+  }
   const fields = frame as unknown as Record<string, unknown>;
   const envelope: unknown[] = [FrameType[frame.type]];
   let last = 1;
@@ -254,10 +270,12 @@ export function isBinaryFrame(frame: Frame): frame is BinaryCapableFrame & { rea
 }
 
 /**
- * Encodes any frame: binary when its data is a `Uint8Array`, a text envelope otherwise.
+ * Encodes any frame: binary when its data is a `Uint8Array` (and always for
+ * `transfer` and `chunk`), a text envelope otherwise.
  * Throws a {@link ProtocolError} for an invalid frame.
  */
 export function encode(frame: Frame): string | Uint8Array {
+  if (frame.type === 'transfer' || frame.type === 'chunk') return encodeBinaryFrame(frame);
   return isBinaryFrame(frame) ? encodeBinary(frame) : encodeText(frame);
 }
 

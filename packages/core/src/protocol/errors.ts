@@ -69,6 +69,19 @@ export const ErrorCode = {
   ShuttingDown: 'RXMUX_ERR_SHUTTING_DOWN',
   /** The server's engine (e.g. Redis) is unreachable: a publish failed and nothing was delivered; the server and its connections stay up. */
   EngineUnavailable: 'RXMUX_ERR_ENGINE_UNAVAILABLE',
+  /**
+   * A chunked transfer's pieces do not add up (v2): a chunk with no transfer
+   * on its channel, at the wrong offset or past the announced size, a second
+   * transfer on a channel before the first ended, a transfer of the wrong
+   * kind, or a text payload that is not one envelope of its kind and channel.
+   */
+  InvalidTransfer: 'RXMUX_ERR_INVALID_TRANSFER',
+  /** A transfer was started while the peer's `maxTransfers` channels already had one unfinished (v2). */
+  TooManyTransfers: 'RXMUX_ERR_TOO_MANY_TRANSFERS',
+  /** An unfinished transfer got no piece for the receiver's transfer timeout: it was refused (v2). */
+  TransferTimeout: 'RXMUX_ERR_TRANSFER_TIMEOUT',
+  /** The peer sent more transfer data than the window it was granted (v2). */
+  FlowControl: 'RXMUX_ERR_FLOW_CONTROL',
 } as const;
 
 /** One of the {@link ErrorCode} values. Servers may send codes of their own too. */

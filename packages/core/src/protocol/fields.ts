@@ -97,11 +97,16 @@ export function dataProblem(value: unknown): string | undefined {
 
 const PEER_LIMIT_KEYS = ['maxFrameBytes', 'maxBatch'] as const;
 const SERVER_LIMIT_KEYS = [...PEER_LIMIT_KEYS, 'rate', 'burst'] as const;
+/** The transfer keys (v2, PROTOCOL.md 15.1): optional, but all four or none. */
+const TRANSFER_LIMIT_KEYS = ['chunkBytes', 'window', 'maxMessageBytes', 'maxTransfers'] as const;
 
-/** A limits object: exactly the given keys, each a positive number (integers for sizes and counts). */
-function limitsProblem(value: unknown, keys: readonly string[]): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `must be an object with ${keys.join(', ')}`;
+/** A limits object: exactly the given keys (and the transfer keys, all or none), each a positive number (integers for sizes and counts). */
+function limitsProblem(value: unknown, base: readonly string[]): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `must be an object with ${base.join(', ')}`;
   const record = value as Record<string, unknown>;
+  const transfers = TRANSFER_LIMIT_KEYS.filter((key) => Object.hasOwn(record, key)).length;
+  if (transfers !== 0 && transfers !== TRANSFER_LIMIT_KEYS.length) return `must have all of ${TRANSFER_LIMIT_KEYS.join(', ')} or none`;
+  const keys = transfers === 0 ? base : [...base, ...TRANSFER_LIMIT_KEYS];
   for (const key of Object.keys(record)) if (!keys.includes(key)) return `has an unknown key ${JSON.stringify(key.slice(0, 64))}`;
   for (const key of keys) {
     const n = record[key];

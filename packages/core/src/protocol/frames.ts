@@ -8,11 +8,26 @@
  * header followed by raw bytes (see `codec.ts`).
  */
 
-/** The protocol version this module implements. */
+/** The base protocol version: every peer speaks it (PROTOCOL.md 13). */
 export const PROTOCOL_VERSION = 1;
 
-/** The WebSocket subprotocol that negotiates this version. */
+/** The WebSocket subprotocol that negotiates the base version. */
 export const SUBPROTOCOL = 'rxmux.v1';
+
+/**
+ * Version 2: version 1 plus chunked transfers (PROTOCOL.md 15): the
+ * `transfer`, `chunk`, `credit` and `abort` frames and the transfer keys of
+ * the limits objects. A peer that did not negotiate it never sees them.
+ */
+export const TRANSFER_VERSION = 2;
+
+/** The WebSocket subprotocol that negotiates {@link TRANSFER_VERSION}. */
+export const TRANSFER_SUBPROTOCOL = 'rxmux.v2';
+
+/** The protocol version a selected subprotocol names (`undefined`: not rxmux). */
+export function subprotocolVersion(subprotocol: string): 1 | 2 | undefined {
+  return subprotocol === SUBPROTOCOL ? PROTOCOL_VERSION : subprotocol === TRANSFER_SUBPROTOCOL ? TRANSFER_VERSION : undefined;
+}
 
 /** Any value JSON can carry. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -63,6 +78,10 @@ export const FrameType = {
   receipt: 17,
   refresh: 18,
   refreshed: 19,
+  transfer: 20,
+  chunk: 21,
+  credit: 22,
+  abort: 23,
 } as const;
 
 /** The name of a frame type, e.g. `'message'`. */
@@ -70,14 +89,27 @@ export type FrameTypeName = keyof typeof FrameType;
 
 /**
  * What a peer accepts, announced so the other side never writes more: the
- * client's in `hello`, the server's in `welcome`.
+ * client's in `hello`, the server's in `welcome`. The transfer keys
+ * (PROTOCOL.md 15.1) come all four together, and only on a socket that
+ * negotiated {@link TRANSFER_VERSION}.
  */
 export interface PeerLimits {
   /** Largest WebSocket message accepted, in bytes. */
   readonly maxFrameBytes: number;
   /** Most envelopes accepted in one batch. */
   readonly maxBatch: number;
+  /** Largest piece of a transfer accepted; a payload above it travels in chunks (v2). */
+  readonly chunkBytes?: number;
+  /** Bytes of transfer data the other side may have sent and not yet seen credited (v2). */
+  readonly window?: number;
+  /** Largest message accepted once its chunks are put together, in bytes (v2). */
+  readonly maxMessageBytes?: number;
+  /** Most channels with an unfinished transfer towards this peer at once (v2). */
+  readonly maxTransfers?: number;
 }
+
+/** The transfer keys of a limits object (PROTOCOL.md 15.1), all present. */
+export type TransferLimits = Required<Pick<PeerLimits, 'chunkBytes' | 'window' | 'maxMessageBytes' | 'maxTransfers'>>;
 
 /**
  * The server's limits as announced in `welcome`: what it decodes, and the
@@ -328,7 +360,73 @@ export interface RefreshedFrame {
   readonly expiresIn?: number;
 }
 
-/** Every frame of protocol v1. Discriminated by `type`. */
+// either direction (v2)
+/**
+ * Starts a chunked transfer (PROTOCOL.md 15): one `message` (client to
+ * server) or `publication` (server to client) whose payload is larger than
+ * the receiver's `chunkBytes`, cut into pieces. This frame carries the first
+ * piece; `chunk` frames on the same channel carry the rest, in order. At
+ * most one transfer per channel and direction is unfinished at a time.
+ * Binary only.
+ */
+export interface TransferFrame {
+  readonly type: 'transfer';
+  /** What the payload is once put together: the sender's `message`, or `publication`. */
+  readonly kind: 'message' | 'publication';
+  readonly channel: string;
+  /** Bytes of the whole payload. */
+  readonly size: number;
+  /**
+   * `true`: the payload is one text envelope (UTF-8) of `kind` on `channel`,
+   * a JSON message or publication, decoded once it is whole; absent: raw
+   * bytes, the data of a binary `message` / `publication`.
+   */
+  readonly text?: true;
+  /** The message id, when the message asks for an ack (also inside a text payload, where it must match). */
+  readonly id?: number;
+  /** The publication seq, when it is sequenced (also inside a text payload, where it must match). */
+  readonly seq?: number;
+  /** The first piece of the payload. */
+  readonly data: Uint8Array;
+}
+
+// either direction (v2)
+/**
+ * The next piece of the unfinished transfer on `channel`, at `offset`
+ * (the bytes received so far). With `abandon` the sender gives the transfer
+ * up instead (no data): it is no message. Binary only.
+ */
+export interface ChunkFrame {
+  readonly type: 'chunk';
+  readonly channel: string;
+  readonly offset: number;
+  /** The sender abandons the transfer (no data follows, the message does not count). */
+  readonly abandon?: true;
+  readonly data: Uint8Array;
+}
+
+// either direction (v2)
+/** The receiver took `bytes` more bytes of transfer data off the socket: the sender may send as many more. */
+export interface CreditFrame {
+  readonly type: 'credit';
+  readonly bytes: number;
+}
+
+// either direction (v2)
+/**
+ * Sent by the receiver of the transfer on `channel`: it is refused (too big,
+ * too many, malformed, stalled); the sender stops and abandons it, unless it
+ * had sent its last piece already (then it is a refused message).
+ */
+export interface AbortFrame {
+  readonly type: 'abort';
+  readonly channel: string;
+  /** Stable code, e.g. `RXMUX_ERR_FRAME_TOO_BIG`. */
+  readonly code: string;
+  readonly message?: string;
+}
+
+/** Every frame of protocol v1 and v2. Discriminated by `type`. */
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -349,7 +447,11 @@ export type Frame =
   | GapFrame
   | ReceiptFrame
   | RefreshFrame
-  | RefreshedFrame;
+  | RefreshedFrame
+  | TransferFrame
+  | ChunkFrame
+  | CreditFrame
+  | AbortFrame;
 
 /** Frames a client sends. */
 export type ClientFrame =
@@ -361,7 +463,11 @@ export type ClientFrame =
   | CancelFrame
   | PingFrame
   | PongFrame
-  | RefreshFrame;
+  | RefreshFrame
+  | TransferFrame
+  | ChunkFrame
+  | CreditFrame
+  | AbortFrame;
 
 /** Frames a server sends. */
 export type ServerFrame =
@@ -377,7 +483,14 @@ export type ServerFrame =
   | PongFrame
   | GapFrame
   | ReceiptFrame
-  | RefreshedFrame;
+  | RefreshedFrame
+  | TransferFrame
+  | ChunkFrame
+  | CreditFrame
+  | AbortFrame;
 
 /** The frames that may travel as binary (raw bytes after a compact header). */
 export type BinaryCapableFrame = MessageFrame | PublicationFrame;
+
+/** The frames that travel only as binary: the pieces of a chunked transfer (v2). */
+export type TransferPieceFrame = TransferFrame | ChunkFrame;

@@ -1,5 +1,6 @@
 import { asapScheduler, asyncScheduler, Subject, type Observable, type SchedulerLike } from 'rxjs';
-import type { Frame } from '../protocol/frames.js';
+import type { Frame, TransferLimits } from '../protocol/frames.js';
+import { DEFAULT_TRANSFER_LIMITS } from '../protocol/transfer.js';
 import { connect } from '../connection/pool.js';
 import type { Connection } from '../connection/connection.js';
 import type { ConnectOptions } from '../connection/options.js';
@@ -34,6 +35,17 @@ export interface FakeServerOptions {
   readonly receipts?: boolean;
   /** Default timeout of every wait, in ms of real time. Default 2 000. */
   readonly timeout?: number;
+  /**
+   * Speak protocol v2, chunked transfers (PROTOCOL.md 15), as the reference
+   * server does: select `rxmux.v2` when the client offers it, announce these
+   * transfer limits in the welcome (defaults: 64 KiB pieces and window,
+   * 8 MiB messages, 4 transfers), put the client's pieces together (each
+   * connection records the pieces and then the whole `message`, and credits
+   * them at once unless `autoCredit` is `false`: then `credit()` does), and
+   * send a large `publish()` in pieces as the client's window allows.
+   * Default: off, the server speaks `rxmux.v1` (whole frames).
+   */
+  readonly transfers?: boolean | (Partial<TransferLimits> & { readonly autoCredit?: boolean });
   /** Scheduler of the server's own doings (pongs, `autoWelcome`). Default: `asapScheduler`, or `asyncScheduler` for a delayed welcome. */
   readonly scheduler?: SchedulerLike;
 }
@@ -98,8 +110,13 @@ export class FakeServer {
     this.connections = this.#connections;
     this.connection$ = this.#connection$.asObservable();
     this.frames$ = this.#frames$.asObservable();
+    const transfers = options.transfers;
     const context: ServerContext = {
       timeout: this.#timeout,
+      transfers:
+        transfers === undefined || transfers === false
+          ? undefined
+          : { ...DEFAULT_TRANSFER_LIMITS, autoCredit: true, ...(transfers === true ? {} : transfers) },
       pong: options.pong ?? true,
       receipts: options.receipts ?? false,
       scheduler: options.scheduler,

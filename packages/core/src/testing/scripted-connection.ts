@@ -1,9 +1,13 @@
 import { asapScheduler, Subject, type SchedulerLike } from 'rxjs';
 import { decode, encode, encodeBatch, encodeText } from '../protocol/codec.js';
 import { ErrorCode, type ProtocolError } from '../protocol/errors.js';
+import { pieceBytes, TransferReceiver, TransferSender, transferLimitsOf, transferSource, type Reception } from '../protocol/transfer.js';
 import {
   PROTOCOL_VERSION,
   SUBPROTOCOL,
+  subprotocolVersion,
+  TRANSFER_SUBPROTOCOL,
+  type TransferLimits,
   type AckFrame,
   type ClientFrame,
   type ErrorFrame,
@@ -134,6 +138,8 @@ export class Session {
 export interface ServerContext {
   /** Default wait, in ms. */
   readonly timeout: number;
+  /** Chunked transfers (v2): what the server takes, and whether it credits what it receives by itself; `undefined`: v1 only. */
+  readonly transfers: (TransferLimits & { readonly autoCredit: boolean }) | undefined;
   /** Whether pings are answered with pongs. */
   readonly pong: boolean;
   /** Whether welcomes carry `received` by default. */
@@ -210,6 +216,11 @@ export class ScriptedConnection {
   #closed: CloseInfo | undefined;
   #hungUp = false;
   #constructing = true;
+  /** Chunked transfers, once a v2 hello said what the client takes. */
+  #sender: TransferSender<string> | undefined;
+  #receiver: TransferReceiver | undefined;
+  /** Publications waiting behind their channel's unfinished transfer, by channel. */
+  readonly #held = new Map<string, PublicationFrame[]>();
 
   /** @internal The server creates connections. */
   constructor(socket: FakeWebSocket, context: ServerContext) {
@@ -346,10 +357,12 @@ export class ScriptedConnection {
 
   /**
    * Completes the WebSocket handshake: the server selects `protocol`
-   * (default `rxmux.v1`; anything else makes the client close with 4406) and
-   * the client's socket opens. The client sends its hello at once.
+   * (default `rxmux.v1`, or `rxmux.v2` when the server was created with
+   * `transfers` and the client offers it; anything the client did not offer
+   * makes it close with 4406) and the client's socket opens. The client
+   * sends its hello at once.
    */
-  accept(protocol: string = SUBPROTOCOL): void {
+  accept(protocol: string = this.#context.transfers !== undefined && this.socket.protocols.includes(TRANSFER_SUBPROTOCOL) ? TRANSFER_SUBPROTOCOL : SUBPROTOCOL): void {
     if (this.#constructing) throw new InvalidArgumentError('accept() while the client is still constructing its socket: it has no listeners yet; schedule it (a later action, or autoWelcome)');
     if (this.socket.readyState !== FakeWebSocket.CONNECTING) throw new InvalidArgumentError(`accept() on a socket that is not connecting: ${this.#whereabouts()}`);
     this.socket.accept(protocol);
@@ -374,20 +387,28 @@ export class ScriptedConnection {
     const resumed = options.resumed ?? (named === undefined ? undefined : known !== undefined && session === known);
     const received = options.received ?? (this.#context.receipts ? session.received : undefined);
     const { resumeToken, limits, expiresIn } = options;
+    const version = subprotocolVersion(this.socket.protocol) ?? PROTOCOL_VERSION;
+    const transfers = version === PROTOCOL_VERSION ? undefined : this.#context.transfers;
+    const announced = transfers === undefined ? limits : { ...(limits ?? { maxFrameBytes: 1024 * 1024, maxBatch: 1024, rate: 1e9, burst: 1e9 }), ...transferKeys(transfers) };
     const frame: WelcomeFrame = {
       type: 'welcome',
-      version: PROTOCOL_VERSION,
+      version,
       session: session.id,
       heartbeat: options.heartbeat ?? 30_000,
       ...(resumeToken === undefined ? {} : { resumeToken }),
       ...(resumed === undefined ? {} : { resumed }),
       ...(received === undefined ? {} : { received }),
-      ...(limits === undefined ? {} : { limits }),
+      ...(announced === undefined ? {} : { limits: announced }),
       ...(expiresIn === undefined ? {} : { expiresIn }),
     };
     const wire = encodeText(frame);
     this.#welcome = frame;
     this.#session = session;
+    const client = transferLimitsOf(hello.limits);
+    if (transfers !== undefined && client !== undefined) {
+      this.#sender = new TransferSender(pieceBytes(client, transfers.chunkBytes), client.window, client.maxTransfers);
+      this.#receiver = new TransferReceiver('message', { ...transferKeys(transfers), timeoutMs: Number.POSITIVE_INFINITY });
+    }
     this.#deliver(wire, 'welcome');
     return frame;
   }
@@ -400,15 +421,39 @@ export class ScriptedConnection {
     return this.#script('subscribed', { type: 'subscribed', channel, ...definedOnly(position) });
   }
 
-  /** Publishes a JSON value on a channel (PROTOCOL.md 5.1); the channel has emitted it when this returns. */
+  /**
+   * Publishes a JSON value on a channel (PROTOCOL.md 5.1); the channel has
+   * emitted it when this returns. On a v2 connection (a server created with
+   * `transfers`) one larger than a piece goes in pieces as the client's
+   * window allows (PROTOCOL.md 15), as the reference server sends it: the
+   * channel emits it once the client credited enough.
+   */
   publish<T = JsonValue>(channel: string, data: JsonSafe<T>, options: PublishOptions = {}): PublicationFrame {
-    return this.#script('publish', { type: 'publication', channel, data: data as JsonValue, ...definedOnly(options) });
+    return this.#publication('publish', { type: 'publication', channel, data: data as JsonValue, ...definedOnly(options) });
   }
 
-  /** Publishes bytes on a channel, as one binary frame (the channel's `binary$` emits them). */
+  /** Publishes bytes on a channel (the channel's `binary$` emits them): one binary frame, or pieces as {@link publish} says. */
   publishBinary(channel: string, data: ArrayBuffer | ArrayBufferView, options: PublishOptions = {}): PublicationFrame {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return this.#script('publishBinary', { type: 'publication', channel, data: bytes, ...definedOnly(options) });
+    return this.#publication('publishBinary', { type: 'publication', channel, data: bytes, ...definedOnly(options) });
+  }
+
+  /**
+   * Credits the client's transfer data received so far and not credited
+   * (PROTOCOL.md 15.2), on a server created with `transfers: { autoCredit:
+   * false }`, which then credits nothing by itself: the test decides when the
+   * client may send more. Returns the bytes credited.
+   *
+   * @example
+   * const server = new FakeServer({ transfers: { autoCredit: false } });
+   * // … the client sends a large binary: one window's worth arrives, then nothing
+   * c.credit();                                   // the next window's worth
+   */
+  credit(): number {
+    this.#requireSession('credit');
+    const owed = this.#receiver?.takeCredit() ?? 0;
+    if (owed > 0) this.#deliver(encodeText({ type: 'credit', bytes: owed }), 'credit');
+    return owed;
   }
 
   /** Answers a request (the frame, or its id) with `data`. Throws when the session received no request with that id. */
@@ -533,6 +578,13 @@ export class ScriptedConnection {
       this.#frames.push(frame);
       this.#count(frame);
       this.#context.received(frame);
+      const whole = this.#transferFrame(frame);
+      if (whole !== undefined) {
+        // A chunked message, whole: recorded (and counted) as if it had come in one frame, after its pieces.
+        this.#frames.push(whole);
+        this.#count(whole);
+        this.#context.received(whole);
+      }
     }
     this.#changes.next();
   }
@@ -545,6 +597,85 @@ export class ScriptedConnection {
   }
 
   // ---- internals ----
+
+  /** A transfer frame from the client: pieces put together (credited at once unless `autoCredit` is off), credits and aborts for ours. */
+  #transferFrame(frame: Frame): Frame | undefined {
+    if (this.#hungUp || this.#receiver === undefined || this.#sender === undefined) return undefined;
+    if (frame.type === 'credit') {
+      this.#sender.credit(frame.bytes);
+      this.#later(() => this.#pump());
+      return undefined;
+    }
+    if (frame.type === 'abort') {
+      const dropped = this.#sender.drop(frame.channel);
+      if (dropped === undefined) return undefined;
+      this.#later(() => {
+        if (dropped.abandon !== undefined) this.socket.receive(dropped.abandon);
+        this.#release(frame.channel);
+        this.#pump();
+      });
+      return undefined;
+    }
+    if (frame.type !== 'transfer' && frame.type !== 'chunk') return undefined;
+    const reception: Reception = this.#receiver.take(frame, 0);
+    if (this.#context.transfers?.autoCredit !== false) this.#later(() => this.credit());
+    if (reception === undefined) return undefined;
+    if ('whole' in reception) return reception.whole;
+    if ('abort' in reception) this.#later(() => this.socket.receive(encodeText(reception.abort)));
+    return undefined;
+  }
+
+  /**
+   * Sends a publication: one frame, or on a v2 connection pieces as the
+   * client's window allows. A channel's later publications wait behind its
+   * unfinished transfer, as the reference server keeps them (PROTOCOL.md 15.6).
+   */
+  #publication(what: string, frame: PublicationFrame): PublicationFrame {
+    this.#requireSession(what);
+    const held = this.#held.get(frame.channel);
+    if (held !== undefined) held.push(frame);
+    else this.#publish(frame, what);
+    this.#pump();
+    return frame;
+  }
+
+  /** Writes `frame`, or starts it as a transfer (its channel's later publications held from now on). */
+  #publish(frame: PublicationFrame, what: string): void {
+    const sender = this.#sender;
+    const text = !(frame.data instanceof Uint8Array);
+    const payload = frame.data instanceof Uint8Array ? frame.data : new TextEncoder().encode(encodeText(frame));
+    if (sender === undefined || payload.byteLength <= sender.piece) {
+      this.#deliver(encode(frame), what);
+      return;
+    }
+    const seq = frame.seq === undefined ? {} : { seq: frame.seq };
+    sender.start(transferSource({ kind: 'publication', channel: frame.channel, ...seq, ...(text ? { text: true as const } : {}) }, payload), frame.channel);
+    this.#held.set(frame.channel, []);
+  }
+
+  /** Sends the pieces the client's window allows; a finished transfer lets its channel's held publications go. */
+  #pump(): void {
+    if (this.socket.readyState !== FakeWebSocket.OPEN || this.#hungUp) return;
+    for (let piece = this.#sender?.next(); piece !== undefined; piece = this.#sender?.next()) {
+      this.socket.receive(piece.wire);
+      if (piece.done !== undefined) this.#release(piece.done);
+    }
+  }
+
+  /** `channel`'s transfer ended: its held publications go, up to the next large one. */
+  #release(channel: string): void {
+    const held = this.#held.get(channel) ?? [];
+    this.#held.delete(channel);
+    while (held.length > 0 && !this.#held.has(channel)) this.#publish(held.shift() as PublicationFrame, 'publish');
+    if (held.length > 0) this.#held.get(channel)?.push(...held);
+  }
+
+  /** Runs `work` on the server's scheduler, never inside the client's own write. */
+  #later(work: () => void): void {
+    (this.#context.scheduler ?? asapScheduler).schedule(() => {
+      if (this.socket.readyState === FakeWebSocket.OPEN && !this.#hungUp) work();
+    });
+  }
 
   #count(frame: Frame): void {
     if (frame.type === 'hello' && this.#hello === undefined) this.#hello = frame;
@@ -647,4 +778,10 @@ function describeWanted(type: string | undefined, channel: string | undefined): 
 /** The object without its undefined properties (optional frame fields must be absent, not undefined). */
 function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The four transfer keys of a limits object. */
+function transferKeys(limits: TransferLimits): TransferLimits {
+  const { chunkBytes, window, maxMessageBytes, maxTransfers } = limits;
+  return { chunkBytes, window, maxMessageBytes, maxTransfers };
 }

@@ -2,7 +2,7 @@ import { Observable } from 'rxjs';
 import { decode, type DecodeLimits, type DecodeResult } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, RxmuxError } from '../protocol/errors.js';
-import { SUBPROTOCOL } from '../protocol/frames.js';
+import { subprotocolVersion } from '../protocol/frames.js';
 import { ConnectionLostError } from '../errors.js';
 
 /** The close event fields rxmux reads. */
@@ -40,7 +40,8 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 
 /** What an open transport emits. @internal */
 export type SocketEvent =
-  | { readonly kind: 'open'; readonly socket: WebSocketLike }
+  /** `version`: the protocol version the server selected (2: chunked transfers). */
+  | { readonly kind: 'open'; readonly socket: WebSocketLike; readonly version: number }
   | { readonly kind: 'frames'; readonly result: DecodeResult; readonly raw: unknown };
 
 const OPEN = 1;
@@ -52,14 +53,15 @@ const CONNECTING = 0;
  * listener only once the close event came). Emits `open`,
  * then one `frames` event per WebSocket message (already decoded). Errors with
  * {@link ConnectionLostError} when the socket closes, and with an
- * `RXMUX_ERR_UNSUPPORTED_PROTOCOL` error when the server did not select `rxmux.v1`.
+ * `RXMUX_ERR_UNSUPPORTED_PROTOCOL` error when the server did not select one
+ * of the `offered` subprotocols (`rxmux.v2, rxmux.v1`, or `rxmux.v1`).
  * @internal
  */
-export function openSocket(ctor: WebSocketConstructor, url: string, limits: DecodeLimits): Observable<SocketEvent> {
+export function openSocket(ctor: WebSocketConstructor, url: string, limits: DecodeLimits, offered: readonly string[]): Observable<SocketEvent> {
   return new Observable<SocketEvent>((subscriber) => {
     let socket: WebSocketLike;
     try {
-      socket = new ctor(url, SUBPROTOCOL);
+      socket = new ctor(url, offered.length === 1 ? offered[0] : [...offered]);
     } catch (err) {
       // An invalid URL is a programming error, but it must still reach the caller once, as an error.
       subscriber.error(new RxmuxError(ErrorCode.InvalidArgument, `cannot open WebSocket to ${url}: ${String(err)}`, { cause: err }));
@@ -67,12 +69,13 @@ export function openSocket(ctor: WebSocketConstructor, url: string, limits: Deco
     }
     socket.binaryType = 'arraybuffer';
     const onOpen = (): void => {
-      if (socket.protocol !== SUBPROTOCOL) {
+      const version = offered.includes(socket.protocol) ? subprotocolVersion(socket.protocol) : undefined;
+      if (version === undefined) {
         socket.close(CloseCode.UnsupportedProtocol, 'rxmux.v1 not negotiated');
-        subscriber.error(new RxmuxError(ErrorCode.UnsupportedProtocol, `server selected subprotocol "${socket.protocol}", expected "${SUBPROTOCOL}"`));
+        subscriber.error(new RxmuxError(ErrorCode.UnsupportedProtocol, `server selected subprotocol "${socket.protocol}", expected one of "${offered.join('", "')}"`));
         return;
       }
-      subscriber.next({ kind: 'open', socket });
+      subscriber.next({ kind: 'open', socket, version });
     };
     const onMessage = (event: MessageEventLike): void => {
       subscriber.next({ kind: 'frames', result: decode(event.data, limits), raw: event.data });

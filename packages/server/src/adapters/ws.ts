@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCode, SUBPROTOCOL } from '@rxmux/core/protocol';
+import { CloseCode, SUBPROTOCOL, subprotocolVersion, TRANSFER_SUBPROTOCOL } from '@rxmux/core/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ServerCore } from '../core/server-core.js';
 import type { SocketAuth, Transport } from '../core/transport.js';
@@ -57,6 +57,10 @@ class WsTransport implements Transport {
   ping(): void {
     this.ws.ping();
   }
+
+  get protocol(): string {
+    return this.ws.protocol;
+  }
 }
 
 /** What the server composes: the upgrade handler and shutdown. @internal */
@@ -78,12 +82,14 @@ export function wsAdapter<P>(core: ServerCore<P>, door: (req: IncomingMessage) =
     maxPayload: core.limits.maxFrameBytes, // larger messages close with 1009 before reaching the core
     perMessageDeflate: false,
     clientTracking: false,
-    // Select rxmux.v1 only; a token subprotocol offered next to it is read by authenticate, never selected.
-    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    // rxmux.v2 (chunked transfers) when offered and spoken, else rxmux.v1; a token subprotocol offered next
+    // to them is read by authenticate, never selected.
+    handleProtocols: (protocols) =>
+      core.transfers && protocols.has(TRANSFER_SUBPROTOCOL) ? TRANSFER_SUBPROTOCOL : protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false,
   });
 
   const connected = (ws: WebSocket, auth: SocketAuth<P>): void => {
-    if (ws.protocol !== SUBPROTOCOL) {
+    if (subprotocolVersion(ws.protocol) === undefined) {
       ws.on('error', () => undefined);
       ws.close(CloseCode.UnsupportedProtocol, `subprotocol ${SUBPROTOCOL} required`);
       return;

@@ -8,7 +8,7 @@
  * its history is read (ordering rule 1 of the engine): {@link Hub.add} returns
  * the wait, `undefined` when there is none (the memory engine).
  */
-import { encodeBinary, encodeText, ErrorCode, FrameType, RxmuxError, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
+import { encodeBinary, encodeText, ErrorCode, FrameType, RxmuxError, streamPublication, transferSource, type StreamPublication, type TransferSource } from '@rxmux/core/protocol';
 import type { Awaitable, Engine, EnginePublication } from '../engines/engine.js';
 import { reported } from './awaitable.js';
 
@@ -23,6 +23,7 @@ export class OutgoingPublication {
   private bytesCache: Buffer | undefined;
   private binaryCache: Uint8Array | undefined;
   private sseCache: string | undefined;
+  private sources: Map<number, TransferSource> | undefined;
   private failure: Error | undefined;
 
   constructor(readonly publication: EnginePublication) {}
@@ -69,6 +70,32 @@ export class OutgoingPublication {
     const data = this.publication.json === undefined ? this.publication.data : undefined;
     if (!(data instanceof Uint8Array)) return undefined;
     return (this.binaryCache ??= encodeBinary({ type: 'publication', channel: this.channel, data, seq: this.publication.seq }));
+  }
+
+  /**
+   * The publication as a chunked transfer cut into pieces of `piece` bytes
+   * (protocol v2): its data, or its text envelope's UTF-8 bytes. Each piece
+   * is encoded once and shared by every recipient that cuts it alike (the
+   * transfer names its channel, not the socket).
+   */
+  source(piece: number): TransferSource {
+    let source = this.sources?.get(piece);
+    if (source !== undefined) return source;
+    const { channel, data, json, seq } = this.publication;
+    const bytes = json === undefined && data instanceof Uint8Array ? data : undefined;
+    const plain = transferSource({ kind: 'publication', channel, seq, ...(bytes === undefined ? { text: true as const } : {}) }, bytes ?? this.textBytes);
+    const pieces = new Map<number, Uint8Array>();
+    source = {
+      head: plain.head,
+      size: plain.size,
+      piece: (offset, length) => {
+        let wire = pieces.get(offset);
+        if (wire === undefined) pieces.set(offset, (wire = plain.piece(offset, length)));
+        return wire;
+      },
+    };
+    (this.sources ??= new Map()).set(piece, source);
+    return source;
   }
 
   /** The JSON carried in an SSE `data:` line: `{"channel","seq","data"|"bytes"}`. */

@@ -98,6 +98,8 @@ export interface StreamHost<P> {
 /** The rxmux server without `ws` and HTTP. */
 export interface ServerCore<P> {
   readonly limits: Limits;
+  /** Whether the core speaks protocol v2 (chunked transfers): an adapter selects `rxmux.v2` when the client offers it. */
+  readonly transfers: boolean;
   readonly heartbeat: Heartbeat;
   readonly state: CoreState;
   /** Resolves once the engine started (connected to its store); rejects when it could not. */
@@ -143,6 +145,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   readonly rate: BucketRate;
   readonly perToken: number;
   readonly announced: ServerLimits;
+  readonly transfers: boolean;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
@@ -184,6 +187,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     const { historySize, historyBytes, historyTotalBytes, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
     this.rate = Object.freeze({ rate: ratePerSecond, burst: rateBurst });
     this.announced = Object.freeze({ maxFrameBytes, maxBatch, rate: ratePerSecond, burst: rateBurst });
+    this.transfers = options.transfers ?? true;
     this.perToken = bytesPerToken(this.announced);
     this.heartbeatInterval = this.heartbeat.interval;
     this.hooks = new Hooks(options.hooks);
@@ -192,7 +196,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.store = options.sessions ?? new MemorySessionStore<P>(this.limits);
     this.tickets = options.tickets ?? new MemoryTicketStore<P>();
     this.backlog = new Backlog(this.limits);
-    this.outbox = new Outbox(this.limits, this.traffic, this.backlog);
+    this.outbox = new Outbox({ ...this.limits, maxPublicationBytes: this.maxPublicationBytes() }, this.traffic, this.backlog);
     this.app = {
       resolve: (channel) => this.router.resolve(channel),
       authorize: (principal, channel, action) => this.authorize(principal, channel, action),
@@ -277,8 +281,10 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     if (problem !== undefined) throw new RxmuxError(ErrorCode.InvalidArgument, `publish(): ${problem}`);
     // Checked before the engine numbers it: a publication no subscriber could take must not take a seq.
     const size = publicationSize(channel, data);
-    if (size > this.limits.maxFrameBytes) {
-      throw new RxmuxError(ErrorCode.FrameTooBig, `publish(): a publication of ${size} bytes on "${channel}" exceeds maxFrameBytes ${this.limits.maxFrameBytes}, what clients accept`);
+    const max = this.maxPublicationBytes();
+    if (size > max) {
+      const limit = max === this.limits.maxFrameBytes ? `maxFrameBytes ${max}` : `maxMessageBytes ${max}`;
+      throw new RxmuxError(ErrorCode.FrameTooBig, `publish(): a publication of ${size} bytes on "${channel}" exceeds ${limit}, what clients accept`);
     }
     if (this.state === 'closed') throw new RxmuxError(ErrorCode.ConnectionClosed, 'publish(): the server is closed');
     try {
@@ -324,6 +330,15 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
+  }
+
+  /**
+   * The largest publication: `maxFrameBytes`, or with chunked transfers
+   * `maxMessageBytes` when larger (a client without them gets a `gap`
+   * `'too-big'` for one above its `maxFrameBytes`).
+   */
+  private maxPublicationBytes(): number {
+    return this.transfers ? Math.max(this.limits.maxFrameBytes, this.limits.maxMessageBytes) : this.limits.maxFrameBytes;
   }
 
   // ---- SocketHost ------------------------------------------------------------------

@@ -30,6 +30,11 @@ export interface Transport {
   terminate(): void;
   /** Sends a transport-level ping (a WebSocket ping frame). */
   ping(): void;
+  /**
+   * The subprotocol the handshake selected: `rxmux.v2` (chunked transfers)
+   * or `rxmux.v1`. The hello must name its version. Absent: `rxmux.v1`.
+   */
+  readonly protocol?: string;
 }
 
 /**

@@ -13,7 +13,8 @@
  * the memory store). What outlives the socket is its {@link Session}. The
  * concerns live next to this file: channels and replay (`subscriptions.ts`),
  * messages and acks (`acks.ts`), requests (`requests.ts`), receipts
- * (`receipts.ts`), the batching writer (`writer.ts`).
+ * (`receipts.ts`), the batching writer (`writer.ts`), chunked transfers
+ * (`transfers.ts`, protocol v2).
  */
 import {
   CloseCode,
@@ -26,6 +27,9 @@ import {
   PROTOCOL_VERSION,
   scanText,
   takeTokens,
+  subprotocolVersion,
+  TRANSFER_VERSION,
+  transferLimitsOf,
   type BucketRate,
   type BucketState,
   type Frame,
@@ -51,6 +55,7 @@ import { cancelRequest, handleRequest } from './requests.js';
 import type { Session, SessionSocket } from './session.js';
 import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
+import { announcedTransfers, received, SocketTransfers, type PieceSocket } from './transfers.js';
 import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
 import { principalKey, type Quotas, type Release } from '../quotas.js';
@@ -68,6 +73,8 @@ export interface SocketHost<P> {
   readonly perToken: number;
   /** What `welcome` announces: the decode limits and the rate the client must keep. */
   readonly announced: ServerLimits;
+  /** Whether the server speaks protocol v2 (chunked transfers): a hello of version 2 is accepted. */
+  readonly transfers: boolean;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
@@ -114,8 +121,10 @@ const INBOX_BATCHES = 2;
 const INBOX_FRAMES_BYTES = 4;
 
 /** One connection's protocol state. Kept small: an idle socket is a handful of fields. */
-export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P> {
+export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P>, PieceSocket {
   state: SocketState = 'awaiting-hello';
+  /** The protocol version the hello named (2: chunked transfers). */
+  version: number = PROTOCOL_VERSION;
   /** When the peer was last heard from (any message, pong). */
   lastSeen: number;
   /** The session this socket serves, once hello opened it. */
@@ -220,6 +229,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       return;
     }
     if (this.state !== 'open') return;
+    if (this.expireTransfers(now)) return;
     this.writer.frame({ type: 'ping', t: now });
     sendReceipt(this);
     this.guard(() => this.transport.ping());
@@ -262,9 +272,9 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     return receiptEnvelope(this);
   }
 
-  /** {@link Backlogged}: bytes the transport has not sent yet. */
+  /** {@link Backlogged}: bytes the transport has not sent yet, and frames waiting behind a chunked transfer (v2). */
   get buffered(): number {
-    return this.transport.bufferedAmount;
+    return this.transport.bufferedAmount + (this.writer.transfers?.laneBytes ?? 0);
   }
 
   /**
@@ -431,6 +441,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
         return (this.channels ??= new Subscriptions(this, this.host.channels)).subscribe(frame);
       case 'unsubscribe':
         this.channels?.unsubscribe(frame.channel);
+        this.writer.transfers?.abandon(frame.channel); // nobody there to take the rest
         return undefined;
       case 'message':
         return handleMessage(this, frame);
@@ -441,6 +452,13 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
         return undefined;
       case 'refresh':
         return this.refresh(frame);
+      case 'transfer':
+      case 'chunk':
+      case 'credit':
+      case 'abort':
+        if (this.writer.transfers !== undefined) return this.transferFrame(frame, this.writer.transfers);
+        this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} needs protocol v2 (chunked transfers), and this socket speaks v${this.version}`);
+        return undefined;
       default:
         this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} is not a frame a client may send`);
         return undefined;
@@ -453,12 +471,15 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       this.writer.error(ErrorCode.UnexpectedFrame, 'hello was already received on this socket');
       return undefined;
     }
-    if (version !== PROTOCOL_VERSION) {
-      this.writer.error(ErrorCode.UnsupportedProtocol, `protocol version ${version} is not supported (server speaks ${PROTOCOL_VERSION})`);
+    // The version the handshake's subprotocol selected (rxmux.v2 only when the server speaks it).
+    const negotiated = this.transport.protocol === undefined ? PROTOCOL_VERSION : (subprotocolVersion(this.transport.protocol) ?? PROTOCOL_VERSION);
+    if (version !== negotiated || (version === TRANSFER_VERSION && !this.host.transfers)) {
+      this.writer.error(ErrorCode.UnsupportedProtocol, `protocol version ${version} is not the one this socket negotiated (${negotiated})`);
       this.close(CloseCode.UnsupportedProtocol, 'unsupported protocol version');
       return undefined;
     }
     this.state = 'attaching';
+    this.version = version;
     // Subscribes came with the hello (the hello batch, PROTOCOL.md 6.1): the welcome waits for their answers.
     if (this.framesIn > this.framesDone + 1) this.welcomeHold = new WelcomeHold(this.writer);
     if (limits !== undefined) {
@@ -467,6 +488,9 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
         maxFrameBytes: Math.max(MIN_PEER_FRAME_BYTES, Math.min(own.maxFrameBytes, limits.maxFrameBytes)),
         maxBatch: Math.min(own.maxBatch, limits.maxBatch),
       };
+      // v2: chunked transfers when the client announced what it accepts (without, whole frames as in v1).
+      const accepts = version === TRANSFER_VERSION ? transferLimitsOf(limits) : undefined;
+      if (accepts !== undefined) this.writer.transfers = new SocketTransfers({ ...accepts, ...this.writer.peer }, own, this.writer, Date.now());
     }
     return after(
       this.host.store.open(name, this.principal, this),
@@ -491,12 +515,12 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     this.receipted = session.received;
     this.writer.frame({
       type: 'welcome',
-      version: PROTOCOL_VERSION,
+      version: this.version,
       session: session.id,
       heartbeat: this.host.heartbeatInterval,
       ...(named ? { resumed } : {}),
       received: session.received,
-      limits: this.host.announced,
+      limits: this.version === TRANSFER_VERSION ? { ...this.host.announced, ...announcedTransfers(this.host.limits) } : this.host.announced,
       ...(this.expiresAt === undefined ? {} : { expiresIn: Math.max(0, this.expiresAt - Date.now()) }),
     });
     this.host.welcomed(this);
@@ -541,10 +565,43 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       publish: (data) => this.host.app.publish(channel, data),
       send: (data) => {
         if (this.state !== 'open') return;
-        if (data instanceof Uint8Array) this.writer.binary(encodeBinary({ type: 'publication', channel, data }));
-        else this.writer.frame({ type: 'publication', channel, data });
+        const v1 = (): void => {
+          if (data instanceof Uint8Array) this.writer.binary(encodeBinary({ type: 'publication', channel, data }));
+          else this.writer.frame({ type: 'publication', channel, data });
+        };
+        if (this.writer.transfers === undefined) v1();
+        else this.writer.transfers.send(channel, data, v1);
       },
     };
+  }
+
+  // ---- chunked transfers (v2) -----------------------------------------------------------
+
+  /** A transfer frame from the client: a piece (whole, it is handled as its message), a credit, an abort. */
+  private transferFrame(frame: Frame & { readonly type: 'transfer' | 'chunk' | 'credit' | 'abort' }, transfers: SocketTransfers): Promise<void> | undefined {
+    if (frame.type === 'credit') transfers.credited(frame.bytes, Date.now());
+    else if (frame.type === 'abort') transfers.aborted(frame);
+    else {
+      const whole = received(this, transfers.take(frame, Date.now()));
+      if (whole !== undefined) return this.handle(whole);
+    }
+    return undefined;
+  }
+
+  /** Heartbeat tick: the client's stalled transfers are refused; a client that stopped taking ours is a slow consumer. Returns whether the socket closes. */
+  private expireTransfers(now: number): boolean {
+    const transfers = this.writer.transfers;
+    if (transfers === undefined) return false;
+    for (const reception of transfers.expire(now)) received(this, reception);
+    if (!transfers.stalled(now, this.host.limits.transferTimeoutMs)) return false;
+    this.cut(this.buffered, 'slow consumer');
+    return true;
+  }
+
+  /** {@link PieceSocket}: the client sent past its window. */
+  violated(message: string): void {
+    this.writer.error(ErrorCode.FlowControl, message);
+    this.close(CloseCode.PolicyViolation, 'flow control window exceeded');
   }
 
   // ---- internals ---------------------------------------------------------------------
@@ -638,6 +695,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     this.expiry = undefined;
     this.host.backlog.forget(this);
     this.writer.drop();
+    this.writer.transfers?.clear();
     this.welcomeHold?.release();
     this.welcomeHold = undefined;
     this.inbox = undefined;

@@ -9,6 +9,13 @@
  * Every write goes through the server's {@link Backlog}: a socket that
  * buffers too much, stops reading, or holds too much of the server's
  * buffers is cut as a slow consumer.
+ *
+ * On a socket that negotiated chunked transfers (v2) the writer hands large
+ * payloads and the frames of their channels to its {@link SocketTransfers}
+ * (`transfers.ts`), and each flush writes the credit owed with the small
+ * frames, then the pieces the window allows. Pieces are writes like any
+ * other (the backlog sees them), and the frames waiting in a channel's lane
+ * count as buffered for that socket.
  */
 import { channelIdProblem, encodeBatch, encodeText, type PeerLimits, type ServerFrame } from '@rxmux/core/protocol';
 import type { Limits } from '../../limits.js';
@@ -16,6 +23,7 @@ import type { Backlog, Backlogged } from '../backlog.js';
 import type { OutgoingPublication } from '../hub.js';
 import type { Transport } from '../transport.js';
 import type { SocketState } from './socket-session.js';
+import type { SocketTransfers } from './transfers.js';
 
 /** Longest error message text sent (the codec caps strings at 4096). */
 const MAX_MESSAGE = 1000;
@@ -52,7 +60,10 @@ export class Outbox {
   private dirty: Writer[] = [];
 
   constructor(
-    readonly limits: Pick<Limits, 'maxFrameBytes'>,
+    readonly limits: Pick<Limits, 'maxFrameBytes'> & {
+      /** The largest publication `publish()` takes: above the peer's `maxFrameBytes` a v1 peer gets a `gap` `'too-big'`. */
+      readonly maxPublicationBytes: number;
+    },
     private readonly traffic: Traffic,
     /** The slow-consumer rule every write goes through. */
     readonly backlog: Backlog,
@@ -94,6 +105,8 @@ export class Writer {
   private queue: (string | OutgoingPublication)[] | undefined;
   /** What the client accepts (from hello), within the server's own limits. */
   peer: PeerLimits;
+  /** Chunked transfers, on a socket that negotiated them (v2). */
+  transfers: SocketTransfers | undefined;
   /** Held back from the outbox's flush ({@link hold}); `'owed'`: a flush passed it by, one is owed on release. */
   private holding: false | 'held' | 'owed' = false;
 
@@ -115,6 +128,9 @@ export class Writer {
       this.owner.error(error);
       return false;
     }
+    // A channel's position frames keep their order with its publications: behind its transfer, if one runs.
+    const channel = frame.type === 'subscribed' || frame.type === 'unsubscribed' || frame.type === 'gap' || frame.type === 'publication' ? frame.channel : undefined;
+    if (channel !== undefined && this.transfers?.hold(channel, envelope.length, () => this.enqueue(envelope)) === true) return true;
     this.enqueue(envelope);
     return true;
   }
@@ -144,7 +160,8 @@ export class Writer {
    * a `gap` `'too-big'` for that seq instead.
    */
   publication(out: OutgoingPublication): void {
-    if (this.peer.maxFrameBytes < this.outbox.limits.maxFrameBytes && out.size > this.peer.maxFrameBytes) {
+    if (this.transfers?.publication(out) === true) return; // a transfer, held behind one, or too big for the client
+    if (this.peer.maxFrameBytes < this.outbox.limits.maxPublicationBytes && out.size > this.peer.maxFrameBytes) {
       const { channel, epoch, seq } = out.publication;
       this.frame({ type: 'gap', channel, epoch, seq, reason: 'too-big', since: seq - 1 });
       return;
@@ -183,6 +200,18 @@ export class Writer {
     if (this.owner.state === 'closed') return;
     const receipt = this.owner.receipt();
     if (receipt !== undefined) (queue ??= []).push(receipt);
+    const credit = this.transfers?.credit();
+    if (credit !== undefined) (queue ??= []).push(credit);
+    this.flushText(queue);
+    // The small frames went first; now the pieces of the transfers, as far as the client's window allows.
+    this.transfers?.pump((wire) => {
+      if (!writable(this.owner.state)) return false;
+      this.write(wire, true, 1);
+      return true;
+    });
+  }
+
+  private flushText(queue: (string | OutgoingPublication)[] | undefined): void {
     if (queue === undefined || queue.length === 0) return;
     const only = queue.length === 1 ? queue[0] : undefined;
     if (only !== undefined && typeof only !== 'string') {
@@ -246,6 +275,11 @@ export class Writer {
     }
     const bytes = utf8Length(message);
     this.outbox.count('out', frames, bytes);
+    this.checkConsumer(bytes);
+  }
+
+  /** Reports a write of `bytes` (0: frames were held in a lane) to the backlog, which cuts a slow consumer. */
+  checkConsumer(bytes = 0): void {
     if (this.owner.state === 'open') this.outbox.backlog.wrote(this.owner, bytes);
   }
 }
