@@ -96,6 +96,26 @@ describe('hostile: CPU is bounded before work is done', () => {
     await s.nothingLost();
   });
 
+  it('a client sending faster than 64 frames per turn under raised limits is slowed by backpressure (the socket stops being read), not cut: 400 batches of 1,000 (6 MB, more than the inbox may hold) sent back to back are all handled', async () => {
+    const s = await stage({ limits: { ratePerSecond: 1e7, rateBurst: 1e7 } });
+    let handled = 0;
+    s.server.handle('fast', {
+      onMessage: () => {
+        handled++;
+      },
+    });
+    const fast = await attacker(s.port);
+    const batch = JSON.stringify(Array.from({ length: 1000 }, (_, i) => [0, 'fast', i]));
+    expect(400 * batch.length).toBeGreaterThan(4 * 1024 * 1024); // over the inbox's byte cap (4 × maxFrameBytes) if it were all read at once
+    for (let i = 0; i < 400; i++) fast.send(batch);
+    expect(await until(() => handled === 400_000 || fast.queue.some(isError), 15_000)).toBe(true);
+    expect(fast.queue.filter(isError)).toEqual([]);
+    expect(handled).toBe(400_000);
+    fast.send({ type: 'ping', t: 2 });
+    expect(await fast.waitFor('pong')).toEqual({ type: 'pong', t: 2 }); // still open
+    await s.nothingLost();
+  });
+
   it('a batch over maxBatch is refused by the scan before parsing, as one envelope', async () => {
     const s = await stage();
     const big = parses(8 * 1024);

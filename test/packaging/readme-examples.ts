@@ -81,6 +81,8 @@ declare global {
     close(code: number, reason: string): void;
     terminate(): void;
     ping(): void;
+    pauseReading(): void;
+    resumeReading(): void;
     /** The subprotocol the handshake selected. */
     readonly protocol: string;
     onMessage(listener: (data: string | Uint8Array) => void): void;

@@ -58,6 +58,14 @@ class WsTransport implements Transport {
     this.ws.ping();
   }
 
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
   get protocol(): string {
     return this.ws.protocol;
   }

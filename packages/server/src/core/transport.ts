@@ -31,6 +31,15 @@ export interface Transport {
   /** Sends a transport-level ping (a WebSocket ping frame). */
   ping(): void;
   /**
+   * Stops reading from the network (TCP backpressure) while the core's
+   * inbox for this socket holds frames it has not handled yet: after an
+   * asynchronous step, or past its share of frames per turn. Optional: a
+   * transport without it is bounded by the inbox caps alone.
+   */
+  pause?(): void;
+  /** Reads from the network again once the inbox is empty. */
+  resume?(): void;
+  /**
    * The subprotocol the handshake selected: `rxmux.v2` (chunked transfers)
    * or `rxmux.v1`. The hello must name its version. Absent: `rxmux.v1`.
    */

@@ -114,7 +114,12 @@ const MIN_PEER_FRAME_BYTES = 1024;
  */
 export const FRAMES_PER_TURN = 64;
 
-/** Frames that wait in one inbox (behind an asynchronous step, or for the next turn) at most, in multiples of `maxBatch`. */
+/**
+ * Frames that wait in one inbox (behind an asynchronous step, or for the
+ * next turn) at most, in multiples of `maxBatch`, or the rate's burst if
+ * that is more: a client within its rate never meets it. The transport stops
+ * reading while frames wait; the cap meets only what was already in flight.
+ */
 const INBOX_BATCHES = 2;
 
 /** Bytes of received messages that wait in one inbox at most, in multiples of `maxFrameBytes`. */
@@ -142,6 +147,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
    */
   private inbox: Frame[] | undefined;
   private inboxBytes = 0;
+  /** Whether the transport was asked to stop reading while frames wait in the inbox. */
+  private readingPaused = false;
   /** Frames received and frames handled (settled), so the welcome knows when its hello batch is answered. */
   private framesIn = 0;
   private framesDone = 0;
@@ -358,8 +365,8 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     if (this.inbox !== undefined) {
       this.inbox.push(...frames);
       this.inboxBytes += bytes;
-      const { maxBatch, maxFrameBytes } = this.host.limits;
-      if (this.inbox.length > INBOX_BATCHES * maxBatch || this.inboxBytes > INBOX_FRAMES_BYTES * maxFrameBytes) {
+      const { maxBatch, maxFrameBytes, rateBurst } = this.host.limits;
+      if (this.inbox.length > Math.max(INBOX_BATCHES * maxBatch, rateBurst) || this.inboxBytes > INBOX_FRAMES_BYTES * maxFrameBytes) {
         this.writer.error(ErrorCode.RateLimited, 'too many frames waiting to be handled: closing');
         this.close(CloseCode.PolicyViolation, 'too much waiting');
       }
@@ -390,6 +397,12 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private park(frames: Frame[], bytes: number): void {
     this.inbox = frames;
     this.inboxBytes = frames.length === 0 ? 0 : bytes;
+    // Backpressure: while frames wait, the transport stops reading, so a client that sends faster than its
+    // share of the loop is slowed by TCP rather than cut; the caps below only meet what was already in flight.
+    if (!this.readingPaused) {
+      this.readingPaused = true;
+      this.guard(() => this.transport.pause?.());
+    }
   }
 
   /** Handles what waited in the inbox: after an asynchronous step (`stepped`: only once the socket is open), or in the next turn. */
@@ -398,8 +411,15 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     const bytes = this.inboxBytes;
     this.inbox = undefined;
     this.inboxBytes = 0;
-    if (rest === undefined || rest.length === 0) return;
-    if (stepped ? this.state === 'open' : this.state !== 'closing' && this.state !== 'closed') this.process(rest, bytes);
+    if (rest !== undefined && rest.length > 0 && (stepped ? this.state === 'open' : this.state !== 'closing' && this.state !== 'closed')) this.process(rest, bytes);
+    this.readAgainIfIdle();
+  }
+
+  /** The inbox is empty (nothing parked by what just ran): the transport reads again. */
+  private readAgainIfIdle(): void {
+    if (this.inbox !== undefined || !this.readingPaused) return;
+    this.readingPaused = false;
+    this.guard(() => this.transport.resume?.());
   }
 
   /** Handles one frame, counting it handled once it settled (the welcome hold waits for the hello batch). */
