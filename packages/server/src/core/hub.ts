@@ -11,6 +11,7 @@
 import { encodeBinary, encodeText, ErrorCode, FrameType, RxmuxError, streamPublication, type StreamPublication } from '@rxmux/core/protocol';
 import type { Awaitable, Engine, EnginePublication } from '../engines/engine.js';
 import { reported } from './awaitable.js';
+import { SharedMessage } from './transport.js';
 
 /**
  * One publication on its way to local subscribers, encoded on first use and
@@ -20,7 +21,7 @@ import { reported } from './awaitable.js';
  */
 export class OutgoingPublication {
   private textCache: string | undefined;
-  private bytesCache: Buffer | undefined;
+  private sharedCache: SharedMessage | undefined;
   private binaryCache: Uint8Array | undefined;
   private sseCache: string | undefined;
   private failure: Error | undefined;
@@ -59,9 +60,13 @@ export class OutgoingPublication {
     return this.binary?.byteLength ?? this.text.length;
   }
 
-  /** {@link text} as UTF-8, so a lone publication is sent to every socket from one buffer. */
-  get textBytes(): Buffer {
-    return (this.bytesCache ??= Buffer.from(this.text, 'utf8'));
+  /**
+   * {@link text} as one message for every socket: a lone publication is
+   * written to each recipient from the same bytes (and the same WebSocket
+   * frame, with the `ws` adapter).
+   */
+  get shared(): SharedMessage {
+    return (this.sharedCache ??= new SharedMessage(Buffer.from(this.text, 'utf8'), false));
   }
 
   /** The binary frame of a bytes publication; `undefined` for JSON data (see {@link text}). */
