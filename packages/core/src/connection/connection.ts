@@ -356,6 +356,7 @@ export class Connection {
 
   #request(channel: string, data: JsonValue, options: RequestOptions): Observable<JsonValue> {
     const ms = options.timeout ?? this.#settings.requestTimeout;
+    if (!(ms >= 0)) throw new InvalidArgumentError(`request timeout must be a non-negative number, got ${ms}`);
     // Each subscription is its own request with its own id; its timeout is a deadline among the
     // connection's (one scheduler action for all of them), not a timer of its own.
     return new Observable<JsonValue>((subscriber) => {
