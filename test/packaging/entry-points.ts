@@ -85,6 +85,7 @@ export const ENTRY_POINTS = {
     'PROTOCOL_VERSION',
     'PendingRequest',
     'SUBPROTOCOL',
+    'SharedMessage',
     'TICKET_TTL_MS',
     'createServer',
     'createServerCore',
