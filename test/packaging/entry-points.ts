@@ -106,6 +106,7 @@ export const ENTRY_POINTS = {
     'PROTOCOL_VERSION',
     'PendingRequest',
     'SUBPROTOCOL',
+    'SharedMessage',
     'StoredPublication',
     'TICKET_TTL_MS',
     'TRANSFER_SUBPROTOCOL',

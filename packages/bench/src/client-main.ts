@@ -35,6 +35,11 @@ serve({
     if (args.subscribe !== undefined) for (const c of clients) c.subscribe(args.subscribe, onDelivery);
     return clients.length;
   },
+  /** Every client joins `channels` too (counting deliveries). */
+  subscribe(args: { channels: readonly string[] }) {
+    for (const c of clients) for (const channel of args.channels) c.subscribe(channel, onDelivery);
+    return clients.length;
+  },
   /** Every client sends `perClient` messages, `perTurn` in total per event-loop turn. */
   async fanin(args: { channel: string; perClient: number; perTurn: number; data: unknown; timeoutMs: number }) {
     const deadline = Date.now() + args.timeoutMs;

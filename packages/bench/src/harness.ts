@@ -17,6 +17,7 @@ import type { CrossNodeFigures } from './node-main.js';
 import type { Profile } from './profiles.js';
 import { freePort, launchRedis, stopRedis } from './redis-process.js';
 import type { RouterKind, RoutingResult, TapMode } from './routing.js';
+import { num } from './report.js';
 import { emptyRuns, mediansOf, payloadOf } from './util.js';
 
 /** One number a scenario reports. */
@@ -86,6 +87,9 @@ export interface BenchOptions {
 export const SCENARIO_IDS = ['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap', 'cross-node', 'bundle', 'live', 'hol'] as const;
 
 const PAYLOAD = payloadOf(64);
+
+/** The channels each idle connection subscribes (the first when it opens, the others afterwards). */
+const IDLE_CHANNELS = [CH.idle, `${CH.idle}-2`, `${CH.idle}-3`, `${CH.idle}-4`] as const;
 
 interface Pair {
   readonly server: Child;
@@ -203,15 +207,24 @@ function idle(profile: Profile): Measure {
     const t = profile.timeoutMs;
     const n = profile.idle.clients;
     interface Mem { rss: number; heapUsed: number; external: number }
+    const [first, ...more] = IDLE_CHANNELS as readonly [string, ...string[]];
     const before = await server.call<Mem>('memory');
-    await client.call('connect', { contender, port, n, hold: CH.idle, subscribe: CH.idle, timeoutMs: t }, t + 5_000);
-    await server.call('waitSubscribers', { channel: CH.idle, count: n, timeoutMs: t }, t + 5_000);
+    await client.call('connect', { contender, port, n, hold: first, subscribe: first, timeoutMs: t }, t + 5_000);
+    await server.call('waitSubscribers', { channel: first, count: n, timeoutMs: t }, t + 5_000);
     await sleep(profile.settleMs);
-    const after = await server.call<Mem>('memory');
+    const one = await server.call<Mem>('memory');
+    await client.call('subscribe', { channels: more });
+    for (const channel of more) await server.call('waitSubscribers', { channel, count: n, timeoutMs: t }, t + 5_000);
+    await sleep(profile.settleMs);
+    const all = await server.call<Mem>('memory');
+    const added = n * more.length;
     return {
-      rssKB: (after.rss - before.rss) / n / 1024,
-      heapKB: (after.heapUsed - before.heapUsed) / n / 1024,
-      externalKB: (after.external - before.external) / n / 1024,
+      rssKB: (all.rss - before.rss) / n / 1024,
+      heapKB: (all.heapUsed - before.heapUsed) / n / 1024,
+      externalKB: (all.external - before.external) / n / 1024,
+      rssKB1: (one.rss - before.rss) / n / 1024,
+      subHeapB: (all.heapUsed - one.heapUsed) / added,
+      subRssB: (all.rss - one.rss) / added,
     };
   };
 }
@@ -293,7 +306,7 @@ function networkScenarios(profile: Profile): NetworkScenario[] {
         { key: 'p99', label: 'p99 µs', better: 'lower' },
       ],
       measure: rtt(profile),
-      verdicts: (m) => [atMost('p50 ≤ 1.1× raw ws', m, 'p50', 1.1, 'ws'), atMost('p99 ≤ 1.1× raw ws', m, 'p99', 1.1, 'ws')],
+      verdicts: (m) => [atMost('p50 ≤ 1.05× raw ws', m, 'p50', 1.05, 'ws'), atMost('p99 ≤ 1.25× raw ws', m, 'p99', 1.25, 'ws')],
     },
     {
       id: 'fanout',
@@ -309,19 +322,26 @@ function networkScenarios(profile: Profile): NetworkScenario[] {
       measure: fanout(profile),
       verdicts: (m) => [
         atLeast('burst ≥ 1.5× best anchor', m, 'burstPerSec', 1.5, ['ws', 'socket.io']),
-        atLeast('paced ≥ 1.5× best anchor', m, 'pacedPerSec', 1.5, ['ws', 'socket.io']),
+        atLeast('paced ≥ 1.3× raw ws', m, 'pacedPerSec', 1.3, ['ws']),
+        atMost('paced server CPU per delivery ≤ 0.8× raw ws', m, 'pacedCpuUs', 0.8, 'ws'),
       ],
     },
     {
       id: 'idle',
-      title: `4. Idle memory: ${fmt(profile.idle.clients)} idle connections (one channel each), per connection after gc`,
+      title: `4. Idle memory: ${fmt(profile.idle.clients)} idle connections with ${IDLE_CHANNELS.length} channels each, per connection after gc; and what each further (connection, channel) subscription adds`,
       metrics: [
-        { key: 'rssKB', label: 'server RSS KB/conn', better: 'lower' },
-        { key: 'heapKB', label: 'server heap KB/conn', better: 'lower' },
+        { key: 'rssKB', label: `server RSS KB/conn (${IDLE_CHANNELS.length} channels)`, better: 'lower' },
+        { key: 'heapKB', label: `server heap KB/conn (${IDLE_CHANNELS.length} channels)`, better: 'lower' },
         { key: 'externalKB', label: 'server external KB/conn', better: 'lower' },
+        { key: 'rssKB1', label: 'server RSS KB/conn (1 channel)', better: 'lower' },
+        { key: 'subHeapB', label: 'heap bytes per added subscription', better: 'lower' },
+        { key: 'subRssB', label: 'RSS bytes per added subscription', better: 'lower' },
       ],
       measure: idle(profile),
-      verdicts: (m) => [atMost('RSS/conn ≤ 1.25× raw ws', m, 'rssKB', 1.25, 'ws')],
+      verdicts: (m) => [
+        atMost(`RSS/conn with ${IDLE_CHANNELS.length} channels ≤ 1.25× raw ws`, m, 'rssKB', 1.25, 'ws'),
+        { target: 'heap bytes per added subscription ≤ 300', met: (m.rxmux?.subHeapB ?? Number.NaN) <= 300, detail: `rxmux ${num(m.rxmux?.subHeapB)} B (ws ${num(m.ws?.subHeapB)} B)` },
+      ],
     },
     {
       id: 'binary',
@@ -379,7 +399,7 @@ async function runRouting(options: BenchOptions, runs: number): Promise<Scenario
   const { profile } = options;
   const started = Date.now();
   const loadBefore = loadavg();
-  const kinds: RouterKind[] = ['multiplex', 'rxmux-unbatched', 'rxmux', 'floor'];
+  const kinds: RouterKind[] = ['multiplex', 'rxmux-unbatched', 'rxmux', 'floor', 'floor-unbatched'];
   const metrics: Metric[] = profile.routing.channels.map((n) => ({ key: `ch${n}`, label: `frames/s, ${n.toLocaleString('en-US')} channel${n === 1 ? '' : 's'}`, better: 'higher' }));
   const all = emptyRuns(kinds, metrics);
   const errors: string[] = [];
@@ -414,9 +434,16 @@ async function runRouting(options: BenchOptions, runs: number): Promise<Scenario
   const rxValues = profile.routing.channels.map((n) => rx[`ch${n}`] ?? Number.NaN);
   const flatness = Math.min(...rxValues) / Math.max(...rxValues);
   const verdicts: Verdict[] = [];
+  /** The worst point's ratio of `kind` to its floor. */
+  const toFloor = (kind: RouterKind, floor: RouterKind): number =>
+    Math.min(...profile.routing.channels.map((n) => ratio(medians[kind]?.[`ch${n}`], medians[floor]?.[`ch${n}`])));
+  const batched = toFloor('rxmux', 'floor');
+  const unbatched = toFloor('rxmux-unbatched', 'floor-unbatched');
+  verdicts.push({ target: 'batched within 10 % of the JSON floor', met: batched >= 0.9, detail: `worst point rxmux / floor = ${x(batched)}` });
+  verdicts.push({ target: 'unbatched within 20 % of the JSON floor', met: unbatched >= 0.8, detail: `worst point rxmux-unbatched / floor-unbatched = ${x(unbatched)}` });
   if (profile.routing.channels.includes(100)) {
     const r100 = ratio(rx.ch100, medians.multiplex?.ch100);
-    verdicts.push({ target: '≥ 10× multiplex at 100 channels', met: r100 >= 10, detail: `rxmux / multiplex = ${x(r100)}` });
+    verdicts.push({ target: '≥ 10× multiplex at 100 channels (issue 6)', met: r100 >= 10, detail: `rxmux / multiplex = ${x(r100)}` });
   }
   verdicts.push({ target: 'flat in the channel count', met: flatness >= 0.7, detail: `slowest / fastest rxmux point = ${flatness.toFixed(2)} (bar: ≥ 0.70)` });
   return {
@@ -424,7 +451,7 @@ async function runRouting(options: BenchOptions, runs: number): Promise<Scenario
     title,
     contenders: kinds,
     metrics,
-    ratios: [['rxmux', 'multiplex'], ['rxmux-unbatched', 'multiplex'], ['floor', 'multiplex'], ['rxmux', 'floor']],
+    ratios: [['rxmux', 'multiplex'], ['rxmux-unbatched', 'multiplex'], ['floor', 'multiplex'], ['rxmux', 'floor'], ['rxmux-unbatched', 'floor-unbatched']],
     runs: all,
     medians,
     verdicts,

@@ -16,9 +16,10 @@ import { StallError } from './util.js';
  * Which router is measured: rxmux with server-style batches, rxmux one frame
  * per message, RxJS multiplex, or the floor: `JSON.parse` of the same batches
  * and a `Map` lookup per frame, with no validation and no RxJS (the ceiling
- * any JSON router reaches on this machine).
+ * any JSON router reaches on this machine); `floor-unbatched` is the same
+ * with one envelope per message (the floor of `rxmux-unbatched`).
  */
-export type RouterKind = 'rxmux' | 'rxmux-unbatched' | 'multiplex' | 'floor';
+export type RouterKind = 'rxmux' | 'rxmux-unbatched' | 'multiplex' | 'floor' | 'floor-unbatched';
 
 /**
  * The rxmux connection's debug tap: `absent` (`devtools: false`, no tap
@@ -167,7 +168,7 @@ function routeMultiplex(args: RoutingArgs): RoutingResult {
   }
 }
 
-function routeFloor(args: RoutingArgs): RoutingResult {
+function routeFloor(args: RoutingArgs, batch: number): RoutingResult {
   let delivered = 0;
   const handlers = new Map<string, (data: unknown) => void>();
   for (let i = 0; i < args.channels; i++) handlers.set(channelId(i), () => delivered++);
@@ -175,15 +176,21 @@ function routeFloor(args: RoutingArgs): RoutingResult {
   const envelopes: string[] = [];
   for (let i = 0; i < args.channels; i++) envelopes.push(JSON.stringify([1, channelId(i), args.data]));
   const messages: string[] = [];
-  for (let j = 0; j < cycle; j += args.batch) {
+  for (let j = 0; j < cycle; j += batch) {
     const group: string[] = [];
-    for (let k = j; k < j + args.batch; k++) group.push(envelopes[k % args.channels] as string);
-    messages.push(`[${group.join(',')}]`);
+    for (let k = j; k < j + batch; k++) group.push(envelopes[k % args.channels] as string);
+    messages.push(batch === 1 ? (group[0] as string) : `[${group.join(',')}]`);
   }
-  const push = (m: string): void => {
-    for (const e of JSON.parse(m) as [number, string, unknown][]) handlers.get(e[1])?.(e[2]);
-  };
-  const result = drive(messages, args.batch, args.frames, push, args);
+  const push =
+    batch === 1
+      ? (m: string): void => {
+          const e = JSON.parse(m) as [number, string, unknown];
+          handlers.get(e[1])?.(e[2]);
+        }
+      : (m: string): void => {
+          for (const e of JSON.parse(m) as [number, string, unknown][]) handlers.get(e[1])?.(e[2]);
+        };
+  const result = drive(messages, batch, args.frames, push, args);
   if (delivered !== result.frames + cycle) throw new Error(`floor delivered ${delivered} of ${result.frames + cycle} frames`);
   return result;
 }
@@ -191,6 +198,6 @@ function routeFloor(args: RoutingArgs): RoutingResult {
 /** Runs one routing measurement. */
 export function route(args: RoutingArgs): RoutingResult {
   if (args.kind === 'multiplex') return routeMultiplex(args);
-  if (args.kind === 'floor') return routeFloor(args);
+  if (args.kind === 'floor' || args.kind === 'floor-unbatched') return routeFloor(args, args.kind === 'floor' ? args.batch : 1);
   return routeRxmux(args, args.kind === 'rxmux' ? args.batch : 1);
 }

@@ -45,7 +45,7 @@ describe('bench harness (smoke profile)', () => {
     expect(report.scenarios.find((s) => s.id === 'bundle')?.contenders).toEqual(['rxmux', 'rxmux+events', 'rxmux-elements', 'socket.io-client', 'centrifuge', 'multiplex']);
     expect(report.scenarios.find((s) => s.id === 'live')?.contenders).toEqual(['pooled', 'pooled-two-step', 'nine-connections']);
     expect(report.scenarios.find((s) => s.id === 'cross-node')?.contenders).toEqual(['memory-local', 'redis-local', 'redis-cross']);
-    expect(report.scenarios.find((s) => s.id === 'routing')?.contenders).toEqual(['multiplex', 'rxmux-unbatched', 'rxmux', 'floor']);
+    expect(report.scenarios.find((s) => s.id === 'routing')?.contenders).toEqual(['multiplex', 'rxmux-unbatched', 'rxmux', 'floor', 'floor-unbatched']);
     expect(report.scenarios.find((s) => s.id === 'tap')?.contenders).toEqual(['absent', 'off', 'on']);
     expect(report.scenarios.find((s) => s.id === 'hol')?.contenders).toEqual(['rxmux', 'rxmux-w256k', 'ws']);
   });

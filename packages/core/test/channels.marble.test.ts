@@ -250,6 +250,26 @@ describe('request/reply (marbles)', () => {
     });
   });
 
+  it('requests with different timeouts each time out at their own time; an answered one does not; a bad timeout throws at once', () => {
+    runMarbles(toEqual, ({ expectObservable, later }) => {
+      const server = new FakeServer({ autoWelcome: { after: 5 } });
+      const conn = server.connect();
+      const long = conn.channel('a').request(null, { timeout: 300 });
+      const short = conn.channel('b').request(null, { timeout: 50 });
+      const answered = conn.channel('c').request(null, { timeout: 20 });
+      expectObservable(long).toBe(marbles([[300, '#']]), undefined, new RequestTimeoutError('a', 300));
+      expectObservable(short).toBe(marbles([[50, '#']]), undefined, new RequestTimeoutError('b', 50));
+      expectObservable(answered).toBe(marbles([[10, 'x'], [10, '|']]), { x: 'ok' });
+      later(() => {
+        const c = server.last;
+        c.answer(c.takeFrame('request', { channel: 'c' }), 'ok');
+      }, 10);
+    });
+    const conn = new FakeServer().connect();
+    expect(() => conn.channel('a').request(null, { timeout: Number.NaN })).toThrow(/request timeout must be a non-negative number/);
+    conn.close();
+  });
+
   it('unsubscribing first sends a cancel; a late response is ignored', () => {
     runMarbles(toEqual, ({ expectObservable, later }) => {
       const server = new FakeServer({ autoWelcome: { after: 5 } });

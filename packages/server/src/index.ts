@@ -48,7 +48,7 @@ export {
 export { MemoryEngine, type MemoryEngineOptions } from './engines/memory.js';
 export { ENTRY_OVERHEAD, heldBytes, StoredPublication } from './engines/encoded.js';
 export { createServerCore, type CoreMetrics, type CoreState, type ServerCore } from './core/server-core.js';
-export type { SocketAuth, SocketHandle, Transport } from './core/transport.js';
+export { SharedMessage, type SocketAuth, type SocketHandle, type Transport } from './core/transport.js';
 export { withExpiry, type Authenticate, type Expiring, type Verified, type Verify } from './credentials.js';
 export { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './core/tickets.js';
 export { MemorySessionStore, type OpenedSession, type SessionStore, type SessionUsage } from './core/sessions/session-store.js';

@@ -22,10 +22,10 @@ export interface ChannelContext<P = unknown> {
   readonly session: string;
   /** What `authenticate` returned for this connection (`null` without `authenticate`). */
   readonly principal: P;
-  /** Publishes `data` on this channel to all its subscribers (the sender included, if subscribed). */
-  publish(data: Payload): void;
-  /** Sends `data` as a publication on this channel to this connection only. */
-  send(data: Payload): void;
+  /** Publishes `data` on this channel to all its subscribers (the sender included, if subscribed). Bound: `const { publish } = ctx` works. */
+  readonly publish: (data: Payload) => void;
+  /** Sends `data` as a publication on this channel to this connection only. Bound. */
+  readonly send: (data: Payload) => void;
 }
 
 /** Context of {@link ChannelHandler.onMessage}. */
@@ -40,10 +40,10 @@ export interface RequestContext<P = unknown> extends ChannelContext<P> {
   readonly id: number;
   /** Aborted when the client cancels the request or the connection closes. */
   readonly signal: AbortSignal;
-  /** Sends the response. Later calls (and the handler's return value) are ignored. */
-  reply(data: JsonValue): void;
-  /** Sends a request-error with a stable code. Later calls are ignored. */
-  fail(code: string, message: string): void;
+  /** Sends the response. Later calls (and the handler's return value) are ignored. Bound. */
+  readonly reply: (data: JsonValue) => void;
+  /** Sends a request-error with a stable code. Later calls are ignored. Bound. */
+  readonly fail: (code: string, message: string) => void;
 }
 
 /** What a request handler may return: the reply, or nothing (the reply is then `null` unless `ctx.reply` was called). */

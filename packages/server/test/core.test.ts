@@ -145,6 +145,40 @@ describe('the server core with an in-memory transport', () => {
     expect(runs).toBe(2);
   });
 
+  it('handler contexts: plain fields, and methods that work when destructured (made on first read)', async () => {
+    const c = core<{ user: string }>();
+    const seen: unknown[] = [];
+    c.handle('room', {
+      onSubscribe: ({ send, channel }) => send(`welcome to ${channel}`),
+      onMessage: ({ publish, id, principal }, data) => {
+        seen.push({ id, principal });
+        publish(data);
+      },
+      onRequest: async ({ reply, id, channel, session, signal }, data) => {
+        seen.push({ id, channel, session: typeof session, aborted: signal.aborted });
+        await new Promise((resolve) => setImmediate(resolve));
+        reply({ echo: data as string }); // answers: the promise resolves (undefined) after it
+      },
+    });
+    const a = open(c, { user: 'ada' });
+    a.send({ type: 'hello', version: 1 }, { type: 'subscribe', channel: 'room' });
+    await turn();
+    expect(a.transport.frames()).toContainEqual({ type: 'publication', channel: 'room', data: 'welcome to room' });
+    a.send({ type: 'message', channel: 'room', data: 'hi', id: 4 }, { type: 'request', channel: 'room', id: 5, data: 'x' });
+    await turn();
+    expect(a.transport.frames()).toEqual(
+      expect.arrayContaining([
+        { type: 'ack', id: 4 },
+        { type: 'publication', channel: 'room', data: 'hi', seq: 1 },
+        { type: 'response', id: 5, data: { echo: 'x' } },
+      ]),
+    );
+    expect(seen).toEqual([
+      { id: 4, principal: { user: 'ada' } },
+      { id: 5, channel: 'room', session: 'string', aborted: false },
+    ]);
+  });
+
   it('receipts: plain messages are counted, the receipt rides with the next write, and a resuming welcome carries the count', async () => {
     const c = core();
     c.handle('log', { onMessage: () => undefined });

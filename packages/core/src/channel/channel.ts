@@ -24,7 +24,7 @@ export interface SendOptions {
 
 /** Options of `channel.request()`. */
 export interface RequestOptions {
-  /** Milliseconds to wait for the response. Default: the connection's `requestTimeout`. */
+  /** Milliseconds to wait for the response (`Infinity`: no limit). Default: the connection's `requestTimeout`. Not a non-negative number: `request()` throws `RXMUX_ERR_INVALID_ARGUMENT`. */
   readonly timeout?: number;
 }
 

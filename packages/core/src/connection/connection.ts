@@ -1,6 +1,5 @@
 import {
   catchError,
-  defer,
   EMPTY,
   Observable,
   of,
@@ -8,8 +7,6 @@ import {
   Subject,
   switchMap,
   takeUntil,
-  throwError,
-  timeout,
   type Subscription,
 } from 'rxjs';
 import { encodeText } from '../protocol/codec.js';
@@ -23,6 +20,7 @@ import { linger } from '../operators/linger.js';
 import type { DebugAction, DebugEvent } from '../debug/events.js';
 import { Tap } from '../debug/tap.js';
 import type { BufferedMessage } from './buffer.js';
+import { Deadlines } from './deadlines.js';
 import type { EventStreamsHost } from './event-streams.js';
 import { Inbound } from './inbound.js';
 import { socketLifecycle } from './lifecycle.js';
@@ -74,6 +72,8 @@ export class Connection {
   readonly #errors = new Subject<RxmuxError>();
   readonly #closing = new Subject<void>();
   readonly #outbox: Outbox;
+  /** The timeouts of the requests in flight. */
+  readonly #deadlines: Deadlines<number>;
   readonly #channels: Multiplexer;
   /** The socket layer, shared: every subscriber keeps the socket wanted. */
   readonly #session$: Observable<Link>;
@@ -106,6 +106,7 @@ export class Connection {
     this.transitions$ = this.#status.transitions$;
     this.dropped$ = this.#dropped.asObservable();
     this.errors$ = this.#errors.asObservable();
+    this.#deadlines = new Deadlines(this.#settings.scheduler);
     this.#outbox = new Outbox(
       this.#settings.buffer,
       (item, reason) => {
@@ -235,6 +236,7 @@ export class Connection {
     this.#closed = true;
     this.#release?.();
     this.#outbox.failAll(new ConnectionClosedError(), 'closed');
+    this.#deadlines.clear();
     this.#closing.next();
     this.#hold.unsubscribe();
     this.#status.transition('closed');
@@ -370,32 +372,28 @@ export class Connection {
 
   #request(channel: string, data: JsonValue, options: RequestOptions): Observable<JsonValue> {
     const ms = options.timeout ?? this.#settings.requestTimeout;
-    // One scope per subscription: each subscription is its own request with its own id.
-    return defer(() => {
-      let id = 0;
-      return new Observable<JsonValue>((subscriber) => {
-        this.#assertOpen();
-        id = this.#nextId++;
-        const wire = encodeText({ type: 'request', channel, id, data });
-        const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
-        // Added before the send, so it also runs when the send throws (a full buffer under the 'error' policy).
-        subscriber.add(() => {
-          if (this.#outbox.forget(id)) this.#link?.write(encodeText({ type: 'cancel', id }), true);
-          demand.unsubscribe();
-        });
-        const item: BufferedMessage = { kind: 'request', channel, wire, bytes: wire.length, id };
-        this.#outbox.expectResponse(id, item, subscriber);
-        this.#enqueue(item);
-      }).pipe(
-        timeout({
-          first: ms,
-          scheduler: this.#settings.scheduler,
-          with: () => {
-            if (this.#tap?.active === true) this.#tap.timedOut(id);
-            return throwError(() => new RequestTimeoutError(channel, ms));
-          },
-        }),
-      );
+    if (!(ms >= 0)) throw new InvalidArgumentError(`request timeout must be a non-negative number, got ${ms}`);
+    // Each subscription is its own request with its own id; its timeout is a deadline among the
+    // connection's (one scheduler action for all of them), not a timer of its own.
+    return new Observable<JsonValue>((subscriber) => {
+      this.#assertOpen();
+      const id = this.#nextId++;
+      const wire = encodeText({ type: 'request', channel, id, data });
+      const demand = this.#session$.subscribe({ error: (error: unknown) => subscriber.error(error) });
+      this.#deadlines.add(id, ms, () => {
+        if (this.#tap?.active === true) this.#tap.timedOut(id);
+        subscriber.error(new RequestTimeoutError(channel, ms));
+      });
+      // Added before the send, so it also runs when the send throws (a full buffer under the 'error' policy).
+      subscriber.add(() => {
+        this.#deadlines.delete(id);
+        if (this.#outbox.forget(id)) this.#link?.write(encodeText({ type: 'cancel', id }), true);
+        demand.unsubscribe();
+      });
+      const item: BufferedMessage = { kind: 'request', channel, wire, bytes: wire.length, id };
+      this.#outbox.expectResponse(id, item, subscriber);
+      this.#enqueue(item);
     });
   }
+
 }

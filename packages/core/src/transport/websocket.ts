@@ -38,6 +38,24 @@ export interface WebSocketLike {
 /** A WebSocket constructor: the browser's global, `ws`'s `WebSocket`, or a fake. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
+/**
+ * The `ws` package's EventEmitter side of its `WebSocket`: `'message'`
+ * listeners get the data (a `Buffer` for text) and whether it is binary,
+ * without the `MessageEvent` its `addEventListener` wraps every message in.
+ */
+interface NodeWsEmitter {
+  on(type: 'message', listener: (data: unknown, isBinary: boolean) => void): unknown;
+  off(type: 'message', listener: (data: unknown, isBinary: boolean) => void): unknown;
+}
+
+/** `socket` as a `ws` EventEmitter, when it is one (Node's `ws`; not a browser WebSocket or a fake). */
+function nodeEmitter(socket: WebSocketLike): NodeWsEmitter | undefined {
+  const s = socket as Partial<NodeWsEmitter> & { readonly terminate?: unknown; readonly binaryType: string };
+  return typeof s.on === 'function' && typeof s.off === 'function' && typeof s.terminate === 'function' && s.binaryType === 'arraybuffer'
+    ? (s as NodeWsEmitter)
+    : undefined;
+}
+
 /** What an open transport emits. @internal */
 export type SocketEvent =
   /** `version`: the protocol version the server selected (2: chunked transfers). */
@@ -77,9 +95,13 @@ export function openSocket(ctor: WebSocketConstructor, url: string, limits: Deco
       }
       subscriber.next({ kind: 'open', socket, version });
     };
-    const onMessage = (event: MessageEventLike): void => {
-      subscriber.next({ kind: 'frames', result: decode(event.data, limits), raw: event.data });
+    const onData = (data: unknown): void => {
+      subscriber.next({ kind: 'frames', result: decode(data, limits), raw: data });
     };
+    const onMessage = (event: MessageEventLike): void => onData(event.data);
+    // The `ws` package's own 'message' event: no MessageEvent built per message (Node only; browsers have no `on`).
+    const emitter = nodeEmitter(socket);
+    const onNodeMessage = (data: unknown, isBinary: boolean): void => onData(isBinary ? data : String(data));
     const onClose = (event: CloseEventLike): void => {
       subscriber.error(new ConnectionLostError(event.code, event.reason));
     };
@@ -87,12 +109,14 @@ export function openSocket(ctor: WebSocketConstructor, url: string, limits: Deco
       // A close event always follows; it carries the code, so it reports the failure.
     };
     socket.addEventListener('open', onOpen);
-    socket.addEventListener('message', onMessage);
+    if (emitter === undefined) socket.addEventListener('message', onMessage);
+    else emitter.on('message', onNodeMessage);
     socket.addEventListener('close', onClose);
     socket.addEventListener('error', onError);
     return () => {
       socket.removeEventListener('open', onOpen);
-      socket.removeEventListener('message', onMessage);
+      if (emitter === undefined) socket.removeEventListener('message', onMessage);
+      else emitter.off('message', onNodeMessage);
       socket.removeEventListener('close', onClose);
       if (socket.readyState !== OPEN && socket.readyState !== CONNECTING) {
         socket.removeEventListener('error', onError);

@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, SUBPROTOCOL, subprotocolVersion, TRANSFER_SUBPROTOCOL } from '@rxmux/core/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ServerCore } from '../core/server-core.js';
-import type { SocketAuth, Transport } from '../core/transport.js';
+import type { SharedMessage, SocketAuth, Transport } from '../core/transport.js';
 import type { UpgradeAdmission } from '../http/door.js';
 import { refuseUpgrade } from '../http/errors.js';
 
@@ -34,12 +34,70 @@ const CLOSE_AFTER_UPGRADE: Readonly<Record<number, number>> = { 403: CloseCode.F
 const TEXT = Object.freeze({ binary: false });
 const BINARY = Object.freeze({ binary: true });
 
-/** A `ws` socket as a core transport (methods on the prototype: no closures per connection). */
-class WsTransport implements Transport {
+/** `ws`'s `WebSocket.OPEN`. */
+const OPEN = 1;
+
+/**
+ * What the shared-frame write uses of a `ws` socket beyond its typed API:
+ * its `Sender`, whose `sendFrame` writes an already framed message (what
+ * engine.io does with socket.io-adapter's `wsPreEncodedFrame`), and whose
+ * `_state` is 0 when nothing (a compression, a Blob read) is queued ahead.
+ */
+interface WsSender {
+  readonly _state?: number;
+  sendFrame?(list: readonly Uint8Array[]): void;
+}
+
+/**
+ * The WebSocket frame (RFC 6455 5.2) a server writes for one unfragmented,
+ * unmasked, uncompressed message: the bytes `ws.send(data, { binary })`
+ * writes, in one buffer, so many sockets can write the same one.
+ * @internal
+ */
+export function wsFrame(data: Uint8Array, binary: boolean): Uint8Array {
+  const length = data.byteLength;
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x80 | (binary ? 0x2 : 0x1); // FIN, opcode
+  if (header === 2) {
+    frame[1] = length;
+  } else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  frame.set(data, header);
+  return frame;
+}
+
+/**
+ * A `ws` socket as a core transport (methods on the prototype: no closures per connection).
+ * @internal
+ */
+export class WsTransport implements Transport {
   constructor(private readonly ws: WebSocket) {}
 
   send(data: string | Uint8Array, binary: boolean): void {
     this.ws.send(data, binary ? BINARY : TEXT);
+  }
+
+  /**
+   * Writes the message's WebSocket frame, built once for every socket, to
+   * this one: no header, option object or two-buffer `writev` per recipient.
+   * `ws.send` when the frame cannot go straight to the socket (not open,
+   * something queued in its sender). permessage-deflate is never negotiated
+   * ({@link wsAdapter} turns it off), so the frame is never compressed.
+   */
+  sendShared(message: SharedMessage): void {
+    const sender = (this.ws as unknown as { readonly _sender?: WsSender })._sender;
+    if (this.ws.readyState !== OPEN || sender?.sendFrame === undefined || sender._state !== 0) {
+      this.send(message.data, message.binary);
+      return;
+    }
+    sender.sendFrame([(message.wire ??= wsFrame(message.data, message.binary))]);
   }
 
   get bufferedAmount(): number {

@@ -11,6 +11,7 @@
 import { encodeBinary, encodeText, ErrorCode, FrameType, RxmuxError, streamPublication, transferSource, type StreamPublication, type TransferSource } from '@rxmux/core/protocol';
 import type { Awaitable, Engine, EnginePublication } from '../engines/engine.js';
 import { reported } from './awaitable.js';
+import { SharedMessage } from './transport.js';
 
 /**
  * One publication on its way to local subscribers, encoded on first use and
@@ -20,7 +21,7 @@ import { reported } from './awaitable.js';
  */
 export class OutgoingPublication {
   private textCache: string | undefined;
-  private bytesCache: Buffer | undefined;
+  private sharedCache: SharedMessage | undefined;
   private binaryCache: Uint8Array | undefined;
   private sseCache: string | undefined;
   private sources: Map<number, TransferSource> | undefined;
@@ -60,9 +61,13 @@ export class OutgoingPublication {
     return this.binary?.byteLength ?? this.text.length;
   }
 
-  /** {@link text} as UTF-8, so a lone publication is sent to every socket from one buffer. */
-  get textBytes(): Buffer {
-    return (this.bytesCache ??= Buffer.from(this.text, 'utf8'));
+  /**
+   * {@link text} as one message for every socket: a lone publication is
+   * written to each recipient from the same bytes (and the same WebSocket
+   * frame, with the `ws` adapter).
+   */
+  get shared(): SharedMessage {
+    return (this.sharedCache ??= new SharedMessage(Buffer.from(this.text, 'utf8'), false));
   }
 
   /** The binary frame of a bytes publication; `undefined` for JSON data (see {@link text}). */
@@ -83,7 +88,7 @@ export class OutgoingPublication {
     if (source !== undefined) return source;
     const { channel, data, json, seq } = this.publication;
     const bytes = json === undefined && data instanceof Uint8Array ? data : undefined;
-    const plain = transferSource({ kind: 'publication', channel, seq, ...(bytes === undefined ? { text: true as const } : {}) }, bytes ?? this.textBytes);
+    const plain = transferSource({ kind: 'publication', channel, seq, ...(bytes === undefined ? { text: true as const } : {}) }, bytes ?? this.shared.data);
     const pieces = new Map<number, Uint8Array>();
     source = {
       head: plain.head,

@@ -22,6 +22,13 @@ import type { Verify } from '../credentials.js';
 export interface Transport {
   /** Sends a text (`binary` false) or binary message. */
   send(data: string | Uint8Array, binary: boolean): void;
+  /**
+   * Sends a message that many sockets send unchanged (a publication to every
+   * recipient). An adapter may encode its wire form once, in
+   * {@link SharedMessage.wire}, and write the same bytes to each socket; one
+   * that does not implement this gets `send(message.data, message.binary)`.
+   */
+  sendShared?(message: SharedMessage): void;
   /** Bytes queued but not yet written to the network. */
   readonly bufferedAmount: number;
   /** Starts the close handshake. */
@@ -44,6 +51,23 @@ export interface Transport {
    * or `rxmux.v1`. The hello must name its version. Absent: `rxmux.v1`.
    */
   readonly protocol?: string;
+}
+
+/**
+ * One message written unchanged to many sockets: its bytes are encoded once
+ * for all of them, and a transport adapter may keep its own wire form beside
+ * them (the `ws` adapter: the whole WebSocket frame, header and payload), built
+ * by the first socket that writes it and reused by every other one.
+ */
+export class SharedMessage {
+  /** The adapter's wire form of the message, built on first write. */
+  wire: Uint8Array | undefined = undefined;
+
+  constructor(
+    /** The payload (UTF-8 text, or bytes). */
+    readonly data: Uint8Array,
+    readonly binary: boolean,
+  ) {}
 }
 
 /**

@@ -18,6 +18,7 @@
 import { encodeText, ErrorCode, type MessageFrame } from '@rxmux/core/protocol';
 import type { ChannelHandler, MessageContext } from '../../types.js';
 import { after } from '../awaitable.js';
+import { MessageHandlerContext } from './context.js';
 import type { HandlerSocket } from './handler-socket.js';
 
 /** What message handling needs from its socket, beyond any handler's needs. */
@@ -90,7 +91,7 @@ function run<P>(socket: MessageSocket<P>, handler: ChannelHandler<P>, { channel,
     if (id === undefined) return socket.writer.error(ErrorCode.Remote, 'the message handler failed', channel);
     answer(encodeText({ type: 'error', code: ErrorCode.Remote, message: 'the message handler failed', channel, id }));
   };
-  const ctx: MessageContext<P> = { ...socket.context(channel), id };
+  const ctx: MessageContext<P> = new MessageHandlerContext(socket, channel, id);
   try {
     const result = handler.onMessage?.(ctx, data);
     if (result instanceof Promise) result.then(done, failed);

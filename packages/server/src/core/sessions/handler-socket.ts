@@ -5,12 +5,13 @@
  */
 import type { Payload } from '@rxmux/core/protocol';
 import type { ChannelAction, ChannelContext, ChannelHandler, ConnectionInfo } from '../../types.js';
+import type { ContextSocket } from './context.js';
 import type { Session } from './session.js';
 import type { SocketState } from './socket-session.js';
 import type { Writer } from './writer.js';
 
 /** What handlers of client frames (messages, requests, channels) need from their socket. */
-export interface HandlerSocket<P> {
+export interface HandlerSocket<P> extends ContextSocket<P> {
   readonly state: SocketState;
   readonly session: Session<P> | undefined;
   readonly writer: Writer;

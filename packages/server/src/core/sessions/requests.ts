@@ -9,6 +9,7 @@ import { encodeText, ErrorCode, type JsonValue, type RequestFrame, type ServerFr
 import type { ChannelHandler, RequestContext, RequestResult } from '../../types.js';
 import { after } from '../awaitable.js';
 import type { Session } from './session.js';
+import { HandlerContext } from './context.js';
 import type { HandlerSocket } from './handler-socket.js';
 
 /**
@@ -131,43 +132,82 @@ function start<P>(socket: HandlerSocket<P>, session: Session<P>, frame: RequestF
 
 /** Runs the handler; its first answer (return value, `ctx.reply` or `ctx.fail`, or a throw) is the one sent and remembered. */
 function run<P>(socket: HandlerSocket<P>, session: Session<P>, handler: ChannelHandler<P>, pending: PendingRequest, { channel, id, data }: RequestFrame): void {
-  let settled = false;
-  const settle = (frame: ServerFrame): void => {
-    if (settled) return;
-    settled = true;
+  RequestHandlerContext.run(new RequestHandlerContext(socket, session, pending, channel, id), handler, data);
+}
+
+/**
+ * {@link RequestContext} of one request, and the request's one answer: no
+ * closure unless the handler reads `reply` or `fail` (or `signal`, whose
+ * `AbortController` is made on first read too).
+ */
+class RequestHandlerContext<P> extends HandlerContext<P> implements RequestContext<P> {
+  readonly #socket: HandlerSocket<P>;
+  readonly #session: Session<P>;
+  readonly #pending: PendingRequest;
+  #settled = false;
+  #reply: ((value: JsonValue) => void) | undefined;
+  #fail: ((code: string, message: string) => void) | undefined;
+
+  constructor(
+    socket: HandlerSocket<P>,
+    session: Session<P>,
+    pending: PendingRequest,
+    channel: string,
+    readonly id: number,
+  ) {
+    super(socket, channel);
+    this.#socket = socket;
+    this.#session = session;
+    this.#pending = pending;
+  }
+
+  /** Calls the handler with `ctx`; its return value, rejection or throw answers unless `reply`/`fail` did first. */
+  static run<P>(ctx: RequestHandlerContext<P>, handler: ChannelHandler<P>, data: JsonValue): void {
+    try {
+      const result = handler.onRequest?.(ctx, data);
+      if (result instanceof Promise) result.then((value) => ctx.#returned(value), (error: unknown) => ctx.#failed(error));
+      else ctx.#returned(result);
+    } catch (error) {
+      ctx.#failed(error);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.#pending.signal;
+  }
+
+  get reply(): (value: JsonValue) => void {
+    return (this.#reply ??= (value) => this.#settle({ type: 'response', id: this.id, data: value }));
+  }
+
+  get fail(): (code: string, message: string) => void {
+    return (this.#fail ??= (code, message) => this.#settle({ type: 'request-error', id: this.id, code, message }));
+  }
+
+  #returned(value: RequestResult): void {
+    this.#settle({ type: 'response', id: this.id, data: value === undefined ? null : value });
+  }
+
+  #failed(error: unknown): void {
+    if (!this.#pending.aborted) this.#socket.error(error);
+    const { code, message } = failureOf(error);
+    this.#settle({ type: 'request-error', id: this.id, code, message });
+  }
+
+  #settle(frame: ServerFrame): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const pending = this.#pending;
     pending.done();
-    if (pending.aborted || session.requests.get(id) !== pending) return; // cancelled: no answer
+    const id = this.id;
+    if (pending.aborted || this.#session.requests.get(id) !== pending) return; // cancelled: no answer
     let envelope: string;
     try {
       envelope = encodeText(frame);
     } catch (error) {
-      socket.error(error);
+      this.#socket.error(error);
       envelope = encodeText({ type: 'request-error', id, code: ErrorCode.Remote, message: 'the reply could not be encoded' });
     }
-    session.replied(id, envelope);
-  };
-  const reply = (value: JsonValue): void => settle({ type: 'response', id, data: value });
-  const fail = (code: string, message: string): void => settle({ type: 'request-error', id, code, message });
-  const failed = (error: unknown): void => {
-    if (!pending.aborted) socket.error(error);
-    const { code, message } = failureOf(error);
-    fail(code, message);
-  };
-  const returned = (value: RequestResult): void => reply(value === undefined ? null : value);
-  const ctx: RequestContext<P> = {
-    ...socket.context(channel),
-    id,
-    get signal() {
-      return pending.signal;
-    },
-    reply,
-    fail,
-  };
-  try {
-    const result = handler.onRequest?.(ctx, data);
-    if (result instanceof Promise) result.then(returned, failed);
-    else returned(result);
-  } catch (error) {
-    failed(error);
+    this.#session.replied(id, envelope);
   }
 }

@@ -35,6 +35,7 @@ import {
   type Frame,
   type HelloFrame,
   type MessageFrame,
+  type Payload,
   type RefreshFrame,
   type RequestFrame,
   type SubscribeFrame,
@@ -50,6 +51,7 @@ import { after } from '../awaitable.js';
 import type { SocketHandle, Transport } from '../transport.js';
 import type { AppHost } from './handler-socket.js';
 import { handleMessage, type MessageSocket } from './acks.js';
+import { HandlerContext, type ContextSocket } from './context.js';
 import { receiptEnvelope, sendReceipt, taken, type ReceiptClock, type ReceiptSocket } from './receipts.js';
 import { cancelRequest, handleRequest } from './requests.js';
 import type { Session, SessionSocket } from './session.js';
@@ -126,7 +128,7 @@ const INBOX_BATCHES = 2;
 const INBOX_FRAMES_BYTES = 4;
 
 /** One connection's protocol state. Kept small: an idle socket is a handful of fields. */
-export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P>, PieceSocket {
+export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P>, ContextSocket<P>, PieceSocket {
   state: SocketState = 'awaiting-hello';
   /** The protocol version the hello named (2: chunked transfers). */
   version: number = PROTOCOL_VERSION;
@@ -578,21 +580,23 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   }
 
   context(channel: string): ChannelContext<P> {
-    return {
-      channel,
-      session: this.id,
-      principal: this.principal,
-      publish: (data) => this.host.app.publish(channel, data),
-      send: (data) => {
-        if (this.state !== 'open') return;
-        const v1 = (): void => {
-          if (data instanceof Uint8Array) this.writer.binary(encodeBinary({ type: 'publication', channel, data }));
-          else this.writer.frame({ type: 'publication', channel, data });
-        };
-        if (this.writer.transfers === undefined) v1();
-        else this.writer.transfers.send(channel, data, v1);
-      },
+    return new HandlerContext(this, channel);
+  }
+
+  /** {@link ContextSocket}: a handler's `ctx.publish`. */
+  publishTo(channel: string, data: Payload): void {
+    this.host.app.publish(channel, data);
+  }
+
+  /** {@link ContextSocket}: a handler's `ctx.send`, a publication to this socket only (in pieces when large, on v2). */
+  sendTo(channel: string, data: Payload): void {
+    if (this.state !== 'open') return;
+    const v1 = (): void => {
+      if (data instanceof Uint8Array) this.writer.binary(encodeBinary({ type: 'publication', channel, data }));
+      else this.writer.frame({ type: 'publication', channel, data });
     };
+    if (this.writer.transfers === undefined) v1();
+    else this.writer.transfers.send(channel, data, v1);
   }
 
   // ---- chunked transfers (v2) -----------------------------------------------------------

@@ -118,7 +118,7 @@ export class SocketTransfers {
     const data = out.publication.data;
     // Text: a UTF-16 unit is at most 3 UTF-8 bytes, so most publications are known small without encoding them.
     if (!(data instanceof Uint8Array) && out.text.length * 3 <= this.#sender.piece) return false;
-    const size = data instanceof Uint8Array ? data.byteLength : out.textBytes.byteLength;
+    const size = data instanceof Uint8Array ? data.byteLength : out.shared.data.byteLength;
     if (size > this.peer.maxMessageBytes) {
       this.writer.enqueue(encodeText({ type: 'gap', channel, epoch, seq, reason: 'too-big', since: seq - 1 }));
       return true;

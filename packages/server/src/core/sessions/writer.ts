@@ -21,7 +21,7 @@ import { channelIdProblem, encodeBatch, encodeText, type PeerLimits, type Server
 import type { Limits } from '../../limits.js';
 import type { Backlog, Backlogged } from '../backlog.js';
 import type { OutgoingPublication } from '../hub.js';
-import type { Transport } from '../transport.js';
+import type { SharedMessage, Transport } from '../transport.js';
 import type { SocketState } from './socket-session.js';
 import type { SocketTransfers } from './transfers.js';
 
@@ -215,8 +215,8 @@ export class Writer {
     if (queue === undefined || queue.length === 0) return;
     const only = queue.length === 1 ? queue[0] : undefined;
     if (only !== undefined && typeof only !== 'string') {
-      // A lone publication goes out from its shared buffer: serialized once for every recipient.
-      this.write(only.textBytes, false, 1);
+      // A lone publication goes out as its shared message: serialized (and framed) once for every recipient.
+      this.writeShared(only.shared);
       return;
     }
     const { maxBatch, maxFrameBytes } = this.peer;
@@ -273,7 +273,23 @@ export class Writer {
     } catch (error) {
       this.owner.error(error);
     }
-    const bytes = utf8Length(message);
+    this.wrote(frames, utf8Length(message));
+  }
+
+  /** One envelope many sockets write unchanged: the transport may reuse its wire form. */
+  private writeShared(message: SharedMessage): void {
+    if (this.owner.state === 'closed') return;
+    try {
+      if (this.transport.sendShared !== undefined) this.transport.sendShared(message);
+      else this.transport.send(message.data, message.binary);
+    } catch (error) {
+      this.owner.error(error);
+    }
+    this.wrote(1, message.data.byteLength);
+  }
+
+  /** Counts a write, and hands it to the slow-consumer rule. */
+  private wrote(frames: number, bytes: number): void {
     this.outbox.count('out', frames, bytes);
     this.checkConsumer(bytes);
   }
