@@ -20,13 +20,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { bytesPerToken, channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
-import type { Awaitable, ChannelPosition, Engine, EngineStatus, HistoryResult, PresenceEvent, PresenceMember } from '../engines/engine.js';
+import type { Engine, EngineStatus, PresenceEvent, PresenceMember } from '../engines/engine.js';
 import { MemoryEngine } from '../engines/memory.js';
 import { resolveHeartbeat, resolveLimits, type Heartbeat, type Limits } from '../limits.js';
-import type { ChannelAction, ChannelHandler, ConnectionInfo, CoreOptions, ServerMetrics } from '../types.js';
+import type { ChannelAction, ChannelHandler, CoreOptions, ServerMetrics } from '../types.js';
 import { reported } from './awaitable.js';
 import { Hooks } from './hooks.js';
-import { Hub, type Subscriber } from './hub.js';
+import { Hub } from './hub.js';
 import { Router } from './router.js';
 import { ReceiptClock } from './sessions/receipts.js';
 import type { Session } from './sessions/session.js';
@@ -41,6 +41,8 @@ import type { ChannelHost } from './sessions/subscriptions.js';
 import { Outbox, type Traffic } from './sessions/writer.js';
 import { principalKey, Quotas, type Release } from './quotas.js';
 import { Backlog } from './backlog.js';
+import { HeldSocket, IGNORED } from './handles.js';
+import type { Endable, StreamHost } from './stream-host.js';
 
 /** How long `close()` waits for clients to finish the close handshake before terminating them. */
 const CLOSE_GRACE_MS = 3_000;
@@ -53,47 +55,6 @@ export type CoreMetrics = Omit<ServerMetrics, 'rejected' | 'authThrottled'> & {
   /** WebSockets closed with 4401 because the hello's credentials were refused. */
   readonly refusedCredentials: number;
 };
-
-/** Something the core must end on shutdown and pings every heartbeat: an SSE stream, a held poll. */
-export interface Endable {
-  end(code: number, reason: string): void;
-  ping(): void;
-}
-
-/** What the SSE and long-poll endpoints need from the core. */
-export interface StreamHost<P> {
-  readonly limits: Limits;
-  /** Never rejects: a throwing or rejecting authorize counts as a refusal (and is reported). */
-  authorize(principal: P, channel: string, action: ChannelAction): boolean | Promise<boolean>;
-  /** Live delivery of `channel` to `subscriber` starts; returns when, if that is still to come (read the history after it). */
-  subscribe(channel: string, subscriber: Subscriber): Awaitable<void>;
-  unsubscribe(channel: string, subscriber: Subscriber): void;
-  position(channel: string): Awaitable<ChannelPosition>;
-  history(channel: string, since: number, limit: number): Awaitable<HistoryResult>;
-  /** The principal of a single-use ticket (`undefined`: unknown, used or expired). */
-  redeem(ticket: string): Awaitable<P | undefined>;
-  /** A new single-use ticket for `principal` (a poll answer carries the next poll's). */
-  ticket(principal: P): Awaitable<string>;
-  /**
-   * One more SSE stream (`'streams'`) or long-poll (`'polls'`) for this
-   * address and principal, unless either holds its cap: the release, or
-   * `undefined` when refused (HTTP 429).
-   */
-  hold(kind: 'streams' | 'polls', address: string | undefined, principal: P): Release | undefined;
-  /** Whether a stream may join `channel`: it has subscribers already, or the server has room for one more (`limits.maxChannels`). */
-  hasRoom(channel: string): boolean;
-  /** Presence. */
-  join(channel: string, member: PresenceMember<P>): void;
-  leave(channel: string, session: string): void;
-  /** A stream started (SSE: `info`; a held poll: none): counted, pinged, ended on shutdown. */
-  opened(stream: Endable, info: ConnectionInfo<P> | undefined): void;
-  ended(stream: Endable, info: ConnectionInfo<P> | undefined, code: number, reason: string): void;
-  /** An SSE stream (`info`) or a poll answer (none) was cut as a slow consumer. */
-  slowConsumer(info: ConnectionInfo<P> | undefined, buffered: number): void;
-  /** The slow-consumer rule every stream and poll answer writes through. */
-  readonly backlog: Backlog;
-  error(error: unknown, info?: ConnectionInfo<P>): void;
-}
 
 /** The rxmux server without `ws` and HTTP. */
 export interface ServerCore<P> {
@@ -538,36 +499,3 @@ function publicationSize(channel: string, data: Payload): number {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** A socket handle that gives its address's hold back when the socket closes. */
-class HeldSocket implements SocketHandle {
-  constructor(
-    private readonly inner: SocketHandle,
-    private readonly release: Release,
-  ) {}
-
-  message(data: string | Uint8Array, now?: number): void {
-    this.inner.message(data, now);
-  }
-
-  pong(now?: number): void {
-    this.inner.pong(now);
-  }
-
-  closed(code: number, reason: string): void {
-    this.release();
-    this.inner.closed(code, reason);
-  }
-
-  error(error: unknown): void {
-    this.inner.error(error);
-  }
-}
-
-/** The handle of a socket refused at once: whatever it does is ignored. */
-const IGNORED: SocketHandle = Object.freeze({
-  message: () => undefined,
-  pong: () => undefined,
-  closed: () => undefined,
-  error: () => undefined,
-});

@@ -4,7 +4,7 @@
  */
 import { channelIdProblem, ErrorCode, type ChannelErrorEvent } from '@rxmux/core/protocol';
 import type { HistoryResult } from '../engines/engine.js';
-import type { StreamHost } from '../core/server-core.js';
+import type { StreamHost } from '../core/stream-host.js';
 import type { Subscriber } from '../core/hub.js';
 import type { ChannelReader, ReplayGate } from '../core/replay-gate.js';
 

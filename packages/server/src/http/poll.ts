@@ -16,7 +16,7 @@ import { CloseCode, decodeCursor, ErrorCode, type Cursor, type ResetReason } fro
 import type { Backlogged } from '../core/backlog.js';
 import type { OutgoingPublication, Subscriber } from '../core/hub.js';
 import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
-import type { Endable, StreamHost } from '../core/server-core.js';
+import type { Endable, StreamHost } from '../core/stream-host.js';
 import { admitChannels, catchUp, streamReader, type ChannelError, type StreamClient } from './channels.js';
 import { refuseRequest } from './errors.js';
 import { resetData, StreamQueue, type StreamEvent } from './stream-queue.js';

@@ -13,7 +13,7 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { channelsOf, ErrorCode } from '@rxmux/core/protocol';
-import type { StreamHost } from '../core/server-core.js';
+import type { StreamHost } from '../core/stream-host.js';
 import type { Door } from './door.js';
 import { refuseRequest, refuseUpgrade } from './errors.js';
 import { servePoll } from './poll.js';

@@ -25,7 +25,7 @@ import { CloseCode, decodeCursor, ErrorCode, formatSseEvent, type Cursor, type R
 import type { Backlogged, CutReason } from '../core/backlog.js';
 import type { OutgoingPublication, Subscriber } from '../core/hub.js';
 import { ReplayGate, type GateOutput } from '../core/replay-gate.js';
-import type { Endable, StreamHost } from '../core/server-core.js';
+import type { Endable, StreamHost } from '../core/stream-host.js';
 import type { ConnectionInfo } from '../types.js';
 import { admitChannels, catchUp, streamReader, type ChannelError, type StreamClient } from './channels.js';
 import { refuseRequest } from './errors.js';

@@ -11,53 +11,44 @@
  *
  * `attaching` lasts while the session store answers the hello (at once for
  * the memory store). What outlives the socket is its {@link Session}. The
- * concerns live next to this file: channels and replay (`subscriptions.ts`),
- * messages and acks (`acks.ts`), requests (`requests.ts`), receipts
- * (`receipts.ts`), the batching writer (`writer.ts`), chunked transfers
+ * concerns live next to this file: what comes in and its pace (`inbox.ts`),
+ * channels and replay (`subscriptions.ts`), messages and acks (`acks.ts`),
+ * requests (`requests.ts`), receipts (`receipts.ts`), the credentials'
+ * expiry and refresh (`credentials.ts`), the protocol's own channels
+ * (`reserved.ts`), the batching writer (`writer.ts`), chunked transfers
  * (`transfers.ts`, protocol v2).
  */
 import {
   CloseCode,
-  decodeBinary,
-  decodeText,
   encodeBinary,
   ErrorCode,
-  fullBucket,
-  messageCost,
   PROTOCOL_VERSION,
-  scanText,
-  takeTokens,
   subprotocolVersion,
   TRANSFER_VERSION,
   transferLimitsOf,
-  type BucketRate,
-  type BucketState,
   type Frame,
   type HelloFrame,
-  type MessageFrame,
   type Payload,
-  type RefreshFrame,
-  type RequestFrame,
-  type SubscribeFrame,
   RESERVED_CHANNEL_PREFIX,
-  TICKET_CHANNEL,
   type ServerLimits,
 } from '@rxmux/core/protocol';
-import type { Verified, Verify } from '../../credentials.js';
-import { TICKET_TTL_MS, type TicketStore } from '../tickets.js';
-import type { Limits } from '../../limits.js';
+import type { Verify } from '../../credentials.js';
+import type { TicketStore } from '../tickets.js';
 import type { ChannelAction, ChannelContext, ChannelHandler, ConnectionInfo } from '../../types.js';
 import { after } from '../awaitable.js';
 import type { SocketHandle, Transport } from '../transport.js';
 import type { AppHost } from './handler-socket.js';
 import { handleMessage, type MessageSocket } from './acks.js';
 import { HandlerContext, type ContextSocket } from './context.js';
+import { SocketCredentials, type CredentialsOwner } from './credentials.js';
+import { Inbox, type InboxHost, type InboxOwner } from './inbox.js';
 import { receiptEnvelope, sendReceipt, taken, type ReceiptClock, type ReceiptSocket } from './receipts.js';
 import { cancelRequest, handleRequest } from './requests.js';
+import { reservedFrame, type ReservedSocket } from './reserved.js';
 import type { Session, SessionSocket } from './session.js';
 import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
-import { announcedTransfers, received, SocketTransfers, type PieceSocket } from './transfers.js';
+import { announcedTransfers, expireTransfers, SocketTransfers, transferFrame, type PieceSocket } from './transfers.js';
 import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
 import { principalKey, type Quotas, type Release } from '../quotas.js';
@@ -67,12 +58,7 @@ import type { Backlog, CutReason } from '../backlog.js';
 export type SocketState = 'awaiting-hello' | 'attaching' | 'open' | 'closing' | 'closed';
 
 /** What a socket needs from the server core; each concern takes its own part. */
-export interface SocketHost<P> {
-  readonly limits: Limits;
-  /** The per-connection token bucket's rate (from `limits`). */
-  readonly rate: BucketRate;
-  /** How much of a message's size one token pays for (`bytesPerToken` of the announced limits). */
-  readonly perToken: number;
+export interface SocketHost<P> extends InboxHost {
   /** What `welcome` announces: the decode limits and the rate the client must keep. */
   readonly announced: ServerLimits;
   /** Whether the server speaks protocol v2 (chunked transfers): a hello of version 2 is accepted. */
@@ -103,32 +89,13 @@ export interface SocketHost<P> {
   error(error: unknown, socket?: SocketSession<P>): void;
 }
 
-/** Most error frames sent in answer to one incoming message (a bad batch yields one per envelope). */
-const MAX_ERRORS_PER_MESSAGE = 16;
-
 /** The smallest frame size a client may ask for in `hello.limits` (a hostile tiny value only hurts itself, but stays sane). */
 const MIN_PEER_FRAME_BYTES = 1024;
 
-/**
- * Frames one socket handles in one turn of the event loop; the rest wait in
- * its inbox for the next turn (`setImmediate`), so a batch of a thousand
- * messages to a fan-out handler does not hold up every other client.
- */
-export const FRAMES_PER_TURN = 64;
-
-/**
- * Frames that wait in one inbox (behind an asynchronous step, or for the
- * next turn) at most, in multiples of `maxBatch`, or the rate's burst if
- * that is more: a client within its rate never meets it. The transport stops
- * reading while frames wait; the cap meets only what was already in flight.
- */
-const INBOX_BATCHES = 2;
-
-/** Bytes of received messages that wait in one inbox at most, in multiples of `maxFrameBytes`. */
-const INBOX_FRAMES_BYTES = 4;
-
 /** One connection's protocol state. Kept small: an idle socket is a handful of fields. */
-export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P>, ContextSocket<P>, PieceSocket {
+export class SocketSession<P>
+  implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P>, ContextSocket<P>, PieceSocket, InboxOwner, CredentialsOwner<P>, ReservedSocket<P>
+{
   state: SocketState = 'awaiting-hello';
   /** The protocol version the hello named (2: chunked transfers). */
   version: number = PROTOCOL_VERSION;
@@ -142,27 +109,15 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
   private readonly createdAt: number;
   private sessionId: string;
   private channels: Subscriptions<P> | undefined;
-  /**
-   * Frames waiting while an asynchronous step runs (authorize, the session
-   * store) or for the next turn ({@link FRAMES_PER_TURN}), so frames keep
-   * their order; with the size of the messages they came in.
-   */
-  private inbox: Frame[] | undefined;
-  private inboxBytes = 0;
-  /** Whether the transport was asked to stop reading while frames wait in the inbox. */
-  private readingPaused = false;
+  private readonly inbox: Inbox;
   /** Frames received and frames handled (settled), so the welcome knows when its hello batch is answered. */
   private framesIn = 0;
   private framesDone = 0;
   /** While the hello batch is being answered: the welcome waits for it (welcome-hold.ts). */
   private welcomeHold: WelcomeHold | undefined;
-  private readonly bucket: BucketState;
   /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
-  /** When the credentials expire (`Date.now()` ms), if they do. */
-  private expiresAt: number | undefined;
-  /** Closes the socket with 4401 when the credentials expire without a refresh. */
-  private expiry: NodeJS.Timeout | undefined;
+  private readonly credentials: SocketCredentials<P>;
 
   constructor(
     private readonly host: SocketHost<P>,
@@ -175,15 +130,15 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     /** The client address the socket is counted under (its requests too). */
     private readonly address: string | undefined,
     /** Checks the token of a `refresh` (absent: the adapter authenticated, and refreshes are refused). */
-    private readonly verify?: Verify<P>,
+    verify?: Verify<P>,
     expiresAt?: number,
   ) {
     this.sessionId = id;
     this.lastSeen = now;
     this.createdAt = now;
-    this.bucket = fullBucket(host.rate, now);
     this.writer = new Writer(this, transport, host.outbox, host.limits);
-    this.expireAt(expiresAt, now);
+    this.inbox = new Inbox(this, host, now);
+    this.credentials = new SocketCredentials(this, verify, expiresAt, now);
   }
 
   /** The session id: the one `welcome` announced (after hello), provisional before. */
@@ -238,7 +193,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       return;
     }
     if (this.state !== 'open') return;
-    if (this.expireTransfers(now)) return;
+    if (expireTransfers(this, now, this.host.limits.transferTimeoutMs)) return;
     this.writer.frame({ type: 'ping', t: now });
     sendReceipt(this);
     this.guard(() => this.transport.ping());
@@ -311,121 +266,40 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
     this.host.error(error, this);
   }
 
-  // ---- incoming --------------------------------------------------------------------
+  // ---- incoming (InboxOwner) --------------------------------------------------------
 
-  /**
-   * One WebSocket message. The rate limit is charged before anything is
-   * parsed: one envelope and the message's size first, then (text) the
-   * envelopes a cheap scan counts, which also refuses a frame nested too
-   * deep; what the bucket cannot pay for is never parsed. The decode's own
-   * count refines the charge.
-   */
   private receive(data: string | Uint8Array, now: number): void {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.lastSeen = now;
-    const { rate, perToken, limits } = this.host;
-    const size = typeof data === 'string' ? data.length : data.byteLength;
-    let charged = messageCost(1, size, perToken);
-    if (!takeTokens(this.bucket, charged, now, rate)) return this.rateLimited(1, data);
-    const shape = typeof data === 'string' && size <= limits.maxFrameBytes ? scanText(data) : undefined;
-    // A batch over maxBatch is refused whole before parsing: it costs one envelope.
-    if (shape !== undefined && shape.envelopes > 1 && shape.envelopes <= limits.maxBatch) {
-      const more = messageCost(shape.envelopes, size, perToken) - charged;
-      if (!takeTokens(this.bucket, more, now, rate)) return this.rateLimited(shape.envelopes, data);
-      charged += more;
-    }
-    const { frames, errors } = typeof data === 'string' ? decodeText(data, limits, shape) : decodeBinary(data, limits);
-    const count = frames.length + errors.length;
-    this.host.outbox.countIn(data, count);
-    const rest = messageCost(count, size, perToken) - charged;
-    if (rest > 0 && !takeTokens(this.bucket, rest, now, rate)) return this.rateLimited(count);
-    for (const error of errors.slice(0, MAX_ERRORS_PER_MESSAGE)) this.writer.error(error.code, error.message, error.channel);
-    this.framesIn += frames.length;
-    if (frames.length > 0) this.process(frames, size);
+    this.inbox.receive(data, now);
+  }
+
+  /** {@link InboxOwner}: frames decoded from one message, to be handled in order (the welcome hold counts them). */
+  arrived(count: number): void {
+    this.framesIn += count;
   }
 
   /**
-   * The connection sent more than its announced rate allows. Nothing of the
-   * message runs, and the socket is closed: dropping it and going on would
-   * lose frames silently (a subscribe, a message whose receipt count the
-   * client relies on). A resuming client re-sends what was not received.
+   * {@link InboxOwner}: the connection sent more than its announced rate
+   * allows. Nothing of the message runs, and the socket is closed: dropping
+   * it and going on would lose frames silently (a subscribe, a message whose
+   * receipt count the client relies on). A resuming client re-sends what was
+   * not received.
    */
-  private rateLimited(envelopes: number, unparsed?: string | Uint8Array): void {
-    if (unparsed !== undefined) this.host.outbox.countIn(unparsed, envelopes);
+  rateLimited(envelopes: number): void {
     this.host.rateLimited(this);
     const { rate, burst } = this.host.announced;
     this.writer.error(ErrorCode.RateLimited, `${envelopes} envelope(s) over the rate limit (${rate}/s, burst ${burst}): closing`);
     this.close(CloseCode.PolicyViolation, 'rate limit exceeded');
   }
 
-  /**
-   * Handles frames in order. An asynchronous step parks the rest in the
-   * inbox until it settles; after {@link FRAMES_PER_TURN} frames the rest
-   * wait for the next turn. `bytes` is the size of the message they came in.
-   */
-  private process(frames: readonly Frame[], bytes: number): void {
-    if (this.inbox !== undefined) {
-      this.inbox.push(...frames);
-      this.inboxBytes += bytes;
-      const { maxBatch, maxFrameBytes, rateBurst } = this.host.limits;
-      if (this.inbox.length > Math.max(INBOX_BATCHES * maxBatch, rateBurst) || this.inboxBytes > INBOX_FRAMES_BYTES * maxFrameBytes) {
-        this.writer.error(ErrorCode.RateLimited, 'too many frames waiting to be handled: closing');
-        this.close(CloseCode.PolicyViolation, 'too much waiting');
-      }
-      return;
-    }
-    for (let i = 0; i < frames.length; i++) {
-      if (i === FRAMES_PER_TURN) {
-        this.park(frames.slice(i), bytes);
-        setImmediate(() => this.resume(false));
-        return;
-      }
-      const pending = this.handle(frames[i] as Frame);
-      if (pending !== undefined) {
-        this.park(frames.slice(i + 1), bytes);
-        // A step that fails must neither stay unhandled nor leave the frames behind it parked forever.
-        void pending.then(
-          () => this.resume(true),
-          (error: unknown) => {
-            this.error(error);
-            this.resume(true);
-          },
-        );
-        return;
-      }
-    }
-  }
-
-  private park(frames: Frame[], bytes: number): void {
-    this.inbox = frames;
-    this.inboxBytes = frames.length === 0 ? 0 : bytes;
-    // Backpressure: while frames wait, the transport stops reading, so a client that sends faster than its
-    // share of the loop is slowed by TCP rather than cut; the caps below only meet what was already in flight.
-    if (!this.readingPaused) {
-      this.readingPaused = true;
-      this.guard(() => this.transport.pause?.());
-    }
-  }
-
-  /** Handles what waited in the inbox: after an asynchronous step (`stepped`: only once the socket is open), or in the next turn. */
-  private resume(stepped: boolean): void {
-    const rest = this.inbox;
-    const bytes = this.inboxBytes;
-    this.inbox = undefined;
-    this.inboxBytes = 0;
-    if (rest !== undefined && rest.length > 0 && (stepped ? this.state === 'open' : this.state !== 'closing' && this.state !== 'closed')) this.process(rest, bytes);
-    this.readAgainIfIdle();
-  }
-
-  /** The inbox is empty (nothing parked by what just ran): the transport reads again. */
-  private readAgainIfIdle(): void {
-    if (this.inbox !== undefined || !this.readingPaused) return;
-    this.readingPaused = false;
-    this.guard(() => this.transport.resume?.());
+  /** {@link InboxOwner}: backpressure while frames wait. */
+  reading(on: boolean): void {
+    this.guard(() => (on ? this.transport.resume?.() : this.transport.pause?.()));
   }
 
   /** Handles one frame, counting it handled once it settled (the welcome hold waits for the hello batch). */
-  private handle(frame: Frame): Promise<void> | undefined {
+  handle(frame: Frame): Promise<void> | undefined {
     const pending = this.dispatch(frame);
     if (pending === undefined || this.welcomeHold === undefined) {
       this.handled();
@@ -453,7 +327,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       return undefined;
     }
     if ((frame.type === 'subscribe' || frame.type === 'message' || frame.type === 'request') && frame.channel.startsWith(RESERVED_CHANNEL_PREFIX)) {
-      return this.reserved(frame);
+      return reservedFrame(this, frame);
     }
     switch (frame.type) {
       case 'ping':
@@ -473,12 +347,12 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
         cancelRequest(this.session, frame.id);
         return undefined;
       case 'refresh':
-        return this.refresh(frame);
+        return this.credentials.refresh(frame);
       case 'transfer':
       case 'chunk':
       case 'credit':
       case 'abort':
-        if (this.writer.transfers !== undefined) return this.transferFrame(frame, this.writer.transfers);
+        if (this.writer.transfers !== undefined) return transferFrame(this, frame, this.writer.transfers);
         this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} needs protocol v2 (chunked transfers), and this socket speaks v${this.version}`);
         return undefined;
       default:
@@ -543,7 +417,7 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
       ...(named ? { resumed } : {}),
       received: session.received,
       limits: this.version === TRANSFER_VERSION ? { ...this.host.announced, ...announcedTransfers(this.host.limits) } : this.host.announced,
-      ...(this.expiresAt === undefined ? {} : { expiresIn: Math.max(0, this.expiresAt - Date.now()) }),
+      ...this.expiresIn(),
     });
     this.host.welcomed(this);
     return after(
@@ -601,27 +475,6 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
 
   // ---- chunked transfers (v2) -----------------------------------------------------------
 
-  /** A transfer frame from the client: a piece (whole, it is handled as its message), a credit, an abort. */
-  private transferFrame(frame: Frame & { readonly type: 'transfer' | 'chunk' | 'credit' | 'abort' }, transfers: SocketTransfers): Promise<void> | undefined {
-    if (frame.type === 'credit') transfers.credited(frame.bytes, Date.now());
-    else if (frame.type === 'abort') transfers.aborted(frame);
-    else {
-      const whole = received(this, transfers.take(frame, Date.now()));
-      if (whole !== undefined) return this.handle(whole);
-    }
-    return undefined;
-  }
-
-  /** Heartbeat tick: the client's stalled transfers are refused; a client that stopped taking ours is a slow consumer. Returns whether the socket closes. */
-  private expireTransfers(now: number): boolean {
-    const transfers = this.writer.transfers;
-    if (transfers === undefined) return false;
-    for (const reception of transfers.expire(now)) received(this, reception);
-    if (!transfers.stalled(now, this.host.limits.transferTimeoutMs)) return false;
-    this.cut(this.buffered, 'slow consumer');
-    return true;
-  }
-
   /** {@link PieceSocket}: the client sent past its window. */
   violated(message: string): void {
     this.writer.error(ErrorCode.FlowControl, message);
@@ -630,100 +483,31 @@ export class SocketSession<P> implements SocketHandle, SessionSocket, WriterOwne
 
   // ---- internals ---------------------------------------------------------------------
 
-  /**
-   * A frame on one of the protocol's own channels (`$rxmux.…`): a ticket
-   * request is answered; anything else is refused, as an app's channel
-   * refused by `authorize` would be.
-   */
-  private reserved(frame: SubscribeFrame | MessageFrame | RequestFrame): Promise<void> | undefined {
-    const refused = `${frame.channel} is reserved for the protocol`;
-    if (frame.type === 'subscribe') {
-      this.writer.frame({ type: 'unsubscribed', channel: frame.channel, code: ErrorCode.Forbidden, reason: refused });
-      return undefined;
-    }
-    if (frame.type === 'message') {
-      this.take(); // counted like any message taken (receipts)
-      this.writer.error(ErrorCode.Forbidden, refused, frame.channel, frame.id);
-      return undefined;
-    }
-    if (frame.channel !== TICKET_CHANNEL) {
-      this.writer.frame({ type: 'request-error', id: frame.id, code: ErrorCode.Forbidden, message: refused });
-      return undefined;
-    }
-    const { id } = frame;
-    return after(
-      this.host.tickets.issue(this.principal, TICKET_TTL_MS),
-      (ticket) => {
-        if (this.state === 'open') this.writer.frame({ type: 'response', id, data: { ticket, expiresIn: TICKET_TTL_MS } });
-      },
-      (error: unknown) => {
-        this.error(error);
-        this.writer.frame({ type: 'request-error', id, code: ErrorCode.Remote, message: 'no ticket could be issued' });
-      },
-    );
+  /** {@link CredentialsOwner}: the principal changed; every joined channel is authorized again. */
+  reauthorize(): Promise<void> | undefined {
+    return this.channels?.reauthorize();
   }
 
-  /**
-   * New credentials on the live socket: checked as the hello's were; refused,
-   * the socket closes with 4401; accepted, the principal and expiry are
-   * replaced and every joined channel is authorized again. Frames behind the
-   * refresh wait for the verdict, so nothing runs with stale rights.
-   */
-  private refresh({ token }: RefreshFrame): Promise<void> | undefined {
-    const verify = this.verify;
-    if (verify === undefined) {
-      this.writer.error(ErrorCode.UnexpectedFrame, 'this server does not take credentials from the client');
-      return undefined;
-    }
-    return verify(token).then((verified) => this.refreshed(verified));
+  /** {@link ReservedSocket}: where tickets for the SSE and long-poll endpoints come from. */
+  get tickets(): TicketStore<P> {
+    return this.host.tickets;
   }
 
-  private refreshed(verified: Verified<P> | undefined): Promise<void> | undefined {
-    if (this.state !== 'open') return undefined;
-    if (verified === undefined) {
-      this.writer.error(ErrorCode.Unauthorized, 'the new credentials were refused');
-      this.close(CloseCode.Unauthorized, 'unauthorized');
-      return undefined;
-    }
-    this.principal = verified.principal;
-    this.expireAt(verified.expiresAt, Date.now());
-    const rechecked = this.channels?.reauthorize();
-    const answer = (): void => {
-      if (this.state !== 'open') return;
-      this.writer.frame(this.expiresAt === undefined ? { type: 'refreshed' } : { type: 'refreshed', expiresIn: Math.max(0, this.expiresAt - Date.now()) });
-    };
-    if (rechecked === undefined) {
-      answer();
-      return undefined;
-    }
-    return rechecked.then(answer);
-  }
-
-  /** Arms (or clears) the expiry of the credentials. */
-  private expireAt(expiresAt: number | undefined, now: number): void {
-    clearTimeout(this.expiry);
-    this.expiry = undefined;
-    this.expiresAt = expiresAt;
-    if (expiresAt === undefined) return;
-    // setTimeout takes at most 2^31-1 ms; an expiry further away is re-armed by the next refresh anyway.
-    this.expiry = setTimeout(() => {
-      this.writer.error(ErrorCode.Unauthorized, 'the credentials expired');
-      this.close(CloseCode.Unauthorized, 'credentials expired');
-    }, Math.min(Math.max(0, expiresAt - now), 2 ** 31 - 1));
-    this.expiry.unref();
+  /** The welcome's `expiresIn`, when the credentials expire. */
+  private expiresIn(): { expiresIn?: number } {
+    const expiresIn = this.credentials.expiresIn(Date.now());
+    return expiresIn === undefined ? {} : { expiresIn };
   }
 
   /** Nothing more goes out or comes in; the socket leaves its channels. */
   private release(): void {
-    clearTimeout(this.expiry);
-    this.expiry = undefined;
+    this.credentials.clear();
     this.host.backlog.forget(this);
     this.writer.drop();
     this.writer.transfers?.clear();
     this.welcomeHold?.release();
     this.welcomeHold = undefined;
-    this.inbox = undefined;
-    this.inboxBytes = 0;
+    this.inbox.clear();
     const channels = this.channels;
     this.channels = undefined;
     channels?.leaveAll();

@@ -26,6 +26,7 @@ import {
   TransferSender,
   transferSource,
   type AbortFrame,
+  type CreditFrame,
   type ChunkFrame,
   type MessageFrame,
   type Payload,
@@ -250,6 +251,8 @@ const utf8 = new TextEncoder();
 /** What answering a piece of a client's transfer needs from its socket. */
 export interface PieceSocket {
   readonly writer: {
+    /** The socket's transfers (protocol v2), when it speaks v2 with transfers. */
+    readonly transfers?: SocketTransfers | undefined;
     /** Queues an error frame (with the id of the message it answers, when it has one). */
     error(code: string, message: string, channel?: string, id?: number): void;
     /** Queues a frame (the `abort` that tells the client to stop). */
@@ -259,6 +262,41 @@ export interface PieceSocket {
   take(): void;
   /** The client broke flow control: error `RXMUX_ERR_FLOW_CONTROL`, close 1008. */
   violated(message: string): void;
+  /** Handles a whole message put together from pieces, as if it had come in one frame. */
+  handle(frame: MessageFrame): Promise<void> | undefined;
+  /** Bytes buffered towards the client (for the slow-consumer cut). */
+  readonly buffered: number;
+  /** Cuts the socket as a slow consumer. */
+  cut(buffered: number, reason: 'slow consumer'): void;
+}
+
+/** A transfer frame from the client: a piece (whole, it is handled as its message), a credit, an abort. */
+export function transferFrame(
+  socket: PieceSocket,
+  frame: TransferFrame | ChunkFrame | CreditFrame | AbortFrame,
+  transfers: SocketTransfers,
+): Promise<void> | undefined {
+  if (frame.type === 'credit') transfers.credited(frame.bytes, Date.now());
+  else if (frame.type === 'abort') transfers.aborted(frame);
+  else {
+    const whole = received(socket, transfers.take(frame, Date.now()));
+    if (whole !== undefined) return socket.handle(whole);
+  }
+  return undefined;
+}
+
+/**
+ * Heartbeat tick: the client's stalled transfers are refused; a client that
+ * stopped taking ours for `timeoutMs` is a slow consumer. Returns whether
+ * the socket is cut.
+ */
+export function expireTransfers(socket: PieceSocket, now: number, timeoutMs: number): boolean {
+  const transfers = socket.writer.transfers;
+  if (transfers === undefined) return false;
+  for (const reception of transfers.expire(now)) received(socket, reception);
+  if (!transfers.stalled(now, timeoutMs)) return false;
+  socket.cut(socket.buffered, 'slow consumer');
+  return true;
 }
 
 /**
