@@ -16,11 +16,14 @@
  *   --memory-bound-mib N the server's memory bound: its heap limit (--max-old-space-size) and the RSS goal (default 1024)
  *   --list               print the attacks and exit
  *   --json FILE          also write the report as JSON
+ *
+ * Exits 1 when the soak lost, duplicated or disconnected anything, or when an
+ * attack missed issue 14's goal (its row says FAIL); 2 when the run itself broke.
  */
 import { writeFileSync } from 'node:fs';
 import { flagValue } from '../util.js';
 import { ATTACKS } from './attacks.js';
-import { DEFAULT_ATTACK_RUN, formatAttackRun, runAttacks, type AttackRunOptions } from './attack-run.js';
+import { DEFAULT_ATTACK_RUN, formatAttackRun, passed, runAttacks, type AttackRunOptions } from './attack-run.js';
 import { DEFAULT_SOAK, formatSoak, runSoak, type SoakOptions } from './soak.js';
 
 function count(args: readonly string[], name: string, fallback: number): number {
@@ -54,7 +57,7 @@ async function main(args: readonly string[]): Promise<number> {
     const report = await runAttacks(options);
     console.log(`\n${'='.repeat(100)}\n${formatAttackRun(report)}`);
     if (json !== undefined) writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
-    return report.attacks.some((a) => a.error !== undefined) ? 1 : 0;
+    return report.attacks.every(passed) ? 0 : 1;
   }
   const options: SoakOptions = {
     connections: count(args, '--connections', DEFAULT_SOAK.connections),
