@@ -9,6 +9,7 @@
  * bound it runs with, and what the attacker saw, and checks issue 14's goal.
  */
 import os from 'node:os';
+import type { Limits } from '@rxmux/server';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Child } from '../ipc.js';
 import { table } from '../report.js';
@@ -30,6 +31,8 @@ export interface AttackRunOptions {
   readonly feedBytes: number;
   /** The server's memory bound: its V8 heap limit (`--max-old-space-size`) and the RSS the goal holds it to, MiB. */
   readonly memoryBoundMiB: number;
+  /** Server limits other than the defaults (none: the defaults, as shipped). */
+  readonly limits?: Partial<Limits>;
   readonly log?: (line: string) => void;
 }
 
@@ -115,7 +118,7 @@ async function runOne(name: string, options: AttackRunOptions): Promise<AttackOu
   let attackerResult: AttackResult | undefined;
   let error: string | undefined;
   try {
-    const started = await server.call<TargetStarted>('start', { auth: true });
+    const started = await server.call<TargetStarted>('start', { auth: true, ...(options.limits === undefined ? {} : { limits: options.limits }) });
     const preload = attack.preload?.('long');
     if (preload !== undefined) {
       log(`  preloading ${preload.channels.length} channels × ${preload.count} publications of ${preload.bytes} bytes`);
@@ -163,14 +166,20 @@ export async function runAttacks(options: AttackRunOptions): Promise<AttackRunRe
     log(`${name}: ${attackNamed(name).what}`);
     attacks.push(await runOne(name, options));
   }
-  const { attacks: names, attackSeconds, baselineSeconds, legit, feedRate, feedBytes, memoryBoundMiB } = options;
+  const { attacks: names, attackSeconds, baselineSeconds, legit, feedRate, feedBytes, memoryBoundMiB, limits = {} } = options;
   return {
     startedAt,
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAtStart },
-    options: { attacks: names, attackSeconds, baselineSeconds, legit, feedRate, feedBytes, memoryBoundMiB },
+    options: { attacks: names, attackSeconds, baselineSeconds, legit, feedRate, feedBytes, memoryBoundMiB, limits },
     attacks,
   };
 }
+
+/** The limits a run changed, or "default limits". */
+const limitsText = (limits: Partial<Limits> | undefined): string => {
+  const changed = Object.entries(limits ?? {});
+  return changed.length === 0 ? 'default limits' : `default limits but ${changed.map(([k, v]) => `${k} ${String(v)}`).join(', ')}`;
+};
 
 const yes = (v: boolean | undefined): string => (v === undefined ? '—' : v ? 'yes' : 'NO');
 
@@ -217,7 +226,7 @@ export function formatAttackRun(r: AttackRunReport): string {
   return [
     `rxmux attacks — ${r.startedAt}; ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}; load at start ${r.machine.loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
     `${o.legit} legitimate clients (one loopback address each) on a ${o.feedRate} msg/s feed of ${o.feedBytes} bytes; the attacker from ${ATTACKER_ADDRESS}; ` +
-      `each attack ${o.attackSeconds} s after a ${o.baselineSeconds} s baseline on a fresh server (default limits, authenticate, heap limit ${o.memoryBoundMiB} MiB); the attacker at nice ${ATTACKER_NICENESS}`,
+      `each attack ${o.attackSeconds} s after a ${o.baselineSeconds} s baseline on a fresh server (${limitsText(o.limits)}, authenticate, heap limit ${o.memoryBoundMiB} MiB); the attacker at nice ${ATTACKER_NICENESS}`,
     '',
     "goal (issue 14): during the attack, server RSS under its bound, no legitimate message or connection lost, legit p99 within 2× of the baseline, event-loop delay p99 under 50 ms",
     table(goals),
