@@ -2,8 +2,9 @@
  * Hostile clients against replay and slow reading (issue 14, item 3): a
  * long-poll answer is capped in bytes (the client pages on from its
  * cursor), an SSE replay is written in pieces under the slow-consumer rule
- * and a write timeout, and slow WebSocket readers are bounded per socket,
- * by a write timeout and in total.
+ * and a write timeout, replays to one address are paid from its replay
+ * budget (bytes per second), and slow WebSocket readers are bounded per
+ * socket, by a write timeout and in total.
  */
 import { connect as tcp, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,6 +37,21 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 
 /** A stale cursor for `names`: seq 0, no epoch: the whole history is owed (after a reset). */
 const stale = (names: readonly string[]): string => names.map((n) => `${n}=0`).join(',');
+
+/** Reads an SSE stream of `channels` from a stale cursor until it carried `count` publications (or ended); returns its text. */
+async function readSse(port: number, channels: readonly string[], count: number, headers: Record<string, string> = {}): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/rt/sse?channels=${channels.join(',')}`, { headers: { 'last-event-id': stale(channels), ...headers } });
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  while ((text.match(/event: publication/g)?.length ?? 0) < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value);
+  }
+  await reader.cancel();
+  return text;
+}
 
 /** A raw HTTP GET that never reads its response: the attacker of the slow-reader attacks. */
 function neverReads(port: number, path: string, headers: Record<string, string>): Socket {
@@ -102,17 +118,68 @@ describe('hostile: replay under backpressure', () => {
     expect(highest).toBeLessThan(256 * KiB); // the response's high-water mark and one piece, never the 16 MiB replay
     expect(await until(() => s.server.metrics().streams === 0, 5000)).toBe(true);
     // A client that reads gets the whole replay, piece by piece.
-    const res = await fetch(`http://127.0.0.1:${s.port}/rt/sse?channels=${names.slice(0, 5).join(',')}`, { headers: { 'last-event-id': stale(names.slice(0, 5)) } });
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    while ((text.match(/event: publication/g)?.length ?? 0) < 500) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value);
-    }
-    await reader.cancel();
+    const text = await readSse(s.port, names.slice(0, 5), 500);
     expect(text.match(/event: publication/g)?.length).toBe(500);
+    await s.feed(3);
+    await s.nothingLost();
+  }, 30_000);
+
+  it('a stale-cursor poll loop is paid from its address\'s replay budget: at most the burst plus replayBytesPerSecond for the time it took, every publication once, in order; another address has its own budget', async () => {
+    const rate = 256 * KiB;
+    const s = await stage({ limits: { replayBytesPerSecond: rate, pollMaxBytes: 64 * KiB } });
+    const names = await fill(s, 4, 25, 8 * KiB); // 800 KiB of history: three times the budget's burst
+    const poll = async (address: string, cursor: string): Promise<{ cursor: string; events: PollEvent[] }> => {
+      const res = await fetch(`http://127.0.0.1:${s.port}/rt/poll?channels=${names.join(',')}&cursor=${encodeURIComponent(cursor)}`, { headers: { [ADDRESS_HEADER]: address } });
+      return JSON.parse(await res.text()) as { cursor: string; events: PollEvent[] };
+    };
+    const seen = new Map<string, number[]>(names.map((n) => [n, []]));
+    let cursor = stale(names);
+    let replayed = 0;
+    let polls = 0;
+    const t0 = Date.now();
+    while ([...seen.values()].some((seqs) => seqs.length < 25) && polls < 200) {
+      const answer = await poll('evil', cursor);
+      for (const event of answer.events) {
+        if (event.type !== 'publication') continue;
+        seen.get(event.channel)?.push(event.seq);
+        replayed += JSON.stringify(event).length; // what the budget was charged for it
+      }
+      cursor = answer.cursor;
+      polls++;
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    for (const seqs of seen.values()) expect(seqs).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(replayed).toBeGreaterThan(3 * rate);
+    expect(replayed).toBeLessThanOrEqual(rate + rate * seconds); // the burst, and what the time taken earned
+    expect(s.server.metrics().replayWaits).toBeGreaterThan(0); // the loop was held back, however fast or slow this machine is
+    // The same stale cursor again, its budget spent: the resets before the replay cost nothing, yet the answer is
+    // held until it carries a replayed publication (a poll loop cannot spin on free answers).
+    for (let i = 0; i < 3; i++) {
+      const again = await poll('evil', stale(names));
+      expect(again.events[0]?.type).toBe('reset');
+      expect(again.events.some((e) => e.type === 'publication')).toBe(true);
+    }
+    const waits = s.server.metrics().replayWaits;
+    // Another address starts with a full budget: answered at once, no wait.
+    const other = await poll('good', stale(names));
+    expect(other.events.filter((e) => e.type === 'publication').length).toBeGreaterThan(0);
+    expect(s.server.metrics().replayWaits).toBe(waits);
+    await s.feed(3);
+    await s.nothingLost();
+  }, 30_000);
+
+  it('an SSE replay is paid from the same budget: a reader as fast as it likes gets at most the burst plus replayBytesPerSecond for the time it read, and all of it in the end', async () => {
+    const rate = 256 * KiB;
+    const s = await stage({ limits: { replayBytesPerSecond: rate } });
+    const names = await fill(s, 4, 25, 8 * KiB);
+    const t0 = Date.now();
+    const text = await readSse(s.port, names, 100, { [ADDRESS_HEADER]: 'evil' });
+    const seconds = (Date.now() - t0) / 1000;
+    expect(text.match(/event: publication/g)?.length).toBe(100);
+    const data = [...text.matchAll(/event: publication\ndata: (.*)\n/g)].reduce((n, m) => n + (m[1]?.length ?? 0), 0);
+    expect(data).toBeGreaterThan(3 * rate);
+    expect(data).toBeLessThanOrEqual(rate + rate * seconds);
+    expect(s.server.metrics().replayWaits).toBeGreaterThan(0);
     await s.feed(3);
     await s.nothingLost();
   }, 30_000);

@@ -90,6 +90,14 @@ export interface Limits {
    * the answer's cursor.
    */
   readonly pollMaxBytes: number;
+  /**
+   * Bytes of history replayed per second to one client address, over its SSE
+   * streams and long-poll answers together (a burst of as much at once): a
+   * stale cursor costs the server what it sends, however fast the client
+   * reads. A replay beyond it waits for the budget (live events are not
+   * counted). Behind a proxy, see `clientAddress`.
+   */
+  readonly replayBytesPerSecond: number;
   /** Publications kept per channel for resume (WebSocket `subscribe.since`, SSE `Last-Event-ID`, poll `cursor`). */
   readonly historySize: number;
   /**
@@ -175,6 +183,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   bufferedTotalBytes: 128 * 1024 * 1024,
   writeTimeoutMs: 10_000,
   pollMaxBytes: 1024 * 1024,
+  replayBytesPerSecond: 8 * 1024 * 1024,
   historySize: 100,
   historyBytes: 8 * 1024 * 1024,
   historyTotalBytes: 256 * 1024 * 1024,

@@ -20,7 +20,7 @@ import type { PresenceEvent, PresenceMember } from './engines/engine.js';
 import { anonymous, authenticated, createDoor, type Credentials, type Door } from './http/door.js';
 import { peerAddress } from './http/address.js';
 import { attach, normalizePath, streamRoutes } from './http/routes.js';
-import { AuthThrottle } from './http/throttle.js';
+import { AuthThrottle, ReplayBudget } from './http/throttle.js';
 import type { AuthenticatedServerOptions, BaseServerOptions, ChannelHandler, RxmuxServer, ServerMetrics, ServerOptions } from './types.js';
 
 /**
@@ -56,6 +56,7 @@ class Server<P> implements RxmuxServer<P> {
   private readonly core: ServerCore<P>;
   private readonly door: Door<P>;
   private readonly throttle: AuthThrottle;
+  private readonly replay: ReplayBudget;
   private readonly ws: WsAdapter;
   private readonly http: HttpServer;
   private readonly ownsHttp: boolean;
@@ -69,7 +70,8 @@ class Server<P> implements RxmuxServer<P> {
     const errors = new Hooks(hooks);
     const report = (error: unknown): void => errors.error(error);
     const streams = this.core.streams;
-    const { authFailureRate, authFailureBurst } = this.core.limits;
+    const { authFailureRate, authFailureBurst, replayBytesPerSecond } = this.core.limits;
+    this.replay = new ReplayBudget({ rate: replayBytesPerSecond, burst: replayBytesPerSecond });
     this.door = createDoor({
       allowedOrigins: options.allowedOrigins,
       credentials: credentials(report),
@@ -82,7 +84,7 @@ class Server<P> implements RxmuxServer<P> {
     this.ownsHttp = options.server === undefined;
     this.http = options.server ?? createHttpServer();
     const path = normalizePath(options.path ?? '/rt');
-    this.detach = attach(this.http, { path, upgrade: this.ws.upgrade, request: streamRoutes(path, this.door, this.core.streams, report) });
+    this.detach = attach(this.http, { path, upgrade: this.ws.upgrade, request: streamRoutes(path, this.door, this.core.streams, this.replay, report) });
     this.started = Promise.all([this.listen(options), this.core.started]).then(() => undefined);
     this.started.catch(() => undefined); // surfaced by ready()
   }
@@ -118,7 +120,7 @@ class Server<P> implements RxmuxServer<P> {
 
   metrics(): ServerMetrics {
     const { refusedCredentials, ...core } = this.core.metrics();
-    return { ...core, rejected: this.door.rejected + refusedCredentials, authThrottled: this.throttle.refused };
+    return { ...core, rejected: this.door.rejected + refusedCredentials, authThrottled: this.throttle.refused, replayWaits: this.replay.waits };
   }
 
   close(): Promise<void> {

@@ -236,6 +236,8 @@ export interface ServerMetrics {
   readonly rejected: number;
   /** Requests refused because their address failed to authenticate too often (HTTP 429, close 1013; `limits.authFailureBurst`). */
   readonly authThrottled: number;
+  /** Times an SSE replay or a poll answer waited for its address's replay budget (`limits.replayBytesPerSecond`). */
+  readonly replayWaits: number;
   /** Sessions whose socket dropped on this node, kept for a resuming hello (`limits.sessionTtlMs`). */
   readonly detachedSessions: number;
   /** Whether the engine reaches its store (`'down'` until it started; see `hooks.onEngineStatus`). */

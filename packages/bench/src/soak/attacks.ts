@@ -168,7 +168,7 @@ async function session(target: AttackTarget, tally: AttackTally): Promise<Sessio
  * `bytesPerToken` of the frame) — the attacker that stays just under the
  * rate limit.
  */
-async function stream(target: AttackTarget, until: number, tally: AttackTally, perSecond: number, frame: (i: number) => string): Promise<void> {
+async function stream(target: AttackTarget, until: number, tally: AttackTally, perSecond: number, frame: (i: number, room: number) => string): Promise<void> {
   let s: Session | undefined;
   let bucket: BucketState | undefined;
   let rate: BucketRate = { rate: perSecond, burst: perSecond };
@@ -187,7 +187,8 @@ async function stream(target: AttackTarget, until: number, tally: AttackTally, p
       bucket = fullBucket(rate, Date.now());
       bucket.tokens -= 1; // the hello's token
     }
-    const text = frame(sent);
+    // As large as the server takes (its announced maxFrameBytes), less room for the envelope and a relay's seq.
+    const text = frame(sent, (s.limits?.maxFrameBytes ?? MiB) - ENVELOPE_ROOM);
     const cost = s.limits === undefined ? 1 : messageCost(1, text.length, bytesPerToken(s.limits));
     const wait = Math.max(started + (sent * 1000) / perSecond - Date.now(), bucket === undefined ? 0 : delayFor(bucket, cost, Date.now(), rate));
     if (!Number.isFinite(wait)) {
@@ -215,6 +216,16 @@ async function stream(target: AttackTarget, until: number, tally: AttackTally, p
 /** `[0,"<channel>",{"pad":"xxx…"}]` of about `bytes` bytes: a message whose publication still fits the frame limit. */
 function bigMessage(channel: string, bytes: number): string {
   return `[0,${JSON.stringify(channel)},{"pad":"${'x'.repeat(Math.max(0, bytes - channel.length - 20))}"}]`;
+}
+
+/** `build(room)`, built once per room (the frames of an attack are the same every time). */
+function memo(build: (room: number) => string): (room: number) => string {
+  const built = new Map<number, string>();
+  return (room) => {
+    let text = built.get(room);
+    if (text === undefined) built.set(room, (text = build(room)));
+    return text;
+  };
 }
 
 /** `[[],[],…]` of about `bytes` bytes: cheap to send, dear to parse and to hold (about 13 bytes of heap per byte). */
@@ -323,27 +334,26 @@ const relayFlood: Attack = {
   what: '1 MiB messages into relayed channels as fast as the rate limit lets them (the README relay republishes them: history of big messages)',
   async run(target, until, size, tally) {
     const channels = size === 'long' ? 200 : 8;
-    const bytes = MiB - ENVELOPE_ROOM;
-    await stream(target, until, tally, size === 'long' ? 95 : 40, (i) => bigMessage(`relay-flood-${i % channels}`, bytes));
+    await stream(target, until, tally, size === 'long' ? 95 : 40, (i, room) => bigMessage(`relay-flood-${i % channels}`, room));
   },
 };
 
 const nestedFrames: Attack = {
   name: 'nested-frames',
-  what: '1 MiB of nested arrays ([[],[],…] and [[[…]]]) into a relayed channel, 10 frames/s',
+  what: 'frames of maxFrameBytes (1 MiB) of nested arrays ([[],[],…] and [[[…]]]) into a relayed channel, 10 frames/s',
   async run(target, until, size, tally) {
-    const wide = `[0,"relay-nested",${wideArrays(MiB - ENVELOPE_ROOM)}]`;
-    const deep = `[0,"relay-nested",${deepArrays(MiB - ENVELOPE_ROOM)}]`;
-    await stream(target, until, tally, size === 'long' ? 10 : 5, (i) => (i % 2 === 0 ? wide : deep));
+    const wide = memo((room) => `[0,"relay-nested",${wideArrays(room)}]`);
+    const deep = memo((room) => `[0,"relay-nested",${deepArrays(room)}]`);
+    await stream(target, until, tally, size === 'long' ? 10 : 5, (i, room) => (i % 2 === 0 ? wide(room) : deep(room)));
   },
 };
 
 const underRate: Attack = {
   name: 'under-rate',
-  what: 'frames just under the rate limit (paced like the reference client), each 1 MiB of [[],…] that is dear to parse, to a channel without handler',
+  what: 'frames just under the rate limit (paced like the reference client), each maxFrameBytes (1 MiB) of [[],…] that is dear to parse, to a channel without handler',
   async run(target, until, size, tally) {
-    const frame = `[0,"cpu-burn",${wideArrays(MiB - ENVELOPE_ROOM)}]`;
-    await stream(target, until, tally, size === 'long' ? 95 : 40, () => frame);
+    const frame = memo((room) => `[0,"cpu-burn",${wideArrays(room)}]`);
+    await stream(target, until, tally, size === 'long' ? 95 : 40, (_, room) => frame(room));
   },
 };
 
@@ -413,8 +423,13 @@ const slowSubscribers: Attack = {
       const batch = await Promise.all(Array.from({ length: Math.min(20, n - i) }, () => nonReader(target, 'relay-slow', tally)));
       for (const s of batch) if (s !== undefined) readers.push(s);
     }
-    add(tally, 'non-readers', readers.length);
-    await stream(target, until, tally, 10, () => bigMessage('relay-slow', MiB - ENVELOPE_ROOM));
+    // The principal's cap (maxConnectionsPerPrincipal) holds the readers to a few dozen: one of them makes room for the publisher.
+    if (readers.length >= n || Date.now() >= until) add(tally, 'non-readers', readers.length);
+    else {
+      readers.pop()?.destroy();
+      add(tally, 'non-readers', readers.length);
+    }
+    await stream(target, until, tally, 10, (_, room) => bigMessage('relay-slow', room));
     add(tally, 'dropped-by-server', readers.filter((s) => s.closed !== undefined).length);
     for (const s of readers) s.destroy();
   },

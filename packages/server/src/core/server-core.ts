@@ -51,7 +51,7 @@ const CLOSE_GRACE_MS = 3_000;
 export type CoreState = 'running' | 'closing' | 'closed';
 
 /** The core's counters: `ServerMetrics` without what the HTTP door counts. */
-export type CoreMetrics = Omit<ServerMetrics, 'rejected' | 'authThrottled'> & {
+export type CoreMetrics = Omit<ServerMetrics, 'rejected' | 'authThrottled' | 'replayWaits'> & {
   /** WebSockets closed with 4401 because the hello's credentials were refused. */
   readonly refusedCredentials: number;
 };

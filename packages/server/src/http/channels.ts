@@ -17,6 +17,8 @@ export interface StreamClient<P> {
   /** The client address (caps per address); undefined: not counted. */
   readonly address: string | undefined;
   readonly headers: Record<string, string>;
+  /** Charges `bytes` of replay to the client's address (`limits.replayBytesPerSecond`): 0 when paid, else the ms to wait (nothing taken). */
+  readonly replay: (bytes: number) => number;
 }
 
 /** Splits requested channels into accepted ones and refusals (invalid, over the limit, forbidden). */

@@ -10,6 +10,10 @@
  * `limits.pollTimeoutMs` passes. An answer carries at most
  * `limits.pollMaxBytes` of events (at least one), its cursor naming the last
  * one it carries: a stale cursor pages through the history, poll by poll.
+ * The replayed events of an answer are charged to the client address's
+ * replay budget (`limits.replayBytesPerSecond`): an answer owing a replay
+ * carries at least its first replayed publication, and is held until the
+ * budget pays for it; it carries as much more as the budget pays for.
  */
 import type { ServerResponse } from 'node:http';
 import { CloseCode, decodeCursor, ErrorCode, type Cursor, type ResetReason } from '@rxmux/core/protocol';
@@ -31,8 +35,10 @@ class Poll<P> implements Subscriber, Endable, GateOutput, Backlogged {
   private refusals: string[] = [];
   private readonly gate: ReplayGate;
   private holding = true;
-  /** Set once the request is held (nothing was new at once): from then on a publication answers it. */
+  /** Set once the request is held (nothing was new at once, or its replay waits for the budget): from then on a publication answers it. */
   private timer: NodeJS.Timeout | undefined;
+  /** Counted as a held poll (`host.opened`). */
+  private held = false;
   private scheduled = false;
 
   constructor(
@@ -43,6 +49,8 @@ class Poll<P> implements Subscriber, Endable, GateOutput, Backlogged {
     cursor: Cursor,
     /** Admitted by a single-use ticket: the answer carries the next poll's ticket (for this principal). */
     private readonly next: (() => Awaitable<string>) | undefined,
+    /** Charges replayed bytes to the client's address (`limits.replayBytesPerSecond`). */
+    private readonly replay: StreamClient<P>['replay'],
   ) {
     this.gate = new ReplayGate(this, 'remaining', streamReader(host), cursor);
   }
@@ -64,8 +72,20 @@ class Poll<P> implements Subscriber, Endable, GateOutput, Backlogged {
       this.end();
       return;
     }
-    this.host.opened(this, undefined);
-    this.timer = setTimeout(() => this.end(), this.host.limits.pollTimeoutMs);
+    this.hold(this.host.limits.pollTimeoutMs);
+  }
+
+  /** Holds the request (counted, ended on shutdown) and answers it in `ms` at the latest. */
+  private hold(ms: number): void {
+    if (!this.held) this.host.opened(this, undefined);
+    this.held = true;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.end(), ms);
+  }
+
+  /** What carrying `event` (as `json`) costs the replay budget: 0 when paid (or not a replay), else the ms to wait. */
+  private charge(event: StreamEvent, json: string): number {
+    return event.kind === 'publication' && !event.live ? this.replay(json.length) : 0;
   }
 
   deliver(out: OutgoingPublication): void {
@@ -118,14 +138,24 @@ class Poll<P> implements Subscriber, Endable, GateOutput, Backlogged {
    */
   end(): void {
     if (!this.holding) return;
-    const wasHeld = this.timer !== undefined;
+    // An answer that owes a replay carries its first replayed publication (not only the resets and refusals
+    // before it, which cost nothing): the request is held until the address's budget pays for that one.
+    const first = this.queue.firstReplayed();
+    const paid = first === undefined ? undefined : pollEvent(first);
+    if (first !== undefined && paid !== undefined) {
+      const wait = this.charge(first, paid);
+      if (wait > 0) return this.hold(wait);
+    }
+    const wasHeld = this.held;
     this.release();
     if (wasHeld) this.host.ended(this, undefined, CloseCode.Normal, 'answered');
     const events = [...this.refusals];
     let bytes = events.reduce((sum, e) => sum + e.length + 1, 0);
     for (let event = this.queue.peek(); event !== undefined; event = this.queue.peek()) {
-      const json = pollEvent(event);
+      const json = event === first && paid !== undefined ? paid : pollEvent(event);
       if (events.length > 0 && bytes + json.length > this.host.limits.pollMaxBytes) break;
+      // What the budget cannot pay for after the first waits for the next poll.
+      if (event !== first && this.charge(event, json) > 0) break;
       this.queue.take();
       events.push(json);
       bytes += json.length + 1;
@@ -154,7 +184,7 @@ class Poll<P> implements Subscriber, Endable, GateOutput, Backlogged {
   /** The client gave up waiting. */
   abandon(): void {
     if (!this.holding) return;
-    const wasHeld = this.timer !== undefined;
+    const wasHeld = this.held;
     this.release();
     this.queue.clear();
     if (wasHeld) this.host.ended(this, undefined, CloseCode.GoingAway, 'client left');
@@ -164,7 +194,7 @@ class Poll<P> implements Subscriber, Endable, GateOutput, Backlogged {
   private add(event: StreamEvent): void {
     if (!this.holding) return;
     this.queue.push(event);
-    if (this.timer === undefined || this.scheduled) return;
+    if (!this.held || this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.end());
   }
@@ -191,7 +221,7 @@ export async function servePoll<P>(host: StreamHost<P>, res: ServerResponse, url
   const { principal } = client;
   const cursor = decodeCursor(url.searchParams.get('cursor') ?? undefined, host.limits.maxChannelsPerConnection);
   const { channels, errors } = await admitChannels(host, principal, names);
-  const poll = new Poll(host, res, client.headers, channels, cursor, byTicket ? () => host.ticket(principal) : undefined);
+  const poll = new Poll(host, res, client.headers, channels, cursor, byTicket ? () => host.ticket(principal) : undefined, client.replay);
   res.on('close', () => poll.abandon());
   if (res.destroyed) return;
   await poll.start(errors);

@@ -18,13 +18,14 @@ import type { Door } from './door.js';
 import { refuseRequest, refuseUpgrade } from './errors.js';
 import { servePoll } from './poll.js';
 import { serveSse } from './sse.js';
+import type { ReplayBudget } from './throttle.js';
 
 /**
  * A request listener for `{path}/sse` and `{path}/poll`; it returns false for
  * any other request (the app's handler gets it).
  * @internal
  */
-export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>, onError: (error: unknown) => void): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>, replay: ReplayBudget, onError: (error: unknown) => void): (req: IncomingMessage, res: ServerResponse) => boolean {
   const serve = async (kind: 'sse' | 'poll', req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const admission = await door.admit(req);
     if ('status' in admission) {
@@ -42,7 +43,8 @@ export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>
       return;
     }
     res.once('close', held); // the stream (or poll) holds its place while its response is open
-    const client = { principal: admission.principal, address: admission.address, headers: door.cors(req) };
+    const { address } = admission;
+    const client = { principal: admission.principal, address, headers: door.cors(req), replay: (bytes: number) => replay.take(address, bytes) };
     if (kind === 'sse') await serveSse(host, req, res, url, names, client);
     else await servePoll(host, res, url, names, client, admission.byTicket);
   };

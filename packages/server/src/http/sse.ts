@@ -53,8 +53,10 @@ class SseStream<P> implements Subscriber, Endable, GateOutput, Backlogged {
   private readonly queue = new StreamQueue();
   /** Whether the stream started (headers, presence, `ready`): until then nothing is written, nothing pinged. */
   private live = false;
-  /** A pump is due (next turn, or when the response drains). */
+  /** A pump is due (next turn, when the response drains, or when the replay budget allows). */
   private pumping = false;
+  /** The pump waiting for the address's replay budget. */
+  private waiting: NodeJS.Timeout | undefined;
   private ended = false;
   private channels: readonly string[] = [];
 
@@ -63,6 +65,8 @@ class SseStream<P> implements Subscriber, Endable, GateOutput, Backlogged {
     private readonly res: ServerResponse,
     principal: P,
     cursor: Cursor,
+    /** Charges replayed bytes to the client's address (`limits.replayBytesPerSecond`). */
+    private readonly replay: StreamClient<P>['replay'],
   ) {
     this.info = { session: `sse-${randomBytes(9).toString('base64url')}`, principal, transport: 'sse' };
     this.gate = new ReplayGate(this, 'remaining', streamReader(host), cursor);
@@ -157,6 +161,7 @@ class SseStream<P> implements Subscriber, Endable, GateOutput, Backlogged {
 
   private release(): void {
     this.ended = true;
+    clearTimeout(this.waiting);
     this.queue.clear();
     this.host.backlog.forget(this);
     for (const channel of this.channels) this.host.unsubscribe(channel, this);
@@ -175,17 +180,24 @@ class SseStream<P> implements Subscriber, Endable, GateOutput, Backlogged {
 
   /**
    * Writes queued events, in one corked write: at most {@link SSE_PIECE_BYTES}
-   * this turn, and only while the response takes them without buffering;
-   * the rest goes on when it drains, or next turn.
+   * this turn, only while the response takes them without buffering, and
+   * replayed ones only while the address's replay budget pays for them; the
+   * rest goes on when it drains, when the budget allows, or next turn.
    */
   private pump(): void {
     this.pumping = false;
+    this.waiting = undefined;
     if (this.ended) return;
     let written = 0;
     let entered = 0;
     let full = false;
+    let wait = 0;
     this.res.cork();
     while (written < SSE_PIECE_BYTES && !full) {
+      const next = this.queue.peek();
+      if (next === undefined) break;
+      wait = next.kind === 'publication' && !next.live ? this.replay(next.out.sseData.length) : 0;
+      if (wait > 0) break;
       const event = this.queue.take();
       if (event === undefined) break;
       const text = this.format(event);
@@ -197,6 +209,7 @@ class SseStream<P> implements Subscriber, Endable, GateOutput, Backlogged {
     if (this.queue.length > 0) {
       this.pumping = true;
       if (full) this.res.once('drain', () => this.pump());
+      else if (wait > 0) this.waiting = setTimeout(() => this.pump(), wait);
       else setImmediate(() => this.pump());
     }
     if (written > 0) this.host.backlog.wrote(this, Math.max(0, entered)); // may cut it: the next pump then finds it ended
@@ -221,7 +234,7 @@ export async function serveSse<P>(host: StreamHost<P>, request: IncomingMessage,
   const lastEventId = request.headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? undefined;
   const cursor = decodeCursor(Array.isArray(lastEventId) ? lastEventId[0] : lastEventId, host.limits.maxChannelsPerConnection);
   const { channels, errors } = await admitChannels(host, principal, names);
-  const stream = new SseStream(host, res, principal, cursor);
+  const stream = new SseStream(host, res, principal, cursor, client.replay);
   res.on('close', () => stream.closed(CloseCode.Normal, 'client closed'));
   if (res.destroyed) return;
   await stream.start(client.headers, channels, errors);

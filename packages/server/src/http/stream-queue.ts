@@ -67,6 +67,15 @@ export class StreamQueue {
     return this.events.at(0);
   }
 
+  /** The first publication queued, when it is a replayed one (resets before it are skipped): what a poll answer owing a replay carries first. */
+  firstReplayed(): Extract<StreamEvent, { kind: 'publication' }> | undefined {
+    for (let i = 0; i < this.events.length; i++) {
+      const event = this.events.at(i);
+      if (event?.kind === 'publication') return event.live ? undefined : event;
+    }
+    return undefined;
+  }
+
   /** Takes the next event (it is being written): the cursor moves past it. */
   take(): StreamEvent | undefined {
     const event = this.events.shift();
