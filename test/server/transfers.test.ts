@@ -185,6 +185,30 @@ describe('a hostile client: bounded, refused, documented', () => {
     expect(handled).toEqual([]);
   });
 
+  it('a text (JSON) transfer larger than maxFrameBytes is refused at its first piece and never parsed (JSON is parsed whole); bytes of that size still go', async () => {
+    const { url, handled } = await recording({}, { maxFrameBytes: 128 * KIB });
+    const c = await v2(url);
+    const wide = new TextEncoder().encode(`[0,"wide",[${Array.from({ length: 100_000 }, () => '[]').join(',')}]]`); // ~300 KiB of arrays: dear to parse
+    expect(wide.byteLength).toBeGreaterThan(128 * KIB);
+    const parses: number[] = [];
+    const parse = JSON.parse;
+    JSON.parse = ((text: string, reviver?: (this: unknown, key: string, value: unknown) => unknown) => {
+      if (text.length > 128 * KIB) parses.push(text.length);
+      return parse(text, reviver) as unknown;
+    }) as typeof JSON.parse;
+    try {
+      await upload(c, { kind: 'message', channel: 'wide', text: true }, wide);
+      expect(await c.waitFor('abort')).toMatchObject({ channel: 'wide', code: ErrorCode.FrameTooBig });
+      const other = await v2(url); // a fresh window: the refused transfer's credit is still owed on the first socket
+      await upload(other, { kind: 'message', channel: 'bytes' }, bytesOf(300 * KIB));
+      await other.waitForFrame((f) => f.type === 'receipt' && f.received === 1);
+    } finally {
+      JSON.parse = parse;
+    }
+    expect(parses).toEqual([]);
+    expect(handled.map((h) => h.channel)).toEqual(['bytes']);
+  });
+
   it('a chunk with no transfer, or at the wrong offset, gets RXMUX_ERR_INVALID_TRANSFER; the connection goes on', async () => {
     const { url, handled } = await recording();
     const c = await v2(url);

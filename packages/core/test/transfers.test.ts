@@ -177,6 +177,19 @@ describe('the offline buffer and an old (v1) server', () => {
     conn.close();
   });
 
+  it("on v2, bytes may exceed the server's maxFrameBytes (in pieces), JSON may not: the server parses it whole, so it is refused at once", async () => {
+    const server = new FakeServer({ transfers: true });
+    const conn = server.connect();
+    conn.channel('hold').subscribe();
+    const c = await server.nextConnection();
+    c.welcome({ limits: { maxFrameBytes: 64 * KIB, maxBatch: 1024, rate: 1e6, burst: 1e6 } });
+    const rows = Array.from({ length: 4_000 }, (_, i) => ({ i, name: `row-${i}` })); // ~100 KiB of JSON
+    expect(() => conn.channel('up').send({ rows })).toThrow(/larger than the server takes/);
+    conn.channel('up').sendBinary(bytesOf(100 * KIB));
+    expect(sha((await c.nextMessage('up')).data as Uint8Array)).toBe(sha(bytesOf(100 * KIB)));
+    conn.close();
+  });
+
   it("connected to a v1 server, a payload over its maxFrameBytes is refused at once; one buffered offline is dropped as 'too-big' at the welcome", async () => {
     const server = new FakeServer();
     const conn = server.connect({ maxFrameBytes: 64 * KIB, buffer: { maxBytes: 1024 * KIB } });

@@ -329,7 +329,8 @@ export class Connection {
       return;
     }
     const transfers = this.#settings.transfers;
-    const max = item.kind === 'message' && transfers !== undefined ? Math.max(transfers.maxMessageBytes, this.#settings.maxFrameBytes) : this.#settings.maxFrameBytes;
+    // Bytes may go up to maxMessageBytes in pieces (v2); JSON is parsed whole, so it stays within a frame.
+    const max = item.kind === 'message' && transfers !== undefined && typeof item.wire !== 'string' ? Math.max(transfers.maxMessageBytes, this.#settings.maxFrameBytes) : this.#settings.maxFrameBytes;
     const bytes =
       typeof item.wire !== 'string' ? item.wire.byteLength
       : item.wire.length * 3 <= max ? item.wire.length // cannot exceed: skip the exact count

@@ -128,11 +128,13 @@ export class Link {
   }
 
   /**
-   * Whether the server takes `item` at all: on a v2 link, up to its
-   * `maxMessageBytes`; else one frame up to its `maxFrameBytes`.
+   * Whether the server takes `item` at all: bytes on a v2 link up to its
+   * `maxMessageBytes`; JSON, and anything on v1, one frame up to its
+   * `maxFrameBytes`.
    */
   carries(item: BufferedMessage): boolean {
-    if (this.#sender !== undefined && item.kind === 'message') return payloadBytes(item, Number.POSITIVE_INFINITY) <= (this.chunking as LinkTransfers).server.maxMessageBytes;
+    // Bytes go up to maxMessageBytes in pieces; a JSON message, parsed whole by the server, no larger than a frame.
+    if (this.#sender !== undefined && item.kind === 'message' && typeof item.wire !== 'string') return item.wire.byteLength <= (this.chunking as LinkTransfers).server.maxMessageBytes;
     return payloadBytes(item, this.limits.serverFrameBytes) <= this.limits.serverFrameBytes;
   }
 

@@ -39,7 +39,9 @@ export interface ConnectOptions {
    * default 64 KiB), `window` (bytes the server may have in flight towards
    * it, default 64 KiB), `maxMessageBytes` (largest publication put
    * together, default 8 MiB), `maxTransfers` (default 4). `false` offers
-   * `rxmux.v1` only: whole frames, as with a server without them.
+   * `rxmux.v1` only: whole frames, as with a server without them. Only
+   * binary messages may exceed the server's `maxFrameBytes`: JSON is parsed
+   * whole, so it is refused above it, chunked or not.
    *
    * @example
    * connect(url, { transfers: { maxMessageBytes: 32 * 1024 * 1024 } });

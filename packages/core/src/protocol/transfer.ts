@@ -241,6 +241,13 @@ export class TransferSender<T> {
 export interface ReceiverLimits extends TransferLimits {
   /** Milliseconds an unfinished transfer may go without a piece before it is refused (`RXMUX_ERR_TRANSFER_TIMEOUT`). */
   readonly timeoutMs: number;
+  /**
+   * Largest text payload (a JSON envelope, parsed whole once complete), in
+   * bytes; default `maxMessageBytes`. The server sets its `maxFrameBytes`:
+   * chunking a text message interleaves it with other frames, it does not
+   * make a larger parse acceptable (PROTOCOL.md 15.3).
+   */
+  readonly maxTextBytes?: number;
 }
 
 /**
@@ -370,6 +377,10 @@ export class TransferReceiver {
     if (kind !== this.kind) return refuse(ErrorCode.InvalidTransfer, `a ${kind} transfer, where ${this.kind}s are expected`);
     const max = Math.min(this.limits.maxMessageBytes, MAX_TRANSFER_BYTES);
     if (size > max) return refuse(ErrorCode.FrameTooBig, `a transfer of ${size} bytes on "${channel}" exceeds maxMessageBytes ${max}`);
+    const maxText = this.limits.maxTextBytes;
+    if (frame.text === true && maxText !== undefined && size > maxText) {
+      return refuse(ErrorCode.FrameTooBig, `a text transfer of ${size} bytes on "${channel}" exceeds ${maxText} (JSON is parsed whole: larger payloads travel as bytes)`);
+    }
     let live = 0;
     for (const t of this.#open.values()) if (t.parts !== undefined) live++;
     if (live >= this.limits.maxTransfers) return refuse(ErrorCode.TooManyTransfers, `more than maxTransfers ${this.limits.maxTransfers} unfinished transfers`);

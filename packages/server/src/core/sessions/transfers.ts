@@ -54,7 +54,7 @@ export interface TransferWriter {
 }
 
 /** The server's transfer limits (`limits`), as the receiver enforces them. */
-export type ServerTransferLimits = Pick<Limits, 'chunkBytes' | 'transferWindow' | 'maxMessageBytes' | 'maxTransfers' | 'transferTimeoutMs'>;
+export type ServerTransferLimits = Pick<Limits, 'chunkBytes' | 'transferWindow' | 'maxMessageBytes' | 'maxTransfers' | 'transferTimeoutMs' | 'maxFrameBytes'>;
 
 /** The transfer keys the server announces in `welcome.limits` on a v2 socket. */
 export function announcedTransfers(limits: ServerTransferLimits): TransferLimits {
@@ -91,6 +91,7 @@ export class SocketTransfers {
       maxMessageBytes: own.maxMessageBytes,
       maxTransfers: own.maxTransfers,
       timeoutMs: own.transferTimeoutMs,
+      maxTextBytes: own.maxFrameBytes, // a JSON message is parsed whole: no larger than a frame, chunked or not
     });
     this.#progressAt = now;
   }
