@@ -105,7 +105,7 @@ describe('hostile: replay under backpressure', () => {
   });
 
   it('an SSE stream that never reads its replay holds a piece of it at most, and is cut by the write timeout; a reading one gets all of it', async () => {
-    const s = await stage({ limits: { writeTimeoutMs: 400 } });
+    const s = await stage({ limits: { writeTimeoutMs: 3000 } });
     const names = await fill(s, 20, 100, 8 * KiB); // 16 MiB of history: more than the kernel's buffers
     neverReads(s.port, `/rt/sse?channels=${names.join(',')}`, { 'last-event-id': stale(names) });
     expect(await until(() => s.server.metrics().streams === 1, 5000)).toBe(true);
