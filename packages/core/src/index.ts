@@ -2,7 +2,8 @@
  * `@rxmux/core`: one pooled WebSocket per page, multiplexed into RxJS channels.
  *
  * This entry point is the client API: `connect()`, the `Connection` and
- * `Channel` it hands out, their errors, codes and types. The wire codec is
+ * `Channel` it hands out, their errors, codes and types. Server-sent
+ * channels (`events`, `eventGaps`) are `@rxmux/core/events`, the wire codec
  * `@rxmux/core/protocol`, the debug vocabulary `@rxmux/core/debug`, the test
  * kit `@rxmux/core/testing`.
  *

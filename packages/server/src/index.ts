@@ -1,6 +1,7 @@
 /**
- * `@rxmux/server`: the Node server for protocol v1 (on `ws`), with channel
- * routing, auth, limits, heartbeat, SSE and long-poll endpoints, and engines.
+ * `@rxmux/server`: the Node server for protocol v1 and v2 (chunked
+ * transfers; on `ws`), with channel routing, auth, limits, heartbeat, SSE and
+ * long-poll endpoints, and engines.
  *
  * `createServer` composes three parts that also stand alone: the HTTP door
  * and routes, the server core (`createServerCore`, no `ws` in it: an adapter

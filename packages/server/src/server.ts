@@ -3,7 +3,7 @@
  * `ws` adapter on an `http.Server` (the app's, or one of its own).
  *
  * ```
- *  HTTP upgrade {path} ─▶ ws adapter ─▶ door: running? (503) Origin? (403) authenticate (401) ─▶ handshake (rxmux.v1, else 4406)
+ *  HTTP upgrade {path} ─▶ ws adapter ─▶ door: running? (503) Origin? (403) authenticate (401) ─▶ handshake (rxmux.v2|v1, else 4406)
  *                                                                                                   │
  *  GET {path}/sse | {path}/poll ─▶ routes ─▶ the same door ─▶ SseStream | Poll ──┐                   ▼
  *                                                                                └──▶ core ◀── core.opened(transport, principal)

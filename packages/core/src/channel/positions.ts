@@ -11,7 +11,8 @@ export interface GapNotice {
    * last saw; `'epoch'`: the channel's history was reset (server restart with
    * the memory engine); `'hole'`: the client saw a jump in sequence numbers;
    * `'too-big'`: one publication (`seq`) was larger than the client's
-   * `maxFrameBytes` and was skipped (also reported on `conn.errors$`).
+   * `maxFrameBytes` (its `transfers.maxMessageBytes` with chunked transfers)
+   * and was skipped (also reported on `conn.errors$`).
    */
   readonly reason: 'history' | 'epoch' | 'hole' | 'too-big' | (string & {});
   /** The last sequence number the client had seen, if any. */

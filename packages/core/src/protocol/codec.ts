@@ -1,5 +1,5 @@
 /**
- * The one codec of protocol v1: encode, decode and validate every frame.
+ * The one codec of protocols v1 and v2: encode, decode and validate every frame.
  *
  * It knows nothing about sockets. The client, the server and the DevTools
  * panel all import it (`@rxmux/core/protocol`, no rxjs inside).

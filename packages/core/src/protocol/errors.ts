@@ -5,7 +5,7 @@
  * the message text.
  */
 export const ErrorCode = {
-  /** A frame is larger than the configured maximum (`maxFrameBytes`). */
+  /** A frame is larger than the configured maximum (`maxFrameBytes`), or a message larger than `maxMessageBytes` (chunked transfers, v2). */
   FrameTooBig: 'RXMUX_ERR_FRAME_TOO_BIG',
   /** A text frame is not valid JSON. */
   MalformedJson: 'RXMUX_ERR_MALFORMED_JSON',
@@ -25,13 +25,13 @@ export const ErrorCode = {
   InvalidChannel: 'RXMUX_ERR_INVALID_CHANNEL',
   /** A frame may not be sent (or received) in the current state, e.g. before hello. */
   UnexpectedFrame: 'RXMUX_ERR_UNEXPECTED_FRAME',
-  /** The peer does not speak `rxmux.v1`. */
+  /** No common protocol version: the socket opened without a subprotocol the client offered (`rxmux.v2`, `rxmux.v1`). */
   UnsupportedProtocol: 'RXMUX_ERR_UNSUPPORTED_PROTOCOL',
   /** The server refused a subscribe or a publish on a channel. */
   Forbidden: 'RXMUX_ERR_FORBIDDEN',
   /** The server has no handler for the channel. */
   NoHandler: 'RXMUX_ERR_NO_HANDLER',
-  /** Too many channels on one connection. */
+  /** Too many channels on one connection (`maxChannelsPerConnection`), or on the server (`maxChannels`). */
   TooManyChannels: 'RXMUX_ERR_TOO_MANY_CHANNELS',
   /** The connection sends faster than the server's rate limit (or its address failed to authenticate too often). */
   RateLimited: 'RXMUX_ERR_RATE_LIMITED',

@@ -1,5 +1,5 @@
 /**
- * What every field of protocol v1 may hold (PROTOCOL.md 2, 5): channel ids,
+ * What every field of protocols v1 and v2 may hold (PROTOCOL.md 2, 5, 15.2): channel ids,
  * data, numbers, strings, limits objects, and the decode limits. One
  * validation for the decoders and the encoders, text and binary alike.
  */

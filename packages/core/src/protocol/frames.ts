@@ -1,5 +1,5 @@
 /**
- * Frame types of the rxmux wire protocol, version 1 (see PROTOCOL.md).
+ * Frame types of the rxmux wire protocol, versions 1 and 2 (see PROTOCOL.md).
  *
  * On the wire a text frame is one JSON array, the *envelope*, whose first
  * element is the type number: `[0, "player-1", {"bpm": 72}]`. Several

@@ -1,6 +1,8 @@
 /**
- * `@rxmux/core/protocol`: the wire protocol v1 (frames, codec, close codes,
- * error codes). No rxjs import, so the server and the DevTools panel can use it.
+ * `@rxmux/core/protocol`: the wire protocol v1 and v2 (frames, codec, close
+ * codes, error codes, the rate bucket, the SSE and long-poll format, and the
+ * chunker, window and reassembler of v2's chunked transfers). No rxjs
+ * import, so the server and the DevTools panel can use it.
  * @packageDocumentation
  */
 export * from './frames.js';

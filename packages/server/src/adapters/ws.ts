@@ -8,7 +8,7 @@
  *
  * ```
  *  upgrade ─▶ door.upgrade (503 as plain HTTP) ─▶ wss.handleUpgrade ─▶ Origin refused? ─▶ close 4403; throttled? ─▶ close 1013
- *                                                                      rxmux.v1? ──no──▶ close 4406
+ *                                                                      rxmux.v2 or v1? ──no──▶ close 4406
  *                                          core.opened(transport, auth) ◀── yes (credentials checked at the hello)
  *  ws 'message' ─▶ socket.message   ws 'pong' ─▶ socket.pong   ws 'close' ─▶ socket.closed
  * ```

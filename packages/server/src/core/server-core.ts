@@ -66,8 +66,10 @@ export interface ServerCore<P> {
   /** Resolves once the engine started (connected to its store); rejects when it could not. */
   readonly started: Promise<void>;
   /**
-   * A WebSocket speaking `rxmux.v1` is open and its principal authenticated:
-   * the core takes it over. The adapter feeds the returned handle.
+   * A WebSocket speaking `rxmux.v1` or `rxmux.v2` (its `transport.protocol`)
+   * is open: the core takes it over, with the principal the adapter knows or
+   * a `verify` for the hello's token (`SocketAuth`). The adapter feeds the
+   * returned handle.
    */
   opened(transport: Transport, auth: SocketAuth<P>, now?: number): SocketHandle;
   /** See `RxmuxServer.handle`. */

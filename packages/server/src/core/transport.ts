@@ -6,7 +6,7 @@
  *
  * ```
  *  adapter                                   core
- *  ws open, rxmux.v1 ── opened(transport, principal) ──▶ SocketHandle
+ *  ws open, rxmux.v1/v2 ── opened(transport, auth) ────▶ SocketHandle
  *  ws 'message' ─────── handle.message(data) ──────────▶ frames, in order
  *  ws 'pong' ────────── handle.pong() ─────────────────▶ alive
  *  ws 'close' ───────── handle.closed(code, reason) ───▶ channels left, session detached

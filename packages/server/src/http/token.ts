@@ -18,7 +18,7 @@ export interface TokenSources {
 /**
  * Reads a credential from a request without ever requiring it in the URL:
  * `Authorization: Bearer <token>`, then a subprotocol `rxmux.token.<token>`
- * offered next to `rxmux.v1` (browsers cannot set headers on a WebSocket),
+ * offered next to `rxmux.v2` / `rxmux.v1` (browsers cannot set headers on a WebSocket),
  * then, only when `sources.cookie` names one, a cookie. Returns `undefined`
  * when none is present.
  *
