@@ -24,14 +24,13 @@ import { Deadlines } from './deadlines.js';
 import type { EventStreamsHost } from './event-streams.js';
 import { Inbound } from './inbound.js';
 import { socketLifecycle } from './lifecycle.js';
-import type { Link } from './link.js';
+import { largestMessage, payloadBytes, type Link } from './link.js';
 import { resolveOptions, type ConnectionSettings, type ConnectOptions, type DroppedMessage } from './options.js';
 import { Outbox, type Ack } from './outbox.js';
 import { StatusMachine, type ConnectionStatus, type StatusTransition } from './status.js';
 
 export type { ConnectOptions, DroppedMessage } from './options.js';
 
-const utf8 = new TextEncoder();
 /** The key of the pool's ref counting. @internal */
 export const RETAIN: unique symbol = Symbol('rxmux.retain');
 /** The key of {@link Connection}'s factory: the pool creates connections, apps call {@link connect}. @internal */
@@ -328,13 +327,9 @@ export class Connection {
       if (!link.carries(item)) throw new ProtocolError(ErrorCode.FrameTooBig, `message on "${item.channel}" is larger than the server takes`);
       return;
     }
-    const transfers = this.#settings.transfers;
-    // Bytes may go up to maxMessageBytes in pieces (v2); JSON is parsed whole, so it stays within a frame.
-    const max = item.kind === 'message' && transfers !== undefined && typeof item.wire !== 'string' ? Math.max(transfers.maxMessageBytes, this.#settings.maxFrameBytes) : this.#settings.maxFrameBytes;
-    const bytes =
-      typeof item.wire !== 'string' ? item.wire.byteLength
-      : item.wire.length * 3 <= max ? item.wire.length // cannot exceed: skip the exact count
-      : utf8.encode(item.wire).byteLength;
+    const { transfers, maxFrameBytes } = this.#settings;
+    const max = largestMessage(item, maxFrameBytes, transfers === undefined ? undefined : Math.max(transfers.maxMessageBytes, maxFrameBytes));
+    const bytes = payloadBytes(item, max);
     if (bytes > max) {
       throw new ProtocolError(ErrorCode.FrameTooBig, `message of ${bytes} bytes on "${item.channel}" exceeds ${max === this.#settings.maxFrameBytes ? 'maxFrameBytes' : 'transfers.maxMessageBytes'} ${max}`);
     }

@@ -133,9 +133,8 @@ export class Link {
    * `maxFrameBytes`.
    */
   carries(item: BufferedMessage): boolean {
-    // Bytes go up to maxMessageBytes in pieces; a JSON message, parsed whole by the server, no larger than a frame.
-    if (this.#sender !== undefined && item.kind === 'message' && typeof item.wire !== 'string') return item.wire.byteLength <= (this.chunking as LinkTransfers).server.maxMessageBytes;
-    return payloadBytes(item, this.limits.serverFrameBytes) <= this.limits.serverFrameBytes;
+    const max = largestMessage(item, this.limits.serverFrameBytes, this.#sender === undefined ? undefined : this.chunking?.server.maxMessageBytes);
+    return payloadBytes(item, max) <= max;
   }
 
   /** Whether `item` travels as a chunked transfer here: a message larger than a piece, on a v2 link. */
@@ -351,8 +350,18 @@ export class Link {
 
 const utf8 = new TextEncoder();
 
-/** The bytes a message weighs on the wire: a binary frame's, a text envelope's in UTF-8 (counted exactly only when it could exceed `limit`). */
-function payloadBytes(item: BufferedMessage, limit: number): number {
+/**
+ * The largest `item` a peer takes: a binary message up to `messageBytes`
+ * when chunked transfers carry it (v2); JSON, which the receiver parses
+ * whole, and anything without transfers, one frame of `frameBytes`. The one
+ * rule for the check at send time and the link's. @internal
+ */
+export function largestMessage(item: BufferedMessage, frameBytes: number, messageBytes: number | undefined): number {
+  return item.kind === 'message' && messageBytes !== undefined && typeof item.wire !== 'string' ? messageBytes : frameBytes;
+}
+
+/** The bytes a message weighs on the wire: a binary frame's, a text envelope's in UTF-8 (counted exactly only when it could exceed `limit`). @internal */
+export function payloadBytes(item: BufferedMessage, limit: number): number {
   const wire = item.wire;
   if (typeof wire !== 'string') return wire.byteLength;
   return wire.length * 3 <= limit ? wire.length : utf8Length(wire);
