@@ -12,13 +12,12 @@ import { runBundle } from './bundle.js';
 import { runHol } from './hol.js';
 import { runLive } from './live.js';
 import { CH, CONTENDERS, type Contender } from './contenders.js';
+import { runCrossNode } from './cross-node.js';
+import { runRouting, runTap } from './in-process.js';
 import { Child, type ChildOptions } from './ipc.js';
-import type { CrossNodeFigures } from './node-main.js';
 import type { Profile } from './profiles.js';
-import { freePort, launchRedis, stopRedis } from './redis-process.js';
-import type { RouterKind, RoutingResult, TapMode } from './routing.js';
 import { num } from './report.js';
-import { emptyRuns, mediansOf, payloadOf } from './util.js';
+import { emptyRuns, mediansOf, PAYLOAD, ratio, ratioText, rotation } from './util.js';
 
 /** One number a scenario reports. */
 export interface Metric {
@@ -85,8 +84,6 @@ export interface BenchOptions {
 
 /** Scenario ids, in order. */
 export const SCENARIO_IDS = ['fanin-1', 'fanin-many', 'rtt', 'fanout', 'idle', 'binary', 'routing', 'tap', 'cross-node', 'bundle', 'live', 'hol'] as const;
-
-const PAYLOAD = payloadOf(64);
 
 /** The channels each idle connection subscribes (the first when it opens, the others afterwards). */
 const IDLE_CHANNELS = [CH.idle, `${CH.idle}-2`, `${CH.idle}-3`, `${CH.idle}-4`] as const;
@@ -242,12 +239,6 @@ function binary(profile: Profile): Measure {
   };
 }
 
-/** Contender order for run `r`: rotated, so no contender always goes first on a warming or busy machine. */
-function rotation<T>(items: readonly T[], r: number): T[] {
-  const k = r % items.length;
-  return [...items.slice(k), ...items.slice(0, k)];
-}
-
 interface NetworkScenario {
   readonly id: string;
   readonly title: string;
@@ -256,19 +247,16 @@ interface NetworkScenario {
   readonly verdicts: (m: Record<string, Record<string, number>>) => Verdict[];
 }
 
-const ratio = (a: number | undefined, b: number | undefined): number => (a === undefined || b === undefined ? Number.NaN : a / b);
-const x = (v: number): string => `${v.toFixed(2)}×`;
-
 function atLeast(target: string, m: Record<string, Record<string, number>>, key: string, factor: number, anchors: readonly string[]): Verdict {
   const present = anchors.filter((a) => Number.isFinite(m[a]?.[key]));
   const best = Math.max(...present.map((a) => m[a]?.[key] as number));
   const r = ratio(m.rxmux?.[key], best);
-  return { target, met: r >= factor, detail: `rxmux / best of ${present.join(', ')} = ${x(r)}` };
+  return { target, met: r >= factor, detail: `rxmux / best of ${present.join(', ')} = ${ratioText(r)}` };
 }
 
 function atMost(target: string, m: Record<string, Record<string, number>>, key: string, factor: number, anchor: string): Verdict {
   const r = ratio(m.rxmux?.[key], m[anchor]?.[key]);
-  return { target, met: r <= factor, detail: `rxmux / ${anchor} = ${x(r)}` };
+  return { target, met: r <= factor, detail: `rxmux / ${anchor} = ${ratioText(r)}` };
 }
 
 function networkScenarios(profile: Profile): NetworkScenario[] {
@@ -389,206 +377,6 @@ async function runNetwork(s: NetworkScenario, options: BenchOptions, contenders:
     runs: all,
     medians,
     verdicts: contenders.length === CONTENDERS.length ? s.verdicts(medians) : [],
-    loadBefore,
-    seconds: (Date.now() - started) / 1000,
-    errors,
-  };
-}
-
-async function runRouting(options: BenchOptions, runs: number): Promise<ScenarioResult> {
-  const { profile } = options;
-  const started = Date.now();
-  const loadBefore = loadavg();
-  const kinds: RouterKind[] = ['multiplex', 'rxmux-unbatched', 'rxmux', 'floor', 'floor-unbatched'];
-  const metrics: Metric[] = profile.routing.channels.map((n) => ({ key: `ch${n}`, label: `frames/s, ${n.toLocaleString('en-US')} channel${n === 1 ? '' : 's'}`, better: 'higher' }));
-  const all = emptyRuns(kinds, metrics);
-  const errors: string[] = [];
-  const title = `6. Client routing (in process): ${profile.routing.budgetMs ? 'up to ' : ''}${profile.routing.frames.toLocaleString('en-US')} publication frames per point${profile.routing.budgetMs ? ` or ${profile.routing.budgetMs / 1000} s` : ''}, one subscriber per channel`;
-  options.log?.(`\n${title}  [load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}]`);
-  // A fresh process per kind and run keeps heaps and JIT state apart; a smoke run shares one.
-  const shared = options.reuseProcesses ? await Child.start('./client-main.js', 'routing') : undefined;
-  for (let r = 0; r < runs; r++) {
-    for (const kind of rotation(kinds, r)) {
-      const child = shared ?? (await Child.start('./client-main.js', `routing ${kind}`));
-      try {
-        for (const n of profile.routing.channels) {
-          try {
-            const t = profile.timeoutMs;
-            const res = await child.call<RoutingResult>('routing', { kind, channels: n, frames: profile.routing.frames, batch: profile.routing.batch, ...(profile.routing.budgetMs ? { budgetMs: profile.routing.budgetMs } : {}), data: PAYLOAD, timeoutMs: t }, t + 10_000);
-            all[kind]?.[`ch${n}`]?.push(res.framesPerSec);
-            options.log?.(`  run ${r + 1} ${kind.padEnd(15)} ${String(n).padStart(5)} channels: ${Math.round(res.framesPerSec).toLocaleString('en-US')} frames/s`);
-          } catch (error) {
-            const message = `routing run ${r + 1} ${kind} ${n} channels: ${error instanceof Error ? error.message : String(error)}`;
-            errors.push(message);
-            options.log?.(`  ERROR ${message}`);
-          }
-        }
-      } finally {
-        if (child !== shared) await child.stop();
-      }
-    }
-  }
-  await shared?.stop();
-  const medians = mediansOf(all);
-  const rx = medians.rxmux ?? {};
-  const rxValues = profile.routing.channels.map((n) => rx[`ch${n}`] ?? Number.NaN);
-  const flatness = Math.min(...rxValues) / Math.max(...rxValues);
-  const verdicts: Verdict[] = [];
-  /** The worst point's ratio of `kind` to its floor. */
-  const toFloor = (kind: RouterKind, floor: RouterKind): number =>
-    Math.min(...profile.routing.channels.map((n) => ratio(medians[kind]?.[`ch${n}`], medians[floor]?.[`ch${n}`])));
-  const batched = toFloor('rxmux', 'floor');
-  const unbatched = toFloor('rxmux-unbatched', 'floor-unbatched');
-  verdicts.push({ target: 'batched within 10 % of the JSON floor', met: batched >= 0.9, detail: `worst point rxmux / floor = ${x(batched)}` });
-  verdicts.push({ target: 'unbatched within 20 % of the JSON floor', met: unbatched >= 0.8, detail: `worst point rxmux-unbatched / floor-unbatched = ${x(unbatched)}` });
-  if (profile.routing.channels.includes(100)) {
-    const r100 = ratio(rx.ch100, medians.multiplex?.ch100);
-    verdicts.push({ target: '≥ 10× multiplex at 100 channels (issue 6)', met: r100 >= 10, detail: `rxmux / multiplex = ${x(r100)}` });
-  }
-  verdicts.push({ target: 'flat in the channel count', met: flatness >= 0.7, detail: `slowest / fastest rxmux point = ${flatness.toFixed(2)} (bar: ≥ 0.70)` });
-  return {
-    id: 'routing',
-    title,
-    contenders: kinds,
-    metrics,
-    ratios: [['rxmux', 'multiplex'], ['rxmux-unbatched', 'multiplex'], ['floor', 'multiplex'], ['rxmux', 'floor'], ['rxmux-unbatched', 'floor-unbatched']],
-    runs: all,
-    medians,
-    verdicts,
-    loadBefore,
-    seconds: (Date.now() - started) / 1000,
-    errors,
-  };
-}
-
-/**
- * Scenario 7: what the debug tap costs the client's delivery. The routing
- * scenario's rxmux path (a real `Connection` on a fake socket, publication
- * frames to one subscriber per channel) with the tap absent, off and on;
- * batched as the server writes under load, and one envelope per message.
- */
-async function runTap(options: BenchOptions, runs: number): Promise<ScenarioResult> {
-  const { profile } = options;
-  const { tap } = profile;
-  const started = Date.now();
-  const loadBefore = loadavg();
-  const modes: TapMode[] = ['absent', 'off', 'on'];
-  const shapes = [
-    { key: 'batched', batch: tap.batch, kind: 'rxmux' as const, label: `frames/s, batches of ${tap.batch}` },
-    { key: 'unbatched', batch: 1, kind: 'rxmux-unbatched' as const, label: 'frames/s, one frame per message' },
-  ];
-  const metrics: Metric[] = shapes.map((s) => ({ key: s.key, label: s.label, better: 'higher' }));
-  const all = emptyRuns(modes, metrics);
-  const errors: string[] = [];
-  const title = `7. Debug tap overhead (in process): rxmux delivery over ${tap.channels} channels, ${tap.budgetMs ? 'up to ' : ''}${tap.frames.toLocaleString('en-US')} frames per point${tap.budgetMs ? ` or ${tap.budgetMs / 1000} s` : ''}; tap absent (devtools: false), off (nobody listens), on (conn.debug with a counting listener)`;
-  options.log?.(`\n${title}  [load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}]`);
-  const shared = options.reuseProcesses ? await Child.start('./client-main.js', 'tap') : undefined;
-  for (let r = 0; r < runs; r++) {
-    for (const mode of rotation(modes, r)) {
-      const child = shared ?? (await Child.start('./client-main.js', `tap ${mode}`));
-      try {
-        for (const shape of shapes) {
-          try {
-            const t = profile.timeoutMs;
-            const res = await child.call<RoutingResult>('routing', { kind: shape.kind, tap: mode, channels: tap.channels, frames: tap.frames, batch: shape.batch, ...(tap.budgetMs ? { budgetMs: tap.budgetMs } : {}), data: PAYLOAD, timeoutMs: t }, t + 10_000);
-            all[mode]?.[shape.key]?.push(res.framesPerSec);
-            options.log?.(`  run ${r + 1} tap ${mode.padEnd(7)} ${shape.key.padEnd(10)}: ${Math.round(res.framesPerSec).toLocaleString('en-US')} frames/s`);
-          } catch (error) {
-            const message = `tap run ${r + 1} ${mode} ${shape.key}: ${error instanceof Error ? error.message : String(error)}`;
-            errors.push(message);
-            options.log?.(`  ERROR ${message}`);
-          }
-        }
-      } finally {
-        if (child !== shared) await child.stop();
-      }
-    }
-  }
-  await shared?.stop();
-  const medians = mediansOf(all);
-  return {
-    id: 'tap',
-    title,
-    contenders: modes,
-    metrics,
-    ratios: [['off', 'absent'], ['on', 'absent']],
-    runs: all,
-    medians,
-    verdicts: [], // the issue sets no target: the ratios are the figures
-    loadBefore,
-    seconds: (Date.now() - started) / 1000,
-    errors,
-  };
-}
-
-/**
- * Scenario 8: what a publish costs when its subscriber is on another node.
- * Each node is a process of its own on one redis-server (started here on a
- * free loopback port); node A publishes to a raw subscriber (in A's process,
- * so latency is timed on one clock) connected to A itself ("redis-local") or
- * to node B ("redis-cross"), with the memory engine ("memory-local") as the
- * floor a single node has.
- */
-async function runCrossNode(options: BenchOptions, runs: number): Promise<ScenarioResult> {
-  const { latency, count } = options.profile.crossNode;
-  const started = Date.now();
-  const loadBefore = loadavg();
-  const kinds = ['memory-local', 'redis-local', 'redis-cross'] as const;
-  const metrics: Metric[] = [
-    { key: 'p50', label: 'publish → delivered p50 µs', better: 'lower' },
-    { key: 'p99', label: 'publish → delivered p99 µs', better: 'lower' },
-    { key: 'perSecond', label: `burst of ${count.toLocaleString('en-US')}: delivered/s`, better: 'higher' },
-  ];
-  const all = emptyRuns(kinds, metrics);
-  const errors: string[] = [];
-  const title = `8. Cross-node: publish on node A, deliver on node B (separate processes, one redis-server), against local delivery; ${latency.toLocaleString('en-US')} publications one at a time, then a burst of ${count.toLocaleString('en-US')}`;
-  options.log?.(`\n${title}  [load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}]`);
-  const redisPort = await freePort();
-  let redisServer: Awaited<ReturnType<typeof launchRedis>>;
-  try {
-    redisServer = await launchRedis(redisPort);
-  } catch (error) {
-    const message = `cross-node: redis-server did not start (${error instanceof Error ? error.message : String(error)}); run node scripts/ensure-redis.mjs`;
-    options.log?.(`  ERROR ${message}`);
-    return { id: 'cross-node', title, contenders: kinds, metrics, ratios: [], runs: all, medians: mediansOf(all), verdicts: [], loadBefore, seconds: 0, errors: [message] };
-  }
-  const url = `redis://127.0.0.1:${redisPort}`;
-  const t = options.profile.timeoutMs;
-  try {
-    for (let r = 0; r < runs; r++) {
-      for (const kind of rotation(kinds, r)) {
-        const engine = kind === 'memory-local' ? 'memory' : 'redis';
-        const prefix = `bench${r}${kind}`;
-        const a = await Child.start('./node-main.js', `node A (${kind})`);
-        const b = kind === 'redis-cross' ? await Child.start('./node-main.js', `node B (${kind})`) : undefined;
-        try {
-          const { port } = await a.call<{ port: number }>('start', { engine, url, prefix }, t);
-          const target = b === undefined ? port : (await b.call<{ port: number }>('start', { engine, url, prefix }, t)).port;
-          const f = await a.call<CrossNodeFigures>('measure', { port: target, channel: `bench-${kind}`, latency, count }, t);
-          for (const m of metrics) all[kind]?.[m.key]?.push(f[m.key as keyof CrossNodeFigures]);
-          options.log?.(`  run ${r + 1} ${kind.padEnd(12)} p50=${f.p50.toFixed(0)} p99=${f.p99.toFixed(0)} µs, ${Math.round(f.perSecond).toLocaleString('en-US')}/s`);
-        } catch (error) {
-          const message = `cross-node run ${r + 1} ${kind}: ${error instanceof Error ? error.message : String(error)}`;
-          errors.push(message);
-          options.log?.(`  ERROR ${message}`);
-        } finally {
-          await Promise.all([a.call('stop', {}, t).catch(() => undefined), b?.call('stop', {}, t).catch(() => undefined)]);
-          await Promise.all([a.stop(), b?.stop()]);
-        }
-      }
-    }
-  } finally {
-    await stopRedis(redisServer);
-  }
-  return {
-    id: 'cross-node',
-    title,
-    contenders: kinds,
-    metrics,
-    ratios: [['redis-cross', 'redis-local'], ['redis-local', 'memory-local']],
-    runs: all,
-    medians: mediansOf(all),
-    verdicts: [], // the issue asks for the cost, not a target
     loadBefore,
     seconds: (Date.now() - started) / 1000,
     errors,

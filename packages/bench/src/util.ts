@@ -41,6 +41,21 @@ export function payloadOf(bytes: number): { id: number; body: string } {
   return { id: 12345, body: 'x'.repeat(Math.max(0, bytes - base)) };
 }
 
+/** The issue's 64-byte message payload, shared by every scenario. */
+export const PAYLOAD = payloadOf(64);
+
+/** Contender order for run `r`: rotated, so no contender always goes first on a warming or busy machine. */
+export function rotation<T>(items: readonly T[], r: number): T[] {
+  const k = r % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/** `a / b`, NaN when either is missing. */
+export const ratio = (a: number | undefined, b: number | undefined): number => (a === undefined || b === undefined ? Number.NaN : a / b);
+
+/** A ratio as the report prints it: `1.23×`. */
+export const ratioText = (v: number): string => `${v.toFixed(2)}×`;
+
 /** Thrown when a bounded wait runs out; the message says what stalled. */
 export class StallError extends Error {
   override readonly name = 'StallError';
