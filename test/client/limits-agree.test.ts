@@ -68,12 +68,12 @@ describe('client and server limits agree (defaults on both sides)', () => {
   }, 40_000);
 
   it('a client sending large messages as fast as it can is paced by their size, never cut (a token per 16 KiB or more)', async () => {
-    const server = await serve({ limits: { ratePerSecond: 1000, rateBurst: 100 } }); // 1 MiB frames: 21 KiB a token
+    const server = await serve({ limits: { ratePerSecond: 1000, rateBurst: 40 } }); // 64 KiB frames: 16 KiB a token
     const received: number[] = [];
     server.handle('upload', { onMessage: (_ctx, data) => void received.push((data as { n: number }).n) });
     const conn = client(server.port);
     const upload = conn.channel<null, { n: number; blob: string }>('upload');
-    const blob = 'x'.repeat(100 * 1024); // 5 tokens a message: 8 of them (what the offline buffer holds) are 40, more than the client's 75 % of the burst allows at once
+    const blob = 'x'.repeat(60 * 1024); // 4 tokens a message: 8 of them (what the offline buffer holds) are 32, more than the client's 75 % of the burst (30) allows at once
     for (let round = 0; round < 6; round++) {
       const acks = Array.from({ length: 8 }, (_, i) => firstValueFrom(upload.send({ n: round * 8 + i, blob }, { ack: true })));
       await Promise.all(acks);
@@ -86,7 +86,7 @@ describe('client and server limits agree (defaults on both sides)', () => {
     const server = await serve();
     const raw = await tclient(`ws://127.0.0.1:${server.port}/rt`);
     const welcome = await raw.hello();
-    expect(welcome.limits).toEqual({ maxFrameBytes: 1024 * 1024, maxBatch: 1024, rate: 100, burst: 200 });
+    expect(welcome.limits).toEqual({ maxFrameBytes: 64 * 1024, maxBatch: 1024, rate: 100, burst: 200 });
     raw.ws.terminate();
   });
 

@@ -110,7 +110,7 @@ describe('an old (v1) peer: whole frames', () => {
       [false, undefined],
       [true, false],
     ] as const) {
-      const { url, handled } = await recording({ transfers: serverTransfers });
+      const { url, handled } = await recording({ transfers: serverTransfers, limits: { ...UNPACED, maxFrameBytes: 1024 * KIB } }); // whole frames up to 1 MiB
       const conn = await live(url, clientTransfers === undefined ? {} : { transfers: clientTransfers });
       const payload = bytesOf(512 * KIB, 5);
       conn.channel('up').sendBinary(payload);

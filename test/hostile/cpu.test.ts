@@ -32,8 +32,21 @@ afterEach(() => {
 const isError = (f: Frame): boolean => f.type === 'error';
 
 describe('hostile: CPU is bounded before work is done', () => {
-  it('a 1 MiB nested-array frame is refused by a scan, never parsed, and charged by its size until the rate limit closes the sender', async () => {
+  it('with the default maxFrameBytes (64 KiB), a 1 MiB frame closes its socket with 1009 and is never parsed; the others lose nothing', async () => {
     const s = await stage();
+    const frame = `[0,"sink",${JSON.stringify('x'.repeat(1024 * 1024))}]`;
+    const big = parses(64 * 1024);
+    const evil = await attacker(s.port);
+    evil.send(frame);
+    expect((await evil.waitForClose(10_000)).code).toBe(1009);
+    expect(big.count).toBe(0);
+    await s.feed(10);
+    await s.nothingLost();
+  });
+
+  // A server that raises maxFrameBytes to 1 MiB: what bounds a large frame's cost then is the pre-parse scan and the rate limit.
+  it('a 1 MiB nested-array frame is refused by a scan, never parsed, and charged by its size until the rate limit closes the sender', async () => {
+    const s = await stage({ limits: { maxFrameBytes: 1024 * 1024 } });
     const bomb = `${'['.repeat(512 * 1024)}${']'.repeat(512 * 1024 - 8)}`; // just under 1 MiB, far deeper than MAX_DEPTH
     const big = parses(512 * 1024);
     const evil = await attacker(s.port);
@@ -50,7 +63,7 @@ describe('hostile: CPU is bounded before work is done', () => {
   });
 
   it('what the rate limit refuses is never parsed: a flood of 256 KiB frames costs 16 tokens each', async () => {
-    const s = await stage();
+    const s = await stage({ limits: { maxFrameBytes: 1024 * 1024 } });
     const frame = `[0,"sink",${JSON.stringify('x'.repeat(256 * 1024 - 16))}]`; // 256 KiB: 16 tokens
     const big = parses(255 * 1024);
     const evil = await attacker(s.port);

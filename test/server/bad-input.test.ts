@@ -55,7 +55,7 @@ describe('bad input never crashes the server and gets its documented answer', ()
       ['[9,1]', ErrorCode.UnexpectedFrame], // an ack for an id the server never sent
       ['[3,1,"s",0]', ErrorCode.UnexpectedFrame], // a server-only frame
       ['[1,"a",1]', ErrorCode.UnexpectedFrame],
-      [`[${'['.repeat(50_000)}${']'.repeat(50_000)}]`, ErrorCode.TooDeep], // deeply nested: refused before it is parsed
+      [`[${'['.repeat(30_000)}${']'.repeat(30_000)}]`, ErrorCode.TooDeep], // deeply nested (60 KB, under maxFrameBytes): refused before it is parsed
       [`[0,"a",${'{"a":'.repeat(64)}1${'}'.repeat(64)}]`, ErrorCode.TooDeep],
       [JSON.stringify(Array.from({ length: 2000 }, () => [14])), ErrorCode.BatchTooLarge],
     ];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, type Frame, type JsonValue } from '@rxmux/core/protocol';
 import type { PresenceEvent as ServerPresenceEvent } from '@rxmux/server';
 import { until } from '../support/wait.js';
-import { start } from './helpers.js';
+import { connect, start } from './helpers.js';
 
 const isPub = (channel: string) => (f: Frame): boolean => f.type === 'publication' && f.channel === channel;
 
@@ -159,8 +159,10 @@ describe('session', () => {
   });
 
   it('splits a batch where the peer decode limits (maxBatch, maxFrameBytes) require it', async () => {
-    const { server, client } = await start({ limits: { maxBatch: 32, maxFrameBytes: 8192 } });
-    const a = await client();
+    const { server, url } = await start();
+    const a = await connect(url);
+    a.send({ type: 'hello', version: 1, limits: { maxBatch: 32, maxFrameBytes: 8192 } }); // what this client decodes
+    await a.waitFor('welcome');
     a.send({ type: 'subscribe', channel: 'n' });
     await a.waitFor('subscribed');
     const before = a.raw.length;
@@ -174,6 +176,25 @@ describe('session', () => {
     });
     expect(sizes).toEqual([32, 32, 7, 1]);
     expect(a.raw.slice(before).every((m) => (m as string).length <= 8192)).toBe(true);
+  });
+
+  it("the server's maxFrameBytes bounds what it takes, not what it writes: the client's own limit (or the decode default) does", async () => {
+    const { server, url } = await start({ limits: { maxFrameBytes: 8192 } });
+    const announced = await connect(url);
+    announced.send({ type: 'hello', version: 1, limits: { maxBatch: 1024, maxFrameBytes: 64 * 1024 } });
+    await announced.waitFor('welcome');
+    const silent = await connect(url);
+    silent.send({ type: 'hello', version: 1 }); // no limits: the decode defaults (1 MiB)
+    await silent.waitFor('welcome');
+    for (const c of [announced, silent]) {
+      c.send({ type: 'subscribe', channel: 'wide' });
+      await c.waitFor('subscribed');
+    }
+    const wide = 'w'.repeat(20_000); // over the server's 8192, under both clients' limits
+    await server.publish('wide', wide);
+    for (const c of [announced, silent]) expect(await c.waitFor('publication')).toMatchObject({ channel: 'wide', seq: 1, data: wide });
+    announced.send(`[0,"wide",${JSON.stringify(wide)}]`); // what the server takes is still 8192
+    expect((await announced.waitForClose()).code).toBe(1009);
   });
 
   it('reports presence and join/leave notifications', async () => {

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   ErrorCode,
+  pieceBytes,
   SUBPROTOCOL,
   TRANSFER_SUBPROTOCOL,
   transferSource,
@@ -16,12 +17,18 @@ import {
   type TransferHead,
   type TransferLimits,
 } from '@rxmux/core/protocol';
-import type { Limits, ServerOptions } from '@rxmux/server';
+import { DEFAULT_LIMITS, type Limits, type ServerOptions } from '@rxmux/server';
 import { connect, start } from './helpers.js';
 import type { TClient } from './tclient.js';
 
 const KIB = 1024;
 const CLIENT_LIMITS: PeerLimits & TransferLimits = { maxFrameBytes: 1024 * KIB, maxBatch: 1024, chunkBytes: 64 * KIB, window: 64 * KIB, maxMessageBytes: 8 * 1024 * KIB, maxTransfers: 4 };
+
+/** The piece a v2 sender cuts for a server with the default limits (PROTOCOL.md 15.2: within its `maxFrameBytes`, less the longest header). */
+const PIECE = pieceBytes(
+  { maxFrameBytes: DEFAULT_LIMITS.maxFrameBytes, maxBatch: DEFAULT_LIMITS.maxBatch, chunkBytes: DEFAULT_LIMITS.chunkBytes, window: DEFAULT_LIMITS.transferWindow, maxMessageBytes: DEFAULT_LIMITS.maxMessageBytes, maxTransfers: DEFAULT_LIMITS.maxTransfers },
+  CLIENT_LIMITS.chunkBytes,
+);
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 const bytesOf = (n: number, seed = 1): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed) & 0xff);
@@ -35,7 +42,7 @@ async function v2(url: string, limits: PeerLimits & TransferLimits = CLIENT_LIMI
 }
 
 /** The pieces of a transfer, as a v2 sender cuts them. */
-function pieces(head: TransferHead, payload: Uint8Array, piece = 64 * KIB): Uint8Array[] {
+function pieces(head: TransferHead, payload: Uint8Array, piece = PIECE): Uint8Array[] {
   const source = transferSource(head, payload);
   const out: Uint8Array[] = [];
   for (let at = 0; at === 0 || at < payload.byteLength; at += piece) out.push(source.piece(at, Math.min(piece, payload.byteLength - at)));
@@ -47,7 +54,7 @@ function pieces(head: TransferHead, payload: Uint8Array, piece = 64 * KIB): Uint
  * bytes past the credit received. `between(i)` runs after piece `i`.
  */
 async function upload(c: TClient, head: TransferHead, payload: Uint8Array, between: (i: number) => void = () => undefined, window = 64 * KIB): Promise<void> {
-  const piece = Math.min(64 * KIB, window);
+  const piece = Math.min(PIECE, window);
   let credited = 0;
   let sent = 0;
   for (const [i, wire] of pieces(head, payload, piece).entries()) {
@@ -128,7 +135,7 @@ describe('uploads (client to server)', () => {
   });
 
   it('a large JSON message travels as a text transfer and reaches the handler as JSON', async () => {
-    const { url, handled } = await recording();
+    const { url, handled } = await recording({}, { maxFrameBytes: 1024 * KIB }); // JSON is parsed whole: no larger than maxFrameBytes (64 KiB by default)
     const c = await v2(url);
     const data = { rows: Array.from({ length: 5_000 }, (_, i) => ({ i, name: `row-${i}` })) };
     const envelope = new TextEncoder().encode(JSON.stringify([0, 'json', data]));
@@ -150,7 +157,7 @@ describe('uploads (client to server)', () => {
     const c = await v2(url);
     const [first] = pieces({ kind: 'message', channel: 'gone', id: 3 }, bytesOf(200 * KIB));
     c.send(first as Uint8Array);
-    c.send({ type: 'chunk', channel: 'gone', offset: 64 * KIB, abandon: true, data: new Uint8Array(0) });
+    c.send({ type: 'chunk', channel: 'gone', offset: PIECE, abandon: true, data: new Uint8Array(0) });
     c.send({ type: 'message', channel: 'after', data: 1 });
     await c.waitForFrame((f) => f.type === 'receipt' && f.received === 1);
     expect(handled).toEqual([{ channel: 'after', data: 1 }]);

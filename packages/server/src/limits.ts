@@ -16,7 +16,17 @@ import { DEFAULT_TRANSFER_LIMITS, ErrorCode, MIN_SERVER_LIMITS, RxmuxError } fro
 
 /** Every limit of a server. Pass a `Partial<Limits>` to `createServer` to change some. */
 export interface Limits {
-  /** Largest WebSocket message accepted, in bytes (at least 8192). Larger ones close the socket with 1009. */
+  /**
+   * Largest WebSocket message accepted, in bytes (at least 8192), and the
+   * largest JSON message a client may send (a JSON message is parsed whole,
+   * chunked or not). Larger frames close the socket with 1009. The default,
+   * 64 KiB (Centrifugo's default too), bounds one `JSON.parse` to a few
+   * milliseconds: at 1 MiB one hostile frame of nested arrays blocks the
+   * event loop for 11–53 ms and multiplies every other client's p99
+   * (RELIABILITY.md). Binary messages go up to `maxMessageBytes` in pieces
+   * (v2). It bounds what the server parses, not what it writes: its batches
+   * and publications follow the `maxFrameBytes` the client announced.
+   */
   readonly maxFrameBytes: number;
   /** Most envelopes accepted in one batch (at least 32). */
   readonly maxBatch: number;
@@ -163,7 +173,7 @@ export interface Limits {
 
 /** The default limits (frozen). */
 export const DEFAULT_LIMITS: Limits = Object.freeze({
-  maxFrameBytes: 1024 * 1024,
+  maxFrameBytes: 64 * 1024,
   maxBatch: 1024,
   ratePerSecond: 100,
   rateBurst: 200,

@@ -56,7 +56,7 @@ describe('Router', () => {
 describe('limits', () => {
   it('resolves limits over frozen defaults and rejects nonsense with RXMUX_ERR_INVALID_ARGUMENT', () => {
     expect(Object.isFrozen(DEFAULT_LIMITS)).toBe(true);
-    expect(resolveLimits({ maxBatch: 64 })).toMatchObject({ maxBatch: 64, maxFrameBytes: 1024 * 1024 });
+    expect(resolveLimits({ maxBatch: 64 })).toMatchObject({ maxBatch: 64, maxFrameBytes: 64 * 1024 });
     // What every client may send before the welcome (the hello batch) is the floor.
     expect(thrown(() => resolveLimits({ maxBatch: 8 }))).toMatchObject({ ...misuse, message: 'limits.maxBatch must be at least 32, what every client may send before the welcome (PROTOCOL.md 6.1)' });
     expect(thrown(() => resolveLimits({ maxFrameBytes: 8191 }))).toMatchObject(misuse);

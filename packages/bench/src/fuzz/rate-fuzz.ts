@@ -17,14 +17,20 @@ import { Code, specDecode, type SpecFrame } from './spec.js';
 /** One message of a case: a batch of `pings` pings, or a message of `bytes` characters to a channel without handler. */
 export type RateMessage = { readonly pings: number } | { readonly bytes: number };
 
-/** Cases: a few messages, cheap (batches of pings) and dear (large messages), around the burst. */
-export const rateCase: fc.Arbitrary<RateMessage[]> = fc.array(
-  fc.oneof(
-    fc.integer({ min: 1, max: 120 }).map((pings): RateMessage => ({ pings })),
-    fc.integer({ min: 1, max: 1_040_000 }).map((bytes): RateMessage => ({ bytes })),
-  ),
-  { minLength: 1, maxLength: 6 },
-);
+/**
+ * Cases: messages cheap (batches of pings) and dear (large messages, up to
+ * the server's `maxFrameBytes`), around the burst: enough of them that the
+ * large ones alone can empty it (a 64 KiB message costs 4 of 200 tokens).
+ */
+export function rateCase(maxFrameBytes: number): fc.Arbitrary<RateMessage[]> {
+  return fc.array(
+    fc.oneof(
+      fc.integer({ min: 1, max: 120 }).map((pings): RateMessage => ({ pings })),
+      fc.integer({ min: 1, max: maxFrameBytes }).map((bytes): RateMessage => ({ bytes })),
+    ),
+    { minLength: 1, maxLength: Math.max(6, Math.ceil((4 * 1024 * 1024) / maxFrameBytes)) },
+  );
+}
 
 /** The announced bucket: `rate` tokens a second, `burst` at most, and the frame limit it derives `bytesPerToken` from. */
 interface Bucket {

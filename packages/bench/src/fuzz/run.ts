@@ -19,6 +19,7 @@
  */
 import os from 'node:os';
 import fc from 'fast-check';
+import { DEFAULT_LIMITS } from '@rxmux/server';
 import { Child } from '../ipc.js';
 import { clientAddress } from '../soak/loopback.js';
 import type { ClientsReport, TargetReport, TargetStarted } from '../soak/types.js';
@@ -215,7 +216,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     await ws('ws-oversize', 40, () => oversize.map((o) => [oversized(facts.limits.maxFrameBytes, o.oversize, o.binary)]));
     for (const w of workers.values()) w.close();
     const { port: defaultsPort } = await defaults.call<TargetStarted>('start', {});
-    const rate = await parallel('ws-rate', count('ws-rate'), options, until, () => rateCase, async (w, messages, tally) => {
+    const rate = await parallel('ws-rate', count('ws-rate'), options, until, () => rateCase(DEFAULT_LIMITS.maxFrameBytes), async (w, messages, tally) => {
       const { kinds, problems } = await rateCaseRun(defaultsPort, `127.23.0.${w + 1}`, messages);
       tally.add(kinds);
       return problems;

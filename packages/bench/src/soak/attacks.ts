@@ -331,7 +331,7 @@ async function workers(count: number, until: number, work: (worker: number) => P
 
 const relayFlood: Attack = {
   name: 'relay-flood',
-  what: '1 MiB messages into relayed channels as fast as the rate limit lets them (the README relay republishes them: history of big messages)',
+  what: 'messages of maxFrameBytes (64 KiB by default) into relayed channels as fast as the rate limit lets them (the README relay republishes them: history of big messages)',
   async run(target, until, size, tally) {
     const channels = size === 'long' ? 200 : 8;
     await stream(target, until, tally, size === 'long' ? 95 : 40, (i, room) => bigMessage(`relay-flood-${i % channels}`, room));
@@ -340,7 +340,7 @@ const relayFlood: Attack = {
 
 const nestedFrames: Attack = {
   name: 'nested-frames',
-  what: 'frames of maxFrameBytes (1 MiB) of nested arrays ([[],[],…] and [[[…]]]) into a relayed channel, 10 frames/s',
+  what: 'frames of maxFrameBytes (64 KiB by default) of nested arrays ([[],[],…] and [[[…]]]) into a relayed channel, 10 frames/s',
   async run(target, until, size, tally) {
     const wide = memo((room) => `[0,"relay-nested",${wideArrays(room)}]`);
     const deep = memo((room) => `[0,"relay-nested",${deepArrays(room)}]`);
@@ -350,7 +350,7 @@ const nestedFrames: Attack = {
 
 const underRate: Attack = {
   name: 'under-rate',
-  what: 'frames just under the rate limit (paced like the reference client), each maxFrameBytes (1 MiB) of [[],…] that is dear to parse, to a channel without handler',
+  what: 'frames just under the rate limit (paced like the reference client), each maxFrameBytes (64 KiB by default) of [[],…] that is dear to parse, to a channel without handler',
   async run(target, until, size, tally) {
     const frame = memo((room) => `[0,"cpu-burn",${wideArrays(room)}]`);
     await stream(target, until, tally, size === 'long' ? 95 : 40, (_, room) => frame(room));
@@ -415,7 +415,7 @@ const unreadReplays: Attack = {
 
 const slowSubscribers: Attack = {
   name: 'slow-subscribers',
-  what: '300 subscribers that never read, fed 1 MiB messages through the relay (10/s)',
+  what: '300 subscribers that never read, fed messages of maxFrameBytes (64 KiB by default) through the relay (10/s)',
   async run(target, until, size, tally) {
     const n = size === 'long' ? 300 : 20;
     const readers: RawSocket[] = [];

@@ -20,6 +20,7 @@
  */
 import {
   CloseCode,
+  DEFAULT_DECODE_LIMITS,
   encodeBinary,
   ErrorCode,
   PROTOCOL_VERSION,
@@ -136,7 +137,8 @@ export class SocketSession<P>
     this.sessionId = id;
     this.lastSeen = now;
     this.createdAt = now;
-    this.writer = new Writer(this, transport, host.outbox, host.limits);
+    // Until the hello says what the client takes: what every decoder takes by default (PROTOCOL.md 5.2).
+    this.writer = new Writer(this, transport, host.outbox, { maxFrameBytes: DEFAULT_DECODE_LIMITS.maxFrameBytes, maxBatch: host.limits.maxBatch });
     this.inbox = new Inbox(this, host, now);
     this.credentials = new SocketCredentials(this, verify, expiresAt, now);
   }
@@ -381,7 +383,8 @@ export class SocketSession<P>
     if (limits !== undefined) {
       const own = this.host.limits;
       this.writer.peer = {
-        maxFrameBytes: Math.max(MIN_PEER_FRAME_BYTES, Math.min(own.maxFrameBytes, limits.maxFrameBytes)),
+        // The client's own bound: the server's `maxFrameBytes` bounds what it parses, not what it writes.
+        maxFrameBytes: Math.max(MIN_PEER_FRAME_BYTES, limits.maxFrameBytes),
         maxBatch: Math.min(own.maxBatch, limits.maxBatch),
       };
       // v2: chunked transfers when the client announced what it accepts (without, whole frames as in v1).
