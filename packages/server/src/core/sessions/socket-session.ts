@@ -20,7 +20,6 @@
  */
 import {
   CloseCode,
-  encodeBinary,
   ErrorCode,
   PROTOCOL_VERSION,
   subprotocolVersion,
@@ -48,7 +47,7 @@ import { reservedFrame, type ReservedSocket } from './reserved.js';
 import type { Session, SessionSocket } from './session.js';
 import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
-import { announcedTransfers, expireTransfers, SocketTransfers, transferFrame, type PieceSocket } from './transfers.js';
+import { announcedTransfers, expireTransfers, transferFrame, transferTerms, type PieceSocket } from './transfers.js';
 import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
 import { principalKey, type Quotas, type Release } from '../quotas.js';
@@ -351,10 +350,16 @@ export class SocketSession<P>
       case 'transfer':
       case 'chunk':
       case 'credit':
-      case 'abort':
-        if (this.writer.transfers !== undefined) return transferFrame(this, frame, this.writer.transfers);
+      case 'abort': {
+        const terms = this.writer.transferTerms;
+        if (terms !== undefined) {
+          const pending = transferFrame(this, frame, this.writer.transfersNow(terms));
+          this.writer.settleTransfers(); // the last credit of the server's transfers: nothing runs any more
+          return pending;
+        }
         this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} needs protocol v2 (chunked transfers), and this socket speaks v${this.version}`);
         return undefined;
+      }
       default:
         this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} is not a frame a client may send`);
         return undefined;
@@ -386,7 +391,7 @@ export class SocketSession<P>
       };
       // v2: chunked transfers when the client announced what it accepts (without, whole frames as in v1).
       const accepts = version === TRANSFER_VERSION ? transferLimitsOf(limits) : undefined;
-      if (accepts !== undefined) this.writer.transfers = new SocketTransfers({ ...accepts, ...this.writer.peer }, own, this.writer, Date.now());
+      if (accepts !== undefined) this.writer.transferTerms = transferTerms({ ...accepts, ...this.writer.peer }, own);
     }
     return after(
       this.host.store.open(name, this.principal, this),
@@ -464,13 +469,7 @@ export class SocketSession<P>
 
   /** {@link ContextSocket}: a handler's `ctx.send`, a publication to this socket only (in pieces when large, on v2). */
   sendTo(channel: string, data: Payload): void {
-    if (this.state !== 'open') return;
-    const v1 = (): void => {
-      if (data instanceof Uint8Array) this.writer.binary(encodeBinary({ type: 'publication', channel, data }));
-      else this.writer.frame({ type: 'publication', channel, data });
-    };
-    if (this.writer.transfers === undefined) v1();
-    else this.writer.transfers.send(channel, data, v1);
+    if (this.state === 'open') this.writer.send(channel, data);
   }
 
   // ---- chunked transfers (v2) -----------------------------------------------------------
