@@ -1,7 +1,8 @@
-/** Unit tests of the server's pure parts: router, limits, memory engine, pending requests, the dedupe window. */
+/** Unit tests of the server's pure parts: router, limits, memory engine, pending requests, the dedupe window, the quotas. */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
 import { DEFAULT_HEARTBEAT, DEFAULT_LIMITS, MemoryEngine, PendingRequest, type EnginePublication } from '../src/index.js';
+import { Quotas } from '../src/core/quotas.js';
 import { Router } from '../src/core/router.js';
 import { DedupeWindow } from '../src/core/sessions/dedupe.js';
 import { resolveHeartbeat, resolveLimits } from '../src/limits.js';
@@ -162,5 +163,28 @@ describe('DedupeWindow', () => {
     window.started(4);
     window.stop();
     expect(window.seen(4)).toBeUndefined();
+  });
+});
+
+describe('Quotas', () => {
+  it('counts a hold under its address and principal until released once; a key goes with its last hold; a hold of nobody counts nothing', () => {
+    const quotas = new Quotas(resolveLimits({ maxConnectionsPerAddress: 2, maxConnectionsPerPrincipal: 1 }));
+    const first = quotas.take('connections', '10.0.0.1', 'string:ann');
+    if (typeof first === 'string') throw new Error(`refused: ${first}`);
+    expect(quotas.take('connections', '10.0.0.2', 'string:ann')).toBe('principal');
+    const second = quotas.take('connections', '10.0.0.1', undefined);
+    if (typeof second === 'string') throw new Error(`refused: ${second}`);
+    expect(quotas.take('connections', '10.0.0.1', undefined)).toBe('address');
+    expect(quotas.byAddress()).toEqual({ '10.0.0.1': { connections: 2, streams: 0, polls: 0, requests: 0 } });
+    expect(quotas.principalCount).toBe(1);
+    first();
+    first(); // a second release gives nothing back twice
+    expect(quotas.byAddress()).toEqual({ '10.0.0.1': { connections: 1, streams: 0, polls: 0, requests: 0 } });
+    expect(quotas.principalCount).toBe(0);
+    second();
+    expect(quotas.byAddress()).toEqual({});
+    const nobody = quotas.take('connections', undefined, undefined);
+    expect(typeof nobody).toBe('function');
+    expect(quotas.byAddress()).toEqual({});
   });
 });

@@ -116,7 +116,8 @@ export class SocketSession<P>
   private welcomeHold: WelcomeHold | undefined;
   /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
-  private readonly credentials: SocketCredentials<P>;
+  /** The credentials' term and refresh: only when they expire or may be refreshed (the common adapter-authenticated socket has none). */
+  private credentials: SocketCredentials<P> | undefined;
 
   constructor(
     private readonly host: SocketHost<P>,
@@ -137,7 +138,7 @@ export class SocketSession<P>
     this.createdAt = now;
     this.writer = new Writer(this, transport, host.outbox, host.limits);
     this.inbox = new Inbox(this, host, now);
-    this.credentials = new SocketCredentials(this, verify, expiresAt, now);
+    if (verify !== undefined || expiresAt !== undefined) this.credentials = new SocketCredentials(this, verify, expiresAt, now);
   }
 
   /** The session id: the one `welcome` announced (after hello), provisional before. */
@@ -346,7 +347,7 @@ export class SocketSession<P>
         cancelRequest(this.session, frame.id);
         return undefined;
       case 'refresh':
-        return this.credentials.refresh(frame);
+        return (this.credentials ??= new SocketCredentials(this, undefined, undefined, Date.now())).refresh(frame); // refused: nothing verifies
       case 'transfer':
       case 'chunk':
       case 'credit':
@@ -494,13 +495,13 @@ export class SocketSession<P>
 
   /** The welcome's `expiresIn`, when the credentials expire. */
   private expiresIn(): { expiresIn?: number } {
-    const expiresIn = this.credentials.expiresIn(Date.now());
+    const expiresIn = this.credentials?.expiresIn(Date.now());
     return expiresIn === undefined ? {} : { expiresIn };
   }
 
   /** Nothing more goes out or comes in; the socket leaves its channels. */
   private release(): void {
-    this.credentials.clear();
+    this.credentials?.clear();
     this.host.backlog.forget(this);
     this.writer.drop();
     this.writer.transfers?.clear();
