@@ -4,6 +4,7 @@
  * with `process.cpuUsage()`, so it is the server's alone.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import type { RxmuxServer } from '@rxmux/server';
 import type { RawData, WebSocket } from 'ws';
@@ -211,6 +212,12 @@ serve({
   async heapCensus() {
     await collect();
     return takeCensus();
+  },
+  /** After full collections: the process's RSS and each V8 heap space's size (what it holds from the system) and use. */
+  async heapSpaces() {
+    await collect();
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
+    return { rss: process.memoryUsage().rss, spaces };
   },
   async stop() {
     await server?.close();

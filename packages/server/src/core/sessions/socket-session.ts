@@ -118,6 +118,8 @@ export class SocketSession<P>
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
   /** The credentials' term and refresh: only when they expire or may be refreshed (the common adapter-authenticated socket has none). */
   private credentials: SocketCredentials<P> | undefined;
+  /** The last {@link info} given out. */
+  private known: ConnectionInfo<P> | undefined;
 
   constructor(
     private readonly host: SocketHost<P>,
@@ -146,8 +148,15 @@ export class SocketSession<P>
     return this.sessionId;
   }
 
+  /**
+   * Who is on the socket, for hooks and presence: one object while the
+   * session and principal stay (every channel's presence member is the same
+   * object, as an SSE stream's are), a new one once either changed.
+   */
   get info(): ConnectionInfo<P> {
-    return { session: this.id, principal: this.principal, transport: 'ws' };
+    const known = this.known;
+    if (known?.session === this.sessionId && known.principal === this.principal) return known;
+    return (this.known = { session: this.sessionId, principal: this.principal, transport: 'ws' });
   }
 
   // ---- SocketHandle: what the adapter calls -------------------------------------
