@@ -24,7 +24,6 @@ import {
   PROTOCOL_VERSION,
   subprotocolVersion,
   TRANSFER_VERSION,
-  transferLimitsOf,
   type Frame,
   type HelloFrame,
   type Payload,
@@ -47,7 +46,8 @@ import { reservedFrame, type ReservedSocket } from './reserved.js';
 import type { Session, SessionSocket } from './session.js';
 import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
-import { announcedTransfers, expireTransfers, transferFrame, transferTerms, type PieceSocket } from './transfers.js';
+import { announcedTransfers, expireTransfers, transferFrame, type PieceSocket } from './transfers.js';
+import type { Agreements } from './agreements.js';
 import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
 import { principalKey, type Quotas, type Release } from '../quotas.js';
@@ -62,6 +62,8 @@ export interface SocketHost<P> extends InboxHost {
   readonly announced: ServerLimits;
   /** Whether the server speaks protocol v2 (chunked transfers): a hello of version 2 is accepted. */
   readonly transfers: boolean;
+  /** What a hello's limits agree to, shared by the sockets that announce the same. */
+  readonly agreements: Agreements;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
@@ -87,9 +89,6 @@ export interface SocketHost<P> extends InboxHost {
   readonly backlog: Backlog;
   error(error: unknown, socket?: SocketSession<P>): void;
 }
-
-/** The smallest frame size a client may ask for in `hello.limits` (a hostile tiny value only hurts itself, but stays sane). */
-const MIN_PEER_FRAME_BYTES = 1024;
 
 /** One connection's protocol state. Kept small: an idle socket is a handful of fields. */
 export class SocketSession<P>
@@ -394,14 +393,9 @@ export class SocketSession<P>
     // Subscribes came with the hello (the hello batch, PROTOCOL.md 6.1): the welcome waits for their answers.
     if (this.framesIn > this.framesDone + 1) this.welcomeHold = new WelcomeHold(this.writer);
     if (limits !== undefined) {
-      const own = this.host.limits;
-      this.writer.peer = {
-        maxFrameBytes: Math.max(MIN_PEER_FRAME_BYTES, Math.min(own.maxFrameBytes, limits.maxFrameBytes)),
-        maxBatch: Math.min(own.maxBatch, limits.maxBatch),
-      };
-      // v2: chunked transfers when the client announced what it accepts (without, whole frames as in v1).
-      const accepts = version === TRANSFER_VERSION ? transferLimitsOf(limits) : undefined;
-      if (accepts !== undefined) this.writer.transferTerms = transferTerms({ ...accepts, ...this.writer.peer }, own);
+      const agreed = this.host.agreements.of(limits, version === TRANSFER_VERSION);
+      this.writer.peer = agreed.peer;
+      this.writer.transferTerms = agreed.transfers;
     }
     return after(
       this.host.store.open(name, this.principal, this),
