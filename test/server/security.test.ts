@@ -23,6 +23,18 @@ describe('security at the door', () => {
     expect(server.metrics()).toMatchObject({ connections: 0, rejected: 3 });
   });
 
+  it('a refresh on a socket the adapter authenticated (no token to check) is refused with UNEXPECTED_FRAME; the socket goes on', async () => {
+    const { server, url } = await start();
+    server.handle('echo', { onRequest: (_ctx, data) => data });
+    const c = await connect(url);
+    c.send({ type: 'hello', version: 1 });
+    await c.waitFor('welcome');
+    c.send({ type: 'refresh', token: 'token-ann' });
+    expect(await c.waitFor('error')).toMatchObject({ code: ErrorCode.UnexpectedFrame, message: 'this server does not take credentials from the client' });
+    c.send({ type: 'request', channel: 'echo', id: 1, data: 'still here' });
+    expect(await c.waitFor('response')).toEqual({ type: 'response', id: 1, data: 'still here' });
+  });
+
   it('takes the token from the hello (never the URL), and the hello holds the frames behind it until the verdict', async () => {
     const principals: string[] = [];
     const { server, url } = await start<string>({

@@ -286,6 +286,26 @@ describe('downloads (server to client)', () => {
     expect(sha((await download(fresh, 'media')).bytes)).toBe(sha(payload));
   });
 
+  it('transfers after an idle spell and one after another on the same socket (the state is made per transfer, let go in between): downloads, then an upload', async () => {
+    const { url, server, handled } = await recording();
+    const c = await v2(url);
+    c.send({ type: 'subscribe', channel: 'media' });
+    await c.waitFor('subscribed');
+    await server.publish('media', 'small first');
+    expect(await c.waitFor('publication')).toMatchObject({ data: 'small first', seq: 1 });
+    for (const seed of [1, 2]) {
+      const payload = bytesOf(300 * KIB, seed);
+      await server.publish('media', payload);
+      const { head, bytes } = await download(c, 'media');
+      expect(head.seq).toBe(seed + 1);
+      expect(sha(bytes)).toBe(sha(payload));
+    }
+    const up = bytesOf(200 * KIB, 3);
+    await upload(c, { kind: 'message', channel: 'upload', id: 9 }, up);
+    expect(await c.waitFor('ack')).toEqual({ type: 'ack', id: 9 });
+    expect(sha(handled[0]?.data as Uint8Array)).toBe(sha(up));
+  });
+
   it('a client that refuses a download (abort) gets an abandoning chunk, and its channel goes on', async () => {
     const { url, server } = await recording();
     const c = await v2(url);

@@ -4,10 +4,12 @@
  * with `process.cpuUsage()`, so it is the server's alone.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import type { RxmuxServer } from '@rxmux/server';
 import type { RawData, WebSocket } from 'ws';
 import type { Contender, RawWsMessage } from './contenders.js';
+import { takeCensus } from './heap-census.js';
 import { serve } from './ipc.js';
 import { turn, wall, waitFor } from './util.js';
 
@@ -140,6 +142,16 @@ function cpuSinceArm(): { cpuUs: number; userUs: number; systemUs: number } {
   return { cpuUs: d.user + d.system, userUs: d.user, systemUs: d.system };
 }
 
+/** Full collections, a turn apart (the process runs with --expose-gc); returns `gc` when it is exposed. */
+async function collect(): Promise<(() => void) | undefined> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 4; i++) {
+    gc?.();
+    await turn();
+  }
+  return gc;
+}
+
 function need(): BenchServer {
   if (server === undefined) throw new Error('no server started');
   return server;
@@ -192,13 +204,20 @@ serve({
   },
   /** Memory after full collections (the process runs with --expose-gc). */
   async memory() {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    for (let i = 0; i < 4; i++) {
-      gc?.();
-      await turn();
-    }
+    const gc = await collect();
     const m = process.memoryUsage();
     return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, gc: gc !== undefined };
+  },
+  /** A census of the live heap after full collections (`heap-account.ts`). */
+  async heapCensus() {
+    await collect();
+    return takeCensus();
+  },
+  /** After full collections: the process's RSS and each V8 heap space's size (what it holds from the system) and use. */
+  async heapSpaces() {
+    await collect();
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
+    return { rss: process.memoryUsage().rss, spaces };
   },
   async stop() {
     await server?.close();

@@ -1,8 +1,10 @@
-/** Unit tests of the server's pure parts: router, limits, memory engine, pending requests, the dedupe window. */
+/** Unit tests of the server's pure parts: router, limits, memory engine, pending requests, the dedupe window, the quotas, the agreements of hello limits. */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
 import { DEFAULT_HEARTBEAT, DEFAULT_LIMITS, MemoryEngine, PendingRequest, type EnginePublication } from '../src/index.js';
+import { Quotas } from '../src/core/quotas.js';
 import { Router } from '../src/core/router.js';
+import { Agreements } from '../src/core/sessions/agreements.js';
 import { DedupeWindow } from '../src/core/sessions/dedupe.js';
 import { resolveHeartbeat, resolveLimits } from '../src/limits.js';
 
@@ -162,5 +164,46 @@ describe('DedupeWindow', () => {
     window.started(4);
     window.stop();
     expect(window.seen(4)).toBeUndefined();
+  });
+});
+
+describe('Quotas', () => {
+  it('counts a hold under its address and principal until released once; a key goes with its last hold; a hold of nobody counts nothing', () => {
+    const quotas = new Quotas(resolveLimits({ maxConnectionsPerAddress: 2, maxConnectionsPerPrincipal: 1 }));
+    const first = quotas.take('connections', '10.0.0.1', 'string:ann');
+    if (typeof first === 'string') throw new Error(`refused: ${first}`);
+    expect(quotas.take('connections', '10.0.0.2', 'string:ann')).toBe('principal');
+    const second = quotas.take('connections', '10.0.0.1', undefined);
+    if (typeof second === 'string') throw new Error(`refused: ${second}`);
+    expect(quotas.take('connections', '10.0.0.1', undefined)).toBe('address');
+    expect(quotas.byAddress()).toEqual({ '10.0.0.1': { connections: 2, streams: 0, polls: 0, requests: 0 } });
+    expect(quotas.principalCount).toBe(1);
+    first();
+    first(); // a second release gives nothing back twice
+    expect(quotas.byAddress()).toEqual({ '10.0.0.1': { connections: 1, streams: 0, polls: 0, requests: 0 } });
+    expect(quotas.principalCount).toBe(0);
+    second();
+    expect(quotas.byAddress()).toEqual({});
+    const nobody = quotas.take('connections', undefined, undefined);
+    expect(typeof nobody).toBe('function');
+    expect(quotas.byAddress()).toEqual({});
+  });
+});
+
+describe('Agreements', () => {
+  it("agrees each distinct set of hello limits once (shared objects): the client's frame size, a batch within the server's; transfers only on v2 with their keys; past the kept sets, objects of their own", () => {
+    const own = resolveLimits({});
+    const agreements = new Agreements(own);
+    const v2 = { maxFrameBytes: 4 * own.maxFrameBytes, maxBatch: 10, chunkBytes: 65_536, window: 65_536, maxMessageBytes: 1 << 20, maxTransfers: 2 };
+    const a = agreements.of(v2, true);
+    expect(agreements.of({ ...v2 }, true)).toBe(a);
+    expect(a.peer).toEqual({ maxFrameBytes: 4 * own.maxFrameBytes, maxBatch: 10 }); // the server's maxFrameBytes bounds what it takes, not what it writes
+    expect(a.transfers?.peer).toMatchObject({ window: 65_536, maxTransfers: 2, maxFrameBytes: 4 * own.maxFrameBytes });
+    expect(agreements.of(v2, false).transfers).toBeUndefined(); // a v1 hello: its transfer keys do not count
+    expect(agreements.of({ maxFrameBytes: 1, maxBatch: 64 }, false).peer.maxFrameBytes).toBe(1024); // never below 1 KiB
+    for (let i = 0; i < 100; i++) expect(agreements.of({ maxFrameBytes: 2048 + i, maxBatch: 64 }, false).peer).toEqual({ maxFrameBytes: 2048 + i, maxBatch: 64 });
+    const late = { maxFrameBytes: 9999, maxBatch: 64 };
+    expect(agreements.of(late, false)).not.toBe(agreements.of(late, false)); // the table is full: not kept
+    expect(agreements.of(v2, true)).toBe(a);
   });
 });

@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, SUBPROTOCOL, subprotocolVersion, TRANSFER_SUBPROTOCOL } from '@rxmux/core/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ServerCore } from '../core/server-core.js';
-import type { SharedMessage, SocketAuth, Transport } from '../core/transport.js';
+import type { SharedMessage, SocketAuth, SocketHandle, Transport } from '../core/transport.js';
 import type { UpgradeAdmission } from '../http/door.js';
 import { refuseUpgrade } from '../http/errors.js';
 
@@ -160,15 +160,11 @@ export function wsAdapter<P>(core: ServerCore<P>, door: (req: IncomingMessage) =
       ws.close(CloseCode.UnsupportedProtocol, `subprotocol ${SUBPROTOCOL} required`);
       return;
     }
-    const socket = core.opened(new WsTransport(ws), auth);
-    // Text arrives UTF-8 validated by ws (invalid UTF-8 closes with 1007 before reaching us).
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      const bytes = bytesOf(data);
-      socket.message(isBinary ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-    });
-    ws.on('pong', () => socket.pong());
-    ws.on('error', (error: Error) => socket.error(error));
-    ws.on('close', (code: number, reason: Buffer) => socket.closed(code, reason.toString('utf8')));
+    (ws as Handled)[HANDLE] = core.opened(new WsTransport(ws), auth);
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
   };
 
   return {
@@ -190,6 +186,34 @@ export function wsAdapter<P>(core: ServerCore<P>, door: (req: IncomingMessage) =
     },
     close: () => wss.close(),
   };
+}
+
+/** Where a socket's handle is kept on its `ws`: the four listeners are the same functions for every socket (no closures per connection). */
+const HANDLE = Symbol('rxmux.handle');
+
+/** A `ws` socket with its handle; `ws` calls listeners with the socket as `this`. */
+interface Handled extends WebSocket {
+  [HANDLE]: SocketHandle;
+}
+
+const handleOf = (ws: WebSocket): SocketHandle => (ws as Handled)[HANDLE];
+
+// Text arrives UTF-8 validated by ws (invalid UTF-8 closes with 1007 before reaching us).
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const bytes = bytesOf(data);
+  handleOf(this).message(isBinary ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+}
+
+function onPong(this: WebSocket): void {
+  handleOf(this).pong();
+}
+
+function onError(this: WebSocket, error: Error): void {
+  handleOf(this).error(error);
+}
+
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  handleOf(this).closed(code, reason.toString('utf8'));
 }
 
 function bytesOf(data: RawData): Uint8Array {

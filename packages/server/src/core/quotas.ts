@@ -76,12 +76,16 @@ export class Quotas {
     if ((byAddress?.[kind] ?? 0) >= this.caps.address[kind]) return 'address';
     const byPrincipal = principal === undefined ? undefined : this.principals.get(principal);
     if ((byPrincipal?.[kind] ?? 0) >= this.caps.principal[kind]) return 'principal';
-    const held = [count(this.addresses, address, kind), count(this.principals, principal, kind)];
+    const byA = count(this.addresses, address, kind);
+    const byP = count(this.principals, principal, kind);
+    if (byA === undefined && byP === undefined) return NOTHING_HELD;
+    // One closure per hold (a connection holds one or two for its whole life): no array, no closure per table.
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      for (const give of held) give?.();
+      if (byA !== undefined) give(this.addresses, address as string, byA, kind);
+      if (byP !== undefined) give(this.principals, principal as string, byP, kind);
     };
   }
 
@@ -96,15 +100,20 @@ export class Quotas {
   }
 }
 
-/** Counts one more `kind` under `key` in `table`; returns its undo (which drops the key with its last hold). */
-function count(table: Map<string, QuotaCounts>, key: string | undefined, kind: QuotaKind): Release | undefined {
+/** The release of a hold nothing was counted for (neither address nor principal known). */
+const NOTHING_HELD: Release = () => undefined;
+
+/** Counts one more `kind` under `key` in `table`; returns the counts it went into (undone by {@link give}). */
+function count(table: Map<string, QuotaCounts>, key: string | undefined, kind: QuotaKind): QuotaCounts | undefined {
   if (key === undefined) return undefined;
   let counts = table.get(key);
   if (counts === undefined) table.set(key, (counts = zero()));
   counts[kind]++;
-  const held = counts;
-  return () => {
-    held[kind]--;
-    if (held.connections + held.streams + held.polls + held.requests === 0 && table.get(key) === held) table.delete(key);
-  };
+  return counts;
+}
+
+/** Gives back one `kind` counted into `held` under `key`; the key goes with its last hold. */
+function give(table: Map<string, QuotaCounts>, key: string, held: QuotaCounts, kind: QuotaKind): void {
+  held[kind]--;
+  if (held.connections + held.streams + held.polls + held.requests === 0 && table.get(key) === held) table.delete(key);
 }

@@ -40,6 +40,7 @@ import { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './tickets.js
 import type { ChannelHost } from './sessions/subscriptions.js';
 import { Outbox, type Traffic } from './sessions/writer.js';
 import { principalKey, Quotas, type Release } from './quotas.js';
+import { Agreements } from './sessions/agreements.js';
 import { Backlog } from './backlog.js';
 import { HeldSocket, IGNORED } from './handles.js';
 import type { Endable, StreamHost } from './stream-host.js';
@@ -128,6 +129,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   /** Open sockets, with the hold each takes of its principal's connections. */
   private readonly sockets = new Map<SocketSession<P>, Release>();
   readonly quotas: Quotas;
+  readonly agreements: Agreements;
   /** Connections, streams, polls and requests refused by a cap per address or principal. */
   private capped = 0;
   /** Sockets waiting for their hello's credentials to be verified. */
@@ -146,6 +148,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   constructor(private readonly options: CoreOptions<P>) {
     this.limits = resolveLimits(options.limits);
     this.quotas = new Quotas(this.limits);
+    this.agreements = new Agreements(this.limits);
     this.heartbeat = resolveHeartbeat(options.heartbeat);
     const { historySize, historyBytes, historyTotalBytes, historyTtlMs, historyChannels, ratePerSecond, rateBurst, maxFrameBytes, maxBatch } = this.limits;
     this.rate = Object.freeze({ rate: ratePerSecond, burst: rateBurst });

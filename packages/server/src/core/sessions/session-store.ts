@@ -25,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Awaitable } from '../../engines/engine.js';
 import type { Limits } from '../../limits.js';
-import { MemorySession, type Session, type SessionSocket } from './session.js';
+import { MemorySession, type Session, type SessionBudget, type SessionSocket } from './session.js';
 
 /** What {@link SessionStore.open} answers. */
 export interface OpenedSession<P> {
@@ -80,6 +80,8 @@ export class MemorySessionStore<P> implements SessionStore<P> {
   private readonly sessions = new Map<string, MemorySession<P>>();
   /** Detached sessions, oldest first. */
   private readonly detached = new Set<MemorySession<P>>();
+  /** What every session of this store reports its size to ({@link resized}). */
+  private readonly budget: SessionBudget<P> = { resized: (session, delta, size) => this.resized(session, delta, size) };
   /** Bytes every session holds (as each last reported). */
   private bytes = 0;
 
@@ -111,7 +113,7 @@ export class MemorySessionStore<P> implements SessionStore<P> {
     }
     // 128 random bits: the session id is what a resuming hello presents.
     const id = randomBytes(16).toString('base64url');
-    const session: MemorySession<P> = new MemorySession<P>(id, principal, this.limits, (delta, size) => this.resized(session, delta, size));
+    const session = new MemorySession<P>(id, principal, this.limits, this.budget);
     this.sessions.set(session.id, session);
     session.attached = socket;
     return { session, resumed: false };

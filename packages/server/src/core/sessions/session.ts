@@ -32,9 +32,15 @@ export const PENDING_REQUEST_BYTES = 1024;
  * How a memory session stays within its bytes: told every change of its
  * size, the store keeps the total bounded and answers how many bytes this
  * session may hold now (`limits.sessionBytes`, less when the server-wide
- * `limits.sessionTotalBytes` is reached).
+ * `limits.sessionTotalBytes` is reached). One per store, not a closure per
+ * session.
  */
-export type SessionBudget = (delta: number, size: number) => number;
+export interface SessionBudget<P> {
+  resized(session: MemorySession<P>, delta: number, size: number): number;
+}
+
+/** The budget of a session no store bounds. */
+const UNBOUNDED: SessionBudget<unknown> = { resized: () => Number.POSITIVE_INFINITY };
 
 /** The socket a session is attached to: where its answers go. */
 export interface SessionSocket {
@@ -107,7 +113,7 @@ export class MemorySession<P> implements Session<P> {
     readonly id: string,
     readonly principal: P,
     private readonly limits: Pick<Limits, 'dedupeWindow' | 'replyCacheSize'>,
-    private readonly budget: SessionBudget = () => Number.POSITIVE_INFINITY,
+    private readonly budget: SessionBudget<P> = UNBOUNDED,
   ) {}
 
   /** Bytes the session holds: its remembered answers, the answers kept for a resume, its running requests. */
@@ -205,7 +211,7 @@ export class MemorySession<P> implements Session<P> {
   /** Tells the budget the session's size, and gives back what it does not allow: the oldest answers first. */
   private account(): void {
     let size = this.size;
-    const allowed = this.budget(size - this.held, size);
+    const allowed = this.budget.resized(this, size - this.held, size);
     this.held = size;
     if (size <= allowed) return;
     while (size > allowed) {
@@ -213,7 +219,7 @@ export class MemorySession<P> implements Session<P> {
       if (freed === 0) break; // what is left runs (requests, message handlers): it cannot be dropped
       size -= freed;
     }
-    this.budget(size - this.held, size);
+    this.budget.resized(this, size - this.held, size);
     this.held = size;
   }
 

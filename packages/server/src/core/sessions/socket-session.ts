@@ -21,12 +21,10 @@
 import {
   CloseCode,
   DEFAULT_DECODE_LIMITS,
-  encodeBinary,
   ErrorCode,
   PROTOCOL_VERSION,
   subprotocolVersion,
   TRANSFER_VERSION,
-  transferLimitsOf,
   type Frame,
   type HelloFrame,
   type Payload,
@@ -49,7 +47,8 @@ import { reservedFrame, type ReservedSocket } from './reserved.js';
 import type { Session, SessionSocket } from './session.js';
 import type { OpenedSession, SessionStore } from './session-store.js';
 import { Subscriptions, type ChannelHost } from './subscriptions.js';
-import { announcedTransfers, expireTransfers, SocketTransfers, transferFrame, type PieceSocket } from './transfers.js';
+import { announcedTransfers, expireTransfers, transferFrame, type PieceSocket } from './transfers.js';
+import type { Agreements } from './agreements.js';
 import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
 import { principalKey, type Quotas, type Release } from '../quotas.js';
@@ -64,6 +63,8 @@ export interface SocketHost<P> extends InboxHost {
   readonly announced: ServerLimits;
   /** Whether the server speaks protocol v2 (chunked transfers): a hello of version 2 is accepted. */
   readonly transfers: boolean;
+  /** What a hello's limits agree to, shared by the sockets that announce the same. */
+  readonly agreements: Agreements;
   readonly heartbeatInterval: number;
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
@@ -90,9 +91,6 @@ export interface SocketHost<P> extends InboxHost {
   error(error: unknown, socket?: SocketSession<P>): void;
 }
 
-/** The smallest frame size a client may ask for in `hello.limits` (a hostile tiny value only hurts itself, but stays sane). */
-const MIN_PEER_FRAME_BYTES = 1024;
-
 /** One connection's protocol state. Kept small: an idle socket is a handful of fields. */
 export class SocketSession<P>
   implements SocketHandle, SessionSocket, WriterOwner, ReceiptSocket, MessageSocket<P>, ContextSocket<P>, PieceSocket, InboxOwner, CredentialsOwner<P>, ReservedSocket<P>
@@ -118,7 +116,10 @@ export class SocketSession<P>
   private welcomeHold: WelcomeHold | undefined;
   /** The close code and reason the server chose, reported by `onClose` instead of what the socket saw (1006 when the peer never answered). */
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
-  private readonly credentials: SocketCredentials<P>;
+  /** The credentials' term and refresh: only when they expire or may be refreshed (the common adapter-authenticated socket has none). */
+  private credentials: SocketCredentials<P> | undefined;
+  /** The last {@link info} given out. */
+  private known: ConnectionInfo<P> | undefined;
 
   constructor(
     private readonly host: SocketHost<P>,
@@ -140,7 +141,7 @@ export class SocketSession<P>
     // Until the hello says what the client takes: what every decoder takes by default (PROTOCOL.md 5.2).
     this.writer = new Writer(this, transport, host.outbox, { maxFrameBytes: DEFAULT_DECODE_LIMITS.maxFrameBytes, maxBatch: host.limits.maxBatch });
     this.inbox = new Inbox(this, host, now);
-    this.credentials = new SocketCredentials(this, verify, expiresAt, now);
+    if (verify !== undefined || expiresAt !== undefined) this.credentials = new SocketCredentials(this, verify, expiresAt, now);
   }
 
   /** The session id: the one `welcome` announced (after hello), provisional before. */
@@ -148,8 +149,15 @@ export class SocketSession<P>
     return this.sessionId;
   }
 
+  /**
+   * Who is on the socket, for hooks and presence: one object while the
+   * session and principal stay (every channel's presence member is the same
+   * object, as an SSE stream's are), a new one once either changed.
+   */
   get info(): ConnectionInfo<P> {
-    return { session: this.id, principal: this.principal, transport: 'ws' };
+    const known = this.known;
+    if (known?.session === this.sessionId && known.principal === this.principal) return known;
+    return (this.known = { session: this.sessionId, principal: this.principal, transport: 'ws' });
   }
 
   // ---- SocketHandle: what the adapter calls -------------------------------------
@@ -349,14 +357,20 @@ export class SocketSession<P>
         cancelRequest(this.session, frame.id);
         return undefined;
       case 'refresh':
-        return this.credentials.refresh(frame);
+        return (this.credentials ??= new SocketCredentials(this, undefined, undefined, Date.now())).refresh(frame); // refused: nothing verifies
       case 'transfer':
       case 'chunk':
       case 'credit':
-      case 'abort':
-        if (this.writer.transfers !== undefined) return transferFrame(this, frame, this.writer.transfers);
+      case 'abort': {
+        const terms = this.writer.transferTerms;
+        if (terms !== undefined) {
+          const pending = transferFrame(this, frame, this.writer.transfersNow(terms));
+          this.writer.settleTransfers(); // the last credit of the server's transfers: nothing runs any more
+          return pending;
+        }
         this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} needs protocol v2 (chunked transfers), and this socket speaks v${this.version}`);
         return undefined;
+      }
       default:
         this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} is not a frame a client may send`);
         return undefined;
@@ -381,15 +395,9 @@ export class SocketSession<P>
     // Subscribes came with the hello (the hello batch, PROTOCOL.md 6.1): the welcome waits for their answers.
     if (this.framesIn > this.framesDone + 1) this.welcomeHold = new WelcomeHold(this.writer);
     if (limits !== undefined) {
-      const own = this.host.limits;
-      this.writer.peer = {
-        // The client's own bound: the server's `maxFrameBytes` bounds what it parses, not what it writes.
-        maxFrameBytes: Math.max(MIN_PEER_FRAME_BYTES, limits.maxFrameBytes),
-        maxBatch: Math.min(own.maxBatch, limits.maxBatch),
-      };
-      // v2: chunked transfers when the client announced what it accepts (without, whole frames as in v1).
-      const accepts = version === TRANSFER_VERSION ? transferLimitsOf(limits) : undefined;
-      if (accepts !== undefined) this.writer.transfers = new SocketTransfers({ ...accepts, ...this.writer.peer }, own, this.writer, Date.now());
+      const agreed = this.host.agreements.of(limits, version === TRANSFER_VERSION);
+      this.writer.peer = agreed.peer;
+      this.writer.transferTerms = agreed.transfers;
     }
     return after(
       this.host.store.open(name, this.principal, this),
@@ -467,13 +475,7 @@ export class SocketSession<P>
 
   /** {@link ContextSocket}: a handler's `ctx.send`, a publication to this socket only (in pieces when large, on v2). */
   sendTo(channel: string, data: Payload): void {
-    if (this.state !== 'open') return;
-    const v1 = (): void => {
-      if (data instanceof Uint8Array) this.writer.binary(encodeBinary({ type: 'publication', channel, data }));
-      else this.writer.frame({ type: 'publication', channel, data });
-    };
-    if (this.writer.transfers === undefined) v1();
-    else this.writer.transfers.send(channel, data, v1);
+    if (this.state === 'open') this.writer.send(channel, data);
   }
 
   // ---- chunked transfers (v2) -----------------------------------------------------------
@@ -498,13 +500,13 @@ export class SocketSession<P>
 
   /** The welcome's `expiresIn`, when the credentials expire. */
   private expiresIn(): { expiresIn?: number } {
-    const expiresIn = this.credentials.expiresIn(Date.now());
+    const expiresIn = this.credentials?.expiresIn(Date.now());
     return expiresIn === undefined ? {} : { expiresIn };
   }
 
   /** Nothing more goes out or comes in; the socket leaves its channels. */
   private release(): void {
-    this.credentials.clear();
+    this.credentials?.clear();
     this.host.backlog.forget(this);
     this.writer.drop();
     this.writer.transfers?.clear();

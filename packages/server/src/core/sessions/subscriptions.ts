@@ -15,7 +15,7 @@ import type { Awaitable, ChannelPosition, HistoryResult, PresenceMember } from '
 import type { Limits } from '../../limits.js';
 import { after, chain } from '../awaitable.js';
 import type { OutgoingPublication, Subscriber } from '../hub.js';
-import { ReplayGate, type GateOutput, type GatePosition } from '../replay-gate.js';
+import { ReplayGate, type ChannelReader, type GateOutput, type GatePosition } from '../replay-gate.js';
 import type { HandlerSocket } from './handler-socket.js';
 
 /** What joining channels needs from the server. */
@@ -38,18 +38,29 @@ export interface ChannelHost<P> {
 }
 
 /** One socket's channels. Created on its first `subscribe`. */
-export class Subscriptions<P> implements Subscriber, GateOutput {
+export class Subscriptions<P> implements Subscriber, GateOutput, ChannelReader {
   private readonly gate: ReplayGate;
 
   constructor(
     private readonly socket: HandlerSocket<P>,
     private readonly host: ChannelHost<P>,
   ) {
-    this.gate = new ReplayGate(this, 'newest', {
-      position: (channel) => host.position(channel),
-      history: (channel, since, limit) => host.history(channel, since, limit),
-      limit: host.limits.historySize,
-    });
+    this.gate = new ReplayGate(this, 'newest', this); // its own reader: no object and closures per connection
+  }
+
+  /** {@link ChannelReader}: the channel's position, from the engine. */
+  position(channel: string): Awaitable<ChannelPosition> {
+    return this.host.position(channel);
+  }
+
+  /** {@link ChannelReader}: the channel's history after `since`, from the engine. */
+  history(channel: string, since: number, limit: number): Awaitable<HistoryResult> {
+    return this.host.history(channel, since, limit);
+  }
+
+  /** {@link ChannelReader}: most publications a replay reads (`limits.historySize`). */
+  get limit(): number {
+    return this.host.limits.historySize;
   }
 
   /**

@@ -67,7 +67,51 @@ interface Held {
   readonly release: () => void;
 }
 
-/** One socket's transfers, both ways. */
+/**
+ * What a socket's transfers were agreed on at hello: all a socket keeps
+ * while nothing is transferred (the {@link SocketTransfers} state is made on
+ * the first transfer and let go once every transfer ended and was credited).
+ */
+export interface TransferTerms {
+  /** What the client accepts (its hello's limits, within the server's). */
+  readonly peer: PeerLimits & TransferLimits;
+  /** The server's own limits (shared by every socket). */
+  readonly own: ServerTransferLimits;
+  /** The largest piece sent to this client ({@link pieceBytes}). */
+  readonly piece: number;
+}
+
+/** The terms of a socket whose client accepts `peer`. */
+export function transferTerms(peer: PeerLimits & TransferLimits, own: ServerTransferLimits): TransferTerms {
+  return { peer, own, piece: pieceBytes(peer, own.chunkBytes) };
+}
+
+/**
+ * Whether a publication goes out whole (as in v1) when its channel is free,
+ * known without encoding it: text no longer than a piece even at 3 UTF-8
+ * bytes per UTF-16 unit, bytes no larger than a piece and than the client's
+ * `maxMessageBytes`. Most publications are, and need no transfer state.
+ */
+export function goesWhole(out: OutgoingPublication, terms: TransferTerms): boolean {
+  const data = out.publication.data;
+  if (data instanceof Uint8Array) return data.byteLength <= terms.piece && data.byteLength <= terms.peer.maxMessageBytes;
+  return out.text.length * 3 <= terms.piece;
+}
+
+/**
+ * `ctx.send(data)` on a channel with no transfer running: the transfer to
+ * start when the payload is larger than a piece and within the client's
+ * `maxMessageBytes`, `undefined` when it goes whole as in v1.
+ */
+export function sendTransfer(channel: string, data: Payload, terms: TransferTerms): TransferSource | undefined {
+  const binary = data instanceof Uint8Array;
+  if (binary && data.byteLength <= terms.piece) return undefined; // whole, without encoding anything
+  const payload = binary ? data : utf8.encode(encodeText({ type: 'publication', channel, data }));
+  if (payload.byteLength <= terms.piece || payload.byteLength > terms.peer.maxMessageBytes) return undefined;
+  return transferSource({ kind: 'publication', channel, ...(binary ? {} : { text: true as const }) }, payload);
+}
+
+/** One socket's transfers, both ways, while any runs (see {@link TransferTerms}). */
 export class SocketTransfers {
   readonly #sender: TransferSender<string>;
   readonly #receiver: TransferReceiver;
@@ -75,16 +119,16 @@ export class SocketTransfers {
   readonly #lanes = new Map<string, Held[]>();
   #laneBytes = 0;
   /** When the client last credited while a transfer waited for it (a client that stops reading is a slow consumer). */
-  #progressAt: number;
+  #progressAt = 0;
+  /** A piece of the client's was taken since the credit was last written. */
+  #owes = false;
 
   constructor(
-    /** What the client accepts (its hello's limits, within the server's). */
-    readonly peer: PeerLimits & TransferLimits,
-    own: ServerTransferLimits,
+    readonly terms: TransferTerms,
     private readonly writer: TransferWriter,
-    now: number,
   ) {
-    this.#sender = new TransferSender(pieceBytes(peer, own.chunkBytes), peer.window, peer.maxTransfers);
+    const { peer, own, piece } = terms;
+    this.#sender = new TransferSender(piece, peer.window, peer.maxTransfers);
     this.#receiver = new TransferReceiver('message', {
       chunkBytes: own.chunkBytes,
       window: own.transferWindow,
@@ -93,7 +137,21 @@ export class SocketTransfers {
       timeoutMs: own.transferTimeoutMs,
       maxTextBytes: own.maxFrameBytes, // a JSON message is parsed whole: no larger than a frame, chunked or not
     });
-    this.#progressAt = now;
+  }
+
+  /**
+   * Nothing runs either way, nothing waits, every byte sent was credited and
+   * every credit owed was written: this state is the same as a new one's,
+   * and may be let go.
+   */
+  get idle(): boolean {
+    return (
+      !this.#owes &&
+      this.#lanes.size === 0 &&
+      this.#sender.size === 0 &&
+      this.#sender.available === this.#sender.window &&
+      this.#receiver.size === 0
+    );
   }
 
   // ---- outgoing -------------------------------------------------------------------
@@ -117,33 +175,16 @@ export class SocketTransfers {
   publication(out: OutgoingPublication): boolean {
     const { channel, seq, epoch } = out.publication;
     if (this.busy(channel)) return this.hold(channel, out.size, () => this.writer.publication(out));
+    if (goesWhole(out, this.terms)) return false;
     const data = out.publication.data;
-    // Text: a UTF-16 unit is at most 3 UTF-8 bytes, so most publications are known small without encoding them.
-    if (!(data instanceof Uint8Array) && out.text.length * 3 <= this.#sender.piece) return false;
     const size = data instanceof Uint8Array ? data.byteLength : out.shared.data.byteLength;
-    if (size > this.peer.maxMessageBytes) {
+    if (size > this.terms.peer.maxMessageBytes) {
       this.writer.enqueue(encodeText({ type: 'gap', channel, epoch, seq, reason: 'too-big', since: seq - 1 }));
       return true;
     }
     if (size <= this.#sender.piece) return false;
-    this.#start(out.source(this.#sender.piece), channel);
+    this.start(out.source(this.#sender.piece), channel);
     return true;
-  }
-
-  /**
-   * `ctx.send(data)`: an unsequenced publication for this socket only. Held
-   * in its channel's lane, started as a transfer when larger than a piece
-   * (and within the client's `maxMessageBytes`), or written as in v1 by `v1`.
-   */
-  send(channel: string, data: Payload, v1: () => void): void {
-    if (this.hold(channel, data instanceof Uint8Array ? data.byteLength : 0, () => this.send(channel, data, v1))) return;
-    const binary = data instanceof Uint8Array;
-    const payload = binary ? data : utf8.encode(encodeText({ type: 'publication', channel, data }));
-    if (payload.byteLength > this.#sender.piece && payload.byteLength <= this.peer.maxMessageBytes) {
-      this.#start(transferSource({ kind: 'publication', channel, ...(binary ? {} : { text: true as const }) }, payload), channel);
-    } else {
-      v1();
-    }
   }
 
   /** Holds a frame of a busy channel in its lane; returns false (nothing held) when the channel is free. */
@@ -159,6 +200,7 @@ export class SocketTransfers {
 
   /** The credit envelope owed, if any (it rides with this write). */
   credit(): string | undefined {
+    this.#owes = false;
     const owed = this.#receiver.takeCredit();
     return owed === 0 ? undefined : encodeText({ type: 'credit', bytes: owed });
   }
@@ -205,6 +247,7 @@ export class SocketTransfers {
   /** A piece from the client: see {@link Reception}. */
   take(frame: TransferFrame | ChunkFrame, now: number): Reception {
     const reception = this.#receiver.take(frame, now);
+    this.#owes = true;
     this.writer.touch(); // the credit owed goes out with this turn's write
     return reception;
   }
@@ -221,7 +264,8 @@ export class SocketTransfers {
     this.#laneBytes = 0;
   }
 
-  #start(source: TransferSource, channel: string): void {
+  /** Starts a transfer on `channel` (free: nothing of it runs). */
+  start(source: TransferSource, channel: string): void {
     if (this.#sender.size === 0) this.#progressAt = Date.now();
     this.#sender.start(source, channel);
     this.writer.touch();
@@ -252,7 +296,7 @@ const utf8 = new TextEncoder();
 /** What answering a piece of a client's transfer needs from its socket. */
 export interface PieceSocket {
   readonly writer: {
-    /** The socket's transfers (protocol v2), when it speaks v2 with transfers. */
+    /** The socket's transfers (protocol v2) while any runs. */
     readonly transfers?: SocketTransfers | undefined;
     /** Queues an error frame (with the id of the message it answers, when it has one). */
     error(code: string, message: string, channel?: string, id?: number): void;

@@ -15,15 +15,17 @@
  * (`transfers.ts`), and each flush writes the credit owed with the small
  * frames, then the pieces the window allows. Pieces are writes like any
  * other (the backlog sees them), and the frames waiting in a channel's lane
- * count as buffered for that socket.
+ * count as buffered for that socket. The transfer state exists while a
+ * transfer runs: made by the first one (either way), let go by the flush
+ * that finds it idle; in between the socket keeps only the agreed terms.
  */
-import { channelIdProblem, encodeBatch, encodeText, type PeerLimits, type ServerFrame } from '@rxmux/core/protocol';
+import { channelIdProblem, encodeBatch, encodeBinary, encodeText, type Payload, type PeerLimits, type ServerFrame } from '@rxmux/core/protocol';
 import type { Limits } from '../../limits.js';
 import type { Backlog, Backlogged } from '../backlog.js';
 import type { OutgoingPublication } from '../hub.js';
 import type { SharedMessage, Transport } from '../transport.js';
 import type { SocketState } from './socket-session.js';
-import type { SocketTransfers } from './transfers.js';
+import { goesWhole, sendTransfer, SocketTransfers, type TransferTerms } from './transfers.js';
 
 /** Longest error message text sent (the codec caps strings at 4096). */
 const MAX_MESSAGE = 1000;
@@ -105,7 +107,9 @@ export class Writer {
   private queue: (string | OutgoingPublication)[] | undefined;
   /** What the client accepts (from hello), within the server's own limits. */
   peer: PeerLimits;
-  /** Chunked transfers, on a socket that negotiated them (v2). */
+  /** What chunked transfers were agreed on, on a socket that negotiated them (v2). */
+  transferTerms: TransferTerms | undefined;
+  /** The state of the transfers while any runs ({@link transfersNow}). */
   transfers: SocketTransfers | undefined;
   /** Held back from the outbox's flush ({@link hold}); `'owed'`: a flush passed it by, one is owed on release. */
   private holding: false | 'held' | 'owed' = false;
@@ -160,7 +164,9 @@ export class Writer {
    * a `gap` `'too-big'` for that seq instead.
    */
   publication(out: OutgoingPublication): void {
-    if (this.transfers?.publication(out) === true) return; // a transfer, held behind one, or too big for the client
+    const terms = this.transferTerms;
+    // A transfer, held behind one, or too big for the client; one that goes whole on a free channel needs no transfer state.
+    if (terms !== undefined && (this.transfers !== undefined || !goesWhole(out, terms)) && this.transfersNow(terms).publication(out)) return;
     if (this.peer.maxFrameBytes < this.outbox.limits.maxPublicationBytes && out.size > this.peer.maxFrameBytes) {
       const { channel, epoch, seq } = out.publication;
       this.frame({ type: 'gap', channel, epoch, seq, reason: 'too-big', since: seq - 1 });
@@ -169,6 +175,37 @@ export class Writer {
     const binary = out.binary;
     if (binary !== undefined) this.binary(binary);
     else if (out.text.length > 0) this.enqueue(out); // encoded now, so a failure stays in the caller's guard
+  }
+
+  /**
+   * `ctx.send(data)`: an unsequenced publication for this socket only. On a
+   * socket with transfers it is held in its channel's lane while one runs
+   * there, and started as a transfer when larger than a piece (and within
+   * the client's `maxMessageBytes`); otherwise it goes whole as in v1.
+   */
+  send(channel: string, data: Payload): void {
+    const terms = this.transferTerms;
+    if (terms !== undefined) {
+      if (this.transfers?.hold(channel, data instanceof Uint8Array ? data.byteLength : 0, () => this.send(channel, data)) === true) return;
+      const transfer = sendTransfer(channel, data, terms);
+      if (transfer !== undefined) return this.transfersNow(terms).start(transfer, channel);
+    }
+    if (data instanceof Uint8Array) this.binary(encodeBinary({ type: 'publication', channel, data }));
+    else this.frame({ type: 'publication', channel, data });
+  }
+
+  /** The transfer state, made now if no transfer runs. */
+  transfersNow(terms: TransferTerms): SocketTransfers {
+    return (this.transfers ??= new SocketTransfers(terms, this));
+  }
+
+  /**
+   * Lets the transfer state go once it is idle (nothing runs, everything
+   * credited): a new one is the same. Called where no step of the transfers
+   * is under way: the outbox's flush, and after a transfer frame.
+   */
+  settleTransfers(): void {
+    if (this.transfers?.idle === true) this.transfers = undefined;
   }
 
   /** Binary frames cannot join a batch: flush the text queue first to keep order. */
@@ -264,6 +301,8 @@ export class Writer {
     } catch (error) {
       this.owner.error(error);
     }
+    // Here, not in flush(): a flush nested in a transfer's own step (a binary frame released from a lane) must not swap the state under it.
+    this.settleTransfers();
   }
 
   private write(message: string | Uint8Array, binary: boolean, frames: number): void {
