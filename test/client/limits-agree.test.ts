@@ -82,6 +82,28 @@ describe('client and server limits agree (defaults on both sides)', () => {
     expect(server.metrics().rateLimited).toBe(0);
   }, 30_000);
 
+  it("a JSON message or request over the server's maxFrameBytes (64 KiB) is refused at once with FRAME_TOO_BIG, never sent; the connection goes on", async () => {
+    const server = await serve();
+    const received: string[] = [];
+    server.handle('big', { onMessage: (_ctx, data) => void received.push(data as string), onRequest: (_ctx, data) => (data as string).length });
+    const conn = client(server.port);
+    const channel = conn.channel<null, string>('big');
+    channel.subscribe();
+    await reaches(conn, 'open');
+    const errors: RxmuxError[] = [];
+    conn.errors$.subscribe((e) => errors.push(e));
+    const large = 'j'.repeat(70 * 1024);
+    expect(() => channel.send(large)).toThrow(expect.objectContaining({ code: ErrorCode.FrameTooBig }));
+    await expect(firstValueFrom(channel.request(large))).rejects.toMatchObject({ code: ErrorCode.FrameTooBig });
+    // Under the limit both go, on the same connection.
+    const fits = 'j'.repeat(60 * 1024);
+    expect(await firstValueFrom(channel.request(fits))).toBe(fits.length);
+    channel.send(fits);
+    expect(await until(() => received.length === 1, 10_000)).toBe(true);
+    expect(errors).toEqual([]);
+    expect(server.metrics().connections).toBe(1);
+  });
+
   it('the welcome tells the client the limits it must keep', async () => {
     const server = await serve();
     const raw = await tclient(`ws://127.0.0.1:${server.port}/rt`);

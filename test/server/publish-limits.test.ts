@@ -45,10 +45,13 @@ describe('publish() checks before it numbers', () => {
     await expect(server.publish('feed', new Uint8Array(5 * 1024 * 1024))).resolves.toBeUndefined();
   });
 
-  it('without chunked transfers, a publication larger than maxFrameBytes is refused', async () => {
+  it('without chunked transfers, a publication larger than one whole frame (1 MiB, or maxFrameBytes if larger) is refused', async () => {
     const { server } = await start({ transfers: false });
-    expect(() => server.publish('feed', new Uint8Array(1024 * 1024))).toThrow(/maxFrameBytes/);
-    await expect(server.publish('feed', new Uint8Array(1000))).resolves.toBeUndefined();
+    expect(() => server.publish('feed', new Uint8Array(1024 * 1024))).toThrow(/whole frame a client decodes by default/);
+    await expect(server.publish('feed', new Uint8Array(100 * 1024))).resolves.toBeUndefined(); // over the server's maxFrameBytes (64 KiB): what it takes, not what it publishes
+    const larger = await start({ transfers: false, limits: { maxFrameBytes: 2 * 1024 * 1024 } });
+    expect(() => larger.server.publish('feed', new Uint8Array(2 * 1024 * 1024))).toThrow(/maxFrameBytes 2097152/);
+    await expect(larger.server.publish('feed', new Uint8Array(1024 * 1024))).resolves.toBeUndefined();
   });
 });
 

@@ -162,7 +162,9 @@ export interface Limits {
   /**
    * Largest message a client may send in chunks, and largest publication
    * `publish()` takes (v2; a client without chunked transfers still gets at
-   * most `maxFrameBytes`, larger publications reach it as a `gap` `'too-big'`).
+   * most the `maxFrameBytes` it announced, larger publications reach it as a
+   * `gap` `'too-big'`; with `transfers: false`, `publish()` takes one whole
+   * frame of 1 MiB, or `maxFrameBytes` if larger).
    */
   readonly maxMessageBytes: number;
   /** Most channels with an unfinished transfer from one client at once (v2): with `maxMessageBytes`, what reassembly may hold per connection. */

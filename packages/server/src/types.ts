@@ -140,7 +140,9 @@ export interface CoreOptions<P> {
    * `limits.chunkBytes` travels in pieces, interleaved with every other
    * channel's frames, under the receiver's window, both ways; a client that
    * offers only `rxmux.v1` gets whole frames as before. `false`: the server
-   * selects `rxmux.v1` only.
+   * selects `rxmux.v1` only: a client's binary messages are then bounded by
+   * `limits.maxFrameBytes` (64 KiB by default) too, and `publish()` by one
+   * whole frame (1 MiB, or `maxFrameBytes` if larger).
    */
   readonly transfers?: boolean;
   /**
@@ -293,8 +295,9 @@ export interface RxmuxServer<P = null> {
    * `RXMUX_ERR_INVALID_FIELD` (a `ProtocolError`) for data that cannot travel
    * (not JSON nor a `Uint8Array`, cyclic, nested too deep), and
    * `RXMUX_ERR_FRAME_TOO_BIG` for a publication larger than
-   * `limits.maxMessageBytes` (`limits.maxFrameBytes` with `transfers: false`),
-   * which clients would refuse. A publication larger than `limits.chunkBytes`
+   * `limits.maxMessageBytes` (with `transfers: false`, one whole frame of
+   * what a client decodes by default, 1 MiB, or `limits.maxFrameBytes` if
+   * larger), which clients would refuse. A publication larger than `limits.chunkBytes`
    * reaches clients that negotiated chunked transfers in pieces, interleaved
    * with every other channel; one larger than an old client's `maxFrameBytes`
    * reaches it as a `gap` `'too-big'`.

@@ -309,6 +309,27 @@ describe('the server core with an in-memory transport', () => {
     expect(runs).toBe(2);
   });
 
+  it('a client within its rate is never cut for what waits behind an asynchronous step, on a transport that cannot pause reading', async () => {
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // An asynchronous authorize (a database, say) for the subscribe: everything behind it waits in the inbox.
+    const c = core({ authorize: async (_principal, _channel, action) => (action === 'subscribe' ? held.then(() => true) : true) });
+    const handled: number[] = [];
+    c.handle('slow', { onMessage: (_ctx, data) => void handled.push((data as { n: number }).n) });
+    const a = open(c, null); // MemoryTransport has no pause(): every message reaches the inbox
+    a.send({ type: 'hello', version: 1 });
+    await turn();
+    a.send({ type: 'subscribe', channel: 'slow' });
+    const pad = 'p'.repeat(40 * 1024); // 3 tokens each at 16 KiB a token: 40 of them are 120 of the burst's 200, and 1.6 MB
+    for (let n = 0; n < 40; n++) a.send({ type: 'message', channel: 'slow', data: { n, pad }, id: n + 1 });
+    await turn();
+    expect(handled).toEqual([]); // they did wait
+    release?.();
+    for (let i = 0; i < 20 && handled.length < 40; i++) await turn();
+    expect(handled).toEqual(Array.from({ length: 40 }, (_, n) => n));
+    expect(a.transport.closedWith).toBeUndefined();
+  });
+
   it('closes every socket with 1001 on close(), after flushing what is queued', async () => {
     const c = createServerCore();
     const a = open(c, null);

@@ -323,8 +323,8 @@ export class Connection {
    */
   #checkSize(item: BufferedMessage): void {
     const link = this.#link;
-    if (item.kind === 'message' && link !== undefined) {
-      if (!link.carries(item)) throw new ProtocolError(ErrorCode.FrameTooBig, `message on "${item.channel}" is larger than the server takes`);
+    if (link !== undefined) {
+      if (!link.carries(item)) throw new ProtocolError(ErrorCode.FrameTooBig, `${item.kind} on "${item.channel}" is larger than the server takes`);
       return;
     }
     const { transfers, maxFrameBytes } = this.#settings;

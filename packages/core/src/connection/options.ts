@@ -27,12 +27,18 @@ export interface ConnectOptions {
   readonly linger?: number;
   /** Offline buffer bounds. Defaults: 100 messages, 1 MiB, `'drop-oldest'`. */
   readonly buffer?: Partial<BufferOptions>;
-  /** Largest frame accepted from the server and largest batch written, in bytes. Default 1 MiB. */
+  /**
+   * Largest frame accepted from the server, in bytes, announced in the hello
+   * (the server writes batches and publications up to it). What this client
+   * writes is bounded by the smaller of it and the server's announced
+   * `maxFrameBytes` (64 KiB by default on `@rxmux/server`). Default 1 MiB.
+   */
   readonly maxFrameBytes?: number;
   /**
    * Chunked transfers (protocol v2, offered as `rxmux.v2`): with a server
-   * that speaks them, a payload larger than a piece (`sendBinary`, or `send`
-   * of large JSON, and the server's large publications) travels in pieces,
+   * that speaks them, a payload larger than a piece (`sendBinary`, a `send`
+   * of JSON within the server's `maxFrameBytes`, and the server's large
+   * publications) travels in pieces,
    * interleaved with every other channel's frames, at most a window of bytes
    * in flight; the app still sends and receives whole messages. What the
    * client accepts, announced in the hello: `chunkBytes` (largest piece,

@@ -19,7 +19,7 @@
  * socket.closed(1000, '');
  */
 import { randomBytes } from 'node:crypto';
-import { bytesPerToken, channelIdProblem, CloseCode, dataProblem, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
+import { bytesPerToken, channelIdProblem, CloseCode, dataProblem, DEFAULT_DECODE_LIMITS, encodeBinary, encodeText, ErrorCode, ProtocolError, RxmuxError, type BucketRate, type Payload, type ServerLimits } from '@rxmux/core/protocol';
 import type { Engine, EngineStatus, PresenceEvent, PresenceMember } from '../engines/engine.js';
 import { MemoryEngine } from '../engines/memory.js';
 import { resolveHeartbeat, resolveLimits, type Heartbeat, type Limits } from '../limits.js';
@@ -249,8 +249,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     const size = publicationSize(channel, data);
     const max = this.maxPublicationBytes();
     if (size > max) {
-      const limit = max === this.limits.maxFrameBytes ? `maxFrameBytes ${max}` : `maxMessageBytes ${max}`;
-      throw new RxmuxError(ErrorCode.FrameTooBig, `publish(): a publication of ${size} bytes on "${channel}" exceeds ${limit}, what clients accept`);
+      const limit = max === this.limits.maxFrameBytes ? `maxFrameBytes ${max}` : this.transfers ? `maxMessageBytes ${max}` : `${max} bytes, the whole frame a client decodes by default (chunked transfers are off; maxFrameBytes if larger)`;
+      throw new RxmuxError(ErrorCode.FrameTooBig, `publish(): a publication of ${size} bytes on "${channel}" exceeds ${limit}`);
     }
     if (this.state === 'closed') throw new RxmuxError(ErrorCode.ConnectionClosed, 'publish(): the server is closed');
     try {
@@ -299,12 +299,14 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   }
 
   /**
-   * The largest publication: `maxFrameBytes`, or with chunked transfers
-   * `maxMessageBytes` when larger (a client without them gets a `gap`
-   * `'too-big'` for one above its `maxFrameBytes`).
+   * The largest publication: with chunked transfers `maxMessageBytes`;
+   * without, one whole frame of what a client decodes by default (1 MiB).
+   * Either way at least `maxFrameBytes`, and a client that announced less
+   * gets a `gap` `'too-big'` for one above its own `maxFrameBytes`. The
+   * server's `maxFrameBytes` bounds what it takes, not what it publishes.
    */
   private maxPublicationBytes(): number {
-    return this.transfers ? Math.max(this.limits.maxFrameBytes, this.limits.maxMessageBytes) : this.limits.maxFrameBytes;
+    return Math.max(this.limits.maxFrameBytes, this.transfers ? this.limits.maxMessageBytes : DEFAULT_DECODE_LIMITS.maxFrameBytes);
   }
 
   // ---- SocketHost ------------------------------------------------------------------

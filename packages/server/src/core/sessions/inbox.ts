@@ -51,7 +51,12 @@ const MAX_ERRORS_PER_MESSAGE = 16;
  */
 const INBOX_BATCHES = 2;
 
-/** Bytes of received messages that wait in one inbox at most, in multiples of `maxFrameBytes`. */
+/**
+ * Bytes of received messages that wait in one inbox at most, in multiples
+ * of `maxFrameBytes`, or the bytes the rate's burst pays for if that is more:
+ * a client within its rate never meets it (with a transport that cannot
+ * pause reading either).
+ */
 const INBOX_FRAMES_BYTES = 4;
 
 /** What the inbox needs from the server: the limits, the bucket's rate, the counters. */
@@ -150,7 +155,7 @@ export class Inbox implements BucketState {
       this.waiting.push(...frames);
       this.waitingBytes += bytes;
       const { maxBatch, maxFrameBytes, rateBurst } = this.host.limits;
-      if (this.waiting.length > Math.max(INBOX_BATCHES * maxBatch, rateBurst) || this.waitingBytes > INBOX_FRAMES_BYTES * maxFrameBytes) {
+      if (this.waiting.length > Math.max(INBOX_BATCHES * maxBatch, rateBurst) || this.waitingBytes > Math.max(INBOX_FRAMES_BYTES * maxFrameBytes, rateBurst * this.host.perToken)) {
         this.owner.writer.error(ErrorCode.RateLimited, 'too many frames waiting to be handled: closing');
         this.owner.close(CloseCode.PolicyViolation, 'too much waiting');
       }

@@ -139,7 +139,7 @@ export class SocketSession<P>
     this.lastSeen = now;
     this.createdAt = now;
     // Until the hello says what the client takes: what every decoder takes by default (PROTOCOL.md 5.2).
-    this.writer = new Writer(this, transport, host.outbox, { maxFrameBytes: DEFAULT_DECODE_LIMITS.maxFrameBytes, maxBatch: host.limits.maxBatch });
+    this.writer = new Writer(this, transport, host.outbox, { maxFrameBytes: DEFAULT_DECODE_LIMITS.maxFrameBytes, maxBatch: Math.min(host.limits.maxBatch, DEFAULT_DECODE_LIMITS.maxBatch) });
     this.inbox = new Inbox(this, host, now);
     if (verify !== undefined || expiresAt !== undefined) this.credentials = new SocketCredentials(this, verify, expiresAt, now);
   }

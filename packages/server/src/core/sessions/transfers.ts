@@ -73,7 +73,7 @@ interface Held {
  * the first transfer and let go once every transfer ended and was credited).
  */
 export interface TransferTerms {
-  /** What the client accepts (its hello's limits, within the server's). */
+  /** What the client accepts (its hello's limits: its own `maxFrameBytes`, a batch within the server's). */
   readonly peer: PeerLimits & TransferLimits;
   /** The server's own limits (shared by every socket). */
   readonly own: ServerTransferLimits;

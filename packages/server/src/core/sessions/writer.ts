@@ -105,7 +105,7 @@ export class Outbox {
 /** One socket's outgoing queue. */
 export class Writer {
   private queue: (string | OutgoingPublication)[] | undefined;
-  /** What the client accepts (from hello), within the server's own limits. */
+  /** What the client accepts (from hello): its `maxFrameBytes`, a `maxBatch` within the server's. */
   peer: PeerLimits;
   /** What chunked transfers were agreed on, on a socket that negotiated them (v2). */
   transferTerms: TransferTerms | undefined;
