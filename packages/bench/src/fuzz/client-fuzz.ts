@@ -17,7 +17,7 @@ import { connect, type Connection, type ConnectionStatus, type GapNotice } from 
 import { binaryFrame, serverEnvelope } from './arbitraries.js';
 import type { PropertyFigures } from './run.js';
 import type { WsMessage } from './server-model.js';
-import { CLIENT_FRAMES, Code, FATAL_CLOSE_CODES, specDecode, type SpecFrame, type SpecLimits } from './spec.js';
+import { CLIENT_FRAMES, Code, FATAL_CLOSE_CODES, specDecode, V2_FRAMES, type SpecFrame, type SpecLimits } from './spec.js';
 
 /** The client's decode limit in the fuzz (small, so frames over it are cheap to send). */
 const CLIENT_MAX_FRAME = 64 * 1024;
@@ -188,8 +188,8 @@ function expectClient(c: ClientCase, a: string, b: string): ClientExpectation {
       case 'refreshed':
         return; // unknown ids are ignored; a receipt or a refreshed changes nothing visible here
       default:
-        // A frame of the client's direction, or a second welcome.
-        if (CLIENT_FRAMES.has(f.type) || f.type === 'welcome') x.errors.push({ codes: [Code.UnexpectedFrame], optional: false });
+        // A frame of the client's direction, a second welcome, or one of v2's (this server selects rxmux.v1).
+        if (CLIENT_FRAMES.has(f.type) || f.type === 'welcome' || V2_FRAMES.has(f.type)) x.errors.push({ codes: [Code.UnexpectedFrame], optional: false });
     }
   };
   for (const message of c.messages) {

@@ -334,6 +334,9 @@ export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([1002, 1003, 1007,
 /** The frames a client may send (section 5's direction column); the server refuses the others with UNEXPECTED_FRAME. */
 export const CLIENT_FRAMES: ReadonlySet<string> = new Set(['message', 'hello', 'subscribe', 'unsubscribe', 'request', 'cancel', 'ping', 'pong', 'refresh']);
 
+/** The frames of version 2 (section 4, types 20 to 23): unexpected on a socket that negotiated `rxmux.v1`. */
+export const V2_FRAMES: ReadonlySet<string> = new Set(['transfer', 'chunk', 'credit', 'abort']);
+
 /** The frames a server may send; a client drops the others. */
 export const SERVER_FRAMES: ReadonlySet<string> = new Set([
   'publication',
