@@ -11,6 +11,7 @@ import { Backlog } from '../src/core/backlog.js';
 import type { Transport } from '../src/core/transport.js';
 import { transferFrame, transferTerms, type PieceSocket } from '../src/core/sessions/transfers.js';
 import { Outbox, Writer, type WriterOwner } from '../src/core/sessions/writer.js';
+import { OutgoingPublication } from '../src/core/hub.js';
 
 const KIB = 1024;
 const CLIENT: PeerLimits & TransferLimits = { maxFrameBytes: 1024 * KIB, maxBatch: 1024, chunkBytes: 64 * KIB, window: 64 * KIB, maxMessageBytes: 8 * 1024 * KIB, maxTransfers: 4 };
@@ -73,6 +74,16 @@ describe('transfer state of a v2 socket', () => {
     await turn();
     expect(writer.transfers).toBeUndefined();
     expect(written.length).toBeGreaterThan(0);
+  });
+
+  it('is not made for a text publication within a piece that could have been more at 3 UTF-8 bytes a character (40 KiB of ASCII)', async () => {
+    const { writer, written } = v2Writer();
+    const text = 'a'.repeat(40 * KIB); // 120 KiB at 3 bytes a code unit, 40 KiB as it is encoded: one whole frame
+    writer.publication(new OutgoingPublication({ channel: 'news', epoch: 'e', seq: 1, data: text }));
+    expect(writer.transfers).toBeUndefined();
+    await turn();
+    expect(writer.transfers).toBeUndefined();
+    expect(written).toHaveLength(1);
   });
 
   it('is made by a download, kept while pieces wait for credit, let go after the last credit; the next download starts with the full window again', async () => {

@@ -87,15 +87,18 @@ export function transferTerms(peer: PeerLimits & TransferLimits, own: ServerTran
 }
 
 /**
- * Whether a publication goes out whole (as in v1) when its channel is free,
- * known without encoding it: text no longer than a piece even at 3 UTF-8
- * bytes per UTF-16 unit, bytes no larger than a piece and than the client's
- * `maxMessageBytes`. Most publications are, and need no transfer state.
+ * Whether a publication goes out whole (as in v1) when its channel is free:
+ * bytes no larger than a piece and than the client's `maxMessageBytes`;
+ * text no larger than a piece, known without encoding it when it fits even
+ * at 3 UTF-8 bytes per UTF-16 unit, else by its shared encoding (built once
+ * for every recipient, and what is written). Most publications are, and
+ * need no transfer state.
  */
 export function goesWhole(out: OutgoingPublication, terms: TransferTerms): boolean {
   const data = out.publication.data;
   if (data instanceof Uint8Array) return data.byteLength <= terms.piece && data.byteLength <= terms.peer.maxMessageBytes;
-  return out.text.length * 3 <= terms.piece;
+  // Three bytes a code unit bound the UTF-8 without encoding; past that bound, the shared encoding's own length decides.
+  return out.text.length * 3 <= terms.piece || out.shared.data.byteLength <= terms.piece;
 }
 
 /**
