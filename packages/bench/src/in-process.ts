@@ -20,30 +20,13 @@ export async function runRouting(options: BenchOptions, runs: number): Promise<S
   const errors: string[] = [];
   const title = `6. Client routing (in process): ${profile.routing.budgetMs ? 'up to ' : ''}${profile.routing.frames.toLocaleString('en-US')} publication frames per point${profile.routing.budgetMs ? ` or ${profile.routing.budgetMs / 1000} s` : ''}, one subscriber per channel`;
   options.log?.(`\n${title}  [load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}]`);
-  // A fresh process per kind and run keeps heaps and JIT state apart; a smoke run shares one.
-  const shared = options.reuseProcesses ? await Child.start('./client-main.js', 'routing') : undefined;
-  for (let r = 0; r < runs; r++) {
-    for (const kind of rotation(kinds, r)) {
-      const child = shared ?? (await Child.start('./client-main.js', `routing ${kind}`));
-      try {
-        for (const n of profile.routing.channels) {
-          try {
-            const t = profile.timeoutMs;
-            const res = await child.call<RoutingResult>('routing', { kind, channels: n, frames: profile.routing.frames, batch: profile.routing.batch, ...(profile.routing.budgetMs ? { budgetMs: profile.routing.budgetMs } : {}), data: PAYLOAD, timeoutMs: t }, t + 10_000);
-            all[kind]?.[`ch${n}`]?.push(res.framesPerSec);
-            options.log?.(`  run ${r + 1} ${kind.padEnd(15)} ${String(n).padStart(5)} channels: ${Math.round(res.framesPerSec).toLocaleString('en-US')} frames/s`);
-          } catch (error) {
-            const message = `routing run ${r + 1} ${kind} ${n} channels: ${error instanceof Error ? error.message : String(error)}`;
-            errors.push(message);
-            options.log?.(`  ERROR ${message}`);
-          }
-        }
-      } finally {
-        if (child !== shared) await child.stop();
-      }
-    }
-  }
-  await shared?.stop();
+  await measurePoints(options, runs, 'routing', kinds, all, errors, (kind) =>
+    profile.routing.channels.map((n) => ({
+      key: `ch${n}`,
+      label: `${kind.padEnd(15)} ${String(n).padStart(5)} channels`,
+      args: { kind, channels: n, frames: profile.routing.frames, batch: profile.routing.batch, ...(profile.routing.budgetMs ? { budgetMs: profile.routing.budgetMs } : {}) },
+    })),
+  );
   const medians = mediansOf(all);
   const rx = medians.rxmux ?? {};
   const rxValues = profile.routing.channels.map((n) => rx[`ch${n}`] ?? Number.NaN);
@@ -98,29 +81,13 @@ export async function runTap(options: BenchOptions, runs: number): Promise<Scena
   const errors: string[] = [];
   const title = `7. Debug tap overhead (in process): rxmux delivery over ${tap.channels} channels, ${tap.budgetMs ? 'up to ' : ''}${tap.frames.toLocaleString('en-US')} frames per point${tap.budgetMs ? ` or ${tap.budgetMs / 1000} s` : ''}; tap absent (devtools: false), off (nobody listens), on (conn.debug with a counting listener)`;
   options.log?.(`\n${title}  [load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}]`);
-  const shared = options.reuseProcesses ? await Child.start('./client-main.js', 'tap') : undefined;
-  for (let r = 0; r < runs; r++) {
-    for (const mode of rotation(modes, r)) {
-      const child = shared ?? (await Child.start('./client-main.js', `tap ${mode}`));
-      try {
-        for (const shape of shapes) {
-          try {
-            const t = profile.timeoutMs;
-            const res = await child.call<RoutingResult>('routing', { kind: shape.kind, tap: mode, channels: tap.channels, frames: tap.frames, batch: shape.batch, ...(tap.budgetMs ? { budgetMs: tap.budgetMs } : {}), data: PAYLOAD, timeoutMs: t }, t + 10_000);
-            all[mode]?.[shape.key]?.push(res.framesPerSec);
-            options.log?.(`  run ${r + 1} tap ${mode.padEnd(7)} ${shape.key.padEnd(10)}: ${Math.round(res.framesPerSec).toLocaleString('en-US')} frames/s`);
-          } catch (error) {
-            const message = `tap run ${r + 1} ${mode} ${shape.key}: ${error instanceof Error ? error.message : String(error)}`;
-            errors.push(message);
-            options.log?.(`  ERROR ${message}`);
-          }
-        }
-      } finally {
-        if (child !== shared) await child.stop();
-      }
-    }
-  }
-  await shared?.stop();
+  await measurePoints(options, runs, 'tap', modes, all, errors, (mode) =>
+    shapes.map((shape) => ({
+      key: shape.key,
+      label: `tap ${mode.padEnd(7)} ${shape.key.padEnd(10)}`,
+      args: { kind: shape.kind, tap: mode, channels: tap.channels, frames: tap.frames, batch: shape.batch, ...(tap.budgetMs ? { budgetMs: tap.budgetMs } : {}) },
+    })),
+  );
   const medians = mediansOf(all);
   return {
     id: 'tap',
@@ -145,3 +112,50 @@ export async function runTap(options: BenchOptions, runs: number): Promise<Scena
  * to node B ("redis-cross"), with the memory engine ("memory-local") as the
  * floor a single node has.
  */
+
+/** One point of an in-process scenario: the metric it feeds, how the log names it, the `routing` call's arguments. */
+interface Point {
+  readonly key: string;
+  readonly label: string;
+  readonly args: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Measures every contender's points, `runs` times in rotated order: each
+ * contender in a fresh child process per run (heaps and JIT state apart; a
+ * smoke run shares one), each point one `routing` call whose frames/s goes
+ * into `all`. A point that fails is an error of the scenario; the others go on.
+ */
+async function measurePoints<C extends string>(
+  options: BenchOptions,
+  runs: number,
+  scenario: string,
+  contenders: readonly C[],
+  all: Record<string, Record<string, number[]>>,
+  errors: string[],
+  points: (contender: C) => readonly Point[],
+): Promise<void> {
+  const t = options.profile.timeoutMs;
+  const shared = options.reuseProcesses ? await Child.start('./client-main.js', scenario) : undefined;
+  for (let r = 0; r < runs; r++) {
+    for (const contender of rotation(contenders, r)) {
+      const child = shared ?? (await Child.start('./client-main.js', `${scenario} ${contender}`));
+      try {
+        for (const point of points(contender)) {
+          try {
+            const res = await child.call<RoutingResult>('routing', { ...point.args, data: PAYLOAD, timeoutMs: t }, t + 10_000);
+            all[contender]?.[point.key]?.push(res.framesPerSec);
+            options.log?.(`  run ${r + 1} ${point.label}: ${Math.round(res.framesPerSec).toLocaleString('en-US')} frames/s`);
+          } catch (error) {
+            const message = `${scenario} run ${r + 1} ${point.label.trim()}: ${error instanceof Error ? error.message : String(error)}`;
+            errors.push(message);
+            options.log?.(`  ERROR ${message}`);
+          }
+        }
+      } finally {
+        if (child !== shared) await child.stop();
+      }
+    }
+  }
+  await shared?.stop();
+}

@@ -26,7 +26,8 @@ import type { ClientsReport, TargetReport, TargetStarted } from '../soak/types.j
 import { mutatedMessage, orderCase, oversize, randomMessage, validMessage } from './arbitraries.js';
 import { rateCase, rateCaseRun } from './rate-fuzz.js';
 import { runClientFuzz, type ClientFuzzFigures } from './client-fuzz.js';
-import { expectHttp, httpCase, judgeHttp, knownHttpDeviation, originCase, rawHttp, send, sendRaw, ThrottleModel, type HistoryFacts } from './http-fuzz.js';
+import { httpCase, originCase, rawHttp, send, sendRaw } from './http-fuzz.js';
+import { expectHttp, judgeHttp, knownHttpDeviation, ThrottleModel, type HistoryFacts } from './http-model.js';
 import type { ServerFacts, WsMessage } from './server-model.js';
 import { WsWorker, type CaseOutcome } from './ws-fuzz.js';
 

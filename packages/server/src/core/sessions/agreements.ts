@@ -8,7 +8,7 @@
  * At most {@link MAX_KEPT} sets are kept: a client announcing yet another
  * gets objects of its own.
  */
-import { transferLimitsOf, type PeerLimits } from '@rxmux/core/protocol';
+import { DEFAULT_DECODE_LIMITS, transferLimitsOf, type PeerLimits } from '@rxmux/core/protocol';
 import type { Limits } from '../../limits.js';
 import { transferTerms, type TransferTerms } from './transfers.js';
 
@@ -29,8 +29,12 @@ export interface Agreement {
 /** The agreements of one server, by the limits announced. */
 export class Agreements {
   readonly #kept = new Map<string, Agreement>();
+  /** What a socket has agreed to before its hello, and after a hello without limits: what every decoder takes by default (PROTOCOL.md 5.2). */
+  readonly silent: Agreement;
 
-  constructor(private readonly own: Limits) {}
+  constructor(private readonly own: Limits) {
+    this.silent = this.of(DEFAULT_DECODE_LIMITS, false);
+  }
 
   /** What `limits` (a hello's) agree to; `transfers`: the hello is v2, so its transfer keys count. */
   of(limits: PeerLimits, transfers: boolean): Agreement {

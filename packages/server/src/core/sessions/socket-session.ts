@@ -20,7 +20,6 @@
  */
 import {
   CloseCode,
-  DEFAULT_DECODE_LIMITS,
   ErrorCode,
   PROTOCOL_VERSION,
   subprotocolVersion,
@@ -138,8 +137,7 @@ export class SocketSession<P>
     this.sessionId = id;
     this.lastSeen = now;
     this.createdAt = now;
-    // Until the hello says what the client takes: what every decoder takes by default (PROTOCOL.md 5.2).
-    this.writer = new Writer(this, transport, host.outbox, { maxFrameBytes: DEFAULT_DECODE_LIMITS.maxFrameBytes, maxBatch: Math.min(host.limits.maxBatch, DEFAULT_DECODE_LIMITS.maxBatch) });
+    this.writer = new Writer(this, transport, host.outbox, host.agreements.silent.peer); // until the hello says what the client takes
     this.inbox = new Inbox(this, host, now);
     if (verify !== undefined || expiresAt !== undefined) this.credentials = new SocketCredentials(this, verify, expiresAt, now);
   }
