@@ -5,7 +5,8 @@
  */
 import type { DebugAction } from '@rxmux/core/debug';
 import { formatBytes, formatDuration } from './format.js';
-import { jsonPreview, type ConnectionInfo, type LogEntry, type Transition } from './model.js';
+import { jsonPreview } from './filter.js';
+import type { ConnectionInfo, LogEntry, Transition } from './model.js';
 
 export const STATUS_LABEL: Record<string, string> = { connecting: 'connecting', open: 'open', reconnecting: 'reconnecting', closed: 'closed', failed: 'failed', unknown: '—' };
 
