@@ -7,7 +7,8 @@ export interface Profile {
   readonly faninMany: { readonly clients: number; readonly each: number };
   readonly rtt: { readonly n: number; readonly warmup: number };
   readonly fanout: { readonly clients: number; readonly publishes: number };
-  readonly idle: { readonly clients: number };
+  /** Idle memory: connections, and the longest wait for V8 to give back the young generation the ramp grew. */
+  readonly idle: { readonly clients: number; readonly settleTimeoutMs: number };
   readonly binary: { readonly chunks: number; readonly size: number };
   readonly routing: { readonly frames: number; readonly channels: readonly number[]; readonly batch: number; readonly budgetMs?: number };
   /** Scenario 7: rxmux delivery with the debug tap absent / off / on, at one channel count, batched and not; its own run count (the ratios are small, more runs steady the medians). */
@@ -34,7 +35,7 @@ export const FULL: Profile = {
   faninMany: { clients: 50, each: 4_000 },
   rtt: { n: 10_000, warmup: 500 },
   fanout: { clients: 1_000, publishes: 200 },
-  idle: { clients: 2_000 },
+  idle: { clients: 2_000, settleTimeoutMs: 30_000 },
   binary: { chunks: 1_000, size: 16 * 1024 },
   routing: { frames: 1_000_000, channels: [1, 10, 100, 1_000], batch: 100 },
   tap: { frames: 1_000_000, channels: 10, batch: 100, runs: 5 },
@@ -54,7 +55,7 @@ export const QUICK: Profile = {
   faninMany: { clients: 50, each: 1_000 },
   rtt: { n: 5_000, warmup: 500 },
   fanout: { clients: 500, publishes: 100 },
-  idle: { clients: 1_000 },
+  idle: { clients: 1_000, settleTimeoutMs: 30_000 },
   routing: { frames: 200_000, channels: [1, 10, 100, 1_000], batch: 100, budgetMs: 1_000 },
   tap: { frames: 200_000, channels: 10, batch: 100, budgetMs: 1_000, runs: 5 },
   crossNode: { latency: 1_000, count: 20_000 },
@@ -77,7 +78,7 @@ export const SMOKE: Profile = {
   faninMany: { clients: 3, each: 100 },
   rtt: { n: 30, warmup: 5 },
   fanout: { clients: 4, publishes: 5 },
-  idle: { clients: 5 },
+  idle: { clients: 5, settleTimeoutMs: 2_000 },
   binary: { chunks: 5, size: 16 * 1024 },
   routing: { frames: 2_000, channels: [1, 10], batch: 100, budgetMs: 200 },
   tap: { frames: 2_000, channels: 10, batch: 100, budgetMs: 200, runs: 1 },

@@ -137,6 +137,11 @@ async function startRxmux(): Promise<BenchServer> {
 
 let server: BenchServer | undefined;
 
+/** What V8's young generation holds from the system (its semi-spaces), in bytes. */
+function newSpaceBytes(): number {
+  return getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+}
+
 function cpuSinceArm(): { cpuUs: number; userUs: number; systemUs: number } {
   const d = process.cpuUsage(armedCpu);
   return { cpuUs: d.user + d.system, userUs: d.user, systemUs: d.system };
@@ -206,7 +211,23 @@ serve({
   async memory() {
     const gc = await collect();
     const m = process.memoryUsage();
-    return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, gc: gc !== undefined };
+    return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, newSpace: newSpaceBytes(), gc: gc !== undefined };
+  },
+  /**
+   * Waits, allocating nothing and forcing no collection, until V8 has given
+   * back the young generation the connection ramp grew (its memory reducer
+   * shrinks `new_space` once the process is idle), i.e. until `new_space`
+   * holds no more than `newSpaceBytes` (its size before the ramp) or
+   * `timeoutMs` passed; then the memory after full collections, and how long
+   * the wait took.
+   */
+  async settledMemory(args: { newSpaceBytes: number; timeoutMs: number }) {
+    const started = Date.now();
+    while (newSpaceBytes() > args.newSpaceBytes && Date.now() - started < args.timeoutMs) await new Promise((resolve) => setTimeout(resolve, 250));
+    const settledMs = Date.now() - started;
+    const gc = await collect();
+    const m = process.memoryUsage();
+    return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, newSpace: newSpaceBytes(), settledMs, settled: newSpaceBytes() <= args.newSpaceBytes, gc: gc !== undefined };
   },
   /** A census of the live heap after full collections (`heap-account.ts`). */
   async heapCensus() {
