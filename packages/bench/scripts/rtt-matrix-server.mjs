@@ -18,3 +18,11 @@ if (mode === 'rxmux') {
   }));
   wss.on('listening', () => process.send(wss.address().port));
 }
+// 'arm' starts counting this process's CPU time; 'cpu' answers what it used since.
+let armed = process.cpuUsage();
+process.on('message', (m) => {
+  if (m === 'arm') {
+    armed = process.cpuUsage();
+    process.send('armed');
+  } else if (m === 'cpu') process.send(process.cpuUsage(armed));
+});
