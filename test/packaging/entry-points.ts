@@ -91,7 +91,7 @@ export const ENTRY_POINTS = {
   // Server-sent channels (the page's one EventSource, or long-poll): a subpath, so a page without them does not bundle them.
   '@rxmux/core/events': ['eventGaps', 'events'],
   // The debug tap's vocabulary, for debuggers (the DevTools extension).
-  '@rxmux/core/debug': ['BINARY_HEAD_BYTES', 'DEBUG_PROTOCOL_VERSION', 'DEVTOOLS_HOOK_KEY', 'binarySummary', 'frameEvent', 'hexHead', 'stripQuery'],
+  '@rxmux/core/debug': ['BINARY_HEAD_BYTES', 'DEBUG_PROTOCOL_VERSION', 'DEVTOOLS_HOOK_KEY', 'binarySummary', 'frameEvent', 'hexHead', 'preloadDebugTap', 'stripQuery'],
   // The test kit for apps' own tests.
   '@rxmux/core/testing': ['FakeServer', 'FakeWebSocket', 'STATUS_VALUES', 'ScriptedConnection', 'describeFrame', 'marbles', 'runMarbles'],
   // The server, its memory stores, and what engine authors and a custom clientAddress need (stored publications and their byte accounting; the peer's address key).

@@ -107,6 +107,9 @@ serve({
   },
   async routing(args: RoutingArgs) {
     const { route } = await import('./routing.js');
+    // With the tap on, its code is loaded first (as it is once a debugger has been listening a while):
+    // the measure is the tap's steady cost, not the wait for its dynamic import.
+    if (args.tap === 'on') await (await import('@rxmux/core/debug')).preloadDebugTap();
     return route(args);
   },
   close() {

@@ -7,17 +7,20 @@
  * batch's frames are sized off its text.
  */
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EventSourceLike } from '@rxmux/core';
-import { DEVTOOLS_HOOK_KEY, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core/debug';
+import { DEVTOOLS_HOOK_KEY, preloadDebugTap, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core/debug';
 import { events as eventsOf } from '@rxmux/core/events';
 import { encodeBatch, encodeText, type Frame } from '@rxmux/core/protocol';
-import { envelopeSizes } from '../src/debug/tap.js';
+import { envelopeSizes } from '../src/debug/recorder.js';
 import { utf8Length } from '../src/protocol/utf8.js';
 import { FakeServer, runMarbles } from '@rxmux/core/testing';
 import { toEqual } from './helpers.js';
 
 type Hooked = typeof globalThis & { [DEVTOOLS_HOOK_KEY]?: DevtoolsHook };
+
+// The tap's code loaded up front: every listener here hears each event as it happens (debug-tap-lazy.test.ts covers the load).
+beforeAll(() => preloadDebugTap());
 
 afterEach(() => {
   Reflect.deleteProperty(globalThis, DEVTOOLS_HOOK_KEY);

@@ -3,12 +3,15 @@
  * page hook it registers with, the actions it allows, and that it is off for
  * good with `devtools: false`.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { DEVTOOLS_HOOK_KEY, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core/debug';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEVTOOLS_HOOK_KEY, preloadDebugTap, type DebugEvent, type DebugTap, type DevtoolsHook } from '@rxmux/core/debug';
 import { FakeServer, runMarbles } from '@rxmux/core/testing';
 import { toEqual } from './helpers.js';
 
 type Hooked = typeof globalThis & { [DEVTOOLS_HOOK_KEY]?: DevtoolsHook };
+
+// The tap's code loaded up front: every listener here hears each event as it happens (debug-tap-lazy.test.ts covers the load).
+beforeAll(() => preloadDebugTap());
 
 afterEach(() => {
   Reflect.deleteProperty(globalThis, DEVTOOLS_HOOK_KEY);

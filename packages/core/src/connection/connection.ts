@@ -256,7 +256,10 @@ export class Connection {
    * out, status, channels, requests, acks, gaps, drops, errors, SSE): the
    * one call that turns the tap on without the DevTools extension. Returns
    * a function that stops it. Throws `InvalidArgumentError` when the
-   * connection was created with `devtools: false`.
+   * connection was created with `devtools: false`. The first listener of a
+   * page loads the tap's recorder (a dynamic import): until it is there the
+   * events wait, in order and with the time they happened, then arrive
+   * together; `preloadDebugTap()` from `@rxmux/core/debug` loads it up front.
    *
    * @example
    * const stop = conn.debug((event) => console.debug('[rxmux]', event));

@@ -242,6 +242,8 @@ export interface DebugTap {
   /**
    * Starts reporting to `listener` (the current state first: a `connection`
    * event, the current status, joined channels). Returns a function that stops it.
+   * rxmux's own taps load their recorder's code on the first listen: until it
+   * is there, events wait in order with their times (see `preloadDebugTap`).
    */
   listen(listener: (event: DebugEvent) => void): () => void;
   /** Runs a debugger action; ignored (with an `error` event) when actions are not allowed. */

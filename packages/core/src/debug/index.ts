@@ -7,3 +7,4 @@
  */
 export * from './events.js';
 export { BINARY_HEAD_BYTES, binarySummary, frameEvent, hexHead, stripQuery } from './frames.js';
+export { preloadDebugTap } from './load.js';

@@ -1,6 +1,5 @@
-import { decode, encode } from '../protocol/codec.js';
-import type { Frame } from '../protocol/frames.js';
 import type { ConnectionStatus, StatusTransition } from '../connection/status.js';
+import type { Frame } from '../protocol/frames.js';
 import {
   DEBUG_PROTOCOL_VERSION,
   DEVTOOLS_HOOK_KEY,
@@ -10,8 +9,11 @@ import {
   type DebugTransport,
   type DevtoolsHook,
 } from './events.js';
-import { utf8Length } from '../protocol/utf8.js';
-import { frameEvent, stripQuery } from './frames.js';
+import { stripQuery } from './frames.js';
+import { loadedRecorder, loadRecorder } from './load.js';
+import type { ChannelAction, DropReport, ErrorReport, GapReport, StreamSnapshot, TapRecorder, TapSnapshot } from './recorder.js';
+
+export type { StreamSnapshot } from './recorder.js';
 
 /** What the tap reads from its connection when a debugger starts listening, and what runs its actions. @internal */
 export interface TapHost {
@@ -24,31 +26,33 @@ export interface TapHost {
   act(action: DebugAction): void;
 }
 
-/**
- * What a late debugger must learn of the connection's event stream (kept by
- * `StreamTap`, with `events()`): its state event, and its channels as
- * `[channel, transport, subscribers, confirmed]`. @internal
- */
-export interface StreamSnapshot {
-  readonly state: DebugEvent | undefined;
-  readonly channels: Iterable<readonly [channel: string, transport: DebugTransport, subscribers: number, confirmed: boolean]>;
-}
+/** Most steps kept while the tap's code loads; past it, events are counted as lost (and the count reported). */
+export const MAX_WAITING_STEPS = 10_000;
 
-/** Most ids remembered for naming the channel of a reply and timing it. */
-const MAX_IDS = 4096;
+/** The recorder's methods the hook points call, each with the time it happened last. */
+type Recorded = 'out' | 'in' | 'transition' | 'channel' | 'timedOut' | 'ackTimedOut' | 'gap' | 'drop' | 'error' | 'refused';
+
+/** A parameter list without its last (the time). */
+type Head<T extends unknown[]> = T extends [...infer H, unknown] ? H : never;
+
+/** One thing that happened while the recorder's code loads, replayed in order once it is there. */
+type Step = (recorder: TapRecorder) => void;
 
 let taps = 0;
 
 /**
  * A connection's debug tap. Every hook point in the connection reads
  * {@link Tap.active} first, so a tap nobody listens to costs one property
- * read per frame; everything else (decoding what was written, naming
- * channels, timing replies) happens only while a debugger listens.
+ * read per frame. Everything else (decoding what was written, naming
+ * channels, timing replies) is {@link TapRecorder}'s, whose code is loaded
+ * (a dynamic import) when somebody first listens: a page nobody debugs never
+ * downloads it. What happens while it loads waits in order, with its time,
+ * and is reported once it is there.
  *
  * ```
  *  Link.write ─▶ out() ─┐
- *  socket msg ─▶ in() ──┼─▶ DebugEvent ─▶ listeners (the page hook, an app's logger)
- *  status, channels, requests, acks, gaps, drops, errors, SSE ─┘
+ *  socket msg ─▶ in() ──┼─▶ (waiting steps, while the code loads) ─▶ TapRecorder ─▶ DebugEvent ─▶ listeners
+ *  status, channels, requests, acks, gaps, drops, errors, SSE ─┘                    (the page hook, an app's logger)
  * ```
  * @internal
  */
@@ -56,13 +60,23 @@ export class Tap implements DebugTap {
   readonly version = DEBUG_PROTOCOL_VERSION;
   readonly id: string;
   readonly url: string;
-  /** True while somebody listens. */
+  /** True while somebody listens (or a listener waits for the recorder's code). */
   active = false;
-  readonly #listeners = new Set<(event: DebugEvent) => void>();
-  /** Recent request and acked-message ids: their channel and when they left. */
-  readonly #ids = new Map<number, { readonly channel: string; readonly at: number; readonly kind: 'request' | 'message' }>();
   /** Where the event stream stands, when `events()` made one (its `StreamTap` tells). */
   streams: (() => StreamSnapshot) | undefined;
+  /** The listeners events go to (changed only in order with the events: see {@link Tap.listen}). */
+  readonly #listeners = new Set<(event: DebugEvent) => void>();
+  /** Listeners asked for and not yet stopped (`active` while there are any). */
+  #wanted = 0;
+  #recorder: TapRecorder | undefined;
+  /** What happened while the recorder's code loads, in order; `undefined` once its load failed. */
+  #waiting: Step[] | undefined = [];
+  /** Steps dropped past {@link MAX_WAITING_STEPS}. */
+  #lost = 0;
+  /** Listeners whose first step waits for the recorder (told if its code cannot load). */
+  readonly #joining = new Set<(event: DebugEvent) => void>();
+  /** Bumped when every listener is let go at once (dispose, a failed load): older stop functions do nothing. */
+  #generation = 0;
   #unregister: (() => void) | undefined;
 
   constructor(
@@ -86,9 +100,14 @@ export class Tap implements DebugTap {
     }
   }
 
+  /**
+   * Starts reporting to `listener`: where the connection stands now first,
+   * then every event. The state is read now; the listener joins in order
+   * with the events (after those that happened before this call, while the
+   * recorder's code loads).
+   */
   listen(listener: (event: DebugEvent) => void): () => void {
-    const now = Date.now();
-    const conn = this.id;
+    const at = Date.now();
     const send = (event: DebugEvent): void => {
       try {
         listener(event);
@@ -96,125 +115,94 @@ export class Tap implements DebugTap {
         // a listener's failure is its own
       }
     };
-    send({ type: 'connection', conn, at: now, url: this.url, actions: this.actions });
-    const status = this.host.status();
-    if (status !== 'closed') send({ type: 'status', conn, at: now, from: 'closed', to: status });
-    const joined: { channel: string; transport: DebugTransport; subscribers: number }[] = [];
-    for (const [channel, subscribers, confirmed] of this.host.channels()) {
-      send({ type: 'channel', conn, at: now, channel, transport: 'ws', action: 'join', subscribers });
-      if (confirmed) joined.push({ channel, transport: 'ws', subscribers });
+    const snapshot: TapSnapshot = {
+      url: this.url,
+      actions: this.actions,
+      status: this.host.status(),
+      channels: [...this.host.channels()],
+      paused: [...this.host.paused()],
+      streams: this.streams?.(),
+    };
+    if (this.#waiting === undefined) {
+      send(this.#unavailable());
+      return () => undefined;
     }
-    const streams = this.streams?.();
-    if (streams?.state !== undefined) send({ ...streams.state, conn, at: now });
-    for (const [channel, transport, subscribers, confirmed] of streams?.channels ?? []) {
-      send({ type: 'channel', conn, at: now, channel, transport, action: 'join', subscribers });
-      if (confirmed) joined.push({ channel, transport, subscribers });
-    }
-    for (const { channel, transport, subscribers } of joined) send({ type: 'channel', conn, at: now, channel, transport, action: 'joined', subscribers });
-    const counts = new Map<string, number>();
-    for (const [channel, subscribers] of this.host.channels()) counts.set(channel, subscribers);
-    for (const channel of this.host.paused()) send({ type: 'channel', conn, at: now, channel, transport: 'ws', action: 'paused', subscribers: counts.get(channel) ?? 0 });
-    this.#listeners.add(send);
+    const generation = this.#generation;
+    this.#wanted++;
     this.active = true;
+    if (this.#recorder === undefined) this.#joining.add(send);
+    this.#run((recorder) => {
+      this.#joining.delete(send);
+      recorder.greet(send, snapshot, at);
+      this.#listeners.add(send);
+    }, true);
+    let stopped = false;
     return () => {
-      this.#listeners.delete(send);
-      this.active = this.#listeners.size > 0;
+      if (stopped || generation !== this.#generation) return;
+      stopped = true;
+      this.#wanted--;
+      this.active = this.#wanted > 0;
+      this.#joining.delete(send);
+      this.#run(() => this.#listeners.delete(send), true);
     };
   }
 
   act(action: DebugAction): void {
-    if (!this.actions) {
-      this.emit({ type: 'error', conn: this.id, at: Date.now(), code: 'RXMUX_ERR_INVALID_ARGUMENT', message: `DevTools action ${action.type} refused: the connection was created without devtools: { actions: true }` });
-      return;
-    }
-    this.host.act(action);
+    if (this.actions) this.host.act(action);
+    else this.#record('refused', action.type);
   }
 
-  // ---- hook points: callers check `active` first ------------------------------------
+  // ---- hook points: callers check `active` first; each is the recorder's, at the time it happened ----
 
   /** A frame written on the socket (text envelope or batch, or binary). */
   out(wire: string | Uint8Array): void {
-    const at = Date.now();
-    const { frames } = decode(wire, { maxFrameBytes: Number.POSITIVE_INFINITY, maxBatch: Number.POSITIVE_INFINITY });
-    const sizes = frameSizes(frames, wire);
-    for (const [i, frame] of frames.entries()) {
-      if (frame.type === 'request') this.#remember(frame.id, frame.channel, at, 'request');
-      else if (frame.type === 'message' && frame.id !== undefined) this.#remember(frame.id, frame.channel, at, 'message');
-      this.emit(frameEvent(this.id, 'out', at, frame, sizes[i] ?? 0, 'ws', (id) => this.#ids.get(id)?.channel));
-      if (frame.type === 'cancel') this.#settle(frame.id, 'request', 'cancelled');
-    }
+    this.#record('out', wire);
   }
 
   /** A socket message and the frames it decoded to. */
   in(raw: unknown, frames: readonly Frame[]): void {
-    const at = Date.now();
-    const sizes = frameSizes(frames, raw);
-    for (const [i, frame] of frames.entries()) {
-      this.emit(frameEvent(this.id, 'in', at, frame, sizes[i] ?? 0, 'ws', (id) => this.#ids.get(id)?.channel));
-      if (frame.type === 'response') this.#settle(frame.id, 'request', 'response');
-      else if (frame.type === 'request-error') this.#settle(frame.id, 'request', 'error', frame.code);
-      else if (frame.type === 'ack') this.#settle(frame.id, 'message', 'acked');
-      else if (frame.type === 'error' && frame.id !== undefined) this.#settle(frame.id, 'message', 'refused', frame.code);
-    }
+    this.#record('in', raw, frames);
   }
 
   /** A status transition (and, on `'open'`, whether the session was resumed). */
   transition(t: StatusTransition, resumed: boolean | undefined): void {
-    this.emit({
-      type: 'status',
-      conn: this.id,
-      at: Date.now(),
-      from: t.from,
-      to: t.to,
-      ...(t.attempt === undefined ? {} : { attempt: t.attempt }),
-      ...(t.retryIn === undefined ? {} : { retryIn: t.retryIn }),
-      ...(t.code === undefined ? {} : { code: t.code }),
-      ...(t.reason === undefined ? {} : { reason: t.reason }),
-      ...(t.to === 'open' && resumed !== undefined ? { resumed } : {}),
-    });
+    this.#record('transition', t, resumed);
   }
 
   /** A channel joined, confirmed, left, paused or resumed. */
-  channel(channel: string, action: 'join' | 'joined' | 'leave' | 'paused' | 'resumed', subscribers: number, transport: DebugTransport = 'ws'): void {
-    this.emit({ type: 'channel', conn: this.id, at: Date.now(), channel, transport, action, subscribers });
+  channel(channel: string, action: ChannelAction, subscribers: number, transport: DebugTransport = 'ws'): void {
+    this.#record('channel', channel, action, subscribers, transport);
   }
 
   /** A request timed out locally (its cancel follows). */
   timedOut(id: number): void {
-    this.#settle(id, 'request', 'timeout');
+    this.#record('timedOut', id);
   }
 
   /** An acknowledged send gave up waiting. */
   ackTimedOut(id: number): void {
-    this.#settle(id, 'message', 'timeout');
+    this.#record('ackTimedOut', id);
   }
 
-  gap(notice: { readonly channel: string; readonly reason: string; readonly since: number | undefined; readonly seq: number; readonly epoch: string | undefined }, transport: DebugTransport): void {
-    this.emit({
-      type: 'gap',
-      conn: this.id,
-      at: Date.now(),
-      channel: notice.channel,
-      transport,
-      reason: notice.reason,
-      seq: notice.seq,
-      ...(notice.since === undefined ? {} : { since: notice.since }),
-      ...(notice.epoch === undefined ? {} : { epoch: notice.epoch }),
-    });
+  gap(notice: GapReport, transport: DebugTransport): void {
+    this.#record('gap', notice, transport);
   }
 
-  drop(dropped: { readonly channel: string; readonly reason: string; readonly wire: string | Uint8Array; readonly id?: number }): void {
-    this.emit({ type: 'drop', conn: this.id, at: Date.now(), channel: dropped.channel, reason: dropped.reason, bytes: byteLength(dropped.wire), ...(dropped.id === undefined ? {} : { id: dropped.id }) });
+  drop(dropped: DropReport): void {
+    this.#record('drop', dropped);
   }
 
-  error(error: { readonly code: string; readonly message: string; readonly channel?: string | undefined }): void {
-    this.emit({ type: 'error', conn: this.id, at: Date.now(), code: error.code, message: error.message, ...(error.channel === undefined ? {} : { channel: error.channel }) });
+  error(error: ErrorReport): void {
+    this.#record('error', error);
   }
 
   /** The connection closed for good: the last event, then the hook forgets the tap. */
   dispose(): void {
     this.emit({ type: 'disposed', conn: this.id, at: Date.now() });
-    this.#listeners.clear();
+    this.#run(() => this.#listeners.clear(), true);
+    this.#joining.clear();
+    this.#generation++;
+    this.#wanted = 0;
     this.active = false;
     try {
       this.#unregister?.();
@@ -223,77 +211,80 @@ export class Tap implements DebugTap {
     }
   }
 
-  /** Tells every listener (callers check `active` first, or know the event is rare). */
+  /** Tells every listener, in order with the other events (callers check `active` first, or know the event is rare). */
   emit(event: DebugEvent): void {
+    this.#run(() => this.#broadcast(event));
+  }
+
+  /** Has the recorder report `method` with `args`, at this moment. */
+  #record<K extends Recorded>(method: K, ...args: Head<Parameters<TapRecorder[K]>>): void {
+    const at = Date.now();
+    this.#run((recorder) => (recorder[method] as (...values: unknown[]) => void)(...args, at));
+  }
+
+  #broadcast(event: DebugEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
 
-  #remember(id: number, channel: string, at: number, kind: 'request' | 'message'): void {
-    if (this.#ids.size >= MAX_IDS) this.#ids.delete(this.#ids.keys().next().value as number);
-    this.#ids.set(id, { channel, at, kind });
+  /**
+   * Runs `step` now when the recorder is there, else keeps it in order
+   * (loading the recorder's code on the first). Past {@link MAX_WAITING_STEPS}
+   * an event's step is dropped and counted; a listener's own steps (`always`)
+   * are always kept.
+   */
+  #run(step: Step, always = false): void {
+    if (this.#recorder === undefined) {
+      const Recorder = loadedRecorder();
+      if (Recorder !== undefined) this.#start(new Recorder(this.id, (event) => this.#broadcast(event)));
+    }
+    if (this.#recorder !== undefined) {
+      step(this.#recorder);
+      return;
+    }
+    const waiting = this.#waiting;
+    // Nobody listens and nothing waits (a connection closing undebugged): no code to load for it.
+    if (waiting === undefined || (waiting.length === 0 && this.#wanted === 0)) return;
+    if (waiting.length >= MAX_WAITING_STEPS && !always) {
+      this.#lost++;
+      return;
+    }
+    waiting.push(step);
+    if (waiting.length === 1) this.#load();
   }
 
-  #settle(id: number, kind: 'request', outcome: 'response' | 'error' | 'timeout' | 'cancelled', code?: string): void;
-  #settle(id: number, kind: 'message', outcome: 'acked' | 'refused' | 'timeout', code?: string): void;
-  #settle(id: number, kind: 'request' | 'message', outcome: string, code?: string): void {
-    const sent = this.#ids.get(id);
-    if (sent?.kind !== kind) return;
-    this.#ids.delete(id);
-    const base = { conn: this.id, at: Date.now(), channel: sent.channel, id, latency: Date.now() - sent.at, ...(code === undefined ? {} : { code }) };
-    if (kind === 'request') this.emit({ type: 'request', ...base, outcome: outcome as 'response' | 'error' | 'timeout' | 'cancelled' });
-    else this.emit({ type: 'ack', ...base, outcome: outcome as 'acked' | 'refused' | 'timeout' });
+  #load(): void {
+    loadRecorder().then(
+      (Recorder) => {
+        if (this.#recorder === undefined) this.#start(new Recorder(this.id, (event) => this.#broadcast(event)));
+      },
+      (error: unknown) => {
+        // The tap gives up for good: what waited is dropped, every waiting listener is told once, and
+        // the connection reports nothing more (the app goes on as without a debugger).
+        this.#waiting = undefined;
+        const event = this.#unavailable(error);
+        for (const send of this.#joining) send(event);
+        this.#joining.clear();
+        this.#generation++;
+        this.#wanted = 0;
+        this.active = false;
+      },
+    );
   }
-}
 
-/**
- * Each frame's size on the wire: the whole message when it travelled alone;
- * when it shared a batch, its own envelope's bytes, read off the batch's text
- * in one pass (computed only while a debugger listens).
- */
-function frameSizes(frames: readonly Frame[], message: unknown): number[] {
-  if (frames.length === 1) return [byteLength(message)];
-  const spans = typeof message === 'string' ? envelopeSizes(message) : undefined;
-  if (spans?.length === frames.length) return spans;
-  // An envelope that failed to decode is missing from `frames`: size each by encoding it.
-  return frames.map((frame) => {
-    try {
-      return byteLength(encode(frame));
-    } catch {
-      return 0;
-    }
-  });
-}
-
-/** UTF-8 sizes of the top-level envelopes of a batch `[[…],[…]]`, or undefined when it is not one. @internal */
-export function envelopeSizes(batch: string): number[] | undefined {
-  if (batch.charCodeAt(0) !== 0x5b /* [ */) return undefined;
-  const sizes: number[] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let i = 1; i < batch.length; i++) {
-    const c = batch.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b /* { */) {
-      if (depth === 0) start = i;
-      depth++;
-    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
-      if (depth === 0) return sizes; // the batch's own closing bracket
-      depth--;
-      if (depth === 0) sizes.push(utf8Length(batch, start, i + 1));
+  /** The recorder is there: what waited runs, in order, then a count of what was lost. */
+  #start(recorder: TapRecorder): void {
+    this.#recorder = recorder;
+    const waiting = this.#waiting ?? [];
+    this.#waiting = [];
+    for (const step of waiting) step(recorder);
+    if (this.#lost > 0) {
+      this.#broadcast({ type: 'error', conn: this.id, at: Date.now(), code: 'RXMUX_DEVTOOLS_OVERFLOW', message: `${this.#lost} debug events were dropped while the tap's code loaded (it keeps ${MAX_WAITING_STEPS})` });
+      this.#lost = 0;
     }
   }
-  return undefined;
-}
 
-/** Bytes on the wire. */
-function byteLength(data: unknown): number {
-  if (typeof data === 'string') return utf8Length(data);
-  if (data instanceof Uint8Array || data instanceof ArrayBuffer) return data.byteLength;
-  return 0;
+  #unavailable(cause?: unknown): DebugEvent {
+    const why = cause instanceof Error ? `: ${cause.message}` : '';
+    return { type: 'error', conn: this.id, at: Date.now(), code: 'RXMUX_DEVTOOLS_UNAVAILABLE', message: `the debug tap could not load its code${why}` };
+  }
 }
