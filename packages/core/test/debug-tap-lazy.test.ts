@@ -109,6 +109,19 @@ describe('the debug tap loads its code when a debugger first listens', () => {
     expect(events.at(-1)).toMatchObject({ type: 'error', code: 'RXMUX_DEVTOOLS_OVERFLOW', message: expect.stringContaining(`${extra + 1} debug events were dropped`) as string });
   });
 
+  it('keeps at most MAX_WAITING_BYTES of frames while it loads: a stalled chunk does not hold a flood of large ones', async () => {
+    const tap = newTap();
+    const events: DebugEvent[] = [];
+    tap.listen((e) => events.push(e));
+    const mib = new Uint8Array(1024 * 1024);
+    const frames = tapModule.MAX_WAITING_BYTES / mib.byteLength + 4;
+    for (let i = 0; i < frames; i++) tap.in(mib, []); // 1 MiB each (decoded to nothing: the bytes are what counts)
+    tap.channel('after', 'join', 1); // an event without a frame weighs nothing: it is kept
+    await loadModule.preloadDebugTap();
+    expect(events.at(-2)).toMatchObject({ type: 'channel', channel: 'after' });
+    expect(events.at(-1)).toMatchObject({ type: 'error', code: 'RXMUX_DEVTOOLS_OVERFLOW', message: expect.stringContaining('4 debug events were dropped') as string });
+  });
+
   it('when its code cannot load, each waiting listener is told once, the tap goes quiet, and a later tap loads it', async () => {
     vi.doMock('../src/debug/recorder.js', () => {
       throw new Error('chunk 404');

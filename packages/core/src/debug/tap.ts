@@ -29,6 +29,9 @@ export interface TapHost {
 /** Most steps kept while the tap's code loads; past it, events are counted as lost (and the count reported). */
 export const MAX_WAITING_STEPS = 10_000;
 
+/** Most bytes of frames kept while the tap's code loads (a stalled chunk must not hold a flood of large frames). */
+export const MAX_WAITING_BYTES = 16 * 1024 * 1024;
+
 /** The recorder's methods the hook points call, each with the time it happened last. */
 type Recorded = 'out' | 'in' | 'transition' | 'channel' | 'timedOut' | 'ackTimedOut' | 'gap' | 'drop' | 'error' | 'refused';
 
@@ -71,7 +74,9 @@ export class Tap implements DebugTap {
   #recorder: TapRecorder | undefined;
   /** What happened while the recorder's code loads, in order; `undefined` once its load failed. */
   #waiting: Step[] | undefined = [];
-  /** Steps dropped past {@link MAX_WAITING_STEPS}. */
+  /** The frames' bytes among them. */
+  #waitingBytes = 0;
+  /** Steps dropped past {@link MAX_WAITING_STEPS} or {@link MAX_WAITING_BYTES}. */
   #lost = 0;
   /** Listeners whose first step waits for the recorder (told if its code cannot load). */
   readonly #joining = new Set<(event: DebugEvent) => void>();
@@ -135,7 +140,7 @@ export class Tap implements DebugTap {
       this.#joining.delete(send);
       recorder.greet(send, snapshot, at);
       this.#listeners.add(send);
-    }, true);
+    }, 0, true);
     let stopped = false;
     return () => {
       if (stopped || generation !== this.#generation) return;
@@ -143,63 +148,66 @@ export class Tap implements DebugTap {
       this.#wanted--;
       this.active = this.#wanted > 0;
       this.#joining.delete(send);
-      this.#run(() => this.#listeners.delete(send), true);
+      this.#run(() => this.#listeners.delete(send), 0, true);
     };
   }
 
   act(action: DebugAction): void {
     if (this.actions) this.host.act(action);
-    else this.#record('refused', action.type);
+    else this.#record(0, 'refused', action.type);
   }
 
   // ---- hook points: callers check `active` first; each is the recorder's, at the time it happened ----
 
   /** A frame written on the socket (text envelope or batch, or binary). */
   out(wire: string | Uint8Array): void {
-    this.#record('out', wire);
+    this.#record(sizeOf(wire), 'out', wire);
   }
 
   /** A socket message and the frames it decoded to. */
   in(raw: unknown, frames: readonly Frame[]): void {
-    this.#record('in', raw, frames);
+    this.#record(sizeOf(raw), 'in', raw, frames);
   }
 
   /** A status transition (and, on `'open'`, whether the session was resumed). */
   transition(t: StatusTransition, resumed: boolean | undefined): void {
-    this.#record('transition', t, resumed);
+    this.#record(0, 'transition', t, resumed);
   }
 
   /** A channel joined, confirmed, left, paused or resumed. */
   channel(channel: string, action: ChannelAction, subscribers: number, transport: DebugTransport = 'ws'): void {
-    this.#record('channel', channel, action, subscribers, transport);
+    this.#record(0, 'channel', channel, action, subscribers, transport);
   }
 
   /** A request timed out locally (its cancel follows). */
   timedOut(id: number): void {
-    this.#record('timedOut', id);
+    this.#record(0, 'timedOut', id);
   }
 
   /** An acknowledged send gave up waiting. */
   ackTimedOut(id: number): void {
-    this.#record('ackTimedOut', id);
+    this.#record(0, 'ackTimedOut', id);
   }
 
   gap(notice: GapReport, transport: DebugTransport): void {
-    this.#record('gap', notice, transport);
+    this.#record(0, 'gap', notice, transport);
   }
 
   drop(dropped: DropReport): void {
-    this.#record('drop', dropped);
+    this.#record(0, 'drop', dropped);
   }
 
   error(error: ErrorReport): void {
-    this.#record('error', error);
+    this.#record(0, 'error', error);
   }
 
   /** The connection closed for good: the last event, then the hook forgets the tap. */
   dispose(): void {
-    this.emit({ type: 'disposed', conn: this.id, at: Date.now() });
-    this.#run(() => this.#listeners.clear(), true);
+    const disposed: DebugEvent = { type: 'disposed', conn: this.id, at: Date.now() };
+    this.#run(() => {
+      this.#broadcast(disposed);
+      this.#listeners.clear();
+    }, 0, true);
     this.#joining.clear();
     this.#generation++;
     this.#wanted = 0;
@@ -216,10 +224,10 @@ export class Tap implements DebugTap {
     this.#run(() => this.#broadcast(event));
   }
 
-  /** Has the recorder report `method` with `args`, at this moment. */
-  #record<K extends Recorded>(method: K, ...args: Head<Parameters<TapRecorder[K]>>): void {
+  /** Has the recorder report `method` with `args`, at this moment (`bytes`: the frame's size, to bound what waits). */
+  #record<K extends Recorded>(bytes: number, method: K, ...args: Head<Parameters<TapRecorder[K]>>): void {
     const at = Date.now();
-    this.#run((recorder) => (recorder[method] as (...values: unknown[]) => void)(...args, at));
+    this.#run((recorder) => (recorder[method] as (...values: unknown[]) => void)(...args, at), bytes);
   }
 
   #broadcast(event: DebugEvent): void {
@@ -229,10 +237,11 @@ export class Tap implements DebugTap {
   /**
    * Runs `step` now when the recorder is there, else keeps it in order
    * (loading the recorder's code on the first). Past {@link MAX_WAITING_STEPS}
-   * an event's step is dropped and counted; a listener's own steps (`always`)
-   * are always kept.
+   * or {@link MAX_WAITING_BYTES} (`bytes`: the frame's size) an event's step
+   * is dropped and counted; a listener's own steps and the end (`always`) are
+   * always kept.
    */
-  #run(step: Step, always = false): void {
+  #run(step: Step, bytes = 0, always = false): void {
     if (this.#recorder === undefined) {
       const Recorder = loadedRecorder();
       if (Recorder !== undefined) this.#start(new Recorder(this.id, (event) => this.#broadcast(event)));
@@ -244,11 +253,12 @@ export class Tap implements DebugTap {
     const waiting = this.#waiting;
     // Nobody listens and nothing waits (a connection closing undebugged): no code to load for it.
     if (waiting === undefined || (waiting.length === 0 && this.#wanted === 0)) return;
-    if (waiting.length >= MAX_WAITING_STEPS && !always) {
+    if (!always && (waiting.length >= MAX_WAITING_STEPS || this.#waitingBytes + bytes > MAX_WAITING_BYTES)) {
       this.#lost++;
       return;
     }
     waiting.push(step);
+    this.#waitingBytes += bytes;
     if (waiting.length === 1) this.#load();
   }
 
@@ -276,9 +286,10 @@ export class Tap implements DebugTap {
     this.#recorder = recorder;
     const waiting = this.#waiting ?? [];
     this.#waiting = [];
+    this.#waitingBytes = 0;
     for (const step of waiting) step(recorder);
     if (this.#lost > 0) {
-      this.#broadcast({ type: 'error', conn: this.id, at: Date.now(), code: 'RXMUX_DEVTOOLS_OVERFLOW', message: `${this.#lost} debug events were dropped while the tap's code loaded (it keeps ${MAX_WAITING_STEPS})` });
+      this.#broadcast({ type: 'error', conn: this.id, at: Date.now(), code: 'RXMUX_DEVTOOLS_OVERFLOW', message: `${this.#lost} debug events were dropped while the tap's code loaded (it keeps ${MAX_WAITING_STEPS} events and ${MAX_WAITING_BYTES / 1024 / 1024} MiB of frames)` });
       this.#lost = 0;
     }
   }
@@ -287,4 +298,10 @@ export class Tap implements DebugTap {
     const why = cause instanceof Error ? `: ${cause.message}` : '';
     return { type: 'error', conn: this.id, at: Date.now(), code: 'RXMUX_DEVTOOLS_UNAVAILABLE', message: `the debug tap could not load its code${why}` };
   }
+}
+
+/** A frame's size on the wire, near enough to bound what waits (a string's length, a buffer's bytes). */
+function sizeOf(data: unknown): number {
+  if (typeof data === 'string') return data.length;
+  return data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data.byteLength : 0;
 }
