@@ -50,7 +50,7 @@ import { announcedTransfers, expireTransfers, transferFrame, type PieceSocket } 
 import type { Agreements } from './agreements.js';
 import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
-import { principalKey, type Quotas, type Release } from '../quotas.js';
+import { principalKey, type Hold, type Quotas } from '../quotas.js';
 import type { Backlog, CutReason } from '../backlog.js';
 
 /** The protocol states of a socket. */
@@ -455,7 +455,7 @@ export class SocketSession<P>
     return this.host.app.resolve(channel);
   }
 
-  holdRequest(): Release | undefined {
+  holdRequest(): Hold | undefined {
     const held = this.host.quotas.take('requests', this.address, principalKey(this.principal));
     if (typeof held !== 'string') return held;
     this.host.overCapacity();
