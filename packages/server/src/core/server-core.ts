@@ -111,6 +111,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   readonly announced: ServerLimits;
   readonly transfers: boolean;
   readonly heartbeatInterval: number;
+  /** When the core was made: its sockets keep their times relative to it (small integers, no heap numbers). */
+  readonly epoch = Date.now();
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
   readonly outbox: Outbox;

@@ -65,6 +65,8 @@ export interface SocketHost<P> extends InboxHost {
   /** What a hello's limits agree to, shared by the sockets that announce the same. */
   readonly agreements: Agreements;
   readonly heartbeatInterval: number;
+  /** When the server started (ms since 1970): a socket keeps its times relative to it. */
+  readonly epoch: number;
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
   readonly app: AppHost<P>;
@@ -97,15 +99,21 @@ export class SocketSession<P>
   state: SocketState = 'awaiting-hello';
   /** The protocol version the hello named (2: chunked transfers). */
   version: number = PROTOCOL_VERSION;
-  /** When the peer was last heard from (any message, pong). */
-  lastSeen: number;
   /** The session this socket serves, once hello opened it. */
   session: Session<P> | undefined;
   /** The `received` count of the last receipt (or welcome) this socket sent. */
   receipted = 0;
   readonly writer: Writer;
-  private readonly createdAt: number;
-  private sessionId: string;
+  /**
+   * When the socket opened and when the peer was last heard from (any
+   * message, pong), in ms since the server's {@link SocketHost.epoch}: small
+   * integers, stored in the fields themselves, where a timestamp would be a
+   * 16 B heap number each (until a server has run 24 days).
+   */
+  private readonly openedAt: number;
+  private seenAt: number;
+  /** Who is on the socket: one object while the session and principal stay, replaced when either changes ({@link info}). */
+  private identity: ConnectionInfo<P>;
   private channels: Subscriptions<P> | undefined;
   private readonly inbox: Inbox;
   /** Frames received and frames handled (settled), so the welcome knows when its hello batch is answered. */
@@ -117,8 +125,6 @@ export class SocketSession<P>
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
   /** The credentials' term and refresh: only when they expire or may be refreshed (the common adapter-authenticated socket has none). */
   private credentials: SocketCredentials<P> | undefined;
-  /** The last {@link info} given out. */
-  private known: ConnectionInfo<P> | undefined;
 
   constructor(
     private readonly host: SocketHost<P>,
@@ -126,7 +132,7 @@ export class SocketSession<P>
     /** A provisional id until hello opens a session (new or resumed). */
     id: string,
     /** Who is on the socket; replaced when a `refresh` brings new credentials. */
-    public principal: P,
+    principal: P,
     now: number,
     /** The client address the socket is counted under (its requests too). */
     private readonly address: string | undefined,
@@ -134,9 +140,9 @@ export class SocketSession<P>
     verify?: Verify<P>,
     expiresAt?: number,
   ) {
-    this.sessionId = id;
-    this.lastSeen = now;
-    this.createdAt = now;
+    this.identity = { session: id, principal, transport: 'ws' };
+    this.openedAt = now - host.epoch;
+    this.seenAt = this.openedAt;
     this.writer = new Writer(this, transport, host.outbox, host.agreements.silent.peer); // until the hello says what the client takes
     this.inbox = new Inbox(this, host, now);
     if (verify !== undefined || expiresAt !== undefined) this.credentials = new SocketCredentials(this, verify, expiresAt, now);
@@ -144,7 +150,16 @@ export class SocketSession<P>
 
   /** The session id: the one `welcome` announced (after hello), provisional before. */
   get id(): string {
-    return this.sessionId;
+    return this.identity.session;
+  }
+
+  /** Who is on the socket; replaced when a `refresh` brings new credentials. */
+  get principal(): P {
+    return this.identity.principal;
+  }
+
+  set principal(principal: P) {
+    if (principal !== this.identity.principal) this.identity = { ...this.identity, principal };
   }
 
   /**
@@ -153,9 +168,7 @@ export class SocketSession<P>
    * object, as an SSE stream's are), a new one once either changed.
    */
   get info(): ConnectionInfo<P> {
-    const known = this.known;
-    if (known?.session === this.sessionId && known.principal === this.principal) return known;
-    return (this.known = { session: this.sessionId, principal: this.principal, transport: 'ws' });
+    return this.identity;
   }
 
   // ---- SocketHandle: what the adapter calls -------------------------------------
@@ -171,7 +184,7 @@ export class SocketSession<P>
   }
 
   pong(now = Date.now()): void {
-    this.lastSeen = now;
+    this.seenAt = now - this.host.epoch;
   }
 
   /**
@@ -191,11 +204,12 @@ export class SocketSession<P>
 
   /** Heartbeat tick: terminate if silent too long, otherwise ping (protocol + transport) and send an owed receipt. */
   heartbeat(now: number, timeout: number): void {
-    if (now - this.lastSeen > timeout) {
+    const since = now - this.host.epoch;
+    if (since - this.seenAt > timeout) {
       this.transport.terminate();
       return;
     }
-    if (this.state === 'awaiting-hello' && now - this.createdAt > timeout) {
+    if (this.state === 'awaiting-hello' && since - this.openedAt > timeout) {
       // Answering WebSocket pings is not enough: a socket that never says hello is dropped.
       this.close(CloseCode.PolicyViolation, 'no hello');
       return;
@@ -278,7 +292,7 @@ export class SocketSession<P>
 
   private receive(data: string | Uint8Array, now: number): void {
     if (this.state === 'closed' || this.state === 'closing') return;
-    this.lastSeen = now;
+    this.seenAt = now - this.host.epoch;
     this.inbox.receive(data, now);
   }
 
@@ -327,7 +341,7 @@ export class SocketSession<P>
 
   private dispatch(frame: Frame): Promise<void> | undefined {
     if (frame.type === 'hello') return this.hello(frame);
-    if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); lastSeen is already updated
+    if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); seenAt is already updated
     if (this.state !== 'open') {
       // PROTOCOL.md 5.2: hello first. Retrying cannot help a client that does not speak the protocol.
       this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} before hello: the first frame must be hello`);
@@ -416,7 +430,7 @@ export class SocketSession<P>
     }
     this.state = 'open';
     this.session = session;
-    this.sessionId = session.id;
+    if (session.id !== this.identity.session) this.identity = { ...this.identity, session: session.id };
     this.receipted = session.received;
     this.writer.frame({
       type: 'welcome',
