@@ -143,7 +143,7 @@ export class SocketSession<P>
     this.identity = { session: id, principal, transport: 'ws' };
     this.openedAt = now - host.epoch;
     this.seenAt = this.openedAt;
-    this.writer = new Writer(this, transport, host.outbox, host.agreements.silent.peer); // until the hello says what the client takes
+    this.writer = new Writer(this, transport, host.outbox, host.agreements.silent); // until the hello says what the client takes
     this.inbox = new Inbox(this, host, now);
     if (verify !== undefined || expiresAt !== undefined) this.credentials = new SocketCredentials(this, verify, expiresAt, now);
   }
@@ -407,9 +407,7 @@ export class SocketSession<P>
     // Subscribes came with the hello (the hello batch, PROTOCOL.md 6.1): the welcome waits for their answers.
     if (this.framesIn > this.framesDone + 1) this.welcomeHold = new WelcomeHold(this.writer);
     if (limits !== undefined) {
-      const agreed = this.host.agreements.of(limits, version === TRANSFER_VERSION);
-      this.writer.peer = agreed.peer;
-      this.writer.transferTerms = agreed.transfers;
+      this.writer.agreed = this.host.agreements.of(limits, version === TRANSFER_VERSION);
     }
     return after(
       this.host.store.open(name, this.principal, this),
