@@ -106,9 +106,10 @@ export class SocketSession<P>
   readonly writer: Writer;
   /**
    * When the socket opened and when the peer was last heard from (any
-   * message, pong), in ms since the server's {@link SocketHost.epoch}: small
-   * integers, stored in the fields themselves, where a timestamp would be a
-   * 16 B heap number each (until a server has run 24 days).
+   * message, pong), in whole ms since the server's {@link SocketHost.epoch}
+   * ({@link sinceEpoch}): small integers, stored in the fields themselves,
+   * where a timestamp is a 16 B heap number each (as is the token bucket's
+   * time in the inbox, which is kept the same way).
    */
   private readonly openedAt: number;
   private seenAt: number;
@@ -141,10 +142,10 @@ export class SocketSession<P>
     expiresAt?: number,
   ) {
     this.identity = { session: id, principal, transport: 'ws' };
-    this.openedAt = now - host.epoch;
+    this.openedAt = sinceEpoch(now, host.epoch);
     this.seenAt = this.openedAt;
     this.writer = new Writer(this, transport, host.outbox, host.agreements.silent); // until the hello says what the client takes
-    this.inbox = new Inbox(this, host, now);
+    this.inbox = new Inbox(this, host, this.openedAt);
     if (verify !== undefined || expiresAt !== undefined) this.credentials = new SocketCredentials(this, verify, expiresAt, now);
   }
 
@@ -184,7 +185,7 @@ export class SocketSession<P>
   }
 
   pong(now = Date.now()): void {
-    this.seenAt = now - this.host.epoch;
+    this.seenAt = sinceEpoch(now, this.host.epoch);
   }
 
   /**
@@ -204,7 +205,7 @@ export class SocketSession<P>
 
   /** Heartbeat tick: terminate if silent too long, otherwise ping (protocol + transport) and send an owed receipt. */
   heartbeat(now: number, timeout: number): void {
-    const since = now - this.host.epoch;
+    const since = sinceEpoch(now, this.host.epoch);
     if (since - this.seenAt > timeout) {
       this.transport.terminate();
       return;
@@ -292,8 +293,8 @@ export class SocketSession<P>
 
   private receive(data: string | Uint8Array, now: number): void {
     if (this.state === 'closed' || this.state === 'closing') return;
-    this.seenAt = now - this.host.epoch;
-    this.inbox.receive(data, now);
+    this.seenAt = sinceEpoch(now, this.host.epoch);
+    this.inbox.receive(data, this.seenAt);
   }
 
   /** {@link InboxOwner}: frames decoded from one message, to be handled in order (the welcome hold counts them). */
@@ -537,3 +538,11 @@ export class SocketSession<P>
   }
 }
 
+/**
+ * `now` in whole ms since `epoch`. `Math.floor` makes it a small integer
+ * (a Smi, up to 24 days of uptime) that V8 keeps in the field itself; the
+ * plain difference of two timestamps is a double, stored as a 16 B heap number.
+ */
+function sinceEpoch(now: number, epoch: number): number {
+  return Math.floor(now - epoch);
+}
