@@ -330,6 +330,37 @@ describe('the server core with an in-memory transport', () => {
     expect(a.transport.closedWith).toBeUndefined();
   });
 
+  it("counts a socket under its address and principal until it closes: admitted at once or after its hello's token, refused by its principal's cap, or closed before its verdict", async () => {
+    const c = core<string>({ limits: { maxConnectionsPerPrincipal: 1 } });
+    const connect = (address: string, verify?: (token: string | undefined) => Promise<{ principal: string } | undefined>): MemoryTransport => {
+      const transport = new MemoryTransport();
+      transport.handle = c.opened(transport, verify === undefined ? { principal: 'ann', address } : { verify, address });
+      return transport;
+    };
+    const counted = (): unknown => ({ addresses: c.metrics().addresses, principals: c.metrics().principals });
+    const connections = (n: number): { connections: number; streams: number; polls: number; requests: number } => ({ connections: n, streams: 0, polls: 0, requests: 0 });
+    const ann = connect('10.0.0.1');
+    expect(counted()).toEqual({ addresses: { '10.0.0.1': connections(1) }, principals: 1 });
+    const refused = connect('10.0.0.2'); // ann holds her cap: refused, and its address counted until it closes
+    expect(refused.closedWith).toEqual({ code: CloseCode.TryAgainLater, reason: 'too many connections for this principal' });
+    expect(counted()).toEqual({ addresses: { '10.0.0.1': connections(1), '10.0.0.2': connections(1) }, principals: 1 });
+    await turn();
+    expect(counted()).toEqual({ addresses: { '10.0.0.1': connections(1) }, principals: 1 });
+    const bob = connect('10.0.0.3', (token) => Promise.resolve(token === undefined ? undefined : { principal: token }));
+    expect(counted()).toEqual({ addresses: { '10.0.0.1': connections(1), '10.0.0.3': connections(1) }, principals: 1 }); // no principal before the verdict
+    bob.handle?.message(encode({ type: 'hello', version: 1, token: 'bob' }));
+    await turn();
+    expect(bob.frames()).toEqual([expect.objectContaining({ type: 'welcome' })]);
+    expect(counted()).toEqual({ addresses: { '10.0.0.1': connections(1), '10.0.0.3': connections(1) }, principals: 2 });
+    const silent = connect('10.0.0.3', () => new Promise(() => undefined));
+    expect(counted()).toEqual({ addresses: { '10.0.0.1': connections(1), '10.0.0.3': connections(2) }, principals: 2 });
+    silent.handle?.closed(CloseCode.Abnormal, ''); // gone before its hello
+    ann.handle?.closed(CloseCode.Normal, '');
+    bob.handle?.closed(CloseCode.Normal, '');
+    bob.handle?.closed(CloseCode.Normal, ''); // a second close gives nothing back twice
+    expect(counted()).toEqual({ addresses: {}, principals: 0 });
+  });
+
   it('closes every socket with 1001 on close(), after flushing what is queued', async () => {
     const c = createServerCore();
     const a = open(c, null);

@@ -133,6 +133,51 @@ describe('ReplayGate, one row at a time', () => {
     expect(gate.drop('a')).toBe(true);
     expect(gate.has('a')).toBe(false);
   });
+
+  it('keeps an epoch and a seq per joined channel and nothing else; what a join holds exists only until its release, a drop or a clear', () => {
+    const { output, written } = recorder();
+    const gate = new ReplayGate(output, 'newest', unused);
+    gate.hold('c');
+    gate.hold('d');
+    expect([gate.holding('c'), gate.holding('d')]).toEqual([true, true]);
+    gate.deliver(pub('E', 4)); // held
+    gate.settle('c', history('E', 3, 4));
+    gate.release('c');
+    expect(gate.holding('c')).toBe(false);
+    expect(gate.positions.get('c')).toStrictEqual({ epoch: 'E', seq: 4 }); // no holding left behind, not even an empty field
+    gate.deliver(pub('E', 5));
+    expect(gate.positions.get('c')).toStrictEqual({ epoch: 'E', seq: 5 });
+    expect(written).toEqual([
+      { kind: 'joined', epoch: 'E', newest: 3 },
+      { kind: 'pub', epoch: 'E', seq: 4 },
+      { kind: 'pub', epoch: 'E', seq: 5 },
+    ]);
+    expect(gate.drop('d')).toBe(true); // left while still held: its holding goes with it
+    expect(gate.holding('d')).toBe(false);
+    gate.settle('d', history('E', 5, 6));
+    gate.release('d');
+    expect(gate.has('d')).toBe(false);
+    gate.hold('e');
+    expect(gate.clear()).toEqual(['c', 'e']);
+    expect([gate.positions.size, gate.holding('e')]).toEqual([0, false]);
+    gate.deliver(pub('E', 6));
+    expect(written).toHaveLength(3);
+  });
+
+  it('a subscriber joining and leaving many channels holds only the ones it is in', () => {
+    const gate = new ReplayGate(recorder().output, 'newest', unused);
+    for (let i = 0; i < 1_000; i++) {
+      gate.hold(`ch-${i}`);
+      if (i % 2 === 0) gate.drop(`ch-${i}`);
+      else {
+        gate.settle(`ch-${i}`, { epoch: 'E', last: 0, complete: true, publications: [] });
+        gate.release(`ch-${i}`);
+      }
+      if (i % 10 === 9) for (let j = i - 9; j <= i; j++) gate.drop(`ch-${j}`);
+    }
+    expect(gate.positions.size).toBe(0);
+    expect(Array.from({ length: 1_000 }, (_, i) => gate.holding(`ch-${i}`)).some(Boolean)).toBe(false);
+  });
 });
 
 // ---- properties -----------------------------------------------------------------

@@ -41,9 +41,8 @@ function v2Writer() {
   };
   const traffic = { messagesIn: 0, framesIn: 0, bytesIn: 0, messagesOut: 0, framesOut: 0, bytesOut: 0 };
   const outbox = new Outbox({ maxFrameBytes: limits.maxFrameBytes, maxPublicationBytes: limits.maxFrameBytes }, traffic, new Backlog(limits));
-  const writer = new Writer(owner, transport, outbox, { maxFrameBytes: CLIENT.maxFrameBytes, maxBatch: CLIENT.maxBatch });
   const terms = transferTerms(CLIENT, limits);
-  writer.transferTerms = terms;
+  const writer = new Writer(owner, transport, outbox, { peer: { maxFrameBytes: CLIENT.maxFrameBytes, maxBatch: CLIENT.maxBatch }, transfers: terms });
   const handled: unknown[] = [];
   const socket: PieceSocket = {
     writer,

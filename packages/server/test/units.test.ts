@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RxmuxError } from '@rxmux/core/protocol';
 import { DEFAULT_HEARTBEAT, DEFAULT_LIMITS, MemoryEngine, PendingRequest, type EnginePublication } from '../src/index.js';
-import { Quotas } from '../src/core/quotas.js';
+import { Hold, Quotas } from '../src/core/quotas.js';
 import { Router } from '../src/core/router.js';
 import { Agreements } from '../src/core/sessions/agreements.js';
 import { DedupeWindow } from '../src/core/sessions/dedupe.js';
@@ -178,14 +178,36 @@ describe('Quotas', () => {
     expect(quotas.take('connections', '10.0.0.1', undefined)).toBe('address');
     expect(quotas.byAddress()).toEqual({ '10.0.0.1': { connections: 2, streams: 0, polls: 0, requests: 0 } });
     expect(quotas.principalCount).toBe(1);
-    first();
-    first(); // a second release gives nothing back twice
+    first.release();
+    first.release(); // a second release gives nothing back twice
     expect(quotas.byAddress()).toEqual({ '10.0.0.1': { connections: 1, streams: 0, polls: 0, requests: 0 } });
     expect(quotas.principalCount).toBe(0);
-    second();
+    second.release();
     expect(quotas.byAddress()).toEqual({});
     const nobody = quotas.take('connections', undefined, undefined);
-    expect(typeof nobody).toBe('function');
+    expect(nobody).toBeInstanceOf(Hold);
+    expect(quotas.byAddress()).toEqual({});
+  });
+
+  it("widens an address's hold to the principal verified later, unless the principal holds its cap; one release gives back both", () => {
+    const quotas = new Quotas(resolveLimits({ maxConnectionsPerAddress: 3, maxConnectionsPerPrincipal: 1 }));
+    const take = (): Hold => {
+      const held = quotas.take('connections', '10.0.0.1', undefined);
+      if (typeof held === 'string') throw new Error(`refused: ${held}`);
+      return held;
+    };
+    const first = take();
+    expect(first.widen('string:ann')).toBe(true);
+    expect(quotas.principalCount).toBe(1);
+    const second = take();
+    expect(second.widen('string:ann')).toBe(false); // ann holds her cap: the hold stays the address's alone
+    expect(second.widen(undefined)).toBe(true); // no principal: nothing more counted
+    expect(quotas.byAddress()).toEqual({ '10.0.0.1': { connections: 2, streams: 0, polls: 0, requests: 0 } });
+    first.release();
+    expect(quotas.principalCount).toBe(0);
+    expect(quotas.byAddress()).toEqual({ '10.0.0.1': { connections: 1, streams: 0, polls: 0, requests: 0 } });
+    second.release();
+    second.release();
     expect(quotas.byAddress()).toEqual({});
   });
 });

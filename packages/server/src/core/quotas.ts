@@ -5,7 +5,7 @@
  * dropped with the last, so the tables hold current holders only.
  *
  * ```
- *  take('streams', address, principal) ─▶ under both caps? ─▶ release()   (idempotent)
+ *  take('streams', address, principal) ─▶ under both caps? ─▶ hold.release()   (idempotent)
  *                                          │ no: 'address' | 'principal' (nothing taken)
  * ```
  */
@@ -17,9 +17,6 @@ export type QuotaKind = keyof AddressUsage;
 
 /** How many of each kind one address (or principal) holds. */
 export type QuotaCounts = Record<QuotaKind, number>;
-
-/** Gives a hold back (once; later calls do nothing). */
-export type Release = () => void;
 
 /** The caps of `limits`, by kind. */
 function caps(limits: Limits): { readonly address: QuotaCounts; readonly principal: QuotaCounts } {
@@ -69,24 +66,32 @@ export class Quotas {
   /**
    * Takes one `kind` for `address` and `principal` (either may be unknown:
    * not counted) unless one of them holds its cap already. Returns the
-   * release, or which cap refused.
+   * hold, or which cap refused.
    */
-  take(kind: QuotaKind, address: string | undefined, principal: string | undefined): Release | 'address' | 'principal' {
-    const byAddress = address === undefined ? undefined : this.addresses.get(address);
-    if ((byAddress?.[kind] ?? 0) >= this.caps.address[kind]) return 'address';
-    const byPrincipal = principal === undefined ? undefined : this.principals.get(principal);
-    if ((byPrincipal?.[kind] ?? 0) >= this.caps.principal[kind]) return 'principal';
-    const byA = count(this.addresses, address, kind);
-    const byP = count(this.principals, principal, kind);
-    if (byA === undefined && byP === undefined) return NOTHING_HELD;
-    // One closure per hold (a connection holds one or two for its whole life): no array, no closure per table.
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      if (byA !== undefined) give(this.addresses, address as string, byA, kind);
-      if (byP !== undefined) give(this.principals, principal as string, byP, kind);
-    };
+  take(kind: QuotaKind, address: string | undefined, principal: string | undefined): Hold | 'address' | 'principal' {
+    if (this.full('address', kind, address)) return 'address';
+    if (this.full('principal', kind, principal)) return 'principal';
+    count(this.addresses, address, kind);
+    count(this.principals, principal, kind);
+    return new Hold(this, kind, address, principal);
+  }
+
+  /** Whether `key` holds its cap of `kind` already (an unknown key never does). */
+  full(by: 'address' | 'principal', kind: QuotaKind, key: string | undefined): boolean {
+    if (key === undefined) return false;
+    const held = (by === 'address' ? this.addresses : this.principals).get(key)?.[kind] ?? 0;
+    return held >= this.caps[by][kind];
+  }
+
+  /** Counts one more `kind` under `principal` (the caller checked {@link full}). */
+  countPrincipal(kind: QuotaKind, principal: string): void {
+    count(this.principals, principal, kind);
+  }
+
+  /** Gives back one `kind` counted under `address` and `principal` by {@link take} (or {@link Hold.widen}). */
+  give(kind: QuotaKind, address: string | undefined, principal: string | undefined): void {
+    if (address !== undefined) give(this.addresses, address, kind);
+    if (principal !== undefined) give(this.principals, principal, kind);
   }
 
   /** What every address holds now (`server.metrics().addresses`). */
@@ -100,20 +105,55 @@ export class Quotas {
   }
 }
 
-/** The release of a hold nothing was counted for (neither address nor principal known). */
-const NOTHING_HELD: Release = () => undefined;
+/**
+ * One `kind` held under an address and a principal (either may be unknown:
+ * nothing counted there) until {@link release}. An object with the keys, not
+ * a closure: a connection holds one for its whole life, and this is 56 B
+ * where a closure and its context were 144 B.
+ */
+export class Hold {
+  constructor(
+    private readonly quotas: Quotas,
+    private readonly kind: QuotaKind,
+    /** The keys counted; both undefined once released. */
+    private address: string | undefined,
+    private principal: string | undefined,
+  ) {}
 
-/** Counts one more `kind` under `key` in `table`; returns the counts it went into (undone by {@link give}). */
-function count(table: Map<string, QuotaCounts>, key: string | undefined, kind: QuotaKind): QuotaCounts | undefined {
-  if (key === undefined) return undefined;
+  /**
+   * Also counts this hold under `principal` (a socket's, known once its
+   * credentials were verified; the hold was taken without one), unless that
+   * principal holds its cap: then false, and the hold is as it was.
+   */
+  widen(principal: string | undefined): boolean {
+    if (this.quotas.full('principal', this.kind, principal)) return false;
+    if (principal === undefined) return true;
+    this.quotas.countPrincipal(this.kind, principal);
+    this.principal = principal;
+    return true;
+  }
+
+  /** Gives the hold back (once; later calls do nothing). */
+  release(): void {
+    const { address, principal } = this;
+    this.address = undefined;
+    this.principal = undefined;
+    this.quotas.give(this.kind, address, principal);
+  }
+}
+
+/** Counts one more `kind` under `key` in `table`. */
+function count(table: Map<string, QuotaCounts>, key: string | undefined, kind: QuotaKind): void {
+  if (key === undefined) return;
   let counts = table.get(key);
   if (counts === undefined) table.set(key, (counts = zero()));
   counts[kind]++;
-  return counts;
 }
 
-/** Gives back one `kind` counted into `held` under `key`; the key goes with its last hold. */
-function give(table: Map<string, QuotaCounts>, key: string, held: QuotaCounts, kind: QuotaKind): void {
-  held[kind]--;
-  if (held.connections + held.streams + held.polls + held.requests === 0 && table.get(key) === held) table.delete(key);
+/** Gives back one `kind` counted under `key`; the key goes with its last hold. */
+function give(table: Map<string, QuotaCounts>, key: string, kind: QuotaKind): void {
+  const counts = table.get(key);
+  if (counts === undefined) return;
+  counts[kind]--;
+  if (counts.connections + counts.streams + counts.polls + counts.requests === 0) table.delete(key);
 }

@@ -86,15 +86,16 @@ export interface ChannelReader {
 /**
  * Where a subscriber stands in one channel: the epoch and seq of the last
  * publication (or reset) written. Shaped like a {@link CursorEntry}, so the
- * gate's positions are the SSE / poll cursor.
+ * gate's positions are the SSE / poll cursor. Two fields and nothing else:
+ * one per (subscriber, channel), 40 B; what a join holds meanwhile is a
+ * {@link Holding} of its own, kept only while the history is read.
  */
 export interface GatePosition {
   epoch: string | undefined;
   seq: number;
-  /** Present while the history is being read: what arrived live meanwhile. */
-  hold: Holding | undefined;
 }
 
+/** A channel being joined: its history is being read, live publications wait. */
 interface Holding {
   /** The position the subscriber asked to resume from (`undefined`: start from now). */
   readonly since: CursorEntry | undefined;
@@ -133,6 +134,11 @@ export function readHistory(reader: ChannelReader, channel: string, since: Curso
 export class ReplayGate {
   /** Positions by channel, in insertion order (the SSE / poll cursor, encoded with `encodeCursor`). */
   readonly positions: Map<string, GatePosition>;
+  /**
+   * The channels being joined (or re-read), by channel: made by the first
+   * hold, let go with the last release, so an idle subscriber has none.
+   */
+  private holds: Map<string, Holding> | undefined;
 
   constructor(
     private readonly output: GateOutput,
@@ -142,7 +148,7 @@ export class ReplayGate {
     cursor?: ReadonlyMap<string, CursorEntry>,
   ) {
     this.positions = new Map();
-    for (const [channel, { seq, epoch }] of cursor ?? []) this.positions.set(channel, { seq, epoch, hold: undefined });
+    for (const [channel, { seq, epoch }] of cursor ?? []) this.positions.set(channel, { epoch, seq });
   }
 
   /** Whether the gate tracks `channel` (held or live). */
@@ -159,9 +165,14 @@ export class ReplayGate {
     this.start(channel, since, false);
   }
 
+  /** Whether `channel` is held: its history is being read (or its release has not come yet). */
+  holding(channel: string): boolean {
+    return this.holds?.has(channel) === true;
+  }
+
   /** Reads what `channel` needs from where it is held (see {@link readHistory}). */
   read(channel: string): Awaitable<HistoryResult> {
-    return readHistory(this.reader, channel, this.positions.get(channel)?.hold?.since, this.policy);
+    return readHistory(this.reader, channel, this.holds?.get(channel)?.since, this.policy);
   }
 
   /**
@@ -174,8 +185,9 @@ export class ReplayGate {
   resync(channel: string): void {
     const position = this.positions.get(channel);
     if (position === undefined) return;
-    if (position.hold !== undefined) {
-      position.hold.again = true;
+    const hold = this.holds?.get(channel);
+    if (hold !== undefined) {
+      hold.again = true;
       return;
     }
     const since = position.epoch === undefined ? undefined : { seq: position.seq, epoch: position.epoch };
@@ -202,8 +214,9 @@ export class ReplayGate {
 
   private start(channel: string, since: CursorEntry | undefined, resync: boolean): GatePosition {
     const from = since === undefined ? undefined : { seq: since.seq, epoch: since.epoch };
-    const position: GatePosition = { epoch: from?.epoch, seq: from?.seq ?? 0, hold: { since: from, held: [], history: undefined, resync, again: false } };
+    const position: GatePosition = { epoch: from?.epoch, seq: from?.seq ?? 0 };
     this.positions.set(channel, position);
+    (this.holds ??= new Map()).set(channel, { since: from, held: [], history: undefined, resync, again: false });
     return position;
   }
 
@@ -214,9 +227,10 @@ export class ReplayGate {
    */
   settle(channel: string, history: HistoryResult): void {
     const position = this.positions.get(channel);
-    if (position?.hold === undefined) return;
-    position.hold.history = history;
-    if (position.hold.since === undefined) {
+    const hold = this.holds?.get(channel);
+    if (position === undefined || hold === undefined) return;
+    hold.history = history;
+    if (hold.since === undefined) {
       position.epoch = history.epoch;
       position.seq = history.last;
     }
@@ -235,9 +249,9 @@ export class ReplayGate {
    */
   release(channel: string): void {
     const position = this.positions.get(channel);
-    const hold = position?.hold;
+    const hold = this.holds?.get(channel);
     if (position === undefined || hold?.history === undefined) return;
-    position.hold = undefined;
+    this.unhold(channel);
     const { since, history, held } = hold;
     const { epoch, last, publications } = history;
     let replay: readonly EnginePublication[] = [];
@@ -268,13 +282,28 @@ export class ReplayGate {
   deliver(out: OutgoingPublication): void {
     const position = this.positions.get(out.channel);
     if (position === undefined) return;
-    if (position.hold !== undefined) position.hold.held.push(out);
+    const hold = this.holds?.get(out.channel);
+    if (hold !== undefined) hold.held.push(out);
     else this.pass(out.channel, position, out, false);
   }
 
   /** Forgets `channel` (left, or refused after all). */
   drop(channel: string): boolean {
+    this.unhold(channel);
     return this.positions.delete(channel);
+  }
+
+  /** Forgets every channel (the subscriber is gone); returns them. */
+  clear(): string[] {
+    const channels = [...this.positions.keys()];
+    this.positions.clear();
+    this.holds = undefined;
+    return channels;
+  }
+
+  /** `channel` is no longer held; the holds go with the last one. */
+  private unhold(channel: string): void {
+    if (this.holds?.delete(channel) === true && this.holds.size === 0) this.holds = undefined;
   }
 
   /** The one check every publication passes, live or replayed. */

@@ -39,10 +39,10 @@ import { PendingSocket, type PendingHost } from './sessions/pending-socket.js';
 import { MemoryTicketStore, TICKET_TTL_MS, type TicketStore } from './tickets.js';
 import type { ChannelHost } from './sessions/subscriptions.js';
 import { Outbox, type Traffic } from './sessions/writer.js';
-import { principalKey, Quotas, type Release } from './quotas.js';
+import { principalKey, Quotas, type Hold } from './quotas.js';
 import { Agreements } from './sessions/agreements.js';
 import { Backlog } from './backlog.js';
-import { HeldSocket, IGNORED } from './handles.js';
+import { IGNORED, RefusedSocket } from './handles.js';
 import type { Endable, StreamHost } from './stream-host.js';
 
 /** How long `close()` waits for clients to finish the close handshake before terminating them. */
@@ -111,6 +111,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   readonly announced: ServerLimits;
   readonly transfers: boolean;
   readonly heartbeatInterval: number;
+  /** When the core was made: its sockets keep their times relative to it (small integers, no heap numbers). */
+  readonly epoch = Date.now();
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
   readonly outbox: Outbox;
@@ -126,8 +128,8 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   private readonly hub: Hub;
   private readonly hooks: Hooks<P>;
   private readonly router = new Router<ChannelHandler<P>>();
-  /** Open sockets, with the hold each takes of its principal's connections. */
-  private readonly sockets = new Map<SocketSession<P>, Release>();
+  /** Open sockets, with the hold each takes of its address's and principal's connections. */
+  private readonly sockets = new Map<SocketSession<P>, Hold>();
   readonly quotas: Quotas;
   readonly agreements: Agreements;
   /** Connections, streams, polls and requests refused by a cap per address or principal. */
@@ -188,7 +190,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     this.streams = this.makeStreamHost();
     this.pendingHost = {
       limits: this.limits,
-      admitted: (pending, verified, verify) => this.socket(pending.transport, verified, verify, Date.now(), pending.address),
+      admitted: (pending, verified, verify) => this.socket(pending.transport, verified, verify, Date.now(), pending.address, pending.hold),
       settled: (pending, refused) => {
         this.pending.delete(pending);
         if (refused) this.refusedCredentials++;
@@ -207,17 +209,24 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
     const { address } = auth;
     const held = this.quotas.take('connections', address, undefined);
     if (typeof held === 'string') return this.refuseSocket(transport, 'too many connections from this address');
-    if (auth.verify === undefined) return new HeldSocket(this.socket(transport, { principal: auth.principal }, undefined, now, address), held);
-    const pending = new PendingSocket<P>(this.pendingHost, transport, auth.verify, now, address);
+    if (auth.verify === undefined) return this.socket(transport, { principal: auth.principal }, undefined, now, address, held);
+    const pending = new PendingSocket<P>(this.pendingHost, transport, auth.verify, now, address, held);
     this.pending.add(pending);
     if (this.state !== 'running') pending.shutdown(); // opened while shutting down
-    return new HeldSocket(pending, held);
+    return pending;
   }
 
-  /** The socket proper, for a principal (known to the adapter, or verified from the hello's token), unless the principal holds its cap. */
-  private socket(transport: Transport, verified: Verified<P>, verify: Verify<P> | undefined, now: number, address: string | undefined): SocketHandle {
-    const held = this.quotas.take('connections', undefined, principalKey(verified.principal));
-    if (typeof held === 'string') return this.refuseSocket(transport, 'too many connections for this principal');
+  /**
+   * The socket proper, for a principal (known to the adapter, or verified
+   * from the hello's token), unless the principal holds its cap. `held` is
+   * its address's hold, widened to the principal: given back when the
+   * socket closes (a refused socket's too, once it closed).
+   */
+  private socket(transport: Transport, verified: Verified<P>, verify: Verify<P> | undefined, now: number, address: string | undefined, held: Hold): SocketHandle {
+    if (!held.widen(principalKey(verified.principal))) {
+      this.refuseSocket(transport, 'too many connections for this principal');
+      return new RefusedSocket(held);
+    }
     const socket = new SocketSession<P>(this, transport, randomBytes(12).toString('base64url'), verified.principal, now, address, verify, verified.expiresAt);
     this.sockets.set(socket, held);
     if (this.state !== 'running') socket.close(CloseCode.GoingAway, 'going away'); // opened while shutting down
@@ -316,7 +325,7 @@ class Core<P> implements ServerCore<P>, SocketHost<P> {
   }
 
   closed(socket: SocketSession<P>, code: number, reason: string): void {
-    this.sockets.get(socket)?.();
+    this.sockets.get(socket)?.release();
     this.sockets.delete(socket);
     const session = socket.session;
     if (session !== undefined) {

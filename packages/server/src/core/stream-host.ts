@@ -8,7 +8,7 @@ import type { Limits } from '../limits.js';
 import type { ChannelAction, ConnectionInfo } from '../types.js';
 import type { Backlog } from './backlog.js';
 import type { Subscriber } from './hub.js';
-import type { Release } from './quotas.js';
+import type { Hold } from './quotas.js';
 
 /** Something the core must end on shutdown and pings every heartbeat: an SSE stream, a held poll. */
 export interface Endable {
@@ -32,10 +32,10 @@ export interface StreamHost<P> {
   ticket(principal: P): Awaitable<string>;
   /**
    * One more SSE stream (`'streams'`) or long-poll (`'polls'`) for this
-   * address and principal, unless either holds its cap: the release, or
+   * address and principal, unless either holds its cap: the hold, or
    * `undefined` when refused (HTTP 429).
    */
-  hold(kind: 'streams' | 'polls', address: string | undefined, principal: P): Release | undefined;
+  hold(kind: 'streams' | 'polls', address: string | undefined, principal: P): Hold | undefined;
   /** Whether a stream may join `channel`: it has subscribers already, or the server has room for one more (`limits.maxChannels`). */
   hasRoom(channel: string): boolean;
   /** Presence. */

@@ -42,7 +42,7 @@ export function streamRoutes<P>(path: string, door: Door<P>, host: StreamHost<P>
       refuseRequest(res, 429, ErrorCode.TooManyConnections, `too many ${kind === 'sse' ? 'event streams' : 'long-polls'} for this client`);
       return;
     }
-    res.once('close', held); // the stream (or poll) holds its place while its response is open
+    res.once('close', () => held.release()); // the stream (or poll) holds its place while its response is open
     const { address } = admission;
     const client = { principal: admission.principal, address, headers: door.cors(req), replay: (bytes: number) => replay.take(address, bytes) };
     if (kind === 'sse') await serveSse(host, req, res, url, names, client);

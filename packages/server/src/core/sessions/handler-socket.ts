@@ -5,6 +5,7 @@
  */
 import type { Payload } from '@rxmux/core/protocol';
 import type { ChannelAction, ChannelContext, ChannelHandler, ConnectionInfo } from '../../types.js';
+import type { Hold } from '../quotas.js';
 import type { ContextSocket } from './context.js';
 import type { Session } from './session.js';
 import type { SocketState } from './socket-session.js';
@@ -27,9 +28,9 @@ export interface HandlerSocket<P> extends ContextSocket<P> {
   /**
    * One more running request for this socket's address and principal, unless
    * either holds its cap (`limits.maxRequestsPerAddress`, `…PerPrincipal`):
-   * the release, or `undefined` when refused.
+   * the hold, or `undefined` when refused.
    */
-  holdRequest(): (() => void) | undefined;
+  holdRequest(): Hold | undefined;
   /** The context handed to the handler's callbacks. */
   context(channel: string): ChannelContext<P>;
   /** Reports an error (to `hooks.onError`, with this socket's info). */

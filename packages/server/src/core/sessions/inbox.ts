@@ -110,7 +110,10 @@ export class Inbox implements BucketState {
     this.refilledAt = refilledAt;
   }
 
-  /** One WebSocket message: charged, decoded, handled in order (see the module's comment). */
+  /**
+   * One WebSocket message: charged, decoded, handled in order (see the
+   * module's comment). `now` is any clock in ms, the one the inbox was made with.
+   */
   receive(data: string | Uint8Array, now: number): void {
     const { rate, perToken, limits, outbox } = this.host;
     const size = typeof data === 'string' ? data.length : data.byteLength;

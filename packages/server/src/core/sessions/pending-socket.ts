@@ -16,6 +16,7 @@
 import { CloseCode, decode, ErrorCode, encodeText } from '@rxmux/core/protocol';
 import type { Verified, Verify } from '../../credentials.js';
 import type { Limits } from '../../limits.js';
+import type { Hold } from '../quotas.js';
 import type { SocketHandle, Transport } from '../transport.js';
 
 /** Messages held while the verdict is awaited, at most (a client sends hello and its subscribes, then waits). */
@@ -47,7 +48,9 @@ export class PendingSocket<P> implements SocketHandle {
     private readonly verify: Verify<P>,
     now: number,
     /** The client address the socket is counted under, handed on to the socket proper. */
-    readonly address?: string,
+    readonly address: string | undefined,
+    /** Its address's hold: handed on to the socket proper, or given back here when it closes unadmitted. */
+    readonly hold: Hold,
   ) {
     this.createdAt = now;
   }
@@ -70,6 +73,7 @@ export class PendingSocket<P> implements SocketHandle {
 
   closed(code: number, reason: string): void {
     if (this.socket !== undefined) return this.socket.closed(code, reason);
+    this.hold.release();
     this.end(false);
   }
 

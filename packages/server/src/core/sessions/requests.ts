@@ -8,6 +8,7 @@
 import { encodeText, ErrorCode, type JsonValue, type RequestFrame, type ServerFrame } from '@rxmux/core/protocol';
 import type { ChannelHandler, RequestContext, RequestResult } from '../../types.js';
 import { after } from '../awaitable.js';
+import type { Hold } from '../quotas.js';
 import type { Session } from './session.js';
 import { HandlerContext } from './context.js';
 import type { HandlerSocket } from './handler-socket.js';
@@ -21,7 +22,7 @@ export class PendingRequest {
   #controller: AbortController | undefined;
   #aborted = false;
   /** What the request holds of its client's cap of running requests, given back once it ends. */
-  #release: (() => void) | undefined;
+  #held: Hold | undefined;
 
   /** Whether the client cancelled the request or the session ended. */
   get aborted(): boolean {
@@ -44,16 +45,16 @@ export class PendingRequest {
     this.#controller?.abort();
   }
 
-  /** The request holds `release` (its place under the caps of running requests) until it ends. */
-  hold(release: () => void): void {
-    this.#release = release;
+  /** The request holds `held` (its place under the caps of running requests) until it ends. */
+  hold(held: Hold): void {
+    this.#held = held;
   }
 
   /** The request ended (answered or aborted): what it held is given back. */
   done(): void {
-    const release = this.#release;
-    this.#release = undefined;
-    release?.();
+    const held = this.#held;
+    this.#held = undefined;
+    held?.release();
   }
 }
 

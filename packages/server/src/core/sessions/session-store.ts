@@ -81,13 +81,15 @@ export class MemorySessionStore<P> implements SessionStore<P> {
   /** Detached sessions, oldest first. */
   private readonly detached = new Set<MemorySession<P>>();
   /** What every session of this store reports its size to ({@link resized}). */
-  private readonly budget: SessionBudget<P> = { resized: (session, delta, size) => this.resized(session, delta, size) };
+  private readonly budget: SessionBudget<P>;
   /** Bytes every session holds (as each last reported). */
   private bytes = 0;
 
   constructor(
     private readonly limits: Pick<Limits, 'sessionTtlMs' | 'maxDetachedSessions' | 'dedupeWindow' | 'replyCacheSize' | 'sessionBytes' | 'sessionTotalBytes'>,
-  ) {}
+  ) {
+    this.budget = { limits, resized: (session, delta, size) => this.resized(session, delta, size) };
+  }
 
   get detachedCount(): number {
     return this.detached.size;
@@ -113,7 +115,7 @@ export class MemorySessionStore<P> implements SessionStore<P> {
     }
     // 128 random bits: the session id is what a resuming hello presents.
     const id = randomBytes(16).toString('base64url');
-    const session = new MemorySession<P>(id, principal, this.limits, this.budget);
+    const session = new MemorySession<P>(id, principal, this.budget);
     this.sessions.set(session.id, session);
     session.attached = socket;
     return { session, resumed: false };

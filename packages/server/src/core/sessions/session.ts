@@ -33,14 +33,13 @@ export const PENDING_REQUEST_BYTES = 1024;
  * size, the store keeps the total bounded and answers how many bytes this
  * session may hold now (`limits.sessionBytes`, less when the server-wide
  * `limits.sessionTotalBytes` is reached). One per store, not a closure per
- * session.
+ * session; it carries the windows' limits too, one field less per session.
  */
 export interface SessionBudget<P> {
+  /** The dedupe window and reply cache sizes of every session. */
+  readonly limits: Pick<Limits, 'dedupeWindow' | 'replyCacheSize'>;
   resized(session: MemorySession<P>, delta: number, size: number): number;
 }
-
-/** The budget of a session no store bounds. */
-const UNBOUNDED: SessionBudget<unknown> = { resized: () => Number.POSITIVE_INFINITY };
 
 /** The socket a session is attached to: where its answers go. */
 export interface SessionSocket {
@@ -112,8 +111,7 @@ export class MemorySession<P> implements Session<P> {
   constructor(
     readonly id: string,
     readonly principal: P,
-    private readonly limits: Pick<Limits, 'dedupeWindow' | 'replyCacheSize'>,
-    private readonly budget: SessionBudget<P> = UNBOUNDED,
+    private readonly budget: SessionBudget<P>,
   ) {}
 
   /** Bytes the session holds: its remembered answers, the answers kept for a resume, its running requests. */
@@ -134,12 +132,12 @@ export class MemorySession<P> implements Session<P> {
   }
 
   started(id: number): void {
-    (this.dedupe ??= new DedupeWindow(this.limits.dedupeWindow)).started(id);
+    (this.dedupe ??= new DedupeWindow(this.budget.limits.dedupeWindow)).started(id);
     this.account();
   }
 
   finished(id: number, answer: string): void {
-    (this.dedupe ??= new DedupeWindow(this.limits.dedupeWindow)).finished(id, answer);
+    (this.dedupe ??= new DedupeWindow(this.budget.limits.dedupeWindow)).finished(id, answer);
     this.account();
     this.send(answer);
   }
@@ -164,7 +162,7 @@ export class MemorySession<P> implements Session<P> {
 
   replied(id: number, answer: string): void {
     this.runningRequests?.delete(id);
-    (this.replies ??= new Answers(this.limits.replyCacheSize)).set(id, answer);
+    (this.replies ??= new Answers(this.budget.limits.replyCacheSize)).set(id, answer);
     this.account();
     this.send(answer);
   }
@@ -179,7 +177,7 @@ export class MemorySession<P> implements Session<P> {
     const cost = heldBytes(envelope) + ENTRY_OVERHEAD;
     undelivered.push({ envelope, cost });
     this.undeliveredBytes += cost;
-    if (undelivered.length > this.limits.dedupeWindow) this.dropUndelivered();
+    if (undelivered.length > this.budget.limits.dedupeWindow) this.dropUndelivered();
     this.account();
   }
 

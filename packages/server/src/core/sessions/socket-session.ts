@@ -50,7 +50,7 @@ import { announcedTransfers, expireTransfers, transferFrame, type PieceSocket } 
 import type { Agreements } from './agreements.js';
 import { WelcomeHold } from './welcome-hold.js';
 import { Writer, type Outbox, type WriterOwner } from './writer.js';
-import { principalKey, type Quotas, type Release } from '../quotas.js';
+import { principalKey, type Hold, type Quotas } from '../quotas.js';
 import type { Backlog, CutReason } from '../backlog.js';
 
 /** The protocol states of a socket. */
@@ -65,6 +65,8 @@ export interface SocketHost<P> extends InboxHost {
   /** What a hello's limits agree to, shared by the sockets that announce the same. */
   readonly agreements: Agreements;
   readonly heartbeatInterval: number;
+  /** When the server started (ms since 1970): a socket keeps its times relative to it. */
+  readonly epoch: number;
   readonly store: SessionStore<P>;
   readonly tickets: TicketStore<P>;
   readonly app: AppHost<P>;
@@ -97,15 +99,22 @@ export class SocketSession<P>
   state: SocketState = 'awaiting-hello';
   /** The protocol version the hello named (2: chunked transfers). */
   version: number = PROTOCOL_VERSION;
-  /** When the peer was last heard from (any message, pong). */
-  lastSeen: number;
   /** The session this socket serves, once hello opened it. */
   session: Session<P> | undefined;
   /** The `received` count of the last receipt (or welcome) this socket sent. */
   receipted = 0;
   readonly writer: Writer;
-  private readonly createdAt: number;
-  private sessionId: string;
+  /**
+   * When the socket opened and when the peer was last heard from (any
+   * message, pong), in whole ms since the server's {@link SocketHost.epoch}
+   * ({@link sinceEpoch}): small integers, stored in the fields themselves,
+   * where a timestamp is a 16 B heap number each (as is the token bucket's
+   * time in the inbox, which is kept the same way).
+   */
+  private readonly openedAt: number;
+  private seenAt: number;
+  /** Who is on the socket: one object while the session and principal stay, replaced when either changes ({@link info}). */
+  private identity: ConnectionInfo<P>;
   private channels: Subscriptions<P> | undefined;
   private readonly inbox: Inbox;
   /** Frames received and frames handled (settled), so the welcome knows when its hello batch is answered. */
@@ -117,8 +126,6 @@ export class SocketSession<P>
   private closedWith: { readonly code: number; readonly reason: string } | undefined;
   /** The credentials' term and refresh: only when they expire or may be refreshed (the common adapter-authenticated socket has none). */
   private credentials: SocketCredentials<P> | undefined;
-  /** The last {@link info} given out. */
-  private known: ConnectionInfo<P> | undefined;
 
   constructor(
     private readonly host: SocketHost<P>,
@@ -126,7 +133,7 @@ export class SocketSession<P>
     /** A provisional id until hello opens a session (new or resumed). */
     id: string,
     /** Who is on the socket; replaced when a `refresh` brings new credentials. */
-    public principal: P,
+    principal: P,
     now: number,
     /** The client address the socket is counted under (its requests too). */
     private readonly address: string | undefined,
@@ -134,17 +141,26 @@ export class SocketSession<P>
     verify?: Verify<P>,
     expiresAt?: number,
   ) {
-    this.sessionId = id;
-    this.lastSeen = now;
-    this.createdAt = now;
-    this.writer = new Writer(this, transport, host.outbox, host.agreements.silent.peer); // until the hello says what the client takes
-    this.inbox = new Inbox(this, host, now);
+    this.identity = { session: id, principal, transport: 'ws' };
+    this.openedAt = sinceEpoch(now, host.epoch);
+    this.seenAt = this.openedAt;
+    this.writer = new Writer(this, transport, host.outbox, host.agreements.silent); // until the hello says what the client takes
+    this.inbox = new Inbox(this, host, this.openedAt);
     if (verify !== undefined || expiresAt !== undefined) this.credentials = new SocketCredentials(this, verify, expiresAt, now);
   }
 
   /** The session id: the one `welcome` announced (after hello), provisional before. */
   get id(): string {
-    return this.sessionId;
+    return this.identity.session;
+  }
+
+  /** Who is on the socket; replaced when a `refresh` brings new credentials. */
+  get principal(): P {
+    return this.identity.principal;
+  }
+
+  set principal(principal: P) {
+    if (principal !== this.identity.principal) this.identity = { ...this.identity, principal };
   }
 
   /**
@@ -153,9 +169,7 @@ export class SocketSession<P>
    * object, as an SSE stream's are), a new one once either changed.
    */
   get info(): ConnectionInfo<P> {
-    const known = this.known;
-    if (known?.session === this.sessionId && known.principal === this.principal) return known;
-    return (this.known = { session: this.sessionId, principal: this.principal, transport: 'ws' });
+    return this.identity;
   }
 
   // ---- SocketHandle: what the adapter calls -------------------------------------
@@ -171,7 +185,7 @@ export class SocketSession<P>
   }
 
   pong(now = Date.now()): void {
-    this.lastSeen = now;
+    this.seenAt = sinceEpoch(now, this.host.epoch);
   }
 
   /**
@@ -191,11 +205,12 @@ export class SocketSession<P>
 
   /** Heartbeat tick: terminate if silent too long, otherwise ping (protocol + transport) and send an owed receipt. */
   heartbeat(now: number, timeout: number): void {
-    if (now - this.lastSeen > timeout) {
+    const since = sinceEpoch(now, this.host.epoch);
+    if (since - this.seenAt > timeout) {
       this.transport.terminate();
       return;
     }
-    if (this.state === 'awaiting-hello' && now - this.createdAt > timeout) {
+    if (this.state === 'awaiting-hello' && since - this.openedAt > timeout) {
       // Answering WebSocket pings is not enough: a socket that never says hello is dropped.
       this.close(CloseCode.PolicyViolation, 'no hello');
       return;
@@ -278,8 +293,8 @@ export class SocketSession<P>
 
   private receive(data: string | Uint8Array, now: number): void {
     if (this.state === 'closed' || this.state === 'closing') return;
-    this.lastSeen = now;
-    this.inbox.receive(data, now);
+    this.seenAt = sinceEpoch(now, this.host.epoch);
+    this.inbox.receive(data, this.seenAt);
   }
 
   /** {@link InboxOwner}: frames decoded from one message, to be handled in order (the welcome hold counts them). */
@@ -327,7 +342,7 @@ export class SocketSession<P>
 
   private dispatch(frame: Frame): Promise<void> | undefined {
     if (frame.type === 'hello') return this.hello(frame);
-    if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); lastSeen is already updated
+    if (frame.type === 'pong') return undefined; // allowed in any state (PROTOCOL.md 6.1); seenAt is already updated
     if (this.state !== 'open') {
       // PROTOCOL.md 5.2: hello first. Retrying cannot help a client that does not speak the protocol.
       this.writer.error(ErrorCode.UnexpectedFrame, `${frame.type} before hello: the first frame must be hello`);
@@ -393,9 +408,7 @@ export class SocketSession<P>
     // Subscribes came with the hello (the hello batch, PROTOCOL.md 6.1): the welcome waits for their answers.
     if (this.framesIn > this.framesDone + 1) this.welcomeHold = new WelcomeHold(this.writer);
     if (limits !== undefined) {
-      const agreed = this.host.agreements.of(limits, version === TRANSFER_VERSION);
-      this.writer.peer = agreed.peer;
-      this.writer.transferTerms = agreed.transfers;
+      this.writer.agreed = this.host.agreements.of(limits, version === TRANSFER_VERSION);
     }
     return after(
       this.host.store.open(name, this.principal, this),
@@ -416,7 +429,7 @@ export class SocketSession<P>
     }
     this.state = 'open';
     this.session = session;
-    this.sessionId = session.id;
+    if (session.id !== this.identity.session) this.identity = { ...this.identity, session: session.id };
     this.receipted = session.received;
     this.writer.frame({
       type: 'welcome',
@@ -455,7 +468,7 @@ export class SocketSession<P>
     return this.host.app.resolve(channel);
   }
 
-  holdRequest(): Release | undefined {
+  holdRequest(): Hold | undefined {
     const held = this.host.quotas.take('requests', this.address, principalKey(this.principal));
     if (typeof held !== 'string') return held;
     this.host.overCapacity();
@@ -525,3 +538,11 @@ export class SocketSession<P>
   }
 }
 
+/**
+ * `now` in whole ms since `epoch`. `Math.floor` makes it a small integer
+ * (a Smi, up to 24 days of uptime) that V8 keeps in the field itself; the
+ * plain difference of two timestamps is a double, stored as a 16 B heap number.
+ */
+function sinceEpoch(now: number, epoch: number): number {
+  return Math.floor(now - epoch);
+}

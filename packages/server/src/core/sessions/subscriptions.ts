@@ -127,9 +127,7 @@ export class Subscriptions<P> implements Subscriber, GateOutput, ChannelReader {
 
   /** The socket is gone (or superseded): it leaves every channel, as any socket does (presence leave, onUnsubscribe). */
   leaveAll(): void {
-    const channels = [...this.gate.positions.keys()];
-    this.gate.positions.clear();
-    for (const channel of channels) this.leave(channel);
+    for (const channel of this.gate.clear()) this.leave(channel);
   }
 
   /** {@link Subscriber}: a live publication of a joined channel. */
@@ -178,7 +176,7 @@ export class Subscriptions<P> implements Subscriber, GateOutput, ChannelReader {
   private joinedAgain(channel: string): boolean {
     const position = this.gate.positions.get(channel);
     if (position === undefined) return false;
-    if (position.hold === undefined && position.epoch !== undefined) {
+    if (!this.gate.holding(channel) && position.epoch !== undefined) {
       this.socket.writer.frame({ type: 'subscribed', channel, epoch: position.epoch, seq: position.seq });
     }
     return true; // still replaying: the pending join answers

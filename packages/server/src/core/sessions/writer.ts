@@ -25,6 +25,7 @@ import type { Backlog, Backlogged } from '../backlog.js';
 import type { OutgoingPublication } from '../hub.js';
 import type { SharedMessage, Transport } from '../transport.js';
 import type { SocketState } from './socket-session.js';
+import type { Agreement } from './agreements.js';
 import { goesWhole, sendTransfer, SocketTransfers, type TransferTerms } from './transfers.js';
 
 /** Longest error message text sent (the codec caps strings at 4096). */
@@ -105,10 +106,11 @@ export class Outbox {
 /** One socket's outgoing queue. */
 export class Writer {
   private queue: (string | OutgoingPublication)[] | undefined;
-  /** What the client accepts (from hello): its `maxFrameBytes`, a `maxBatch` within the server's. */
-  peer: PeerLimits;
-  /** What chunked transfers were agreed on, on a socket that negotiated them (v2). */
-  transferTerms: TransferTerms | undefined;
+  /**
+   * What the hello's limits agreed to (an object shared by every socket that
+   * announced the same: one field here, not two).
+   */
+  agreed: Agreement;
   /** The state of the transfers while any runs ({@link transfersNow}). */
   transfers: SocketTransfers | undefined;
   /** Held back from the outbox's flush ({@link hold}); `'owed'`: a flush passed it by, one is owed on release. */
@@ -118,9 +120,19 @@ export class Writer {
     private readonly owner: WriterOwner,
     private readonly transport: Transport,
     private readonly outbox: Outbox,
-    peer: PeerLimits,
+    agreed: Agreement,
   ) {
-    this.peer = peer;
+    this.agreed = agreed;
+  }
+
+  /** What the client accepts (from hello): its `maxFrameBytes`, a `maxBatch` within the server's. */
+  get peer(): PeerLimits {
+    return this.agreed.peer;
+  }
+
+  /** What chunked transfers were agreed on, on a socket that negotiated them (v2). */
+  get transferTerms(): TransferTerms | undefined {
+    return this.agreed.transfers;
   }
 
   /** Queues a frame; returns false (and reports) when it cannot be encoded, e.g. a reply that is not JSON. */
