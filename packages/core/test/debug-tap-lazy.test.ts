@@ -179,6 +179,17 @@ describe('the debug tap loads its code when a debugger first listens', () => {
 describe('the debug tap while its code loads (review)', () => {
   const joins = (events: readonly DebugEvent[]): string[] => events.flatMap((e) => (e.type === 'channel' && e.action === 'join' ? [e.channel] : []));
 
+  it('loaded: a listener added by a listener hears its greeting, not the event being told', async () => {
+    await loadModule.preloadDebugTap();
+    const tap = newTap();
+    const late: DebugEvent[] = [];
+    tap.listen((e) => {
+      if (e.type === 'channel' && e.channel === 'a') tap.listen((l) => late.push(l));
+    });
+    tap.channel('a', 'join', 1);
+    expect(joins(late)).toEqual(['p']);
+  });
+
   it('the byte bound counts SSE / long-poll frames and dropped messages too', async () => {
     const { StreamTap } = await import('../src/debug/stream-tap.js');
     const tap = newTap();
