@@ -175,3 +175,104 @@ describe('the debug tap loads its code when a debugger first listens', () => {
     expect(events.at(-1)?.type).toBe('disposed');
   });
 });
+
+describe('the debug tap while its code loads (review)', () => {
+  const joins = (events: readonly DebugEvent[]): string[] => events.flatMap((e) => (e.type === 'channel' && e.action === 'join' ? [e.channel] : []));
+
+  it('loaded: a listener added by a listener hears its greeting, not the event being told', async () => {
+    await loadModule.preloadDebugTap();
+    const tap = newTap();
+    const late: DebugEvent[] = [];
+    tap.listen((e) => {
+      if (e.type === 'channel' && e.channel === 'a') tap.listen((l) => late.push(l));
+    });
+    tap.channel('a', 'join', 1);
+    expect(joins(late)).toEqual(['p']);
+  });
+
+  it('the byte bound counts SSE / long-poll frames and dropped messages too', async () => {
+    const { StreamTap } = await import('../src/debug/stream-tap.js');
+    const tap = newTap();
+    const stream = new StreamTap(tap);
+    const events: DebugEvent[] = [];
+    tap.listen((e) => events.push(e));
+    const mib = 'x'.repeat(1024 * 1024);
+    const each = tapModule.MAX_WAITING_BYTES / mib.length + 2;
+    for (let i = 0; i < each; i++) stream.event('sse', 'publication', { channel: 'p', seq: i, epoch: 'e', data: mib }, mib.length, '');
+    for (let i = 0; i < each; i++) tap.drop({ channel: 'p', reason: 'buffer-full', wire: mib });
+    await loadModule.preloadDebugTap();
+    // 16 MiB of frames are kept, whatever carried them: 16 publications, no drop, the other 2 + 18 counted.
+    expect(events.filter((e) => e.type === 'frame')).toHaveLength(tapModule.MAX_WAITING_BYTES / mib.length);
+    expect(events.filter((e) => e.type === 'drop')).toHaveLength(0);
+    expect(events.at(-1)).toMatchObject({ type: 'error', code: 'RXMUX_DEVTOOLS_OVERFLOW', message: expect.stringContaining(`${2 * each - 16} debug events were dropped`) as string });
+  });
+
+  it('an event a listener causes while the waiting ones replay comes after them, in order', async () => {
+    const tap = newTap();
+    const events: DebugEvent[] = [];
+    tap.listen((e) => {
+      events.push(e);
+      if (e.type === 'channel' && e.channel === 'a') tap.channel('caused-by-a', 'join', 1); // e.g. the listener sends something
+    });
+    tap.channel('a', 'join', 1);
+    tap.channel('b', 'join', 1);
+    await loadModule.preloadDebugTap();
+    expect(joins(events)).toEqual(['p', 'a', 'b', 'caused-by-a']);
+  });
+
+  it('a listener added while the waiting ones replay hears only what came after it', async () => {
+    const tap = newTap();
+    const late: DebugEvent[] = [];
+    tap.listen((e) => {
+      if (e.type === 'channel' && e.channel === 'a') tap.listen((l) => late.push(l));
+    });
+    tap.channel('a', 'join', 1);
+    tap.channel('b', 'join', 1); // happened before the late listener listened
+    await loadModule.preloadDebugTap();
+    expect(joins(late)).toEqual(['p']); // its greeting only
+  });
+
+  it('the connection closed during the replay: the end comes after what waited', async () => {
+    const tap = newTap();
+    const events: DebugEvent[] = [];
+    tap.listen((e) => {
+      events.push(e);
+      if (e.type === 'channel' && e.channel === 'a') tap.dispose(); // e.g. the app closes the connection on an error it sees
+    });
+    tap.channel('a', 'join', 1);
+    tap.channel('b', 'join', 1);
+    await loadModule.preloadDebugTap();
+    expect(plain(events).slice(-2)).toEqual([{ type: 'channel', channel: 'b', transport: 'ws', action: 'join', subscribers: 1 }, { type: 'disposed' }]);
+  });
+
+  it('disposed while loading, then the code cannot load: the waiting listener is still told', async () => {
+    vi.doMock('../src/debug/recorder.js', () => {
+      throw new Error('chunk 404');
+    });
+    const tap = newTap();
+    const events: DebugEvent[] = [];
+    tap.listen((e) => events.push(e));
+    tap.dispose();
+    await expect(loadModule.preloadDebugTap()).rejects.toThrow();
+    await vi.waitFor(() => expect(events).toMatchObject([{ type: 'error', code: 'RXMUX_DEVTOOLS_UNAVAILABLE' }]));
+  });
+
+  it('a tap whose load failed stays quiet after another tap loads the code (an act() refusal does not revive it)', async () => {
+    vi.doMock('../src/debug/recorder.js', () => {
+      throw new Error('chunk 404');
+    });
+    const tap = newTap();
+    const events: DebugEvent[] = [];
+    tap.listen((e) => events.push(e));
+    await expect(loadModule.preloadDebugTap()).rejects.toThrow();
+    await vi.waitFor(() => expect(events).toHaveLength(1));
+    vi.doUnmock('../src/debug/recorder.js');
+    await loadModule.preloadDebugTap(); // another connection's listener loaded it
+    const before: DebugEvent[] = [];
+    tap.listen((e) => before.push(e));
+    tap.act({ type: 'disconnect' } as never); // refused: the panel asked
+    const after: DebugEvent[] = [];
+    tap.listen((e) => after.push(e));
+    expect(after.map((e) => e.type)).toEqual(before.map((e) => e.type));
+  });
+});

@@ -259,7 +259,11 @@ export class Connection {
    * connection was created with `devtools: false`. The first listener of a
    * page loads the tap's recorder (a dynamic import): until it is there the
    * events wait, in order and with the time they happened, then arrive
-   * together; `preloadDebugTap()` from `@rxmux/core/debug` loads it up front.
+   * together (a listener stopped meanwhile still hears what happened while
+   * it listened); `preloadDebugTap()` from `@rxmux/core/debug` loads it up
+   * front. If the code cannot load, each waiting listener gets one
+   * `RXMUX_DEVTOOLS_UNAVAILABLE` error event and this connection reports
+   * nothing more (a later connection tries the load again).
    *
    * @example
    * const stop = conn.debug((event) => console.debug('[rxmux]', event));

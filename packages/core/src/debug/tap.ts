@@ -35,8 +35,11 @@ export const MAX_WAITING_BYTES = 16 * 1024 * 1024;
 /** The recorder's methods the hook points call, each with the time it happened last. */
 type Recorded = 'out' | 'in' | 'transition' | 'channel' | 'timedOut' | 'ackTimedOut' | 'gap' | 'drop' | 'error' | 'refused';
 
-/** A parameter list without its last (the time). */
-type Head<T extends unknown[]> = T extends [...infer H, unknown] ? H : never;
+/** A parameter list without its last, the time (`never` when the last is not a number). */
+type Head<T extends unknown[]> = T extends [...infer H, number] ? H : never;
+
+/** A recorder method and its arguments but the time: one alternative per method, so no method takes another's. */
+type RecordCall = { [K in Recorded]: [method: K, ...args: Head<Parameters<TapRecorder[K]>>] }[Recorded];
 
 /** One thing that happened while the recorder's code loads, replayed in order once it is there. */
 type Step = (recorder: TapRecorder) => void;
@@ -72,8 +75,13 @@ export class Tap implements DebugTap {
   /** Listeners asked for and not yet stopped (`active` while there are any). */
   #wanted = 0;
   #recorder: TapRecorder | undefined;
-  /** What happened while the recorder's code loads, in order; `undefined` once its load failed. */
+  /**
+   * What happened while the recorder's code loads, in order; once it is there, what a step run
+   * now caused (a listener's reaction: it runs after the step, in turn). `undefined` once the load failed.
+   */
   #waiting: Step[] | undefined = [];
+  /** Whether the steps are running (what a step causes meanwhile joins the end of {@link Tap.#waiting}). */
+  #draining = false;
   /** The frames' bytes among them. */
   #waitingBytes = 0;
   /** Steps dropped past {@link MAX_WAITING_STEPS} or {@link MAX_WAITING_BYTES}. */
@@ -194,7 +202,7 @@ export class Tap implements DebugTap {
   }
 
   drop(dropped: DropReport): void {
-    this.#record(0, 'drop', dropped);
+    this.#record(sizeOf(dropped.wire), 'drop', dropped);
   }
 
   error(error: ErrorReport): void {
@@ -208,7 +216,7 @@ export class Tap implements DebugTap {
       this.#broadcast(disposed);
       this.#listeners.clear();
     }, 0, true);
-    this.#joining.clear();
+    // A listener still waiting for the code stays in #joining: if the code cannot load, it is told.
     this.#generation++;
     this.#wanted = 0;
     this.active = false;
@@ -221,11 +229,11 @@ export class Tap implements DebugTap {
 
   /** Tells every listener, in order with the other events (callers check `active` first, or know the event is rare). */
   emit(event: DebugEvent): void {
-    this.#run(() => this.#broadcast(event));
+    this.#run(() => this.#broadcast(event), event.type === 'frame' ? event.bytes : 0);
   }
 
   /** Has the recorder report `method` with `args`, at this moment (`bytes`: the frame's size, to bound what waits). */
-  #record<K extends Recorded>(bytes: number, method: K, ...args: Head<Parameters<TapRecorder[K]>>): void {
+  #record(bytes: number, ...[method, ...args]: RecordCall): void {
     const at = Date.now();
     this.#run((recorder) => (recorder[method] as (...values: unknown[]) => void)(...args, at), bytes);
   }
@@ -242,17 +250,20 @@ export class Tap implements DebugTap {
    * always kept.
    */
   #run(step: Step, bytes = 0, always = false): void {
+    const waiting = this.#waiting;
+    // The code could not load: the tap is quiet for good (even once another connection loaded it).
+    if (waiting === undefined) return;
     if (this.#recorder === undefined) {
       const Recorder = loadedRecorder();
-      if (Recorder !== undefined) this.#start(new Recorder(this.id, (event) => this.#broadcast(event)));
+      if (Recorder !== undefined) this.#adopt(new Recorder(this.id, (event) => this.#broadcast(event)));
     }
     if (this.#recorder !== undefined) {
-      step(this.#recorder);
+      waiting.push(step);
+      this.#drain(this.#recorder);
       return;
     }
-    const waiting = this.#waiting;
     // Nobody listens and nothing waits (a connection closing undebugged): no code to load for it.
-    if (waiting === undefined || (waiting.length === 0 && this.#wanted === 0)) return;
+    if (waiting.length === 0 && this.#wanted === 0) return;
     if (!always && (waiting.length >= MAX_WAITING_STEPS || this.#waitingBytes + bytes > MAX_WAITING_BYTES)) {
       this.#lost++;
       return;
@@ -265,11 +276,15 @@ export class Tap implements DebugTap {
   #load(): void {
     loadRecorder().then(
       (Recorder) => {
-        if (this.#recorder === undefined) this.#start(new Recorder(this.id, (event) => this.#broadcast(event)));
+        if (this.#recorder !== undefined || this.#waiting === undefined) return;
+        const recorder = new Recorder(this.id, (event) => this.#broadcast(event));
+        this.#adopt(recorder);
+        this.#drain(recorder);
       },
       (error: unknown) => {
-        // The tap gives up for good: what waited is dropped, every waiting listener is told once, and
-        // the connection reports nothing more (the app goes on as without a debugger).
+        // The tap gives up for good: what waited is dropped, every waiting listener (one whose
+        // connection closed meanwhile too) is told once, and the connection reports nothing more,
+        // even once another connection loaded the code (the app goes on as without a debugger).
         this.#waiting = undefined;
         const event = this.#unavailable(error);
         for (const send of this.#joining) send(event);
@@ -281,16 +296,32 @@ export class Tap implements DebugTap {
     );
   }
 
-  /** The recorder is there: what waited runs, in order, then a count of what was lost. */
-  #start(recorder: TapRecorder): void {
+  /** The recorder is there: what waited is to run (see {@link Tap.#drain}), then a count of what was lost. */
+  #adopt(recorder: TapRecorder): void {
     this.#recorder = recorder;
-    const waiting = this.#waiting ?? [];
-    this.#waiting = [];
     this.#waitingBytes = 0;
-    for (const step of waiting) step(recorder);
-    if (this.#lost > 0) {
-      this.#broadcast({ type: 'error', conn: this.id, at: Date.now(), code: 'RXMUX_DEVTOOLS_OVERFLOW', message: `${this.#lost} debug events were dropped while the tap's code loaded (it keeps ${MAX_WAITING_STEPS} events and ${MAX_WAITING_BYTES / 1024 / 1024} MiB of frames)` });
-      this.#lost = 0;
+    const lost = this.#lost;
+    this.#lost = 0;
+    if (lost > 0) {
+      const at = Date.now();
+      this.#waiting?.push(() => this.#broadcast({ type: 'error', conn: this.id, at, code: 'RXMUX_DEVTOOLS_OVERFLOW', message: `${lost} debug events were dropped while the tap's code loaded (it keeps ${MAX_WAITING_STEPS} events and ${MAX_WAITING_BYTES / 1024 / 1024} MiB of frames)` }));
+    }
+  }
+
+  /**
+   * Runs the steps in order, each to its end: what a step causes (a listener that reacts by sending,
+   * listening, stopping, closing) joins the end and runs after it, so no event overtakes an older
+   * one and a listener added meanwhile hears only what came after it.
+   */
+  #drain(recorder: TapRecorder): void {
+    const waiting = this.#waiting;
+    if (this.#draining || waiting === undefined) return;
+    this.#draining = true;
+    try {
+      for (const step of waiting) step(recorder); // an array's iterator also reaches what is pushed meanwhile
+    } finally {
+      waiting.length = 0;
+      this.#draining = false;
     }
   }
 
