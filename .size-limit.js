@@ -7,7 +7,7 @@
 // client past them fails the build and says by how much. Chunked transfers (issue 15.5: protocol v2, the
 // chunker, window and reassembler in every client) raised the connect()+channel() entries by 4.3 kB;
 // issue 15.1-4's request Deadlines and the Node message path add 0.21 kB; the debug tap's recorder
-// leaving the entry for a chunk loaded when a debugger listens took 0.9 kB off (20.69 -> 19.78 kB).
+// leaving the entry for a chunk loaded when a debugger listens took 0.8 kB off (20.69 -> 19.89 kB).
 
 /**
  * The debug tap's code (`debug/recorder.js`) is loaded with a dynamic `import()` when a debugger first
