@@ -212,7 +212,7 @@ describe('debugger capture', () => {
     await until(() => p.state() !== undefined);
     p.end.postMessage({ type: 'capture', on: true });
     await until(() => p.state()?.capture === 'on');
-    expect(dbg.calls).toEqual(['attach 3', 'Network.enable 3']);
+    expect(dbg.calls).toEqual(['attach 3', 'Network.enable 3', 'Page.enable 3']);
     router.debuggerEvent(3, 'Network.webSocketCreated', { requestId: 'r1', url: 'ws://127.0.0.1/rt' });
     router.debuggerEvent(3, 'Network.webSocketHandshakeResponseReceived', { requestId: 'r1', timestamp: 1, response: { headers: { 'sec-websocket-protocol': 'rxmux.v1' } } });
     router.debuggerEvent(3, 'Network.webSocketFrameReceived', { requestId: 'r1', timestamp: 2, response: { opcode: 1, payloadData: encodeText({ type: 'publication', channel: 'score', data: 1, seq: 1 }) } });

@@ -96,6 +96,37 @@ describe('CdpDecoder: WebSocket', () => {
   });
 });
 
+describe('CdpDecoder: navigation', () => {
+  it("the main frame's navigation closes the sockets opened before it started, not the new page's, nor on an iframe's", () => {
+    const decoder = new CdpDecoder({ now: () => 7 });
+    const out: DebugEvent[] = [];
+    const push = (method: string, params: Record<string, unknown>): void => void out.push(...decoder.push(method, params));
+    const open = (id: string, t: number): void => {
+      push('Network.webSocketCreated', { requestId: id, url: 'ws://127.0.0.1:9/rt' });
+      push('Network.webSocketWillSendHandshakeRequest', { requestId: id, timestamp: t, wallTime: 1000 + t, request: { headers: {} } });
+      push('Network.webSocketHandshakeResponseReceived', { requestId: id, timestamp: t, response: { status: 101, headers: { 'sec-websocket-protocol': 'rxmux.v1' } } });
+    };
+    const closed = (): string[] => out.flatMap((e) => (e.type === 'status' && e.to === 'closed' ? [e.conn] : []));
+    open('old', 1);
+    push('Network.requestWillBeSent', { requestId: 'doc-ad', type: 'Document', frameId: 'child', loaderId: 'l1', timestamp: 2, request: { url: 'http://127.0.0.1/ad' } });
+    push('Page.frameNavigated', { frame: { id: 'child', parentId: 'top', url: 'http://127.0.0.1/ad' } });
+    push('Page.frameNavigated', { frame: { id: 'top', url: 'about:blank' } }); // no document request seen: nothing known to have ended
+    expect(closed()).toEqual([]);
+    // A reload: its document request, then the new page's socket, and only then (as may happen) the commit.
+    push('Network.requestWillBeSent', { requestId: 'doc', type: 'Document', frameId: 'top', loaderId: 'l2', timestamp: 3, request: { url: 'http://127.0.0.1/' } });
+    open('new', 4);
+    push('Page.frameNavigated', { frame: { id: 'top', url: 'http://127.0.0.1/' } });
+    expect(closed()).toEqual(['cdp-ws-old']);
+    expect(out.find((e) => e.type === 'status' && e.to === 'closed')).toMatchObject({ at: 7, reason: 'the page navigated' });
+    // The old socket is forgotten (a late close of it says nothing); the new one lives on.
+    push('Network.webSocketClosed', { requestId: 'old', timestamp: 5 });
+    expect(closed()).toEqual(['cdp-ws-old']);
+    push('Network.webSocketClosed', { requestId: 'new', timestamp: 6 });
+    expect(closed()).toEqual(['cdp-ws-old', 'cdp-ws-new']);
+    expect(decoder.push('Page.frameNavigated', { frame: 'garbage' })).toEqual([]);
+  });
+});
+
 describe('CdpDecoder: EventSource', () => {
   it('turns rxmux SSE events into frames on one connection per stream URL', () => {
     const decoder = new CdpDecoder({ now: () => 5 });

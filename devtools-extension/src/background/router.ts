@@ -324,6 +324,8 @@ export class Router {
         this.#decoders.set(tabId, new CdpDecoder());
         await api.attach({ tabId }, CDP_VERSION);
         await api.sendCommand({ tabId }, 'Network.enable', {});
+        // Page events too: a navigation ends the old page's sockets, which Chromium does not report closed.
+        await api.sendCommand({ tabId }, 'Page.enable', {});
         buffer.update({ capture: true });
       } catch (err) {
         this.#decoders.delete(tabId);

@@ -21,8 +21,9 @@ import { isFiniteNumber, isRecord, isShortString } from '../messaging/guards.js'
 import { SseConnection } from './sse.js';
 import { base64ToBytes, WireConnection } from './wire.js';
 
-/** The `Network` events the decoder reads (what the background must forward). */
+/** The `Network` events the decoder reads, and frame navigations (what the background must forward). */
 export const CDP_METHODS: readonly string[] = [
+  'Page.frameNavigated',
   'Network.requestWillBeSent',
   'Network.webSocketCreated',
   'Network.webSocketWillSendHandshakeRequest',
@@ -35,6 +36,9 @@ export const CDP_METHODS: readonly string[] = [
   'Network.loadingFinished',
   'Network.loadingFailed',
 ];
+
+/** Most frames whose document request is remembered (a page with more iframes starts over). */
+const MAX_FRAMES = 256;
 
 /** Options of a {@link CdpDecoder}. */
 export interface CdpDecoderOptions {
@@ -67,6 +71,8 @@ export class CdpDecoder {
   /** EventSource request id → its stream, which is keyed by URL so a reopened stream stays one connection. */
   readonly #streamRequests = new Map<string, SseConnection>();
   readonly #streams = new Map<string, SseConnection>();
+  /** Frame id → when its latest document request left (a navigation's start), for the sockets it ends. */
+  readonly #documents = new Map<string, number>();
 
   constructor(options: CdpDecoderOptions = {}) {
     this.#prefix = options.prefix ?? 'cdp';
@@ -76,6 +82,7 @@ export class CdpDecoder {
   /** Decodes one CDP event. Unknown methods and malformed params yield `[]`. */
   push(method: string, params: unknown): DebugEvent[] {
     if (!isRecord(params)) return [];
+    if (method === 'Page.frameNavigated') return this.#navigated(params.frame);
     if (isFiniteNumber(params.wallTime) && isFiniteNumber(params.timestamp)) this.#offset = params.wallTime * 1000 - params.timestamp * 1000;
     const at = this.#time(params.timestamp);
     const requestId = isShortString(params.requestId, 256) ? params.requestId : undefined;
@@ -128,6 +135,11 @@ export class CdpDecoder {
         return socket === undefined ? [] : socket.status('closed', at);
       }
       case 'Network.requestWillBeSent': {
+        if (params.type === 'Document' && isShortString(params.frameId, 256)) {
+          if (this.#documents.size >= MAX_FRAMES && !this.#documents.has(params.frameId)) this.#documents.clear();
+          this.#documents.set(params.frameId, at);
+          return [];
+        }
         const request = isRecord(params.request) ? params.request : undefined;
         if (params.type !== 'EventSource' || request === undefined || !isShortString(request.url, 8192)) return [];
         const key = stripQuery(request.url);
@@ -167,6 +179,31 @@ export class CdpDecoder {
     const out: DebugEvent[] = [];
     for (const pending of this.#sockets.values()) if (pending.socket !== undefined) out.push(...pending.socket.announce(at));
     for (const stream of this.#streams.values()) out.push(...stream.announce(at));
+    return out;
+  }
+
+  /**
+   * A frame committed a new document. When it is the tab's main frame, the
+   * sockets the old page opened went with it, and Chromium reports no
+   * `webSocketClosed` for a socket a navigation tore down: each socket
+   * created before the navigation's document request left is closed here.
+   * The new page's sockets come after that request, even when this event
+   * reaches us after them. Without a document request (`about:blank`, a
+   * navigation the capture did not see start) nothing is closed; an
+   * iframe's navigation changes nothing (a socket's frame is not told).
+   */
+  #navigated(frame: unknown): DebugEvent[] {
+    if (!isRecord(frame) || frame.parentId !== undefined || !isShortString(frame.id, 256)) return [];
+    const started = this.#documents.get(frame.id);
+    this.#documents.clear();
+    if (started === undefined) return [];
+    const at = this.#now();
+    const out: DebugEvent[] = [];
+    for (const [requestId, pending] of this.#sockets) {
+      if (pending.createdAt >= started) continue;
+      if (pending.socket !== undefined) out.push(...pending.socket.status('closed', at, { reason: 'the page navigated' }));
+      this.#sockets.delete(requestId);
+    }
     return out;
   }
 
