@@ -37,7 +37,7 @@ export function loadRecorder(): Promise<typeof TapRecorder> {
  * they happened, nothing lost up to 10,000 events and 16 MiB of frames.
  * After it, every listener hears each event as it happens. For tests that
  * read debug events synchronously, and apps that log them from the first
- * frame. Rejects with the import's error when the code cannot be loaded (a
+ * frame. Rejects with the loader's error when the code cannot be loaded (a
  * later call tries again).
  *
  * @example
