@@ -4,6 +4,7 @@
  * with `process.cpuUsage()`, so it is the server's alone.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapSpaceStatistics } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import type { RxmuxServer } from '@rxmux/server';
@@ -137,6 +138,13 @@ async function startRxmux(): Promise<BenchServer> {
 
 let server: BenchServer | undefined;
 
+/** The process's memory after full collections, and what the young generation holds. */
+async function memoryAfterGc() {
+  const gc = await collect();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, newSpace: newSpaceBytes(), gc: gc !== undefined };
+}
+
 /** What V8's young generation holds from the system (its semi-spaces), in bytes. */
 function newSpaceBytes(): number {
   return getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
@@ -208,10 +216,8 @@ serve({
     return cpuSinceArm();
   },
   /** Memory after full collections (the process runs with --expose-gc). */
-  async memory() {
-    const gc = await collect();
-    const m = process.memoryUsage();
-    return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, newSpace: newSpaceBytes(), gc: gc !== undefined };
+  memory() {
+    return memoryAfterGc();
   },
   /**
    * Waits, allocating nothing and forcing no collection, until V8 has given
@@ -223,11 +229,11 @@ serve({
    */
   async settledMemory(args: { newSpaceBytes: number; timeoutMs: number }) {
     const started = Date.now();
-    while (newSpaceBytes() > args.newSpaceBytes && Date.now() - started < args.timeoutMs) await new Promise((resolve) => setTimeout(resolve, 250));
+    // No event says the reducer ran: its state is polled, bounded by timeoutMs.
+    while (newSpaceBytes() > args.newSpaceBytes && Date.now() - started < args.timeoutMs) await sleep(250);
+    const settled = newSpaceBytes() <= args.newSpaceBytes;
     const settledMs = Date.now() - started;
-    const gc = await collect();
-    const m = process.memoryUsage();
-    return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, newSpace: newSpaceBytes(), settledMs, settled: newSpaceBytes() <= args.newSpaceBytes, gc: gc !== undefined };
+    return { ...(await memoryAfterGc()), settledMs, settled };
   },
   /** A census of the live heap after full collections (`heap-account.ts`). */
   async heapCensus() {
