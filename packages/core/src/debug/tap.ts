@@ -255,7 +255,7 @@ export class Tap implements DebugTap {
     if (waiting === undefined) return;
     if (this.#recorder === undefined) {
       const Recorder = loadedRecorder();
-      if (Recorder !== undefined) this.#adopt(new Recorder(this.id, (event) => this.#broadcast(event)));
+      if (Recorder !== undefined) this.#adopt(Recorder);
     }
     if (this.#recorder !== undefined) {
       waiting.push(step);
@@ -276,10 +276,7 @@ export class Tap implements DebugTap {
   #load(): void {
     loadRecorder().then(
       (Recorder) => {
-        if (this.#recorder !== undefined || this.#waiting === undefined) return;
-        const recorder = new Recorder(this.id, (event) => this.#broadcast(event));
-        this.#adopt(recorder);
-        this.#drain(recorder);
+        if (this.#recorder === undefined && this.#waiting !== undefined) this.#drain(this.#adopt(Recorder));
       },
       (error: unknown) => {
         // The tap gives up for good: what waited is dropped, every waiting listener (one whose
@@ -296,8 +293,9 @@ export class Tap implements DebugTap {
     );
   }
 
-  /** The recorder is there: what waited is to run (see {@link Tap.#drain}), then a count of what was lost. */
-  #adopt(recorder: TapRecorder): void {
+  /** The recorder's code is there: this tap's recorder, after which what waited is to run (see {@link Tap.#drain}), then a count of what was lost. */
+  #adopt(Recorder: typeof TapRecorder): TapRecorder {
+    const recorder = new Recorder(this.id, (event) => this.#broadcast(event));
     this.#recorder = recorder;
     this.#waitingBytes = 0;
     const lost = this.#lost;
@@ -306,6 +304,7 @@ export class Tap implements DebugTap {
       const at = Date.now();
       this.#waiting?.push(() => this.#broadcast({ type: 'error', conn: this.id, at, code: 'RXMUX_DEVTOOLS_OVERFLOW', message: `${lost} debug events were dropped while the tap's code loaded (it keeps ${MAX_WAITING_STEPS} events and ${MAX_WAITING_BYTES / 1024 / 1024} MiB of frames)` }));
     }
+    return recorder;
   }
 
   /**
