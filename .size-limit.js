@@ -13,9 +13,9 @@
  * The debug tap's code (`debug/recorder.js`) is loaded with a dynamic `import()` when a debugger first
  * listens; every bundler makes it a chunk of its own, which a page nobody debugs never fetches. esbuild
  * without code splitting would inline it, so the entries leave it out (the `import()` stays); the
- * "debug tap chunk" entry below measures it.
+ * bundle-shares script (packages/bench/scripts) uses the same plugin.
  */
-const lazyChunks = {
+export const lazyChunks = {
   name: 'lazy-chunks',
   setup(build) {
     build.onResolve({ filter: /\/recorder\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));

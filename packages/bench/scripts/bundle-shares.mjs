@@ -5,6 +5,8 @@
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
+// The chunks a bundler splits off (the debug tap's recorder), as the size check leaves them out.
+import { lazyChunks } from '../../../.size-limit.js';
 const entry = readFileSync(process.argv[2] ?? 'size/rxmux-minimal.js', 'utf8');
 async function size(stubs, external = true) {
   const plugin = { name: 'stub', setup(b) {
@@ -16,9 +18,7 @@ async function size(stubs, external = true) {
       return { contents: names.map((n) => `export const ${n} = undefined;`).join('\n'), loader: 'js' };
     });
   } };
-  // As .size-limit.js: the debug tap's recorder is a chunk of its own (a dynamic import), not part of the entry.
-  const lazy = { name: 'lazy-chunks', setup(b) { b.onResolve({ filter: /\/recorder\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined)); } };
-  const r = await build({ stdin: { contents: entry, resolveDir: process.cwd(), loader: 'js' }, bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, metafile: true, external: external ? ['rxjs', 'rxjs/*'] : [], target: 'es2022', plugins: [plugin, lazy], logLevel: 'silent' });
+  const r = await build({ stdin: { contents: entry, resolveDir: process.cwd(), loader: 'js' }, bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, metafile: true, external: external ? ['rxjs', 'rxjs/*'] : [], target: 'es2022', plugins: [plugin, lazyChunks], logLevel: 'silent' });
   return { gz: gzipSync(r.outputFiles[0].contents, { level: 9 }).length, inputs: Object.values(r.metafile.outputs)[0].inputs };
 }
 const base = await size([]);
